@@ -1,11 +1,12 @@
 // Vite: the React app, its workers, the git CORS proxy route (dev and preview), and Vitest's settings.
-import { defineConfig } from 'vite';
+import { defineConfig } from 'vitest/config';
 import react from '@vitejs/plugin-react';
+import { gitProxyPlugin } from './server/gitProxy.ts';
 
 export default defineConfig({
-  plugins: [react()],
+  plugins: [react(), gitProxyPlugin({ allowLoopback: process.env.CODE2LORA_PROXY_ALLOW_LOOPBACK === '1' })],
   worker: { format: 'es' },
-  build: { target: 'es2022', chunkSizeWarningLimit: 4096 },
+  build: { target: 'es2022', chunkSizeWarningLimit: 8192 },
   optimizeDeps: { exclude: ['web-tree-sitter'] },
   test: {
     include: ['test/**/*.test.ts'],

@@ -1,0 +1,58 @@
+// The thin path in a real browser: clone a generated repo, parse, adapter, completion, download a PEFT adapter.
+import { expect, test } from '@playwright/test';
+import { readFileSync } from 'node:fs';
+import { parseSafetensors } from '../src/model/safetensors.ts';
+import { readE2eState } from './support/state.ts';
+
+const RANDOM_TINY = { layers: 2, hidden: 64, intermediate: 176, heads: 4, kvHeads: 2, headDim: 16, rank: 8 };
+
+test('URL -> clone -> parse -> adapter -> completion -> adapter download', async ({ page }, testInfo) => {
+  const state = readE2eState();
+  await page.goto('/?model=random-tiny&seed=1');
+  const expectedBackend = testInfo.project.name === 'webgpu' ? 'webgpu' : 'wasm';
+  await expect(page.getByTestId('backend')).toHaveText(`tfjs backend: ${expectedBackend}`);
+  console.log(`[${testInfo.project.name}] tfjs backend in use: ${await page.getByTestId('backend').textContent()}`);
+
+  await page.getByLabel('Repository URL').fill(state.repos[0].url);
+  await page.getByRole('button', { name: /Clone/ }).click();
+  await expect(page.getByTestId('repo-info')).toContainText(`${state.repos[0].commits} commits`);
+  await expect(page.getByTestId('count-functions')).not.toHaveText('0');
+  await expect(page.getByTestId('count-assertions')).toHaveText(String(state.repos[0].assertionsAtHead));
+  await expect(page.getByTestId('adapter')).toBeVisible();
+
+  // Step to an older commit: its diff is shown and the adapter is regenerated for it.
+  const older = page.getByTestId('commits').getByRole('button').nth(1);
+  await older.click();
+  await expect(page.getByTestId('diff')).toBeVisible();
+  await expect(page.getByTestId('adapter')).toContainText(`Adapter for ${(await older.getAttribute('title'))!.slice(0, 8)}`);
+
+  await page.getByLabel('Prompt').fill('def test_value():\n    assert compute(1) == ');
+  await page.getByRole('button', { name: 'Complete' }).click();
+  await expect(page.getByTestId('completion-base')).toContainText('assert compute(1) == ');
+  await expect(page.getByTestId('completion-adapted')).toContainText('assert compute(1) == ');
+
+  const downloads: { name: string; path: string }[] = [];
+  page.on('download', async (d) => downloads.push({ name: d.suggestedFilename(), path: (await d.path())! }));
+  await page.getByRole('button', { name: 'Download adapter' }).click();
+  await expect.poll(() => downloads.length).toBe(2);
+  const weights = downloads.find((d) => d.name === 'adapter_model.safetensors')!;
+  const config = JSON.parse(readFileSync(downloads.find((d) => d.name === 'adapter_config.json')!.path, 'utf8'));
+  expect(config).toMatchObject({ peft_type: 'LORA', task_type: 'CAUSAL_LM', r: RANDOM_TINY.rank });
+
+  const parsed = parseSafetensors(new Uint8Array(readFileSync(weights.path)));
+  const { layers, hidden, intermediate, heads, kvHeads, headDim, rank } = RANDOM_TINY;
+  const shapes: Record<string, [number, number]> = {
+    'self_attn.q_proj': [heads * headDim, hidden], 'self_attn.k_proj': [kvHeads * headDim, hidden], 'self_attn.v_proj': [kvHeads * headDim, hidden],
+    'self_attn.o_proj': [hidden, heads * headDim], 'mlp.gate_proj': [intermediate, hidden], 'mlp.up_proj': [intermediate, hidden], 'mlp.down_proj': [hidden, intermediate],
+  };
+  expect(parsed.tensors.size).toBe(layers * Object.keys(shapes).length * 2);
+  for (let layer = 0; layer < layers; layer++) {
+    for (const [module, [out, inSize]] of Object.entries(shapes)) {
+      const a = parsed.tensors.get(`base_model.model.model.layers.${layer}.${module}.lora_A.weight`)!;
+      const b = parsed.tensors.get(`base_model.model.model.layers.${layer}.${module}.lora_B.weight`)!;
+      expect([a.dtype, a.shape]).toEqual(['F32', [rank, inSize]]);
+      expect([b.dtype, b.shape]).toEqual(['F32', [out, rank]]);
+      expect(a.data.byteLength).toBe(rank * inSize * 4);
+    }
+  }
+});

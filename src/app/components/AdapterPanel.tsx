@@ -1,0 +1,55 @@
+// Shows the generated adapter (shape, per-module update norms) and downloads it in PEFT's layout.
+import { useState } from 'react';
+import type * as Comlink from 'comlink';
+import type { AdapterInfo, PipelineApi } from '../workers/pipelineApi.ts';
+
+function saveFile(name: string, data: BlobPart, type: string) {
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(new Blob([data], { type }));
+  link.download = name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+}
+
+export function AdapterPanel({ adapter, pipeline }: { adapter: AdapterInfo; pipeline: Comlink.Remote<PipelineApi> }) {
+  const [error, setError] = useState<string | null>(null);
+  const maxNorm = Math.max(...Object.values(adapter.deltaNorms), 1e-12);
+  return (
+    <section className="panel" data-testid="adapter">
+      <h2>Adapter for {adapter.commit.slice(0, 8)}</h2>
+      <p>
+        LoRA r={adapter.rank}, alpha={adapter.alpha} on {adapter.targetModules.join(', ')} × {adapter.layers} layers ·{' '}
+        {adapter.parameters.toLocaleString()} parameters · from {adapter.encodedFiles} files ({adapter.encodedTokens.toLocaleString()} tokens) in{' '}
+        {adapter.seconds.toFixed(2)} s
+      </p>
+      <table className="norms">
+        <tbody>
+          {Object.entries(adapter.deltaNorms).map(([module, norm]) => (
+            <tr key={module}>
+              <td>{module}</td>
+              <td className="bar-cell">
+                <span className="bar" style={{ width: `${(100 * norm) / maxNorm}%` }} />
+              </td>
+              <td>{norm.toExponential(2)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <button
+        type="button"
+        onClick={async () => {
+          try {
+            const files = await pipeline.adapterFiles();
+            saveFile('adapter_model.safetensors', files.safetensors as Uint8Array<ArrayBuffer>, 'application/octet-stream');
+            saveFile('adapter_config.json', files.adapterConfig, 'application/json');
+          } catch (err) {
+            setError(String((err as Error).message ?? err));
+          }
+        }}
+      >
+        Download adapter
+      </button>
+      {error && <div className="error" role="alert">{error}</div>}
+    </section>
+  );
+}

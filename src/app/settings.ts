@@ -1,0 +1,74 @@
+// User settings: plain data, validated on load (localStorage and URL parameters are untrusted), saved on change.
+import type { BackendPreference } from '../model/backend.ts';
+import type { ModelChoice } from './workers/pipelineApi.ts';
+
+export interface Settings {
+  /** Commits of history to fetch. */
+  historyDepth: number;
+  /** Prefix for cross-origin git hosts (isomorphic-git's corsProxy form); loopback URLs bypass it. */
+  corsProxy: string;
+  backend: BackendPreference;
+  model: ModelChoice;
+  maxNewTokens: number;
+}
+
+const STORAGE_KEY = 'code2lora-settings-v1';
+
+export function defaultSettings(origin: string): Settings {
+  return { historyDepth: 200, corsProxy: `${origin}/git-proxy`, backend: 'auto', model: { kind: 'default' }, maxNewTokens: 32 };
+}
+
+function clampInt(value: unknown, min: number, max: number, fallback: number): number {
+  const n = typeof value === 'number' ? value : Number(value);
+  return Number.isInteger(n) && n >= min && n <= max ? n : fallback;
+}
+
+function parseModel(value: unknown, fallback: ModelChoice): ModelChoice {
+  const v = value as { kind?: unknown; url?: unknown; seed?: unknown } | null;
+  if (v?.kind === 'default') return { kind: 'default' };
+  if (v?.kind === 'random-tiny') return { kind: 'random-tiny', seed: clampInt(v.seed, 0, 2 ** 31, 1) };
+  if (v?.kind === 'url' && typeof v.url === 'string' && /^https?:\/\//.test(v.url) && v.url.length < 2048) return { kind: 'url', url: v.url };
+  return fallback;
+}
+
+/** Accepts anything; keeps only well-formed fields and falls back to defaults for the rest. */
+export function sanitizeSettings(raw: unknown, defaults: Settings): Settings {
+  const r = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
+  const corsProxy = typeof r.corsProxy === 'string' && /^https?:\/\/[^\s]+$/.test(r.corsProxy) && r.corsProxy.length < 2048 ? r.corsProxy.replace(/\/+$/, '') : defaults.corsProxy;
+  const backend = r.backend === 'webgpu' || r.backend === 'wasm' || r.backend === 'auto' ? r.backend : defaults.backend;
+  return {
+    historyDepth: clampInt(r.historyDepth, 1, 10_000, defaults.historyDepth),
+    corsProxy,
+    backend,
+    model: parseModel(r.model, defaults.model),
+    maxNewTokens: clampInt(r.maxNewTokens, 1, 256, defaults.maxNewTokens),
+  };
+}
+
+export function loadSettings(origin: string, search: string): Settings {
+  const defaults = defaultSettings(origin);
+  let stored: unknown = null;
+  try {
+    stored = JSON.parse(localStorage.getItem(STORAGE_KEY) ?? 'null');
+  } catch {
+    stored = null;
+  }
+  const settings = sanitizeSettings(stored, defaults);
+  // URL parameters override storage for one visit (used by links and the e2e tests), e.g. ?model=random-tiny&backend=wasm
+  const params = new URLSearchParams(search);
+  const model = params.get('model');
+  if (model === 'random-tiny') settings.model = { kind: 'random-tiny', seed: clampInt(params.get('seed'), 0, 2 ** 31, 1) };
+  else if (model === 'default') settings.model = { kind: 'default' };
+  else if (model && /^https?:\/\//.test(model)) settings.model = { kind: 'url', url: model };
+  const backend = params.get('backend');
+  if (backend === 'wasm' || backend === 'webgpu' || backend === 'auto') settings.backend = backend;
+  return settings;
+}
+
+export function saveSettings(settings: Settings): void {
+  try {
+    localStorage.setItem(STORAGE_KEY, JSON.stringify(settings));
+  } catch {
+    // Storage full or disabled: settings still apply for this visit.
+  }
+}

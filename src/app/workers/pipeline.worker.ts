@@ -1,0 +1,162 @@
+// The pipeline worker: holds the heavy state (clone, model, parser, adapter) and runs every stage off the UI thread.
+import { Buffer } from 'buffer';
+import * as Comlink from 'comlink';
+import LightningFS from '@isomorphic-git/lightning-fs';
+import http from 'isomorphic-git/http/web';
+import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
+import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
+import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
+import treeSitterWasm from 'web-tree-sitter/web-tree-sitter.wasm?url';
+import pythonWasm from 'tree-sitter-python/tree-sitter-python.wasm?url';
+import { cloneRepository, diffCommit, GitError, listCommits, normalizeRepoUrl, readSnapshot, isTestPath } from '../../git/index.ts';
+import { initBackend } from '../../model/backend.ts';
+import { generate } from '../../model/generate.ts';
+import { exportPeftAdapter, type LoraAdapter } from '../../model/lora.ts';
+import { loadPythonParser, type PythonParser } from '../../parse/pythonParser.ts';
+import { summarizeFile } from '../../parse/codeUnits.ts';
+import { makeRepoAdapter } from '../../code2lora/makeAdapter.ts';
+import { loadModelChoice, type LoadedModel } from './loadModelChoice.ts';
+import type { PipelineApi, ProgressCallback, RepoSummary } from './pipelineApi.ts';
+
+// isomorphic-git and LightningFS expect Node's Buffer.
+(globalThis as { Buffer?: unknown }).Buffer ??= Buffer;
+
+const fs = new LightningFS('code2lora-repos');
+const WASM_BINARIES = {
+  'tfjs-backend-wasm.wasm': wasmPlain,
+  'tfjs-backend-wasm-simd.wasm': wasmSimd,
+  'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedSimd,
+};
+
+let loaded: LoadedModel | null = null;
+let parser: PythonParser | null = null;
+let repoDir: string | null = null;
+let adapter: { commit: string; lora: LoraAdapter } | null = null;
+let running: AbortController | null = null;
+
+/** One cancellable operation at a time: a new one cancels the previous. */
+function begin(): AbortSignal {
+  running?.abort();
+  running = new AbortController();
+  return running.signal;
+}
+
+function requireRepo(): string {
+  if (!repoDir) throw new GitError('NotCloned', 'Clone a repository first');
+  return repoDir;
+}
+
+function requireModel(): LoadedModel {
+  if (!loaded) throw new Error('The model is not loaded yet');
+  return loaded;
+}
+
+async function getParser(): Promise<PythonParser> {
+  parser ??= await loadPythonParser({ locateWasm: { treeSitter: treeSitterWasm, python: new URL(pythonWasm, self.location.href).href } });
+  return parser;
+}
+
+function repoDirectoryFor(url: string): string {
+  return `/repos/${url.replace(/^https?:\/\//, '').replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 200)}`;
+}
+
+const api: PipelineApi = {
+  async init({ backend, model }, onProgress) {
+    const active = await initBackend({ preference: backend, wasmBinaries: WASM_BINARIES });
+    loaded?.model.dispose();
+    loaded = null;
+    adapter = null;
+    loaded = await loadModelChoice(model, (p) => onProgress({ stage: 'model', ...p }));
+    return { backend: active, model: loaded.info };
+  },
+
+  async clone({ url, depth, corsProxy }, onProgress) {
+    const signal = begin();
+    const target = normalizeRepoUrl(url);
+    const dir = repoDirectoryFor(target.url);
+    const started = performance.now();
+    const result = await cloneRepository({
+      fs, http, dir, url: target.url, branch: target.branch, depth, signal,
+      corsProxy: target.isLoopback ? undefined : corsProxy,
+      onProgress: (p) => onProgress({ stage: 'clone', label: p.phase, loaded: p.loaded, total: p.total, unit: 'objects', detail: `${(p.bytes / 1024).toFixed(0)} KiB` }),
+    });
+    repoDir = dir;
+    adapter = null;
+    const commits = await listCommits({ fs, dir, limit: depth });
+    return {
+      repo: { url: target.url, name: target.name, head: result.head, branch: result.branch, reused: result.reused, bytes: result.bytes, seconds: (performance.now() - started) / 1000 },
+      commits,
+    };
+  },
+
+  cancel() {
+    running?.abort();
+  },
+
+  async summarize(commit, onProgress) {
+    const dir = requireRepo();
+    const signal = begin();
+    const started = performance.now();
+    const snapshot = await readSnapshot({ fs, dir, commit, signal });
+    const python = await getParser();
+    const summary: RepoSummary = {
+      commit, pythonFiles: snapshot.files.length, testFiles: 0, functions: 0, classes: 0, testFunctions: 0, assertions: 0, parseErrors: 0,
+      skipped: { ...snapshot.skipped }, seconds: 0,
+    };
+    snapshot.files.forEach((file, i) => {
+      signal.throwIfAborted();
+      const counts = summarizeFile(file.content, python);
+      if (isTestPath(file.path)) summary.testFiles++;
+      summary.functions += counts.functions;
+      summary.classes += counts.classes;
+      summary.testFunctions += isTestPath(file.path) ? counts.testFunctions : 0;
+      summary.assertions += isTestPath(file.path) ? counts.assertions : 0;
+      summary.parseErrors += counts.hasSyntaxErrors ? 1 : 0;
+      onProgress({ stage: 'parse', label: 'Parsing Python files', loaded: i + 1, total: snapshot.files.length, unit: 'files' });
+    });
+    summary.seconds = (performance.now() - started) / 1000;
+    return summary;
+  },
+
+  async diff(commit) {
+    return diffCommit({ fs, dir: requireRepo(), commit });
+  },
+
+  async makeAdapter(commit, onProgress: ProgressCallback) {
+    const dir = requireRepo();
+    const { model, tokenizer, hypernetwork } = requireModel();
+    const signal = begin();
+    const started = performance.now();
+    const snapshot = await readSnapshot({ fs, dir, commit, signal });
+    const made = await makeRepoAdapter({
+      files: snapshot.files, model, tokenizer, parser: await getParser(), hypernetwork, signal,
+      onProgress: (done, total) => onProgress({ stage: 'encode', label: 'Encoding files with the base model', loaded: done, total, unit: 'files' }),
+    });
+    adapter = { commit, lora: made.adapter };
+    return {
+      commit, rank: made.adapter.rank, alpha: made.adapter.alpha, targetModules: made.adapter.targetModules, layers: made.adapter.layers.length,
+      parameters: made.parameters, deltaNorms: made.deltaNorms, encodedFiles: made.embedding.files, encodedTokens: made.embedding.tokens,
+      hypernetworkTrained: hypernetwork.trained, seconds: (performance.now() - started) / 1000,
+    };
+  },
+
+  async complete({ prompt, maxNewTokens }, onProgress) {
+    const { model, tokenizer } = requireModel();
+    const signal = begin();
+    const started = performance.now();
+    const options = { tokenizer, maxNewTokens, signal, stopSequences: ['\n\n'] };
+    const report = (label: string) => (t: { index: number }) => onProgress({ stage: 'generate', label, loaded: t.index + 1, total: maxNewTokens, unit: 'tokens' });
+    const base = await generate(model, prompt, { ...options, onToken: report('Base model') });
+    const adapted = adapter ? await generate(model, prompt, { ...options, lora: adapter.lora, onToken: report('Adapted model') }) : null;
+    return { base: base.text, adapted: adapted?.text ?? null, promptTokens: base.promptTokens, seconds: (performance.now() - started) / 1000 };
+  },
+
+  async adapterFiles() {
+    if (!adapter) throw new Error('Generate an adapter first');
+    const { info } = requireModel();
+    const { safetensors, adapterConfig } = await exportPeftAdapter(adapter.lora, { baseModelNameOrPath: info.name });
+    return Comlink.transfer({ safetensors, adapterConfig: JSON.stringify(adapterConfig, null, 2) }, [safetensors.buffer as ArrayBuffer]);
+  },
+};
+
+Comlink.expose(api);

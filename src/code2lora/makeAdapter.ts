@@ -1,0 +1,83 @@
+// makeRepoAdapter: snapshot -> repo embedding -> hypernetwork -> LoRA adapter, plus the adapter's per-module update norms.
+import * as tf from '@tensorflow/tfjs';
+import type { TextTokenizer } from '../model/generate.ts';
+import type { LlamaModel } from '../model/llama.ts';
+import { loraScale, type LoraAdapter, type LoraMatrix } from '../model/lora.ts';
+import type { PythonParser } from '../parse/pythonParser.ts';
+import { generateAdapter, type HypernetworkConfig, type HypernetworkWeights } from './hypernetwork.ts';
+import { encodeRepository, type EncodeBudget, type RepoEmbedding } from './repoEncoder.ts';
+
+export interface Hypernetwork {
+  config: HypernetworkConfig;
+  weights: HypernetworkWeights;
+  /** False for a randomly initialised hypernetwork (pipeline tests): its adapters carry no repository knowledge. */
+  trained: boolean;
+}
+
+export interface RepoAdapter {
+  adapter: LoraAdapter;
+  embedding: RepoEmbedding;
+  /** ‖(alpha/r)·B·A‖_F of each module type (shared across layers): how strongly the adapter moves that projection. */
+  deltaNorms: Record<string, number>;
+  parameters: number;
+}
+
+/**
+ * @example const { adapter } = await makeRepoAdapter({ files, model, tokenizer, parser, hypernetwork })
+ */
+export async function makeRepoAdapter({
+  files,
+  model,
+  tokenizer,
+  parser,
+  hypernetwork,
+  budget,
+  onProgress,
+  signal,
+}: {
+  files: ReadonlyArray<{ path: string; content: string }>;
+  model: LlamaModel;
+  tokenizer: TextTokenizer;
+  parser: PythonParser;
+  hypernetwork: Hypernetwork;
+  budget?: EncodeBudget;
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}): Promise<RepoAdapter> {
+  const embedding = await encodeRepository({ files, model, tokenizer, parser, budget, onProgress, signal });
+  const adapter = await generateAdapter(hypernetwork.config, hypernetwork.weights, model.config, embedding.vector);
+  return { adapter, embedding, deltaNorms: await adapterDeltaNorms(adapter), parameters: adapterParameterCount(adapter) };
+}
+
+function matrix(m: LoraMatrix, rows: number): tf.Tensor2D {
+  return m instanceof Float32Array ? tf.tensor2d(m, [rows, m.length / rows]) : m;
+}
+
+export async function adapterDeltaNorms(adapter: LoraAdapter): Promise<Record<string, number>> {
+  const norms: Record<string, number> = {};
+  const first = adapter.layers[0] ?? {};
+  for (const module of adapter.targetModules) {
+    const pair = first[module];
+    if (!pair) continue;
+    const norm = tf.tidy(() => {
+      const a = matrix(pair.A, adapter.rank); // [r, in]
+      const bSize = pair.B instanceof Float32Array ? pair.B.length : pair.B.size;
+      const b = matrix(pair.B, bSize / adapter.rank); // [out, r]
+      return tf.mul(tf.norm(tf.matMul(b, a)), loraScale(adapter));
+    });
+    norms[module] = (await norm.data())[0];
+    norm.dispose();
+  }
+  return norms;
+}
+
+export function adapterParameterCount(adapter: LoraAdapter): number {
+  let count = 0;
+  for (const layer of adapter.layers) {
+    for (const pair of Object.values(layer)) {
+      if (!pair) continue;
+      count += (pair.A instanceof Float32Array ? pair.A.length : pair.A.size) + (pair.B instanceof Float32Array ? pair.B.length : pair.B.size);
+    }
+  }
+  return count;
+}

@@ -1,0 +1,113 @@
+// cloneRepository: clone (or update) a repository's recent history, with progress, cancellation and size limits.
+import * as git from 'isomorphic-git';
+import type { HttpClient } from 'isomorphic-git';
+import { GitError, rethrowAsGitError } from './errors.ts';
+import { guardHttp, throwIfCancelled } from './guardedHttp.ts';
+import { type GitFs, makeDirectories, pathExists, removeDirectory } from './fsUtil.ts';
+
+export interface CloneProgress {
+  /** isomorphic-git's phase ("Counting objects", "Receiving objects", "Resolving deltas", ...). */
+  phase: string;
+  loaded: number;
+  total?: number;
+  /** Bytes received from the server so far. */
+  bytes: number;
+}
+
+export interface CloneResult {
+  head: string;
+  branch: string;
+  /** True when an earlier complete clone in `dir` was updated instead of cloned anew. */
+  reused: boolean;
+  bytes: number;
+}
+
+export const DEFAULT_HISTORY_DEPTH = 200;
+export const DEFAULT_MAX_CLONE_BYTES = 200 * 1024 * 1024;
+
+/** Written last: a clone directory without it is a half-written clone and is discarded. */
+const COMPLETE_MARKER = '.git/code2lora-complete';
+
+/**
+ * Clones the last `depth` commits of one branch without a working tree (objects are read straight from the
+ * object store). If `dir` already holds a complete clone of the same URL, only new commits are fetched.
+ * A failed or cancelled clone leaves nothing behind.
+ *
+ * @example
+ * await cloneRepository({ fs, http, dir: '/repos/demo', url: 'http://127.0.0.1:8080/demo.git', onProgress: console.log })
+ */
+export async function cloneRepository({
+  fs,
+  http,
+  dir,
+  url,
+  branch,
+  corsProxy,
+  depth = DEFAULT_HISTORY_DEPTH,
+  maxBytes = DEFAULT_MAX_CLONE_BYTES,
+  onProgress,
+  signal,
+}: {
+  fs: GitFs;
+  http: HttpClient;
+  dir: string;
+  url: string;
+  branch?: string;
+  corsProxy?: string;
+  depth?: number;
+  maxBytes?: number;
+  onProgress?: (progress: CloneProgress) => void;
+  signal?: AbortSignal;
+}): Promise<CloneResult> {
+  let bytes = 0;
+  let phase = 'Connecting';
+  const guarded = guardHttp(http, {
+    signal,
+    maxBytes,
+    onBytes: (total) => {
+      bytes = total;
+      onProgress?.({ phase, loaded: 0, bytes });
+    },
+  });
+  const reportProgress = (event: git.GitProgressEvent) => {
+    throwIfCancelled(signal);
+    phase = event.phase;
+    onProgress?.({ phase: event.phase, loaded: event.loaded, total: event.total || undefined, bytes });
+  };
+  try {
+    if (await isCompleteCloneOf(fs, dir, url)) {
+      const fetched = await git.fetch({
+        fs, http: guarded, dir, url, corsProxy, depth, singleBranch: true, ref: branch, tags: false, onProgress: reportProgress,
+      });
+      if (!fetched.fetchHead) throw new GitError('EmptyRepository', 'The repository has no commits');
+      const current = await git.currentBranch({ fs, dir }) ?? branch ?? 'main';
+      await git.writeRef({ fs, dir, ref: `refs/heads/${current}`, value: fetched.fetchHead, force: true });
+      return { head: fetched.fetchHead, branch: current, reused: true, bytes };
+    }
+    await removeDirectory(fs, dir);
+    await makeDirectories(fs, dir);
+    await git.clone({
+      fs, http: guarded, dir, url, corsProxy, depth, ref: branch, singleBranch: true, noCheckout: true, noTags: true,
+      onProgress: reportProgress,
+    });
+    const current = await git.currentBranch({ fs, dir });
+    let head: string;
+    try {
+      head = await git.resolveRef({ fs, dir, ref: 'HEAD' });
+    } catch {
+      throw new GitError('EmptyRepository', 'The repository is empty: it has no commits');
+    }
+    await fs.promises.writeFile(`${dir}/${COMPLETE_MARKER}`, url);
+    return { head, branch: current ?? branch ?? 'main', reused: false, bytes };
+  } catch (err) {
+    if (!(await isCompleteCloneOf(fs, dir, url))) await removeDirectory(fs, dir);
+    if (signal?.aborted) rethrowAsGitError(new GitError('Cancelled', 'Clone cancelled'), 'git.cloneRepository');
+    rethrowAsGitError(err, 'git.cloneRepository');
+  }
+}
+
+export async function isCompleteCloneOf(fs: GitFs, dir: string, url: string): Promise<boolean> {
+  if (!(await pathExists(fs, `${dir}/${COMPLETE_MARKER}`))) return false;
+  const recorded = await fs.promises.readFile(`${dir}/${COMPLETE_MARKER}`, 'utf8');
+  return String(recorded) === url;
+}

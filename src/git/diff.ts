@@ -1,0 +1,80 @@
+// diffCommit: a commit against its first parent as unified hunks (-U3), by default only the paper's non-test .py/.md/.rst.
+import * as git from 'isomorphic-git';
+import { structuredPatch } from 'diff';
+import { rethrowAsGitError } from './errors.ts';
+import type { GitFs } from './fsUtil.ts';
+import { isEvoDiffPath, looksBinary } from './pathFilters.ts';
+import { changedPaths, type ChangedPath } from './treeDiff.ts';
+
+export interface DiffHunk {
+  oldStart: number;
+  oldLines: number;
+  newStart: number;
+  newLines: number;
+  /** Hunk body lines, each prefixed with ' ', '+' or '-'. */
+  lines: string[];
+}
+
+export interface FileDiff {
+  path: string;
+  status: ChangedPath['status'];
+  binary: boolean;
+  hunks: DiffHunk[];
+  /** The file's diff as `git diff -U3` text (without the `diff --git` and index lines). */
+  patch: string;
+}
+
+/**
+ * @example const diffs = await diffCommit({ fs, dir, commit: sha }) // [{ path: 'pkg/core.py', status: 'modified', hunks, patch }]
+ */
+export async function diffCommit({
+  fs,
+  dir,
+  commit,
+  include = isEvoDiffPath,
+  context = 3,
+}: {
+  fs: GitFs;
+  dir: string;
+  commit: string;
+  include?: (path: string) => boolean;
+  context?: number;
+}): Promise<FileDiff[]> {
+  try {
+    const { commit: parsed } = await git.readCommit({ fs, dir, oid: commit });
+    const changes = (await changedPaths({ fs, dir, commit, parent: parsed.parent[0] })).filter((c) => include(c.path));
+    const diffs: FileDiff[] = [];
+    for (const change of changes) {
+      const before = change.oldOid ? await readBlobBytes(fs, dir, change.oldOid) : new Uint8Array();
+      const after = change.newOid ? await readBlobBytes(fs, dir, change.newOid) : new Uint8Array();
+      if (looksBinary(before) || looksBinary(after)) {
+        diffs.push({ path: change.path, status: change.status, binary: true, hunks: [], patch: `Binary files differ: ${change.path}\n` });
+        continue;
+      }
+      const oldName = change.status === 'added' ? '/dev/null' : `a/${change.path}`;
+      const newName = change.status === 'deleted' ? '/dev/null' : `b/${change.path}`;
+      const patch = structuredPatch(oldName, newName, decode(before), decode(after), '', '', { context });
+      const hunks = patch.hunks.map(({ oldStart, oldLines, newStart, newLines, lines }) => ({ oldStart, oldLines, newStart, newLines, lines }));
+      diffs.push({ path: change.path, status: change.status, binary: false, hunks, patch: formatPatch(oldName, newName, hunks) });
+    }
+    return diffs;
+  } catch (err) {
+    rethrowAsGitError(err, 'git.diffCommit');
+  }
+}
+
+async function readBlobBytes(fs: GitFs, dir: string, oid: string): Promise<Uint8Array> {
+  return (await git.readBlob({ fs, dir, oid })).blob;
+}
+
+function decode(bytes: Uint8Array): string {
+  return new TextDecoder().decode(bytes);
+}
+
+function formatPatch(oldName: string, newName: string, hunks: DiffHunk[]): string {
+  const out = [`--- ${oldName}`, `+++ ${newName}`];
+  for (const h of hunks) {
+    out.push(`@@ -${h.oldStart},${h.oldLines} +${h.newStart},${h.newLines} @@`, ...h.lines);
+  }
+  return out.join('\n') + '\n';
+}

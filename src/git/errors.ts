@@ -1,0 +1,55 @@
+// Typed git errors with stable codes, so the UI and CLI can say exactly what went wrong without parsing messages.
+
+export type GitErrorCode =
+  | 'InvalidUrl'
+  | 'NotFound'
+  | 'Unauthorized'
+  | 'Network'
+  | 'TooLarge'
+  | 'TooManyFiles'
+  | 'EmptyRepository'
+  | 'NoPython'
+  | 'Cancelled'
+  | 'NotCloned'
+  | 'BadCommit';
+
+export class GitError extends Error {
+  readonly code: GitErrorCode;
+  readonly data: Record<string, unknown>;
+  caller = '';
+
+  constructor(code: GitErrorCode, message: string, data: Record<string, unknown> = {}) {
+    super(message);
+    this.name = 'GitError';
+    this.code = code;
+    this.data = data;
+  }
+}
+
+/** Re-throws `err` tagged with the public function that failed, turning foreign errors into GitErrors. */
+export function rethrowAsGitError(err: unknown, caller: string): never {
+  const gitError = err instanceof GitError ? err : fromIsomorphicGitError(err);
+  gitError.caller = caller;
+  throw gitError;
+}
+
+function fromIsomorphicGitError(err: unknown): GitError {
+  const e = err as { code?: string; message?: string; data?: { statusCode?: number } };
+  const message = e?.message ?? String(err);
+  if (e?.code === 'HttpError') {
+    const status = e.data?.statusCode ?? 0;
+    if (status === 401 || status === 403) {
+      return new GitError('Unauthorized', `The server refused access (HTTP ${status}): the repository is private or needs credentials`, { status });
+    }
+    if (status === 404) return new GitError('NotFound', 'Repository not found (HTTP 404)', { status });
+    return new GitError('Network', `The git server answered HTTP ${status}`, { status });
+  }
+  if (e?.code === 'NotFoundError') return new GitError('BadCommit', message);
+  if (e?.code === 'SmartHttpError' || e?.code === 'UnknownTransportError' || e?.code === 'UrlParseError') {
+    return new GitError('Network', `Not a git smart-HTTP server: ${message}`);
+  }
+  if (/fetch failed|Failed to fetch|NetworkError|ECONNREFUSED|ECONNRESET|ENOTFOUND|socket hang up|terminated/i.test(message)) {
+    return new GitError('Network', `Network failure: ${message}`);
+  }
+  return new GitError('Network', message);
+}

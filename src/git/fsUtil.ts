@@ -1,0 +1,39 @@
+// Small filesystem helpers over the promise API shared by node:fs and LightningFS.
+import type { PromiseFsClient } from 'isomorphic-git';
+
+export type GitFs = PromiseFsClient;
+
+export async function pathExists(fs: GitFs, path: string): Promise<boolean> {
+  try {
+    await fs.promises.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Recursive delete (LightningFS has no recursive rmdir). */
+export async function removeDirectory(fs: GitFs, dir: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await fs.promises.readdir(dir);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const path = `${dir}/${entry}`;
+    const stat = await fs.promises.lstat(path);
+    if (stat.isDirectory()) await removeDirectory(fs, path);
+    else await fs.promises.unlink(path);
+  }
+  await fs.promises.rmdir(dir);
+}
+
+export async function makeDirectories(fs: GitFs, dir: string): Promise<void> {
+  const parts = dir.split('/').filter(Boolean);
+  let path = dir.startsWith('/') ? '' : '.';
+  for (const part of parts) {
+    path += `/${part}`;
+    if (!(await pathExists(fs, path))) await fs.promises.mkdir(path);
+  }
+}

@@ -1,0 +1,33 @@
+// Which repository paths are worth reading: Python sources and docs, minus vendored, generated and test files.
+
+const VENDORED_SEGMENT = /(^|\/)(_?vendor(ed)?|_vendored|third_party|thirdparty|externals?|node_modules|site-packages|\.venv|venv|build|dist|\.tox|__pycache__)\//i;
+const GENERATED_NAME = /(_pb2(_grpc)?\.py|\.min\.js|_generated\.py|\.pyi)$/i;
+const TEST_PATH = /(^|\/)(tests?|testing)\/|(^|\/)(test_[^/]*|[^/]*_test|conftest)\.py$/i;
+
+export function isVendoredPath(path: string): boolean {
+  return VENDORED_SEGMENT.test(path);
+}
+
+export function isGeneratedPath(path: string): boolean {
+  return GENERATED_NAME.test(path);
+}
+
+export function isTestPath(path: string): boolean {
+  return TEST_PATH.test(path);
+}
+
+export function isPythonPath(path: string): boolean {
+  return path.endsWith('.py');
+}
+
+/** The paper's diff filter: non-test .py/.md/.rst files. */
+export function isEvoDiffPath(path: string): boolean {
+  return /\.(py|md|rst)$/i.test(path) && !isTestPath(path) && !isVendoredPath(path);
+}
+
+/** A blob is treated as binary when it has a NUL byte in its first 8 KiB, as git does. */
+export function looksBinary(bytes: Uint8Array): boolean {
+  const end = Math.min(bytes.length, 8192);
+  for (let i = 0; i < end; i++) if (bytes[i] === 0) return true;
+  return false;
+}

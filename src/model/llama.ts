@@ -1,0 +1,395 @@
+// Llama / Qwen2 decoder in tfjs, as transformers computes it: RMSNorm, RoPE (rotate_half), GQA attention, SwiGLU, KV cache, unmerged LoRA.
+//
+// One sequence at a time (batch 1): the product decodes one completion per request. Weights are float32 tensors in
+// Hugging Face's [out, in] layout, so checkpoints and PEFT adapters map onto them without transposes.
+import * as tf from '@tensorflow/tfjs';
+import type { ModelConfig } from './config.ts';
+import type { LoraAdapter, LoraMatrix } from './lora.ts'; // types only: lora.ts imports this module
+import { normalArray, seededUniform } from './random.ts';
+import { toFloat32, type ParsedSafetensors, type SafetensorsDtype, type TensorToWrite } from './safetensors.ts';
+
+export const LINEAR_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
+export type LinearModule = (typeof LINEAR_MODULES)[number];
+
+export interface Linear {
+  /** [out, in], as stored by Hugging Face. */
+  weight: tf.Tensor2D;
+  bias: tf.Tensor1D | null;
+}
+
+export interface DecoderLayer {
+  inputNorm: tf.Tensor1D;
+  postAttentionNorm: tf.Tensor1D;
+  linear: Record<LinearModule, Linear>;
+}
+
+export interface LlamaWeights {
+  embedTokens: tf.Tensor2D;
+  layers: DecoderLayer[];
+  norm: tf.Tensor1D;
+  /** The same tensor as embedTokens when the config ties word embeddings. */
+  lmHead: tf.Tensor2D;
+}
+
+/** The one table between Hugging Face checkpoint names and our weights. */
+export const HF_NAMES = {
+  embedTokens: 'model.embed_tokens.weight',
+  norm: 'model.norm.weight',
+  lmHead: 'lm_head.weight',
+  inputNorm: (layer: number) => `model.layers.${layer}.input_layernorm.weight`,
+  postAttentionNorm: (layer: number) => `model.layers.${layer}.post_attention_layernorm.weight`,
+  /** Module path without `.weight`/`.bias`; PEFT keys are built from it too. */
+  linear: (layer: number, module: LinearModule) =>
+    `model.layers.${layer}.${MLP_MODULES.has(module) ? 'mlp' : 'self_attn'}.${module}`,
+} as const;
+
+const MLP_MODULES: ReadonlySet<LinearModule> = new Set(['gate_proj', 'up_proj', 'down_proj']);
+
+/** Buffers some older checkpoints carry that transformers recomputes; we do too. */
+const IGNORED_HF_TENSOR = /^model\.layers\.\d+\.self_attn\.rotary_emb\.inv_freq$/;
+
+/** [out, in] of each linear module. */
+export function linearShape(config: ModelConfig, module: LinearModule): [number, number] {
+  const { hiddenSize: d, intermediateSize: ff, numHeads, numKvHeads, headDim } = config;
+  switch (module) {
+    case 'q_proj': return [numHeads * headDim, d];
+    case 'k_proj': case 'v_proj': return [numKvHeads * headDim, d];
+    case 'o_proj': return [d, numHeads * headDim];
+    case 'gate_proj': case 'up_proj': return [ff, d];
+    case 'down_proj': return [d, ff];
+  }
+}
+
+function hasBias(config: ModelConfig, module: LinearModule): boolean {
+  if (module === 'o_proj') return config.oBias;
+  if (module === 'q_proj' || module === 'k_proj' || module === 'v_proj') return config.qkvBias;
+  return config.mlpBias;
+}
+
+/** Every tensor a checkpoint of this config holds, with its shape. */
+export function hfTensorShapes(config: ModelConfig): Map<string, number[]> {
+  const shapes = new Map<string, number[]>([[HF_NAMES.embedTokens, [config.vocabSize, config.hiddenSize]]]);
+  for (let i = 0; i < config.numLayers; i++) {
+    shapes.set(HF_NAMES.inputNorm(i), [config.hiddenSize]);
+    for (const module of LINEAR_MODULES) {
+      const shape = linearShape(config, module);
+      shapes.set(`${HF_NAMES.linear(i, module)}.weight`, shape);
+      if (hasBias(config, module)) shapes.set(`${HF_NAMES.linear(i, module)}.bias`, [shape[0]]);
+    }
+    shapes.set(HF_NAMES.postAttentionNorm(i), [config.hiddenSize]);
+  }
+  shapes.set(HF_NAMES.norm, [config.hiddenSize]);
+  if (!config.tieWordEmbeddings) shapes.set(HF_NAMES.lmHead, [config.vocabSize, config.hiddenSize]);
+  return shapes;
+}
+
+export type WeightsErrorCode = 'missing-tensor' | 'unexpected-tensor' | 'shape-mismatch';
+
+export class ModelWeightsError extends Error {
+  readonly code: WeightsErrorCode;
+  readonly tensor: string;
+  constructor(code: WeightsErrorCode, tensor: string, message: string) {
+    super(message);
+    this.name = 'ModelWeightsError';
+    this.code = code;
+    this.tensor = tensor;
+  }
+}
+
+/**
+ * Checks one checkpoint tensor against the config before it is converted. Returns false for buffers we ignore
+ * (and for lm_head.weight in a tied checkpoint that stores it anyway); throws for unknown names and wrong shapes.
+ */
+export function checkHfTensor(expected: Map<string, number[]>, name: string, shape: number[]): boolean {
+  if (IGNORED_HF_TENSOR.test(name) || (name === HF_NAMES.lmHead && !expected.has(name))) return false;
+  const want = expected.get(name);
+  if (!want) throw new ModelWeightsError('unexpected-tensor', name, `Checkpoint has a tensor this config does not use: "${name}"`);
+  if (want.length !== shape.length || want.some((d, i) => d !== shape[i])) {
+    throw new ModelWeightsError('shape-mismatch', name, `Tensor "${name}" has shape [${shape}], config expects [${want}]`);
+  }
+  return true;
+}
+
+/**
+ * Assembles weights from float32 tensors keyed by Hugging Face name. Takes ownership of the tensors.
+ * Throws ModelWeightsError if a tensor is missing, unexpected or misshapen.
+ */
+export function weightsFromHfTensors(config: ModelConfig, tensors: Map<string, tf.Tensor>): LlamaWeights {
+  const expected = hfTensorShapes(config);
+  for (const [name, tensor] of tensors) {
+    if (!checkHfTensor(expected, name, tensor.shape)) {
+      tensor.dispose();
+      tensors.delete(name);
+    }
+  }
+  const take = <T extends tf.Tensor>(name: string): T => {
+    const tensor = tensors.get(name);
+    if (!tensor) throw new ModelWeightsError('missing-tensor', name, `Checkpoint lacks tensor "${name}"`);
+    return tensor as T;
+  };
+  for (const name of expected.keys()) take(name);
+  const embedTokens = take<tf.Tensor2D>(HF_NAMES.embedTokens);
+  const layers: DecoderLayer[] = [];
+  for (let i = 0; i < config.numLayers; i++) {
+    const linear = {} as Record<LinearModule, Linear>;
+    for (const module of LINEAR_MODULES) {
+      const path = HF_NAMES.linear(i, module);
+      linear[module] = { weight: take(`${path}.weight`), bias: hasBias(config, module) ? take<tf.Tensor1D>(`${path}.bias`) : null };
+    }
+    layers.push({ inputNorm: take(HF_NAMES.inputNorm(i)), postAttentionNorm: take(HF_NAMES.postAttentionNorm(i)), linear });
+  }
+  return {
+    embedTokens,
+    layers,
+    norm: take(HF_NAMES.norm),
+    lmHead: config.tieWordEmbeddings ? embedTokens : take(HF_NAMES.lmHead),
+  };
+}
+
+/**
+ * Deterministic random weights (normal, std 0.02 as transformers' initializer_range; norms at 1, biases random too
+ * so tests exercise them). The same seed gives the same model on every backend.
+ */
+export function initRandomWeights(config: ModelConfig, { seed = 0, std = 0.02 }: { seed?: number; std?: number } = {}): LlamaWeights {
+  const uniform = seededUniform(seed);
+  const tensors = new Map<string, tf.Tensor>();
+  for (const [name, shape] of hfTensorShapes(config)) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const isNorm = name.endsWith('layernorm.weight') || name === HF_NAMES.norm;
+    tensors.set(name, tf.tensor(isNorm ? new Float32Array(size).fill(1) : normalArray(size, std, uniform), shape, 'float32'));
+  }
+  return weightsFromHfTensors(config, tensors);
+}
+
+/** Keys and values of every layer for the positions seen so far: [numKvHeads, length, headDim] each. */
+export class KVCache {
+  keys: Array<tf.Tensor3D | null>;
+  values: Array<tf.Tensor3D | null>;
+  length = 0;
+  constructor(numLayers: number) {
+    this.keys = new Array(numLayers).fill(null);
+    this.values = new Array(numLayers).fill(null);
+  }
+  /** Appends this step's keys/values for one layer (kept outside any tidy); the old tensors are freed. */
+  append(layer: number, keys: tf.Tensor3D, values: tf.Tensor3D): { keys: tf.Tensor3D; values: tf.Tensor3D } {
+    const oldKeys = this.keys[layer];
+    const oldValues = this.values[layer];
+    const allKeys = tf.keep(oldKeys ? tf.concat([oldKeys, keys], 1) : keys.clone());
+    const allValues = tf.keep(oldValues ? tf.concat([oldValues, values], 1) : values.clone());
+    oldKeys?.dispose();
+    oldValues?.dispose();
+    this.keys[layer] = allKeys;
+    this.values[layer] = allValues;
+    return { keys: allKeys, values: allValues };
+  }
+  dispose(): void {
+    for (const tensor of [...this.keys, ...this.values]) tensor?.dispose();
+    this.keys.fill(null);
+    this.values.fill(null);
+    this.length = 0;
+  }
+}
+
+export interface ForwardOptions {
+  /** Positions already in the cache come before `ids`; the cache is extended with them. */
+  cache?: KVCache;
+  /** Applied unmerged: y = xW^T + b + (alpha/r)(xA^T)B^T. Chosen per call; base weights are untouched. */
+  lora?: LoraAdapter | null;
+  /** 'last' computes logits only for the final position (what decoding needs). */
+  logits?: 'all' | 'last';
+}
+
+/** cos/sin tables for positions [start, start+count), computed in float32 steps exactly as transformers does. */
+function ropeTables(config: ModelConfig, start: number, count: number): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
+  const { headDim, ropeTheta } = config;
+  const half = headDim / 2;
+  const f = Math.fround;
+  const inverseFrequency = new Float32Array(half);
+  for (let i = 0; i < half; i++) inverseFrequency[i] = f(1 / f(ropeTheta ** f((2 * i) / headDim)));
+  const cos = new Float32Array(count * headDim);
+  const sin = new Float32Array(count * headDim);
+  for (let t = 0; t < count; t++) {
+    for (let i = 0; i < half; i++) {
+      const angle = f((start + t) * inverseFrequency[i]);
+      // emb = cat(freqs, freqs): both halves of the head share the same angles.
+      cos[t * headDim + i] = cos[t * headDim + half + i] = Math.cos(angle);
+      sin[t * headDim + i] = sin[t * headDim + half + i] = Math.sin(angle);
+    }
+  }
+  return { cos: tf.tensor2d(cos, [count, headDim]), sin: tf.tensor2d(sin, [count, headDim]) };
+}
+
+/** x * cos + rotate_half(x) * sin, with rotate_half(x) = cat(-x2, x1) over the last axis. x: [heads, T, headDim]. */
+function applyRope(x: tf.Tensor3D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor3D {
+  const [x1, x2] = tf.split(x, 2, 2);
+  const rotated = tf.concat([tf.neg(x2), x1], 2);
+  return tf.add(tf.mul(x, cos), tf.mul(rotated, sin));
+}
+
+function rmsNorm(x: tf.Tensor2D, weight: tf.Tensor1D, eps: number): tf.Tensor2D {
+  const variance = tf.mean(tf.square(x), -1, true);
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, eps))), weight);
+}
+
+/** Additive causal mask [T, S] for T new positions after `past` cached ones: query t sees keys s <= past + t. */
+function causalMask(past: number, count: number): tf.Tensor2D {
+  const total = past + count;
+  const mask = new Float32Array(count * total);
+  for (let t = 0; t < count; t++) mask.fill(-1e9, t * total + past + t + 1, (t + 1) * total);
+  return tf.tensor2d(mask, [count, total]);
+}
+
+function loraTensor(matrix: LoraMatrix, shape: [number, number]): tf.Tensor2D {
+  return matrix instanceof Float32Array ? tf.tensor2d(matrix, shape) : matrix;
+}
+
+export class LlamaModel {
+  constructor(readonly config: ModelConfig, readonly weights: LlamaWeights) {}
+
+  /** A randomly initialised model (see initRandomWeights). */
+  static random(config: ModelConfig, options: { seed?: number; std?: number } = {}): LlamaModel {
+    return new LlamaModel(config, initRandomWeights(config, options));
+  }
+
+  /** Builds the model from one parsed safetensors file or the shards of one; converts tensor by tensor. */
+  static fromSafetensors(config: ModelConfig, parsed: ParsedSafetensors | ParsedSafetensors[]): LlamaModel {
+    const expected = hfTensorShapes(config);
+    const tensors = new Map<string, tf.Tensor>();
+    try {
+      for (const file of Array.isArray(parsed) ? parsed : [parsed]) {
+        for (const [name, entry] of file.tensors) {
+          if (checkHfTensor(expected, name, entry.shape)) tensors.set(name, tf.tensor(toFloat32(entry), entry.shape, 'float32'));
+        }
+      }
+      return new LlamaModel(config, weightsFromHfTensors(config, tensors));
+    } catch (error) {
+      for (const tensor of tensors.values()) tensor.dispose();
+      throw error;
+    }
+  }
+
+  /** Final-norm hidden states [T, hiddenSize] for the new positions `ids`. */
+  hidden(ids: ArrayLike<number>, { cache, lora }: Omit<ForwardOptions, 'logits'> = {}): tf.Tensor2D {
+    const count = ids.length;
+    if (count === 0) throw new RangeError('forward needs at least one token id');
+    const { vocabSize, numLayers, rmsNormEps } = this.config;
+    for (let i = 0; i < count; i++) {
+      if (!Number.isInteger(ids[i]) || ids[i] < 0 || ids[i] >= vocabSize) throw new RangeError(`Token id ${ids[i]} is outside the vocabulary (0..${vocabSize - 1})`);
+    }
+    const past = cache?.length ?? 0;
+    const output = tf.tidy(() => {
+      const { cos, sin } = ropeTables(this.config, past, count);
+      const mask = count > 1 ? causalMask(past, count) : null;
+      let x = tf.gather(this.weights.embedTokens, tf.tensor1d(Array.from(ids), 'int32')) as tf.Tensor2D;
+      for (let i = 0; i < numLayers; i++) {
+        const layer = this.weights.layers[i];
+        const attention = this.attention(i, rmsNorm(x, layer.inputNorm, rmsNormEps), { cos, sin, mask, past, cache, lora });
+        x = tf.add(x, attention);
+        x = tf.add(x, this.mlp(i, rmsNorm(x, layer.postAttentionNorm, rmsNormEps), lora));
+      }
+      return rmsNorm(x, this.weights.norm, rmsNormEps);
+    });
+    if (cache) cache.length = past + count;
+    return output;
+  }
+
+  /**
+   * Logits [T, vocab] for the new positions (or [1, vocab] with `logits: 'last'`). With a cache, `ids` continue the
+   * cached sequence and the cache grows by ids.length.
+   * @example
+   * const cache = new KVCache(model.config.numLayers);
+   * const prefill = model.forward(promptIds, { cache, logits: 'last' });
+   * const next = model.forward([nextId], { cache, lora: adapter });
+   */
+  forward(ids: ArrayLike<number>, { logits = 'all', ...options }: ForwardOptions = {}): tf.Tensor2D {
+    const hidden = this.hidden(ids, options);
+    return tf.tidy(() => {
+      const rows = logits === 'last' ? tf.slice(hidden, [hidden.shape[0] - 1, 0], [1, -1]) : hidden;
+      const result = tf.matMul(rows, this.weights.lmHead, false, true);
+      hidden.dispose();
+      return result as tf.Tensor2D;
+    });
+  }
+
+  /** y = x W^T + b, plus the adapter's (alpha/r) (x A^T) B^T when it adapts this module of this layer. */
+  private linear(layer: number, module: LinearModule, x: tf.Tensor2D, lora: LoraAdapter | null | undefined): tf.Tensor2D {
+    const { weight, bias } = this.weights.layers[layer].linear[module];
+    let y = tf.matMul(x, weight, false, true) as tf.Tensor2D;
+    if (bias) y = tf.add(y, bias) as tf.Tensor2D;
+    const pair = lora?.layers[layer]?.[module];
+    if (lora && pair) {
+      const [out, inFeatures] = weight.shape;
+      const down = tf.matMul(x, loraTensor(pair.A, [lora.rank, inFeatures]), false, true);
+      const up = tf.matMul(down, loraTensor(pair.B, [out, lora.rank]), false, true);
+      y = tf.add(y, tf.mul(up, lora.alpha / lora.rank)) as tf.Tensor2D; // loraScale, PEFT's scaling
+    }
+    return y;
+  }
+
+  private attention(
+    layer: number,
+    x: tf.Tensor2D,
+    { cos, sin, mask, past, cache, lora }: {
+      cos: tf.Tensor2D; sin: tf.Tensor2D; mask: tf.Tensor2D | null; past: number; cache?: KVCache; lora?: LoraAdapter | null;
+    },
+  ): tf.Tensor2D {
+    const { numHeads, numKvHeads, headDim } = this.config;
+    const count = x.shape[0];
+    const group = numHeads / numKvHeads;
+    const heads = (y: tf.Tensor2D, n: number) => tf.transpose(tf.reshape(y, [count, n, headDim]), [1, 0, 2]) as tf.Tensor3D;
+    const q = applyRope(heads(this.linear(layer, 'q_proj', x, lora), numHeads), cos, sin);
+    let k = applyRope(heads(this.linear(layer, 'k_proj', x, lora), numKvHeads), cos, sin);
+    let v = heads(this.linear(layer, 'v_proj', x, lora), numKvHeads);
+    if (cache) ({ keys: k, values: v } = cache.append(layer, k, v));
+    const total = past + count;
+    // Query head h reads kv head floor(h / group) (transformers' repeat_kv): fold the group into the query rows.
+    const queries = tf.reshape(q, [numKvHeads, group * count, headDim]);
+    let scores = tf.mul(tf.matMul(queries, k, false, true), 1 / Math.sqrt(headDim));
+    if (mask) scores = tf.reshape(tf.add(tf.reshape(scores, [numKvHeads, group, count, total]), mask), [numKvHeads, group * count, total]);
+    const context = tf.matMul(tf.softmax(scores), v); // [numKvHeads, group*T, headDim]
+    const merged = tf.reshape(tf.transpose(tf.reshape(context, [numHeads, count, headDim]), [1, 0, 2]), [count, numHeads * headDim]);
+    return this.linear(layer, 'o_proj', merged as tf.Tensor2D, lora);
+  }
+
+  private mlp(layer: number, x: tf.Tensor2D, lora: LoraAdapter | null | undefined): tf.Tensor2D {
+    const gate = this.linear(layer, 'gate_proj', x, lora);
+    const up = this.linear(layer, 'up_proj', x, lora);
+    return this.linear(layer, 'down_proj', tf.mul(tf.mul(gate, tf.sigmoid(gate)), up), lora);
+  }
+
+  /** Every weight under its Hugging Face name, ready for writeSafetensors (tied lm_head omitted, as transformers saves). */
+  async toSafetensorsTensors(dtype: Extract<SafetensorsDtype, 'F32' | 'F16' | 'BF16'> = 'F32'): Promise<Record<string, TensorToWrite>> {
+    const out: Record<string, TensorToWrite> = {};
+    const add = async (name: string, tensor: tf.Tensor) => {
+      out[name] = { dtype, shape: tensor.shape, data: (await tensor.data()) as Float32Array };
+    };
+    const { embedTokens, layers, norm, lmHead } = this.weights;
+    await add(HF_NAMES.embedTokens, embedTokens);
+    for (let i = 0; i < layers.length; i++) {
+      await add(HF_NAMES.inputNorm(i), layers[i].inputNorm);
+      await add(HF_NAMES.postAttentionNorm(i), layers[i].postAttentionNorm);
+      for (const module of LINEAR_MODULES) {
+        const { weight, bias } = layers[i].linear[module];
+        await add(`${HF_NAMES.linear(i, module)}.weight`, weight);
+        if (bias) await add(`${HF_NAMES.linear(i, module)}.bias`, bias);
+      }
+    }
+    await add(HF_NAMES.norm, norm);
+    if (!this.config.tieWordEmbeddings) await add(HF_NAMES.lmHead, lmHead);
+    return out;
+  }
+
+  /** Frees every weight tensor. */
+  dispose(): void {
+    const { embedTokens, layers, norm, lmHead } = this.weights;
+    const all = new Set<tf.Tensor>([embedTokens, norm, lmHead]);
+    for (const layer of layers) {
+      all.add(layer.inputNorm).add(layer.postAttentionNorm);
+      for (const { weight, bias } of Object.values(layer.linear)) {
+        all.add(weight);
+        if (bias) all.add(bias);
+      }
+    }
+    for (const tensor of all) tensor.dispose();
+  }
+}

@@ -1,0 +1,171 @@
+// Loads a Hugging Face model directory (config.json + model.safetensors or shards) from URLs, File objects or a Node directory.
+//
+// Weights stream tensor by tensor: each tensor's bytes are widened to float32, uploaded, and dropped, so peak memory is
+// the model plus one tensor, not the model plus the file.
+import * as tf from '@tensorflow/tfjs';
+import { parseModelConfig, type ModelConfig } from './config.ts';
+import { checkHfTensor, hfTensorShapes, LlamaModel, weightsFromHfTensors } from './llama.ts';
+import { parseSafetensors, streamSafetensors, toFloat32, type SafetensorsEntry } from './safetensors.ts';
+
+/**
+ * Fetches one file of the model directory by name (e.g. "config.json"). Resolves to null (or a 404 Response) when the
+ * file does not exist; a Response with a body is streamed.
+ */
+export type ModelFileSource = (name: string) => Promise<Uint8Array | Response | null>;
+
+export interface LoadProgress {
+  stage: 'config' | 'weights' | 'done';
+  /** The file being read. */
+  file: string;
+  /** Tensor bytes read so far (config stage: 0 or 1). */
+  loaded: number;
+  /** Tensor bytes in all weight files, once known (0 before). */
+  total: number;
+}
+
+export type ModelLoadErrorCode = 'file-not-found' | 'http-error' | 'bad-index' | 'duplicate-tensor';
+
+export class ModelLoadError extends Error {
+  readonly code: ModelLoadErrorCode;
+  readonly file: string;
+  constructor(code: ModelLoadErrorCode, file: string, message: string) {
+    super(message);
+    this.name = 'ModelLoadError';
+    this.code = code;
+    this.file = file;
+  }
+}
+
+const INDEX_FILE = 'model.safetensors.index.json';
+const SINGLE_FILE = 'model.safetensors';
+
+async function openFile(source: ModelFileSource, name: string, required: boolean): Promise<Uint8Array | Response | null> {
+  const file = await source(name);
+  if (file instanceof Response && !file.ok) {
+    if (file.status === 404 && !required) return null;
+    throw new ModelLoadError(file.status === 404 ? 'file-not-found' : 'http-error', name, `Fetching ${name} failed: HTTP ${file.status} ${file.statusText}`);
+  }
+  if (file === null && required) throw new ModelLoadError('file-not-found', name, `The model directory has no ${name}`);
+  return file;
+}
+
+async function readBytes(file: Uint8Array | Response): Promise<Uint8Array> {
+  return file instanceof Uint8Array ? file : new Uint8Array(await file.arrayBuffer());
+}
+
+/** The shard files named by model.safetensors.index.json, in first-use order, and its declared tensor byte total. */
+function parseShardIndex(bytes: Uint8Array): { shards: string[]; totalSize: number } {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (error) {
+    throw new ModelLoadError('bad-index', INDEX_FILE, `${INDEX_FILE} is not valid JSON: ${(error as Error).message}`);
+  }
+  const weightMap = (json as { weight_map?: unknown } | null)?.weight_map;
+  if (weightMap === null || typeof weightMap !== 'object' || Array.isArray(weightMap)) {
+    throw new ModelLoadError('bad-index', INDEX_FILE, `${INDEX_FILE} has no "weight_map" object`);
+  }
+  const shards: string[] = [];
+  for (const [tensor, file] of Object.entries(weightMap as Record<string, unknown>)) {
+    // Shard names are plain file names in the same directory; anything else could reach outside it.
+    if (typeof file !== 'string' || !/^[\w.-]+\.safetensors$/.test(file) || file.startsWith('.')) {
+      throw new ModelLoadError('bad-index', INDEX_FILE, `${INDEX_FILE} maps "${tensor}" to an invalid shard name ${JSON.stringify(file)}`);
+    }
+    if (!shards.includes(file)) shards.push(file);
+  }
+  if (shards.length === 0) throw new ModelLoadError('bad-index', INDEX_FILE, `${INDEX_FILE} lists no shards`);
+  const totalSize = Number((json as { metadata?: { total_size?: unknown } }).metadata?.total_size);
+  return { shards, totalSize: Number.isSafeInteger(totalSize) && totalSize > 0 ? totalSize : 0 };
+}
+
+/**
+ * Loads config.json and the weights (f32/f16/bf16; one file or sharded) into a LlamaModel on the current tfjs backend.
+ * Errors: ModelLoadError (missing files, HTTP, bad index), ModelConfigError, SafetensorsError, ModelWeightsError.
+ * @example
+ * const { model } = await loadHfModel(filesFromUrl('https://example.org/my-model/'), { onProgress: (p) => console.log(p) });
+ */
+export async function loadHfModel(
+  source: ModelFileSource,
+  { onProgress, signal, maxHeaderBytes }: { onProgress?: (progress: LoadProgress) => void; signal?: AbortSignal; maxHeaderBytes?: number } = {},
+): Promise<{ model: LlamaModel; config: ModelConfig }> {
+  signal?.throwIfAborted();
+  onProgress?.({ stage: 'config', file: 'config.json', loaded: 0, total: 1 });
+  const config = parseModelConfig(await readBytes((await openFile(source, 'config.json', true))!));
+  onProgress?.({ stage: 'config', file: 'config.json', loaded: 1, total: 1 });
+
+  let shards = [SINGLE_FILE];
+  let total = 0;
+  const index = await openFile(source, INDEX_FILE, false);
+  if (index) ({ shards, totalSize: total } = parseShardIndex(await readBytes(index)));
+
+  const expected = hfTensorShapes(config);
+  const tensors = new Map<string, tf.Tensor>();
+  let loaded = 0;
+  try {
+    for (const shard of shards) {
+      signal?.throwIfAborted();
+      const file = (await openFile(source, shard, true))!;
+      const addTensor = (name: string, entry: SafetensorsEntry) => {
+        signal?.throwIfAborted();
+        if (tensors.has(name)) throw new ModelLoadError('duplicate-tensor', shard, `Tensor "${name}" appears in more than one shard`);
+        if (checkHfTensor(expected, name, entry.shape)) tensors.set(name, tf.tensor(toFloat32(entry), entry.shape, 'float32'));
+        loaded += entry.data.byteLength;
+        onProgress?.({ stage: 'weights', file: shard, loaded, total });
+      };
+      if (file instanceof Response && file.body) {
+        const length = Number(file.headers.get('content-length'));
+        const compressed = file.headers.has('content-encoding') && file.headers.get('content-encoding') !== 'identity';
+        await streamSafetensors(file.body, addTensor, {
+          maxHeaderBytes,
+          fileByteLength: length > 0 && !compressed ? length : undefined,
+          onHeader: (header) => {
+            if (shards.length === 1 && !total) total = header.fileByteLength - header.dataStart;
+          },
+        });
+      } else {
+        const parsed = parseSafetensors(await readBytes(file), { maxHeaderBytes });
+        if (shards.length === 1 && !total) for (const entry of parsed.tensors.values()) total += entry.data.byteLength;
+        for (const [name, entry] of parsed.tensors) addTensor(name, entry);
+      }
+    }
+    const model = new LlamaModel(config, weightsFromHfTensors(config, tensors));
+    onProgress?.({ stage: 'done', file: '', loaded, total: Math.max(total, loaded) });
+    return { model, config };
+  } catch (error) {
+    for (const tensor of tensors.values()) tensor.dispose();
+    throw error;
+  }
+}
+
+/** Files under a base URL (trailing slash optional), fetched with `init` (e.g. headers). */
+export function filesFromUrl(baseUrl: string, init?: RequestInit): ModelFileSource {
+  const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
+  return (name) => fetch(new URL(name, base), init);
+}
+
+/** Files a user picked (e.g. <input type="file" multiple> or a dropped folder), matched by file name. */
+export function filesFromFileList(files: Iterable<File>): ModelFileSource {
+  const byName = new Map(Array.from(files, (file) => [file.name, file] as const));
+  return async (name) => {
+    const file = byName.get(name);
+    return file ? new Response(file.stream(), { headers: { 'content-length': String(file.size) } }) : null;
+  };
+}
+
+/** Files in a local directory (Node only), streamed from disk. */
+export function filesFromDirectory(directory: string): ModelFileSource {
+  return async (name) => {
+    const [{ createReadStream }, { stat }, { join }, { Readable }] = await Promise.all([
+      import('node:fs'), import('node:fs/promises'), import('node:path'), import('node:stream'),
+    ]);
+    const path = join(directory, name);
+    let size: number;
+    try {
+      size = (await stat(path)).size;
+    } catch {
+      return null;
+    }
+    const body = Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>;
+    return new Response(body, { headers: { 'content-length': String(size) } });
+  };
+}
