@@ -5,6 +5,8 @@ import { gitProxyPlugin } from './server/gitProxy.ts';
 
 export default defineConfig({
   plugins: [react(), gitProxyPlugin({ allowLoopback: process.env.CODE2LORA_PROXY_ALLOW_LOOPBACK === '1' })],
+  // LightningFS's text-encoding polyfill looks for `window` or `global`; a module Worker has neither.
+  define: { global: 'globalThis' },
   worker: { format: 'es' },
   build: { target: 'es2022', chunkSizeWarningLimit: 8192 },
   optimizeDeps: { exclude: ['web-tree-sitter'] },

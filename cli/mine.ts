@@ -95,6 +95,8 @@ async function main(): Promise<void> {
     if (isLocal) {
       repo = options.name ?? basename(localPath);
       if (fs.existsSync(join(localPath, '.git'))) gitDir = localPath;
+    } else if (/^(\.{0,2}\/|~)/.test(options.source)) {
+      throw new UsageError(`no such directory: ${localPath}`);
     } else {
       const normalized = normalizeRepoUrl(options.source);
       repo = options.name ?? normalized.name;

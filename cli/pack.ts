@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BpeTokenizer } from '../src/tokenizer/bpeTokenizer.ts';
+import { BpeTokenizer, TokenizerLoadError } from '../src/tokenizer/bpeTokenizer.ts';
 
 export const SPLITS = ['train', 'val'] as const;
 export type Split = (typeof SPLITS)[number];
@@ -198,8 +198,8 @@ async function main(): Promise<void> {
       console.log(`${split}: ${meta.documents[split]} documents, ${meta.bytes[split]} bytes, ${meta.tokens[split]} tokens (incl. eos), ${bytesPerToken.toFixed(3)} bytes/token (excl. eos)`);
     }
   } catch (err) {
-    if (err instanceof PackError || (err as { name?: string }).name === 'TokenizerLoadError') {
-      console.error(`data:pack: [${(err as PackError).code}] ${(err as Error).message}`);
+    if (err instanceof PackError || err instanceof TokenizerLoadError) {
+      console.error(`data:pack: [${err.code}] ${err.message}`);
       process.exit(1);
     }
     throw err;

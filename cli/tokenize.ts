@@ -1,9 +1,10 @@
 // CLI: encode a text file (or a JSONL file of {"text"} documents) with a tokenizer.json, writing ids and optionally the decoded text.
 //
 //   npx tsx cli/tokenize.ts --tokenizer PATH --in TEXTFILE --out IDS.json [--decoded-out TEXTFILE] [--no-special-tokens]
-//   npx tsx cli/tokenize.ts --tokenizer PATH --in DOCS.jsonl --jsonl --out IDS.json [--decoded-out DECODED.jsonl]
+//   npx tsx cli/tokenize.ts --tokenizer PATH --in DOCS.jsonl --jsonl --out IDS.json [--decoded-out DECODED.jsonl] [--pieces-out PIECES.json]
 //
-// With --jsonl the output is one id array per document and --decoded-out is JSONL of {"text"}; the parity test uses this.
+// With --jsonl the output is one id array per document and --decoded-out is JSONL of {"text"}; --pieces-out writes the
+// pre-tokenizer's pieces per document (byte-level spelling, as HF's pre_tokenize_str). The parity test uses all three.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BpeTokenizer, TokenizerLoadError } from '../src/tokenizer/bpeTokenizer.ts';
@@ -26,12 +27,13 @@ function main(): void {
       in: { type: 'string' },
       out: { type: 'string' },
       'decoded-out': { type: 'string' },
+      'pieces-out': { type: 'string' },
       jsonl: { type: 'boolean', default: false },
       'no-special-tokens': { type: 'boolean', default: false },
     },
   });
   if (!values.tokenizer || !values.in || !values.out) {
-    console.error('usage: npx tsx cli/tokenize.ts --tokenizer PATH --in TEXTFILE --out IDS.json [--decoded-out PATH] [--jsonl] [--no-special-tokens]');
+    console.error('usage: npx tsx cli/tokenize.ts --tokenizer PATH --in TEXTFILE --out IDS.json [--decoded-out PATH] [--pieces-out PATH] [--jsonl] [--no-special-tokens]');
     process.exit(2);
   }
   let tokenizer: BpeTokenizer;
@@ -52,6 +54,10 @@ function main(): void {
   if (values['decoded-out']) {
     const decoded = ids.map((docIds) => tokenizer.decode(docIds));
     writeFileSync(values['decoded-out'], values.jsonl ? decoded.map((text) => JSON.stringify({ text })).join('\n') + '\n' : decoded[0]);
+  }
+  if (values['pieces-out']) {
+    const pieces = docs.map((doc) => tokenizer.preTokenize(doc));
+    writeFileSync(values['pieces-out'], JSON.stringify(values.jsonl ? pieces : pieces[0]));
   }
   const bytes = docs.reduce((sum, doc) => sum + Buffer.byteLength(doc, 'utf8'), 0);
   const tokens = ids.reduce((sum, docIds) => sum + docIds.length, 0);

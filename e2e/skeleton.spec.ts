@@ -6,9 +6,14 @@ import { readE2eState } from './support/state.ts';
 
 const RANDOM_TINY = { layers: 2, hidden: 64, intermediate: 176, heads: 4, kvHeads: 2, headDim: 16, rank: 8 };
 
+// WebGPU here is SwiftShader (a CPU emulation, ~20 ms per dispatch): one adapter takes ~45 s there, ~3 s on wasm.
+const STAGE_TIMEOUT = 180_000;
+
 test('URL -> clone -> parse -> adapter -> completion -> adapter download', async ({ page }, testInfo) => {
+  test.setTimeout(600_000);
+  page.on('pageerror', (err) => console.log(`[page error] ${err.message}`));
   const state = readE2eState();
-  await page.goto('/?model=random-tiny&seed=1');
+  await page.goto('/?model=random-tiny&seed=1&tokens=16');
   const expectedBackend = testInfo.project.name === 'webgpu' ? 'webgpu' : 'wasm';
   await expect(page.getByTestId('backend')).toHaveText(`tfjs backend: ${expectedBackend}`);
   console.log(`[${testInfo.project.name}] tfjs backend in use: ${await page.getByTestId('backend').textContent()}`);
@@ -18,17 +23,17 @@ test('URL -> clone -> parse -> adapter -> completion -> adapter download', async
   await expect(page.getByTestId('repo-info')).toContainText(`${state.repos[0].commits} commits`);
   await expect(page.getByTestId('count-functions')).not.toHaveText('0');
   await expect(page.getByTestId('count-assertions')).toHaveText(String(state.repos[0].assertionsAtHead));
-  await expect(page.getByTestId('adapter')).toBeVisible();
+  await expect(page.getByTestId('adapter')).toBeVisible({ timeout: STAGE_TIMEOUT });
 
   // Step to an older commit: its diff is shown and the adapter is regenerated for it.
   const older = page.getByTestId('commits').getByRole('button').nth(1);
   await older.click();
   await expect(page.getByTestId('diff')).toBeVisible();
-  await expect(page.getByTestId('adapter')).toContainText(`Adapter for ${(await older.getAttribute('title'))!.slice(0, 8)}`);
+  await expect(page.getByTestId('adapter')).toContainText(`Adapter for ${(await older.getAttribute('title'))!.slice(0, 8)}`, { timeout: STAGE_TIMEOUT });
 
   await page.getByLabel('Prompt').fill('def test_value():\n    assert compute(1) == ');
   await page.getByRole('button', { name: 'Complete' }).click();
-  await expect(page.getByTestId('completion-base')).toContainText('assert compute(1) == ');
+  await expect(page.getByTestId('completion-base')).toContainText('assert compute(1) == ', { timeout: STAGE_TIMEOUT });
   await expect(page.getByTestId('completion-adapted')).toContainText('assert compute(1) == ');
 
   const downloads: { name: string; path: string }[] = [];

@@ -335,7 +335,7 @@ describe('mineRepoTasks', () => {
     const result = mineRepoTasks({ repo: 'tiny/repo', commit: 'abc', files: small, parser });
     expect(result.tasks).toEqual([]);
     expect(result.found).toBe(12);
-    expect(result.dropped).toMatchObject({ reason: 'too_few_targets', found: 12, minimum: 30 });
+    expect(result.dropped).toMatchObject({ reason: 'too_few_targets', tasksAfterCaps: 12, minimum: 30 });
     expect(mineRepoTasks({ repo: 'tiny/repo', commit: 'abc', files: small, parser, all: true }).tasks).toHaveLength(12);
   });
 
@@ -370,5 +370,22 @@ describe('mineHistoryTasks', () => {
       { commit: 'c3', target: '1', line: 6, prompt: v3.slice(0, v3.lastIndexOf('1\n')) },
     ]);
     expect(result.testFiles).toBe(1);
+  });
+});
+
+describe('synthetic repositories', () => {
+  it('finds exactly the planted assertions of generated repos at every few commits', async () => {
+    const { generateRepo, snapshotAt } = await import('../src/synth/generateRepo.ts');
+    const key = (a: { file: string; line: number; kind: string; target: string }) => `${a.file}:${a.line}:${a.kind}:${a.target}`;
+    for (const seed of [1, 2, 3, 42]) {
+      const repo = generateRepo({ seed, commits: 12 });
+      for (const index of [0, 5, 11]) {
+        const files = Object.entries(snapshotAt(repo, index)).map(([path, content]) => ({ path, content }));
+        const mined = mineRepoTasks({ repo: repo.name, commit: `c${index}`, files, parser, all: true });
+        const planted = repo.commits[index].plantedAssertions;
+        expect(planted.length, `seed ${seed} commit ${index}`).toBeGreaterThan(0);
+        expect(mined.tasks.map(key).sort(), `seed ${seed} commit ${index}`).toEqual(planted.map(key).sort());
+      }
+    }
   });
 });

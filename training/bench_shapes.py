@@ -2,8 +2,8 @@
 
     training/.venv/bin/python training/bench_shapes.py [--steps=20] [--threads=2] [--vocab=8192]
 
-One full training step (forward, backward, AdamW) on random tokens per measurement; prints a Markdown table row
-per shape and mode with parameters, f16 file size, tokens/s, and the tokens reachable in two hours.
+One full training step (forward, backward, AdamW) on random tokens per measurement, best of --passes; prints a
+Markdown table row per shape and mode with parameters, f16 file size, tokens/s, and the tokens reachable in two hours.
 """
 import argparse
 import os
@@ -18,10 +18,11 @@ from model import CausalLM, ModelConfig  # noqa: E402
 # (hidden_size, layers, heads, kv_heads, intermediate_size, block_size, batch_size)
 SHAPES = [
     (256, 4, 4, 4, 704, 256, 16),
+    (256, 6, 4, 2, 704, 256, 16),
     (384, 6, 6, 2, 1024, 256, 16),
     (384, 6, 6, 2, 1024, 512, 8),
+    (384, 4, 6, 2, 1024, 512, 8),
     (512, 6, 8, 4, 1408, 256, 16),
-    (512, 8, 8, 4, 1408, 512, 8),
 ]
 
 
@@ -54,15 +55,20 @@ def main():
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--vocab", type=int, nargs="+", default=[8192])
+    parser.add_argument("--shapes", type=int, nargs="+", default=list(range(len(SHAPES))), help="indices into SHAPES")
+    parser.add_argument("--modes", nargs="+", default=["f32", "bf16"], choices=["f32", "bf16"])
+    parser.add_argument("--passes", type=int, default=2, help="best of this many passes (the machine is shared)")
     arguments = parser.parse_args()
     torch.set_num_threads(arguments.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {arguments.steps} timed steps each")
     print("| d | layers | heads/kv | ffn | seq | batch | vocab | params (M) | non-emb (M) | f16 MB | mode | tokens/s | tokens in 2 h (M) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    dtypes = {"f32": None, "bf16": torch.bfloat16}
     for vocab_size in arguments.vocab:
-        for shape in SHAPES:
-            for mode, dtype in (("f32", None), ("bf16", torch.bfloat16)):
-                parameters, non_embedding, tokens_per_second = measure(shape, vocab_size, arguments.steps, dtype)
+        for shape in (SHAPES[i] for i in arguments.shapes):
+            for mode in arguments.modes:
+                results = [measure(shape, vocab_size, arguments.steps, dtypes[mode]) for _ in range(arguments.passes)]
+                parameters, non_embedding, tokens_per_second = max(results, key=lambda result: result[2])
                 hidden, layers, heads, kv_heads, intermediate, block, batch = shape
                 print(f"| {hidden} | {layers} | {heads}/{kv_heads} | {intermediate} | {block} | {batch} | {vocab_size} "
                       f"| {parameters / 1e6:.1f} | {non_embedding / 1e6:.1f} | {parameters * 2 / 1e6:.1f} | {mode} "

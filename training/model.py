@@ -252,6 +252,7 @@ class CausalLM(nn.Module):
         # Write to temporary names and rename, so a reader (or a kill) never sees half a checkpoint.
         weights_path = os.path.join(directory, "model.safetensors")
         save_file(state, weights_path + ".tmp", metadata={"format": "pt"})
+        os.chmod(weights_path + ".tmp", 0o644)  # safetensors creates it owner-only; the app serves it
         os.replace(weights_path + ".tmp", weights_path)
         config_path = os.path.join(directory, "config.json")
         with open(config_path + ".tmp", "w") as f:

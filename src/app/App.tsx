@@ -193,7 +193,7 @@ export function App() {
       )}
 
       {adapter && <AdapterPanel adapter={adapter} pipeline={pipeline} />}
-      {adapter && <CompletionPanel pipeline={pipeline} maxNewTokens={settings.maxNewTokens} disabled={busy} />}
+      {adapter && <CompletionPanel pipeline={pipeline} maxNewTokens={settings.maxNewTokens} disabled={busy} onProgress={onProgress} />}
     </div>
   );
 }

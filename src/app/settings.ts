@@ -54,12 +54,14 @@ export function loadSettings(origin: string, search: string): Settings {
     stored = null;
   }
   const settings = sanitizeSettings(stored, defaults);
-  // URL parameters override storage for one visit (used by links and the e2e tests), e.g. ?model=random-tiny&backend=wasm
+  // URL parameters override storage for one visit (used by links and the e2e tests), e.g. ?model=random-tiny&backend=wasm&tokens=8
   const params = new URLSearchParams(search);
   const model = params.get('model');
   if (model === 'random-tiny') settings.model = { kind: 'random-tiny', seed: clampInt(params.get('seed'), 0, 2 ** 31, 1) };
   else if (model === 'default') settings.model = { kind: 'default' };
   else if (model && /^https?:\/\//.test(model)) settings.model = { kind: 'url', url: model };
+  const tokens = params.get('tokens');
+  if (tokens) settings.maxNewTokens = clampInt(tokens, 1, 256, settings.maxNewTokens);
   const backend = params.get('backend');
   if (backend === 'wasm' || backend === 'webgpu' || backend === 'auto') settings.backend = backend;
   return settings;

@@ -23,6 +23,15 @@ export interface RepoEmbedding {
   tokens: number;
 }
 
+/**
+ * Right-pads ids to a multiple of 64 (repeating the last id). Attention is causal, so the padding cannot change the
+ * hidden states of the real tokens; it bounds the number of distinct shapes, and WebGPU compiles shaders per shape.
+ */
+function padToBucket(ids: number[]): number[] {
+  const length = Math.ceil(ids.length / 64) * 64;
+  return ids.concat(new Array<number>(length - ids.length).fill(ids[ids.length - 1]));
+}
+
 export class RepoEncodeError extends Error {
   readonly code = 'NoEncodableFiles';
   constructor(message: string) {
@@ -71,7 +80,7 @@ export async function encodeRepository({
         const ids = tokenizer.encode(chunk.text).slice(0, Math.min(budget.chunkTokens, remaining));
         if (ids.length === 0) continue;
         tokens += ids.length;
-        chunkVectors.push(tf.tidy(() => tf.mean(model.hidden(ids), 0) as tf.Tensor1D));
+        chunkVectors.push(tf.tidy(() => tf.mean(model.hidden(padToBucket(ids)).slice([0, 0], [ids.length, -1]), 0) as tf.Tensor1D));
       }
       if (chunkVectors.length > 0) {
         fileVectors.push(tf.tidy(() => tf.mean(tf.stack(chunkVectors), 0) as tf.Tensor1D));

@@ -1,7 +1,7 @@
 // Text generation: prefill the prompt into a KV cache, then decode one token at a time (greedy or seeded top-p sampling).
 import * as tf from '@tensorflow/tfjs';
 import { KVCache, type LlamaModel } from './llama.ts';
-import type { LoraAdapter } from './lora.ts';
+import { disposePreparedLora, prepareLora, type LoraAdapter, type PreparedLora } from './lora.ts';
 import { seededUniform } from './random.ts';
 
 /** What generation needs from a tokenizer (src/tokenizer's tokenizer satisfies it). */
@@ -36,8 +36,11 @@ export interface GenerateOptions {
   stopTokenIds?: number[];
   signal?: AbortSignal;
   onToken?: (token: GeneratedToken) => void;
-  /** Applied unmerged for this request only. */
-  lora?: LoraAdapter | null;
+  /**
+   * Applied unmerged for this request only. A PreparedLora is used as is (prepare once, reuse across requests); a plain
+   * LoraAdapter is prepared for this request and freed after it.
+   */
+  lora?: LoraAdapter | PreparedLora | null;
 }
 
 export type StopReason = 'max-tokens' | 'stop-token' | 'stop-sequence';
@@ -109,7 +112,7 @@ function finalTextEnd(text: string, stopSequences: string[]): number {
  */
 export async function generate(model: LlamaModel, prompt: string | number[], options: GenerateOptions): Promise<GenerateResult> {
   const {
-    tokenizer, maxNewTokens = 64, temperature = 0, topP = 1, seed = 0, stopSequences = [], signal, onToken, lora,
+    tokenizer, maxNewTokens = 64, temperature = 0, topP = 1, seed = 0, stopSequences = [], signal, onToken,
   } = options;
   const stopTokenIds = new Set(options.stopTokenIds ?? model.config.eosTokenIds);
   const promptIds = typeof prompt === 'string' ? tokenizer.encode(prompt) : prompt;
@@ -122,6 +125,8 @@ export async function generate(model: LlamaModel, prompt: string | number[], opt
   let stopReason: StopReason = 'max-tokens';
 
   signal?.throwIfAborted();
+  const preparedHere = options.lora && 'targetModules' in options.lora ? prepareLora(options.lora, model.config) : null;
+  const lora = preparedHere ?? (options.lora as PreparedLora | null | undefined);
   const cache = new KVCache(model.config.numLayers);
   let logits: tf.Tensor2D | null = null;
   try {
@@ -159,6 +164,7 @@ export async function generate(model: LlamaModel, prompt: string | number[], opt
   } finally {
     logits?.dispose();
     cache.dispose();
+    if (preparedHere) disposePreparedLora(preparedHere);
   }
   return { ids, text, stopReason, promptTokens: promptIds.length };
 }

@@ -1,7 +1,7 @@
 // LoRA adapters: the data type, upload for hot-swapping, exact merge/unmerge, and PEFT's on-disk layout (import and export).
 //
 // Unmerged (default): the decoder adds (alpha/r)(x A^T) B^T next to each adapted projection, so one loaded model
-// serves base and any number of adapters; swapping costs one upload of the adapter. Merged: W + (alpha/r) B A is
+// serves base and any number of adapters; swapping costs one prepareLora (upload + transpose, O(adapter size)). Merged: W + (alpha/r) B A is
 // folded in for the fastest decode. Unmerging restores base weights bit for bit because merging keeps the original
 // tensors (memory: one extra copy of the adapted matrices while merged) instead of subtracting, which would leave
 // float32 rounding error behind.
@@ -77,23 +77,47 @@ export function validateLoraAdapter(adapter: LoraAdapter, config: ModelConfig): 
 }
 
 /**
- * Moves an adapter's matrices onto the tfjs device once, so every forward with it costs only the LoRA matmuls.
- * Returns a new adapter whose matrices are tensors; free it with disposeLoraAdapter.
+ * An adapter on the device in the layout the decoder multiplies with: y += (x·down)·up, where down = A^T [in, r] and
+ * up = (alpha/r) B^T [r, out] (the scale folded in once, so a step costs two small matmuls and an add per module).
  */
-export function uploadLoraAdapter(adapter: LoraAdapter, config: ModelConfig): LoraAdapter {
+export interface PreparedLora {
+  rank: number;
+  alpha: number;
+  layers: Array<Partial<Record<LoraModule, { down: tf.Tensor2D; up: tf.Tensor2D }>>>;
+}
+
+/**
+ * Readies an adapter for `forward({ lora })` / `generate({ lora })`: validates it against the model config and moves it
+ * to the device. O(adapter size); the adapter itself is not changed. Free the result with disposePreparedLora.
+ * @example
+ * const prepared = prepareLora(importPeftAdapter(bytes, configJson, model.config), model.config);
+ * const adapted = model.forward(ids, { lora: prepared });
+ */
+export function prepareLora(adapter: LoraAdapter, config: ModelConfig): PreparedLora {
   validateLoraAdapter(adapter, config);
+  const scale = loraScale(adapter);
   const layers = adapter.layers.map((modules) => {
-    const uploaded: Partial<Record<LoraModule, LoraPair>> = {};
+    const prepared: PreparedLora['layers'][number] = {};
     for (const [module, pair] of Object.entries(modules ?? {}) as Array<[LoraModule, LoraPair]>) {
       const [out, inFeatures] = linearShape(config, module);
-      uploaded[module] = {
-        A: pair.A instanceof Float32Array ? tf.tensor2d(pair.A, [adapter.rank, inFeatures]) : pair.A,
-        B: pair.B instanceof Float32Array ? tf.tensor2d(pair.B, [out, adapter.rank]) : pair.B,
-      };
+      prepared[module] = tf.tidy(() => ({
+        down: tf.transpose(pair.A instanceof Float32Array ? tf.tensor2d(pair.A, [adapter.rank, inFeatures]) : pair.A) as tf.Tensor2D,
+        up: tf.mul(tf.transpose(pair.B instanceof Float32Array ? tf.tensor2d(pair.B, [out, adapter.rank]) : pair.B), scale) as tf.Tensor2D,
+      }));
     }
-    return uploaded;
+    return prepared;
   });
-  return { ...adapter, targetModules: [...adapter.targetModules], layers };
+  return { rank: adapter.rank, alpha: adapter.alpha, layers };
+}
+
+/** Frees a prepared adapter's tensors. */
+export function disposePreparedLora(prepared: PreparedLora): void {
+  for (const modules of prepared.layers) {
+    for (const { down, up } of Object.values(modules ?? {})) {
+      down.dispose();
+      up.dispose();
+    }
+  }
 }
 
 /** Frees the tensors of an adapter (Float32Array matrices need nothing). */
@@ -145,43 +169,39 @@ export function randomLoraAdapter(
 /** What mergeLora changed, so unmergeLora can put the original tensors back. */
 export interface MergedLora {
   adapter: LoraAdapter;
-  /** The base weight of each merged (layer, module), and the merged tensor that replaced it. */
+  /** The base kernel of each merged (layer, module), and the merged kernel that replaced it. */
   replaced: Array<{ layer: number; module: LoraModule; base: tf.Tensor2D; merged: tf.Tensor2D }>;
 }
 
 /**
  * Folds W + (alpha/r) B A into the model's weights for the fastest decode. The base tensors are kept (not freed) so
- * unmergeLora restores them exactly. Do not pass the same adapter as `lora` to forward while it is merged.
+ * unmergeLora restores them exactly. Do not also pass the same adapter as `lora` to forward while it is merged.
  */
 export function mergeLora(model: LlamaModel, adapter: LoraAdapter): MergedLora {
-  validateLoraAdapter(adapter, model.config);
-  const scale = loraScale(adapter);
+  const prepared = prepareLora(adapter, model.config);
   const replaced: MergedLora['replaced'] = [];
-  adapter.layers.forEach((modules, layer) => {
-    for (const [module, pair] of Object.entries(modules ?? {}) as Array<[LoraModule, LoraPair]>) {
+  prepared.layers.forEach((modules, layer) => {
+    for (const [module, { down, up }] of Object.entries(modules ?? {}) as Array<[LoraModule, { down: tf.Tensor2D; up: tf.Tensor2D }]>) {
       const linear = model.weights.layers[layer].linear[module];
-      const [out, inFeatures] = linear.weight.shape;
-      const merged = tf.tidy(() => {
-        const A = pair.A instanceof Float32Array ? tf.tensor2d(pair.A, [adapter.rank, inFeatures]) : pair.A;
-        const B = pair.B instanceof Float32Array ? tf.tensor2d(pair.B, [out, adapter.rank]) : pair.B;
-        return tf.add(linear.weight, tf.mul(tf.matMul(B, A), scale)) as tf.Tensor2D;
-      });
-      replaced.push({ layer, module, base: linear.weight, merged });
-      linear.weight = merged;
+      // kernel = W^T, so it gains (alpha/r) (B A)^T = A^T (alpha/r) B^T = down·up.
+      const merged = tf.tidy(() => tf.add(linear.kernel, tf.matMul(down, up)) as tf.Tensor2D);
+      replaced.push({ layer, module, base: linear.kernel, merged });
+      linear.kernel = merged;
     }
   });
+  disposePreparedLora(prepared);
   return { adapter, replaced };
 }
 
 /** Puts back the exact base weights that mergeLora replaced and frees the merged ones. */
 export function unmergeLora(model: LlamaModel, merged: MergedLora): void {
   for (const { layer, module, merged: mergedWeight } of merged.replaced) {
-    if (model.weights.layers[layer].linear[module].weight !== mergedWeight) {
+    if (model.weights.layers[layer].linear[module].kernel !== mergedWeight) {
       throw new LoraError('not-merged', `Layer ${layer} ${module} no longer holds this merge (merged twice, or already unmerged?)`);
     }
   }
   for (const { layer, module, base, merged: mergedWeight } of merged.replaced) {
-    model.weights.layers[layer].linear[module].weight = base;
+    model.weights.layers[layer].linear[module].kernel = base;
     mergedWeight.dispose();
   }
   merged.replaced.length = 0;

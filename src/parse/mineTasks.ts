@@ -69,7 +69,7 @@ export interface MineRepoResult {
   /** Test files where tree-sitter recovered from syntax errors (their other statements were still mined). */
   filesWithSyntaxErrors: string[];
   /** Set when the repo falls below `minPerRepo`; `tasks` is then empty. */
-  dropped: { reason: 'too_few_targets'; found: number; minimum: number; message: string } | null;
+  dropped: { reason: 'too_few_targets'; tasksAfterCaps: number; minimum: number; message: string } | null;
 }
 
 // Methods that prepare a test case; their bodies belong in the prompt of every test of the class.
@@ -339,7 +339,7 @@ function finishMining(
     ...base,
     dropped: {
       reason: 'too_few_targets',
-      found: tasks.length,
+      tasksAfterCaps: tasks.length,
       minimum: limits.minPerRepo,
       message: `${where}: ${tasks.length} tasks after caps, fewer than ${limits.minPerRepo}`,
     },

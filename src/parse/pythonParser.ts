@@ -27,8 +27,11 @@ export class ParserLoadError extends Error {
 const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined'
   && typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === 'undefined';
 
+// Held in a variable so that browser bundlers leave this Node-only import alone.
+const NODE_MODULE_SPECIFIER = 'node:module';
+
 async function nodeWasmLocation(): Promise<PythonWasmLocation> {
-  const { createRequire } = await import('node:module');
+  const { createRequire } = await import(/* @vite-ignore */ NODE_MODULE_SPECIFIER) as typeof import('node:module');
   const require = createRequire(import.meta.url);
   return {
     treeSitter: require.resolve('web-tree-sitter/web-tree-sitter.wasm'),
@@ -66,10 +69,10 @@ export async function loadPythonParser(
   await initRuntime(location.treeSitter);
   let language: Language;
   try {
-    const grammar = location.python instanceof URL && location.python.protocol === 'file:'
-      ? location.python.pathname
+    const grammar = location.python instanceof URL
+      ? (location.python.protocol === 'file:' ? decodeURIComponent(location.python.pathname) : location.python.href)
       : location.python;
-    language = await Language.load(grammar instanceof URL ? grammar.href : grammar);
+    language = await Language.load(grammar);
   } catch (error) {
     throw new ParserLoadError(`could not load the Python grammar from ${String(location.python)}`, error);
   }

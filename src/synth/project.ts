@@ -147,10 +147,7 @@ export function releaseName(name: string, state: ProjectState): void {
 }
 
 function inventWord(rng: SeededRandom): string {
-  const count = rng.int(2, 3);
-  let word = '';
-  for (let i = 0; i < count; i++) word += rng.pick(SYLLABLES);
-  return word;
+  return rng.sample(SYLLABLES, rng.int(2, 3)).join('');
 }
 
 /** Draw a repository's conventions from its seed. */

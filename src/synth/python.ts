@@ -70,6 +70,22 @@ export function pyFloatRounded(value: number, digits: number): string {
   return pyFloat(Number(value.toPrecision(digits)));
 }
 
+/** What Python's repr() prints for the value (doctest output, README examples). */
+export function pyReprValue(value: PyValue): string {
+  switch (value.kind) {
+    case 'str':
+      return pyRepr(value.value);
+    case 'list':
+      return `[${value.items.map(pyReprValue).join(', ')}]`;
+    case 'tuple':
+      return value.items.length === 1 ? `(${pyReprValue(value.items[0])},)` : `(${value.items.map(pyReprValue).join(', ')})`;
+    case 'dict':
+      return `{${value.entries.map(([key, item]) => `${pyRepr(key)}: ${pyReprValue(item)}`).join(', ')}}`;
+    default:
+      return pyLiteral(value);
+  }
+}
+
 /** One-line Python literal. */
 export function pyLiteral(value: PyValue): string {
   switch (value.kind) {

@@ -1,12 +1,17 @@
 // Seeded pseudo-random numbers (mulberry32) so that synthetic repositories are reproducible from one integer.
 
-/** 32-bit FNV-1a hash of a string: turns labels into seeds for independent random streams. */
+/** 32-bit hash of a string (FNV-1a, then murmur3's finaliser so that similar labels give unrelated values). */
 export function hashString(text: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     hash ^= text.charCodeAt(i);
     hash = Math.imul(hash, 0x01000193);
   }
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b);
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35);
+  hash ^= hash >>> 16;
   return hash >>> 0;
 }
 

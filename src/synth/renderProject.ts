@@ -1,6 +1,6 @@
 // Renders a project's whole file tree (package, tests, README, pyproject) from its model, with planted assertions.
 import { extractPlantedAssertions, type PlantedAssertion } from './markers.ts';
-import { pyLiteral, pyRepr, pyString } from './python.ts';
+import { pyLiteral, pyReprValue, pyString } from './python.ts';
 import { hashString } from './random.ts';
 import { capitalize, plural, type ApiUnit, type ModuleSpec, type ProjectState } from './project.ts';
 import { TEMPLATES, constantOf, dependencyOf, evaluateUnit } from './templates.ts';
@@ -55,13 +55,14 @@ function renderModule(state: ProjectState, module: ModuleSpec): string {
 
 function renderInit(state: ProjectState): string {
   const { style } = state;
-  const lines = [`"""${capitalize(style.projectWord)}: a small library for ${style.domain.topic}."""`, `from .errors import ${style.errorName}`];
+  const lines = [`from .errors import ${style.errorName}`];
   for (const module of state.modules) {
     const names = unitsOf(state, module).map((unit) => unit.name).sort();
     if (names.length) lines.push(...fromImport(`.${module.name}`, names));
   }
   const exported = [style.errorName, ...state.units.map((unit) => unit.name)].sort();
   return [
+    `"""${capitalize(style.projectWord)}: a small library for ${style.domain.topic}."""`,
     lines.join('\n'),
     `__version__ = ${pyString(versionString(state))}`,
     ['__all__ = [', ...exported.map((name) => `    ${pyString(name)},`), ']'].join('\n'),
@@ -107,8 +108,7 @@ function usageExample(state: ProjectState, unit: ApiUnit): string | null {
     const args = template.callArgs ? template.callArgs(unit, example, state) : example;
     const outcome = evaluateUnit(state, unit, args);
     if (!('value' in outcome)) continue;
-    const shown = outcome.value.kind === 'str' ? pyRepr(outcome.value.value) : pyLiteral(outcome.value);
-    return `${unit.name}(${args.map(pyLiteral).join(', ')})  # -> ${shown}`;
+    return `${unit.name}(${args.map(pyLiteral).join(', ')})  # -> ${pyReprValue(outcome.value)}`;
   }
   return null;
 }

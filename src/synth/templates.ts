@@ -1,6 +1,6 @@
 // API unit templates: the Python each one writes, what that Python returns (computed here), and the tests over it.
 import { GREETINGS, PAIR_SEPARATORS, SEPARATORS } from './vocabulary.ts';
-import { py, pyLiteral, pyRepr, pyString, type PyValue } from './python.ts';
+import { py, pyLiteral, pyRepr, pyReprValue, pyString, type PyValue } from './python.ts';
 import { SeededRandom } from './random.ts';
 import {
   capitalize, plural, toSnake,
@@ -20,8 +20,8 @@ export type Check =
   | { kind: 'contains'; member: string; container: string };
 
 /**
- * One test function. In `body` and `fixture.construct`, `$obj` stands for the object under test (a pytest fixture
- * argument or a `self.` attribute made in setUp).
+ * One test function. In `body`, `$obj` stands for the object under test: the pytest fixture argument, or the
+ * `self.` attribute that setUp assigns.
  */
 export interface TestCase {
   name: string;
@@ -72,7 +72,7 @@ export function constantOf(state: ProjectState, unit: ApiUnit, index: number): C
   return constant;
 }
 
-const intOf = (value: PyValue): number => {
+const numberOf = (value: PyValue): number => {
   if (value.kind !== 'int' && value.kind !== 'float') throw new Error(`expected a number, got ${value.kind}`);
   return value.value;
 };
@@ -85,7 +85,7 @@ const itemsOf = (value: PyValue): PyValue[] => {
   return value.items;
 };
 
-const constInt = (state: ProjectState, unit: ApiUnit, index = 0): number => intOf(constantOf(state, unit, index).value);
+const constNumber = (state: ProjectState, unit: ApiUnit, index = 0): number => numberOf(constantOf(state, unit, index).value);
 const constStr = (state: ProjectState, unit: ApiUnit, index = 0): string => strOf(constantOf(state, unit, index).value);
 const constName = (state: ProjectState, unit: ApiUnit, index = 0): string => constantOf(state, unit, index).name;
 
@@ -94,8 +94,8 @@ function intRole(suffix: string, min: number, max: number): ConstantRole {
     suffix,
     initial: (rng) => py.int(rng.int(min, max)),
     changed: (current, rng) => {
-      let next = intOf(current);
-      while (next === intOf(current)) next = rng.int(min, max);
+      let next = numberOf(current);
+      while (next === numberOf(current)) next = rng.int(min, max);
       return py.int(next);
     },
   };
@@ -151,17 +151,16 @@ function docstring(indent: string, summary: string, details: string[]): string[]
   return [`${indent}"""${summary}`, '', ...details.map((line) => (line ? indent + line : '')), `${indent}"""`];
 }
 
-/** Doctest-style lines for the unit's first example whose result prints simply. */
+/** Doctest-style lines for the unit's first example that returns, or a pointer to the README when none does. */
 function exampleDetails(template: Template, unit: ApiUnit, state: ProjectState): string[] {
   for (const example of unit.examples) {
     const args = template.callArgs ? template.callArgs(unit, example, state) : example;
     const outcome = evaluateUnit(state, unit, args);
-    if (!('value' in outcome)) continue;
-    const value = outcome.value;
-    const shown = value.kind === 'str' ? pyRepr(value.value) : value.kind === 'int' || value.kind === 'bool' ? pyLiteral(value) : null;
-    if (shown !== null) return ['Example:', `    >>> ${call(unit, args)}`, `    ${shown}`];
+    if ('value' in outcome && !template.needsAsyncio) {
+      return ['Example:', `    >>> ${call(unit, args)}`, `    ${pyReprValue(outcome.value)}`];
+    }
   }
-  return [];
+  return [`See the ${capitalize(state.style.projectWord)} README for the conventions this follows.`];
 }
 
 function functionDefinition(template: Template, unit: ApiUnit, state: ProjectState, params: string, body: string[], isAsync = false): string[] {
@@ -186,7 +185,7 @@ const scale: Template = {
   definition(unit, state) {
     return functionDefinition(this, unit, state, `${unit.noun}_count`, [`return ${unit.noun}_count * ${constName(state, unit)} + ${unit.params.offset}`]);
   },
-  evaluate: (unit, [count], state) => ({ value: py.int(intOf(count) * constInt(state, unit) + Number(unit.params.offset)) }),
+  evaluate: (unit, [count], state) => ({ value: py.int(numberOf(count) * constNumber(state, unit) + Number(unit.params.offset)) }),
   cases(unit, state) {
     const checks: Check[] = unit.examples.slice(0, 2).map((example) => ({
       kind: 'equals', expr: call(unit, example), expected: valueOf(evaluateUnit(state, unit, example)),
@@ -217,8 +216,8 @@ const clamp: Template = {
     return functionDefinition(this, unit, state, `value, low=0, high=${constName(state, unit)}`, ['return max(low, min(high, value))']);
   },
   evaluate: (unit, args, state) => {
-    const [value, low = py.int(0), high = py.int(constInt(state, unit))] = args;
-    return { value: py.int(Math.max(intOf(low), Math.min(intOf(high), intOf(value)))) };
+    const [value, low = py.int(0), high = py.int(constNumber(state, unit))] = args;
+    return { value: py.int(Math.max(numberOf(low), Math.min(numberOf(high), numberOf(value)))) };
   },
   cases(unit, state) {
     return casesFromExamples(this, unit, state);
@@ -238,7 +237,7 @@ const label: Template = {
     return functionDefinition(this, unit, state, `${unit.noun}, number`, [`return f"[{${constName(state, unit)}}] {${unit.noun}} #{number:${width}d}"`]);
   },
   evaluate: (unit, [word, number], state) =>
-    ({ value: py.str(`[${constStr(state, unit)}] ${strOf(word)} #${String(intOf(number)).padStart(Number(unit.params.width), '0')}`) }),
+    ({ value: py.str(`[${constStr(state, unit)}] ${strOf(word)} #${String(numberOf(number)).padStart(Number(unit.params.width), '0')}`) }),
   cases(unit, state) {
     return casesFromExamples(this, unit, state);
   },
@@ -288,7 +287,7 @@ const tally: Template = {
   },
   evaluate: (unit, [items], state) => {
     const counts = new Map<string, number>();
-    for (const item of itemsOf(items)) counts.set(strOf(item), (counts.get(strOf(item)) ?? 0) + constInt(state, unit));
+    for (const item of itemsOf(items)) counts.set(strOf(item), (counts.get(strOf(item)) ?? 0) + constNumber(state, unit));
     return { value: py.dict([...counts].map(([key, count]) => [key, py.int(count)])) };
   },
   cases(unit, state) {
@@ -308,7 +307,7 @@ const select: Template = {
     return functionDefinition(this, unit, state, 'values', [`return [value * ${unit.params.multiplier} for value in values if value % ${constName(state, unit)} == 0]`]);
   },
   evaluate: (unit, [values], state) => ({
-    value: py.list(itemsOf(values).map(intOf).filter((value) => value % constInt(state, unit) === 0).map((value) => py.int(value * Number(unit.params.multiplier)))),
+    value: py.list(itemsOf(values).map(numberOf).filter((value) => value % constNumber(state, unit) === 0).map((value) => py.int(value * Number(unit.params.multiplier)))),
   }),
   cases(unit, state) {
     return casesFromExamples(this, unit, state);
@@ -319,7 +318,7 @@ const ratio: Template = {
   constantRoles: [{
     suffix: 'scale',
     initial: (rng) => py.float(rng.pick([100, 1000, 12.5, 2.5, 0.5, 60, 24])),
-    changed: (current, rng) => py.float(rng.pick([100, 1000, 12.5, 2.5, 0.5, 60, 24].filter((value) => value !== intOf(current)))),
+    changed: (current, rng) => py.float(rng.pick([100, 1000, 12.5, 2.5, 0.5, 60, 24].filter((value) => value !== numberOf(current)))),
   }],
   nameParts: (rng, unit) => [unit.noun, rng.pick(['ratio', 'share', 'fraction'])],
   exampleCount: [3, 4],
@@ -334,7 +333,7 @@ const ratio: Template = {
     ]);
   },
   evaluate: (unit, [part, whole], state) =>
-    intOf(whole) === 0 ? raises('whole must not be zero', 'must not be zero') : { value: py.float((intOf(part) / intOf(whole)) * constInt(state, unit)) },
+    numberOf(whole) === 0 ? raises('whole must not be zero', 'must not be zero') : { value: py.float((numberOf(part) / numberOf(whole)) * constNumber(state, unit)) },
   cases(unit, state) {
     return casesFromExamples(this, unit, state);
   },
@@ -345,7 +344,7 @@ const predicate: Template = {
   nameParts: (_rng, unit) => ['is', unit.adjective, unit.noun],
   exampleCount: [3, 4],
   makeExample: (rng, unit, state, index) => {
-    const divisor = constInt(state, unit);
+    const divisor = constNumber(state, unit);
     return [py.int(index === 0 ? divisor * rng.int(1, 8) : index === 1 ? divisor * rng.int(1, 8) + rng.int(1, divisor - 1) : rng.int(0, 40))];
   },
   summary: (unit, state) => `Tell whether a ${unit.noun} number is ${unit.adjective}: a positive multiple of ${constName(state, unit)}.`,
@@ -353,7 +352,7 @@ const predicate: Template = {
   definition(unit, state) {
     return functionDefinition(this, unit, state, 'number', [`return number > 0 and number % ${constName(state, unit)} == 0`]);
   },
-  evaluate: (unit, [number], state) => ({ value: py.bool(intOf(number) > 0 && intOf(number) % constInt(state, unit) === 0) }),
+  evaluate: (unit, [number], state) => ({ value: py.bool(numberOf(number) > 0 && numberOf(number) % constNumber(state, unit) === 0) }),
   cases(unit, state) {
     return casesFromExamples(this, unit, state);
   },
@@ -394,7 +393,7 @@ const guard: Template = {
   nameParts: (rng, unit) => [rng.pick(['check', 'validate', 'ensure']), unit.noun, 'amount'],
   exampleCount: [3, 4],
   makeExample: (rng, unit, state, index) => {
-    const max = constInt(state, unit);
+    const max = constNumber(state, unit);
     if (index === 1) return [py.int(-rng.int(1, 9))];
     if (index === 3) return [py.int(max + rng.int(1, 50))];
     return [py.int(rng.int(0, max))];
@@ -409,8 +408,8 @@ const guard: Template = {
     ]);
   },
   evaluate: (unit, [amount], state) => {
-    const value = intOf(amount);
-    if (value < 0 || value > constInt(state, unit)) return raises(`${unit.noun} amount out of range: ${value}`, `out of range: ${value}`);
+    const value = numberOf(amount);
+    if (value < 0 || value > constNumber(state, unit)) return raises(`${unit.noun} amount out of range: ${value}`, `out of range: ${value}`);
     return { value: py.int(value) };
   },
   cases(unit, state) {
@@ -497,7 +496,7 @@ const asyncFetch: Template = {
       `return {"key": key, "size": len(key) * ${constName(state, unit)}}`,
     ], true);
   },
-  evaluate: (unit, [key], state) => ({ value: py.dict([['key', key], ['size', py.int(strOf(key).length * constInt(state, unit))]]) }),
+  evaluate: (unit, [key], state) => ({ value: py.dict([['key', key], ['size', py.int(strOf(key).length * constNumber(state, unit))]]) }),
   cases(unit, state) {
     const body: Check[] = unit.examples.map((example) => ({
       kind: 'equals', expr: `await ${call(unit, example)}`, expected: valueOf(evaluateUnit(state, unit, example)),
@@ -519,14 +518,14 @@ const registry: Template = {
   makeExample: () => [],
   summary: (unit) => `Register a ${unit.noun} handler under key.`,
   signature: (unit) => `@${unit.name}(key)`,
-  definition(unit) {
+  definition(unit, state) {
     const registryName = String(unit.params.registry);
     return [
       `${registryName} = {}`,
       '',
       '',
       `def ${unit.name}(key):`,
-      `    """Register a ${unit.noun} handler under key."""`,
+      ...docstring('    ', this.summary(unit, state), unit.documented ? [`Handlers are stored in ${registryName}.`] : []),
       '',
       '    def decorator(func):',
       `        ${registryName}[key] = func`,
@@ -616,7 +615,7 @@ const container: Template = {
   },
   cases(unit, state) {
     const { addMethod } = state.style;
-    const capacity = constInt(state, unit);
+    const capacity = constNumber(state, unit);
     const fixtureName = toSnake(unit.name);
     const scenarioNames = ['holds_items', 'accumulates', 'fills_up', 'keeps_count', 'reports_state'];
     return unit.examples.map((example, index) => {
@@ -625,11 +624,11 @@ const container: Template = {
       const additions = itemsOf(example[0]).map((addition) => itemsOf(addition));
       additions.forEach(([item, quantity], step) => {
         const statement = `$obj.${addMethod}(${pyLiteral(item)}, ${pyLiteral(quantity)})`;
-        if (total + intOf(quantity) > capacity) {
+        if (total + numberOf(quantity) > capacity) {
           body.push({ kind: 'raises', statement, pattern: 'is full' });
           return;
         }
-        total += intOf(quantity);
+        total += numberOf(quantity);
         body.push(step === additions.length - 1 ? { kind: 'equals', expr: statement, expected: py.int(total) } : statement);
       });
       body.push({ kind: 'truthy', expr: '$obj.is_full', expected: total >= capacity });

@@ -1,6 +1,6 @@
 // The BPE model: turns one pre-tokenized piece into vocab ids by applying merges in rank order, with a per-piece cache.
 
-import { BYTE_TO_CHAR, pushUtf8Bytes } from './byteLevel.ts';
+import { BYTE_TO_CHAR, pushUtf8Bytes, toByteLevelChars } from './byteLevel.ts';
 
 /** Pieces longer than this (in bytes) use the heap-based merge, which avoids the quadratic rescans of the simple loop. */
 const LONG_WORD_BYTES = 48;
@@ -47,9 +47,7 @@ export class BpeModel {
     const bytes: number[] = [];
     pushUtf8Bytes(piece, bytes);
     if (this.ignoreMerges) {
-      let mapped = '';
-      for (const b of bytes) mapped += BYTE_TO_CHAR[b];
-      const whole = this.vocab.get(mapped);
+      const whole = this.vocab.get(toByteLevelChars(piece));
       if (whole !== undefined) return [whole];
     }
     const symbols = bytes.map((b) => this.byteIds[b]);
@@ -60,23 +58,29 @@ export class BpeModel {
     return this.ranks.get(a * this.idSpan + b);
   }
 
-  /** Repeatedly merges the lowest-ranked adjacent pair, leftmost first (the order HF's priority queue yields). */
+  /**
+   * Repeatedly merges the lowest-ranked adjacent pair, leftmost first (the order HF's priority queue yields).
+   * `pairRanks[i]` caches the rank of (symbols[i], symbols[i + 1]); a merge only changes its two neighbours.
+   */
   private mergeShort(symbols: number[]): number[] {
-    while (symbols.length > 1) {
+    const pairRanks: number[] = [];
+    for (let i = 0; i + 1 < symbols.length; i++) pairRanks.push(this.rank(symbols[i], symbols[i + 1]) ?? Infinity);
+    for (;;) {
       let bestRank = Infinity;
       let bestPos = -1;
-      for (let i = 0; i < symbols.length - 1; i++) {
-        const r = this.rank(symbols[i], symbols[i + 1]);
-        if (r !== undefined && r < bestRank) {
-          bestRank = r;
+      for (let i = 0; i < pairRanks.length; i++) {
+        if (pairRanks[i] < bestRank) {
+          bestRank = pairRanks[i];
           bestPos = i;
         }
       }
-      if (bestPos < 0) break;
+      if (bestPos < 0) return symbols;
       symbols[bestPos] = this.mergedIds[bestRank];
       symbols.splice(bestPos + 1, 1);
+      pairRanks.splice(bestPos, 1);
+      if (bestPos > 0) pairRanks[bestPos - 1] = this.rank(symbols[bestPos - 1], symbols[bestPos]) ?? Infinity;
+      if (bestPos < pairRanks.length) pairRanks[bestPos] = this.rank(symbols[bestPos], symbols[bestPos + 1]) ?? Infinity;
     }
-    return symbols;
   }
 
   /** Same result as mergeShort in O(n log n): a linked list of symbols and a min-heap of (rank, position). */

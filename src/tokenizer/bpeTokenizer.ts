@@ -13,7 +13,7 @@
 // then ByteLevel) and each piece is BPE-encoded; the post-processor may add special tokens around the result.
 
 import { BpeModel } from './bpeModel.ts';
-import { CHAR_TO_BYTE } from './byteLevel.ts';
+import { CHAR_TO_BYTE, toByteLevelChars } from './byteLevel.ts';
 import { buildPreTokenizer } from './preTokenize.ts';
 import { readTokenizerSpec, type AddedTokenSpec, type NormalizationForm, type TokenizerSpec } from './tokenizerConfig.ts';
 
@@ -67,7 +67,7 @@ class AddedTokenMatcher {
   /** Splits `text` into plain segments (to `onText`) and added tokens (to `onToken`), honouring lstrip/rstrip/single_word. */
   split(text: string, onText: (segment: string) => void, onToken: (id: number) => void): void {
     if (this.pattern === null) {
-      onText(text);
+      if (text !== '') onText(text);
       return;
     }
     let offset = 0;
@@ -170,6 +170,16 @@ export class BpeTokenizer {
     );
     if (addSpecialTokens) ids.push(...this.spec.specialSuffix);
     return ids;
+  }
+
+  /**
+   * The pieces the pre-tokenizer alone makes of `text`, in byte-level characters: what HF's
+   * `tokenizer.pre_tokenizer.pre_tokenize_str(text)` returns (no normalization, no added-token splitting).
+   */
+  preTokenize(text: string): string[] {
+    const pieces: string[] = [];
+    buildPreTokenizer(this.spec.preTokenizer, (piece) => pieces.push(toByteLevelChars(piece)))(text);
+    return pieces;
   }
 
   /** Text of the ids; ids outside the vocabulary are skipped and invalid UTF-8 becomes U+FFFD, as in HF. */

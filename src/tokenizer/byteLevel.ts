@@ -44,3 +44,12 @@ export function pushUtf8Bytes(text: string, out: number[]): void {
     else out.push(0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 0x3f), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
   }
 }
+
+/** `text` spelled in byte-level characters (its UTF-8 bytes through BYTE_TO_CHAR), as vocabulary tokens are spelled. */
+export function toByteLevelChars(text: string): string {
+  const bytes: number[] = [];
+  pushUtf8Bytes(text, bytes);
+  let out = '';
+  for (const b of bytes) out += BYTE_TO_CHAR[b];
+  return out;
+}

@@ -8,22 +8,22 @@
 
 import { TokenizerLoadError } from './errors.ts';
 
-/** Oniguruma's Unicode \s: the White_Space characters minus U+180E, as class contents. */
+/** Oniguruma's Unicode \s (White_Space), as class contents: unlike JS \s it has U+0085 and lacks U+FEFF. */
 const SPACE_SET = String.raw`\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000`;
 /** Oniguruma's Unicode \w: Letter, Mark, Decimal_Number, Connector_Punctuation. */
 const WORD_SET = String.raw`\p{L}\p{M}\p{Nd}\p{Pc}`;
 const HEX_SET = '0-9a-fA-F';
 
-/** Escapes that name a set of characters: [inside a class, outside a class]; null where JS `u` cannot express it. */
-const SET_ESCAPES: Record<string, [string | null, string]> = {
-  s: [SPACE_SET, `[${SPACE_SET}]`],
-  S: [null, `[^${SPACE_SET}]`],
-  d: [String.raw`\p{Nd}`, String.raw`\p{Nd}`],
-  D: [String.raw`\P{Nd}`, String.raw`\P{Nd}`],
-  w: [WORD_SET, `[${WORD_SET}]`],
-  W: [null, `[^${WORD_SET}]`],
-  h: [HEX_SET, `[${HEX_SET}]`],
-  H: [null, `[^${HEX_SET}]`],
+/** Escapes that name a set of characters, as class contents, and whether they mean its complement (\S is not-\s). */
+const SET_ESCAPES: Record<string, { set: string; complement: boolean }> = {
+  s: { set: SPACE_SET, complement: false },
+  S: { set: SPACE_SET, complement: true },
+  d: { set: String.raw`\p{Nd}`, complement: false },
+  D: { set: String.raw`\P{Nd}`, complement: false },
+  w: { set: WORD_SET, complement: false },
+  W: { set: WORD_SET, complement: true },
+  h: { set: HEX_SET, complement: false },
+  H: { set: HEX_SET, complement: true },
 };
 
 const ASSERTION_ESCAPES: Record<string, string> = {
@@ -204,10 +204,9 @@ class PatternTranslator {
     if (at >= p.length) this.fail('pattern ends with a backslash');
     const e = p[at];
     if (e === 'p' || e === 'P') return this.propertyEscape(at);
-    if (e in SET_ESCAPES) {
-      const [inside, outside] = SET_ESCAPES[e];
-      if (inClass && inside === null) this.fail(`\\${e} inside a character class is not supported`);
-      return { text: inClass ? inside! : outside, next: at + 1, isAtom: true };
+    if (e in SET_ESCAPES && !inClass) {
+      const { set, complement } = SET_ESCAPES[e];
+      return { text: `[${complement ? '^' : ''}${set}]`, next: at + 1, isAtom: true };
     }
     if (e === 'b' && inClass) return { text: '\\x08', next: at + 1, isAtom: true };
     if (e in ASSERTION_ESCAPES && !inClass) return { text: ASSERTION_ESCAPES[e], next: at + 1, isAtom: false };
@@ -245,23 +244,31 @@ class PatternTranslator {
     return { text, next: at + 1 + m[0].length, isAtom: true };
   }
 
+  /**
+   * A bracket class. JS `u` classes cannot contain a complement such as \S, so a class that has one becomes set
+   * algebra over single characters: [P\S] = (?:[P]|[^S]) and [^P\S] = (?:(?![P])[S]), as in `[^\S\r\n]`.
+   */
   private characterClass(start: number): Translated {
     const p = this.pattern;
     let i = start + 1;
-    let text = '[';
-    if (p[i] === '^') {
-      text += '^';
-      i++;
-    }
-    if (p[i] === ']') {
-      text += '\\]';
-      i++;
-    }
+    const negated = p[i] === '^';
+    if (negated) i++;
     const parts: string[] = [];
+    const complements: string[] = [];
+    if (p[i] === ']') {
+      parts.push('\\]');
+      i++;
+    }
     while (i < p.length && p[i] !== ']') {
       if (p[i] === '[') this.fail('nested character classes and POSIX brackets are not supported');
       if (p.startsWith('&&', i)) this.fail('character class intersection (&&) is not supported');
       if (p[i] === '\\') {
+        const setEscape = SET_ESCAPES[p[i + 1]];
+        if (setEscape) {
+          (setEscape.complement ? complements : parts).push(setEscape.set);
+          i += 2;
+          continue;
+        }
         const t = this.escape(i + 1, true);
         parts.push(t.text);
         i = t.next;
@@ -281,7 +288,16 @@ class PatternTranslator {
       i += ch.length;
     }
     if (i >= p.length) this.fail('unterminated character class');
-    return { text: `${text}${parts.join('')}]`, next: i + 1, isAtom: true };
+    const positive = parts.join('');
+    let text: string;
+    if (complements.length === 0) text = `[${negated ? '^' : ''}${positive}]`;
+    else if (!negated) text = `(?:${[...(positive ? [`[${positive}]`] : []), ...complements.map((c) => `[^${c}]`)].join('|')})`;
+    else {
+      // Not (P or not-S1 or not-S2...) = in S1 and S2... and not in P: lookaheads test all but the last set.
+      const lookaheads = complements.slice(0, -1).map((c) => `(?=[${c}])`).join('');
+      text = `(?:${positive ? `(?![${positive}])` : ''}${lookaheads}[${complements.at(-1)}])`;
+    }
+    return { text, next: i + 1, isAtom: true };
   }
 
   private classLiteral(ch: string): string {

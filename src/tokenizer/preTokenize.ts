@@ -16,6 +16,7 @@ export function buildPreTokenizer(steps: readonly PreTokenizerStep[], sink: Piec
     if (step.kind === 'byteLevel') {
       const { addPrefixSpace, regex } = step;
       next = (text) => {
+        if (text === '') return; // HF adds no prefix space to empty text: it has no splits at all
         const spaced = addPrefixSpace && !text.startsWith(' ') ? ` ${text}` : text;
         if (regex) splitIsolated(spaced, regex, downstream);
         else downstream(spaced);

@@ -62,7 +62,7 @@ function isTokenId(value: unknown): value is number {
 
 function optionalBoolean(obj: Json, key: string, fallback: boolean, code: TokenizerLoadErrorCode, where: string): boolean {
   const value = obj[key];
-  if (value === undefined || value === null) return fallback;
+  if (value === undefined) return fallback; // null is not a boolean to HF's serde either
   if (typeof value !== 'boolean') fail(code, `${where}.${key} must be a boolean, got ${JSON.stringify(value)}`);
   return value;
 }
