@@ -3,6 +3,8 @@
 //   npx tsx cli/logits.ts --model DIR --ids 1,2,3 [--adapter DIR] [--cached] --out logits.json   (or logits.npy)
 //   npx tsx cli/logits.ts --model DIR --ids 1,2,3 --export-random-adapter DIR [--seed N --rank R --alpha A --targets q_proj,v_proj] --out logits.json
 //   npx tsx cli/logits.ts --model DIR --ids 1,2,3 --generate 20 --out generated.json   (greedy ids, no stop tokens; timings on stderr)
+//   npx tsx cli/logits.ts --model FILE.gguf --ids 1,2,3 --out logits.npy                (a llama GGUF, dequantized at load)
+//   npx tsx cli/logits.ts --model FILE.gguf --encode TEXTFILE --out ids.json            (token ids from the GGUF's tokenizer)
 // --cached decodes token by token through the KV cache instead of one full pass. --export-random-adapter writes a random
 // PEFT adapter for the model to DIR and reports the logits with it applied.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -12,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/model/backend.ts';
 import { generate } from '../src/model/generate.ts';
 import { KVCache } from '../src/model/llama.ts';
+import { loadGgufModel, parseGguf, tokenizerFromGguf } from '../src/model/gguf.ts';
 import { filesFromDirectory, loadHfModel } from '../src/model/loadHfModel.ts';
 import {
   exportPeftAdapter, importPeftAdapter, LORA_MODULES, prepareLora, randomLoraAdapter, type LoraAdapter, type LoraModule,
@@ -30,9 +33,15 @@ const { values: args } = parseArgs({
     alpha: { type: 'string', default: '8' },
     targets: { type: 'string', default: LORA_MODULES.join(',') },
     generate: { type: 'string' },
+    encode: { type: 'string' },
   },
 });
 
+if (args.model?.endsWith('.gguf') && args.encode && args.out) {
+  const tokenizer = tokenizerFromGguf(parseGguf(await readFile(args.model)).metadata);
+  await writeFile(args.out, JSON.stringify({ ids: tokenizer.encode(await readFile(args.encode, 'utf8')) }));
+  process.exit(0);
+}
 if (!args.model || !args.ids || !args.out) {
   console.error('usage: cli/logits.ts --model DIR --ids 1,2,3 [--adapter DIR | --export-random-adapter DIR] [--cached] --out FILE');
   process.exit(2);
@@ -40,7 +49,9 @@ if (!args.model || !args.ids || !args.out) {
 const ids = args.ids.split(',').map(Number);
 
 await initBackend();
-const { model, config } = await loadHfModel(filesFromDirectory(args.model));
+const { model, config } = args.model.endsWith('.gguf')
+  ? await loadGgufModel(await readFile(args.model))
+  : await loadHfModel(filesFromDirectory(args.model));
 
 let lora: LoraAdapter | null = null;
 if (args.adapter) {

@@ -1,18 +1,18 @@
 // `npm run mine -- <git URL | local path> [--commit SHA] [--evo] [--all] [--seed N] [--history N] --out tasks.jsonl`:
 // mines assertion-completion tasks from a repository and prints counts per target kind and per split.
 import * as fs from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join, relative, resolve, sep } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import http from 'isomorphic-git/http/node';
-import { cloneRepository, listCommits, normalizeRepoUrl, readSnapshot } from '../src/git/index.ts';
+import { cloneRepository, isPythonTestPath, listCommits, normalizeRepoUrl, readSnapshot } from '../src/git/index.ts';
 import { ASSERTION_KINDS } from '../src/parse/assertionTargets.ts';
-import { isTestFile } from '../src/parse/codeUnits.ts';
 import {
-  type AssertionTask, mineHistoryTasks, type MineRepoResult, mineRepoTasks, type SnapshotFile,
+  type AssertionTask, mineHistoryTasks, type MineRepoResult, mineRepoTasks,
 } from '../src/parse/mineTasks.ts';
 import { loadPythonParser } from '../src/parse/pythonParser.ts';
+import { readWorkingTree } from './readWorkingTree.ts';
 import { crSplitOfRepo, evoSplitCommits, irSplitTasks, type SplitName } from '../src/parse/splits.ts';
 
 const USAGE = 'usage: npm run mine -- <git URL | local path> [--commit SHA] [--evo] [--all] [--seed N] [--history N] '
@@ -47,24 +47,6 @@ function parseCommandLine() {
   if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got ${values.seed}`);
   if (!Number.isInteger(history) || history < 1) throw new UsageError(`--history must be a positive integer, got ${values.history}`);
   return { source: positionals[0], ...values, out: values.out, seed, history };
-}
-
-const SKIPPED_DIRECTORIES = new Set(['.git', '__pycache__', 'node_modules', '.tox', '.nox', '.venv', 'venv', 'site-packages', 'build', 'dist']);
-
-/** A plain directory (no git): its Python files as they are on disk. */
-async function readWorkingTree(root: string): Promise<SnapshotFile[]> {
-  const files: SnapshotFile[] = [];
-  const walk = async (directory: string) => {
-    for (const entry of await readdir(directory, { withFileTypes: true })) {
-      const path = join(directory, entry.name);
-      if (entry.isDirectory() && !SKIPPED_DIRECTORIES.has(entry.name)) await walk(path);
-      else if (entry.isFile() && entry.name.endsWith('.py')) {
-        files.push({ path: relative(root, path).split(sep).join('/'), content: await readFile(path, 'utf8') });
-      }
-    }
-  };
-  await walk(root);
-  return files;
 }
 
 function countBy<T>(items: readonly T[], key: (item: T) => string): Record<string, number> {
@@ -130,7 +112,7 @@ async function main(): Promise<void> {
       result = await mineHistoryTasks({
         repo,
         commits,
-        readFiles: async (sha) => (await readSnapshot({ fs, dir: gitDir!, commit: sha, include: isTestFile })).files,
+        readFiles: async (sha) => (await readSnapshot({ fs, dir: gitDir!, commit: sha, include: isPythonTestPath })).files,
         parser,
         seed: options.seed,
         all: options.all,
@@ -140,7 +122,7 @@ async function main(): Promise<void> {
       });
     } else {
       commit = options.commit ?? (await listCommits({ fs, dir: gitDir, limit: 1 }))[0].sha;
-      const { files } = await readSnapshot({ fs, dir: gitDir, commit, include: isTestFile });
+      const { files } = await readSnapshot({ fs, dir: gitDir, commit, include: isPythonTestPath });
       result = mineRepoTasks({ repo, commit, files, parser, mode: 'static', seed: options.seed, all: options.all });
     }
     const miningSeconds = (performance.now() - miningStarted) / 1000;

@@ -2,8 +2,9 @@
 import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  chunkForEncoder, ChunkOptionsError, extractCodeUnits, isTestFile, isTestFunction, summarizeFile,
+  chunkForEncoder, ChunkOptionsError, extractCodeUnits, isTestFunction, summarizeFile,
 } from '../src/parse/codeUnits.ts';
+import { isPythonTestPath, isTestPath } from '../src/git/pathFilters.ts';
 import { loadPythonParser, type PythonParser } from '../src/parse/pythonParser.ts';
 
 let parser: PythonParser;
@@ -101,14 +102,21 @@ describe('extractCodeUnits', () => {
 });
 
 describe('test detection', () => {
-  it('recognises pytest and unittest file conventions', () => {
+  it('recognises pytest and unittest file conventions, case-insensitively', () => {
     for (const path of ['tests/util.py', 'pkg/tests/sub/helpers.py', 'test/x.py', 'pkg/testing/a.py', 'test_api.py',
-      'pkg/api_test.py', 'conftest.py', 'pkg/conftest.py', 'pkg/tests.py']) {
-      expect(isTestFile(path), path).toBe(true);
+      'pkg/api_test.py', 'conftest.py', 'pkg/conftest.py', 'pkg/tests.py', 'Tests/Util.py', 'pkg/TEST_api.py', 'pkg/Api_Test.py']) {
+      expect(isPythonTestPath(path), path).toBe(true);
     }
-    for (const path of ['pkg/api.py', 'pkg/contest.py', 'pkg/testutils.py', 'latest/x.py', 'tests/data.json', 'test_x.pyc']) {
-      expect(isTestFile(path), path).toBe(false);
+    for (const path of ['pkg/api.py', 'pkg/contest.py', 'pkg/testutils.py', 'latest/x.py', 'tests/data.json', 'test_x.pyc',
+      'pkg/attest.py', 'contests/x.py']) {
+      expect(isPythonTestPath(path), path).toBe(false);
     }
+  });
+
+  it('counts every file under a test directory as a test path (the Evo diff leaves out tests/README.md too)', () => {
+    expect(isTestPath('tests/data.json')).toBe(true);
+    expect(isTestPath('pkg/Testing/notes.md')).toBe(true);
+    expect(isTestPath('docs/testing.md')).toBe(false);
   });
 
   it('marks top-level and class-level test functions, not helpers, fixtures or closures', () => {

@@ -2,18 +2,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/model/backend.ts';
-import { generate, type TextTokenizer } from '../src/model/generate.ts';
+import { generate } from '../src/model/generate.ts';
 import { LlamaModel } from '../src/model/llama.ts';
 import { disposePreparedLora, prepareLora, randomLoraAdapter } from '../src/model/lora.ts';
-import { tinyConfig } from './fixtures/tinyModel.ts';
-
-const IDS = [5, 17, 3, 42, 8, 8, 60, 1, 33, 12, 0, 7];
-
-/** Letters a.. for ids; enough to test stop sequences on decoded text. */
-const letters: TextTokenizer = {
-  encode: (text) => Array.from(text, (c) => c.charCodeAt(0) - 97),
-  decode: (ids) => ids.map((id) => String.fromCharCode(97 + (id % 26))).join(''),
-};
+import { IDS, letters, tinyConfig } from './fixtures/tinyModel.ts';
 
 beforeAll(async () => {
   await initBackend();

@@ -4,23 +4,15 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/model/backend.ts';
 import type { ModelConfig } from '../src/model/config.ts';
 import { KVCache, LlamaModel, hfTensorShapes } from '../src/model/llama.ts';
-import { generate, type TextTokenizer } from '../src/model/generate.ts';
+import { generate } from '../src/model/generate.ts';
 import { parseSafetensors, writeSafetensors } from '../src/model/safetensors.ts';
-import { maxAbsDiff, tinyConfig } from './fixtures/tinyModel.ts';
+import { IDS, letters, maxAbsDiff, tinyConfig } from './fixtures/tinyModel.ts';
 
 const CONFIGS: Record<string, ModelConfig> = {
   'llama GQA untied': tinyConfig(),
   'llama MHA tied': tinyConfig({ num_key_value_heads: 4, tie_word_embeddings: true }),
   'llama attention+mlp bias, head_dim 16': tinyConfig({ attention_bias: true, mlp_bias: true, head_dim: 16 }),
   'qwen2 q/k/v bias, 1 kv head': tinyConfig({ architectures: ['Qwen2ForCausalLM'], num_key_value_heads: 1, tie_word_embeddings: true }),
-};
-
-const IDS = [5, 17, 3, 42, 8, 8, 60, 1, 33, 12, 0, 7];
-
-/** Letters a.. for ids; enough to test stop sequences on decoded text. */
-const letters: TextTokenizer = {
-  encode: (text) => Array.from(text, (c) => c.charCodeAt(0) - 97),
-  decode: (ids) => ids.map((id) => String.fromCharCode(97 + (id % 26))).join(''),
 };
 
 beforeAll(async () => {

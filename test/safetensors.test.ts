@@ -4,7 +4,7 @@ import {
   floatToBfloat16, floatToHalf, halfToFloat, parseSafetensors, readSafetensorsHeader, SafetensorsError, streamSafetensors,
   toFloat32, writeSafetensors, type ParsedSafetensors, type TensorToWrite,
 } from '../src/model/safetensors.ts';
-import { seededUniform } from '../src/model/random.ts';
+import { seededUniform } from '../src/util/random.ts';
 
 // safetensors.numpy.save({'weight': f32 [[1.5,-2],[0.25,3]], 'bias': f16 [1,-1,0.5], 'alpha.x': u8 [7], 'emb': f32 [0.1,1e-3]},
 // metadata={'format': 'pt'}) with safetensors 0.8.0.

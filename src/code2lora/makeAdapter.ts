@@ -1,11 +1,8 @@
 // makeRepoAdapter: snapshot -> repo embedding -> hypernetwork -> LoRA adapter, plus the adapter's per-module update norms.
 import * as tf from '@tensorflow/tfjs';
-import type { TextTokenizer } from '../model/generate.ts';
-import type { LlamaModel } from '../model/llama.ts';
 import { loraScale, type LoraAdapter, type LoraMatrix } from '../model/lora.ts';
-import type { PythonParser } from '../parse/pythonParser.ts';
 import { generateAdapter, type HypernetworkConfig, type HypernetworkWeights } from './hypernetwork.ts';
-import { encodeRepository, type EncodeBudget, type RepoEmbedding } from './repoEncoder.ts';
+import { encodeRepository, type EncodeRepositoryOptions, type RepoEmbedding } from './repoEncoder.ts';
 
 export interface Hypernetwork {
   config: HypernetworkConfig;
@@ -25,27 +22,9 @@ export interface RepoAdapter {
 /**
  * @example const { adapter } = await makeRepoAdapter({ files, model, tokenizer, parser, hypernetwork })
  */
-export async function makeRepoAdapter({
-  files,
-  model,
-  tokenizer,
-  parser,
-  hypernetwork,
-  budget,
-  onProgress,
-  signal,
-}: {
-  files: ReadonlyArray<{ path: string; content: string }>;
-  model: LlamaModel;
-  tokenizer: TextTokenizer;
-  parser: PythonParser;
-  hypernetwork: Hypernetwork;
-  budget?: EncodeBudget;
-  onProgress?: (done: number, total: number) => void;
-  signal?: AbortSignal;
-}): Promise<RepoAdapter> {
-  const embedding = await encodeRepository({ files, model, tokenizer, parser, budget, onProgress, signal });
-  const adapter = await generateAdapter(hypernetwork.config, hypernetwork.weights, model.config, embedding.vector);
+export async function makeRepoAdapter({ hypernetwork, ...encodeOptions }: EncodeRepositoryOptions & { hypernetwork: Hypernetwork }): Promise<RepoAdapter> {
+  const embedding = await encodeRepository(encodeOptions);
+  const adapter = await generateAdapter(hypernetwork.config, hypernetwork.weights, encodeOptions.model.config, embedding.vector);
   return { adapter, embedding, deltaNorms: await adapterDeltaNorms(adapter), parameters: adapterParameterCount(adapter) };
 }
 

@@ -40,6 +40,17 @@ export class RepoEncodeError extends Error {
   }
 }
 
+export interface EncodeRepositoryOptions {
+  files: ReadonlyArray<{ path: string; content: string }>;
+  model: LlamaModel;
+  tokenizer: TextTokenizer;
+  parser: PythonParser;
+  budget?: EncodeBudget;
+  /** Files done of files to do. */
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
 /**
  * Embeds a repository snapshot with the base LM. The paper learns per-file weights; until a trained file scorer
  * ships, files are weighted uniformly. Files are taken in path order until the token budget is spent, so the
@@ -53,15 +64,7 @@ export async function encodeRepository({
   budget = DEFAULT_ENCODE_BUDGET,
   onProgress,
   signal,
-}: {
-  files: ReadonlyArray<{ path: string; content: string }>;
-  model: LlamaModel;
-  tokenizer: TextTokenizer;
-  parser: PythonParser;
-  budget?: EncodeBudget;
-  onProgress?: (done: number, total: number) => void;
-  signal?: AbortSignal;
-}): Promise<RepoEmbedding> {
+}: EncodeRepositoryOptions): Promise<RepoEmbedding> {
   const fileVectors: tf.Tensor1D[] = [];
   let tokens = 0;
   const candidates = files.filter((f) => f.content.trim().length > 0);

@@ -59,30 +59,32 @@ export async function cloneRepository({
   onProgress?: (progress: CloneProgress) => void;
   signal?: AbortSignal;
 }): Promise<CloneResult> {
-  let bytes = 0;
-  let phase = 'Connecting';
+  // The latest event, re-sent with the new byte count whenever bytes arrive between isomorphic-git's own events.
+  let latest: CloneProgress = { phase: 'Connecting', loaded: 0, bytes: 0 };
+  const report = (progress: CloneProgress) => {
+    latest = progress;
+    onProgress?.(progress);
+  };
   const guarded = guardHttp(http, {
     signal,
     maxBytes,
-    onBytes: (total) => {
-      bytes = total;
-      onProgress?.({ phase, loaded: 0, bytes });
-    },
+    onBytes: (bytes) => report({ ...latest, bytes }),
   });
   const reportProgress = (event: git.GitProgressEvent) => {
     throwIfCancelled(signal);
-    phase = event.phase;
-    onProgress?.({ phase: event.phase, loaded: event.loaded, total: event.total || undefined, bytes });
+    report({ phase: event.phase, loaded: event.loaded, total: event.total || undefined, bytes: latest.bytes });
   };
   try {
+    report(latest);
     if (await isCompleteCloneOf(fs, dir, url)) {
       const fetched = await git.fetch({
         fs, http: guarded, dir, url, corsProxy, depth, singleBranch: true, ref: branch, tags: false, onProgress: reportProgress,
       });
+      if (guarded.streamError) throw guarded.streamError;
       if (!fetched.fetchHead) throw new GitError('EmptyRepository', 'The repository has no commits');
       const current = await git.currentBranch({ fs, dir }) ?? branch ?? 'main';
       await git.writeRef({ fs, dir, ref: `refs/heads/${current}`, value: fetched.fetchHead, force: true });
-      return { head: fetched.fetchHead, branch: current, reused: true, bytes };
+      return { head: fetched.fetchHead, branch: current, reused: true, bytes: latest.bytes };
     }
     await removeDirectory(fs, dir);
     await makeDirectories(fs, dir);
@@ -90,6 +92,7 @@ export async function cloneRepository({
       fs, http: guarded, dir, url, corsProxy, depth, ref: branch, singleBranch: true, noCheckout: true, noTags: true,
       onProgress: reportProgress,
     });
+    if (guarded.streamError) throw guarded.streamError;
     const current = await git.currentBranch({ fs, dir });
     let head: string;
     try {
@@ -98,11 +101,12 @@ export async function cloneRepository({
       throw new GitError('EmptyRepository', 'The repository is empty: it has no commits');
     }
     await fs.promises.writeFile(`${dir}/${COMPLETE_MARKER}`, url);
-    return { head, branch: current ?? branch ?? 'main', reused: false, bytes };
+    return { head, branch: current ?? branch ?? 'main', reused: false, bytes: latest.bytes };
   } catch (err) {
     if (!(await isCompleteCloneOf(fs, dir, url))) await removeDirectory(fs, dir);
     if (signal?.aborted) rethrowAsGitError(new GitError('Cancelled', 'Clone cancelled'), 'git.cloneRepository');
-    rethrowAsGitError(err, 'git.cloneRepository');
+    // A transfer cut short surfaces in isomorphic-git as whatever the truncated data looked like: report the cause.
+    rethrowAsGitError(guarded.streamError ?? err, 'git.cloneRepository');
   }
 }
 

@@ -6,12 +6,15 @@ import type { GitFs } from './fsUtil.ts';
 import { isEvoDiffPath, looksBinary } from './pathFilters.ts';
 import { changedPaths, type ChangedPath } from './treeDiff.ts';
 
+/** One hunk, numbered as git's `@@ -oldStart,oldLines +newStart,newLines @@` header (an empty side starts at 0). */
 export interface DiffHunk {
   oldStart: number;
   oldLines: number;
   newStart: number;
   newLines: number;
-  /** Hunk body lines, each prefixed with ' ', '+' or '-'. */
+  /** What git prints after the header: the nearest line above the hunk that starts a definition ('' if none). */
+  funcname: string;
+  /** Hunk body lines, each prefixed with ' ', '+' or '-' (or `\ No newline at end of file`). */
   lines: string[];
 }
 
@@ -53,8 +56,18 @@ export async function diffCommit({
       }
       const oldName = change.status === 'added' ? '/dev/null' : `a/${change.path}`;
       const newName = change.status === 'deleted' ? '/dev/null' : `b/${change.path}`;
-      const patch = structuredPatch(oldName, newName, decode(before), decode(after), '', '', { context });
-      const hunks = patch.hunks.map(({ oldStart, oldLines, newStart, newLines, lines }) => ({ oldStart, oldLines, newStart, newLines, lines }));
+      const oldText = decode(before);
+      const patch = structuredPatch(oldName, newName, oldText, decode(after), '', '', { context });
+      const oldTextLines = oldText.split('\n');
+      const hunks = patch.hunks.map(({ oldStart, oldLines, newStart, newLines, lines }) => ({
+        // jsdiff counts an empty side from 1; git from 0.
+        oldStart: oldLines === 0 ? oldStart - 1 : oldStart,
+        oldLines,
+        newStart: newLines === 0 ? newStart - 1 : newStart,
+        newLines,
+        funcname: funcnameAbove(oldTextLines, oldStart - 1),
+        lines,
+      }));
       diffs.push({ path: change.path, status: change.status, binary: false, hunks, patch: formatPatch(oldName, newName, hunks) });
     }
     return diffs;
@@ -71,10 +84,32 @@ function decode(bytes: Uint8Array): string {
   return new TextDecoder().decode(bytes);
 }
 
+const FUNCNAME_MAX_BYTES = 80;
+
+/**
+ * git's default hunk heading (xdiff's def_ff, no diff driver): searching up from the line above the hunk's first line,
+ * the first old-file line that starts with an ASCII letter, `_` or `$`, cut to 80 bytes, trailing whitespace removed.
+ */
+function funcnameAbove(oldLines: readonly string[], firstLineIndex: number): string {
+  for (let index = firstLineIndex - 1; index >= 0; index--) {
+    const line = oldLines[index];
+    if (!/^[A-Za-z_$]/.test(line)) continue;
+    const bytes = new TextEncoder().encode(line).subarray(0, FUNCNAME_MAX_BYTES);
+    return new TextDecoder().decode(bytes).replace(/[\s\v\f]+$/, '');
+  }
+  return '';
+}
+
+/** A range as git writes it: the count is left out when it is 1. */
+function range(start: number, count: number): string {
+  return count === 1 ? `${start}` : `${start},${count}`;
+}
+
 function formatPatch(oldName: string, newName: string, hunks: DiffHunk[]): string {
   const out = [`--- ${oldName}`, `+++ ${newName}`];
   for (const h of hunks) {
-    out.push(`@@ -${h.oldStart},${h.oldLines} +${h.newStart},${h.newLines} @@`, ...h.lines);
+    const heading = `@@ -${range(h.oldStart, h.oldLines)} +${range(h.newStart, h.newLines)} @@`;
+    out.push(h.funcname ? `${heading} ${h.funcname}` : heading, ...h.lines);
   }
   return out.join('\n') + '\n';
 }

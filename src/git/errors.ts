@@ -48,7 +48,7 @@ function fromIsomorphicGitError(err: unknown): GitError {
   if (e?.code === 'SmartHttpError' || e?.code === 'UnknownTransportError' || e?.code === 'UrlParseError') {
     return new GitError('Network', `Not a git smart-HTTP server: ${message}`);
   }
-  if (/fetch failed|Failed to fetch|NetworkError|ECONNREFUSED|ECONNRESET|ENOTFOUND|socket hang up|terminated/i.test(message)) {
+  if (e?.code === 'ECONNRESET' || /fetch failed|Failed to fetch|NetworkError|ECONNREFUSED|ECONNRESET|ENOTFOUND|socket hang up|terminated|aborted/i.test(message)) {
     return new GitError('Network', `Network failure: ${message}`);
   }
   return new GitError('Network', message);

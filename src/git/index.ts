@@ -3,7 +3,7 @@ export { cloneRepository, isCompleteCloneOf, DEFAULT_HISTORY_DEPTH, DEFAULT_MAX_
 export type { CloneProgress, CloneResult } from './clone.ts';
 export { listCommits } from './log.ts';
 export type { CommitInfo } from './log.ts';
-export { readSnapshot, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_FILES } from './snapshot.ts';
+export { readSnapshot, requirePythonFiles, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_FILES } from './snapshot.ts';
 export type { Snapshot, SnapshotFile, SnapshotSkips } from './snapshot.ts';
 export { diffCommit } from './diff.ts';
 export type { DiffHunk, FileDiff } from './diff.ts';
@@ -11,6 +11,6 @@ export { normalizeRepoUrl } from './normalizeUrl.ts';
 export type { NormalizedRepoUrl } from './normalizeUrl.ts';
 export { GitError } from './errors.ts';
 export type { GitErrorCode } from './errors.ts';
-export { isTestPath, isPythonPath, isEvoDiffPath, isVendoredPath } from './pathFilters.ts';
+export { isTestPath, isPythonPath, isPythonTestPath, isEvoDiffPath, isVendoredPath, isGeneratedPath } from './pathFilters.ts';
 export { formatBytes } from './guardedHttp.ts';
 export type { GitFs } from './fsUtil.ts';

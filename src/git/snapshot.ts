@@ -10,6 +10,7 @@ export interface SnapshotFile {
   content: string;
 }
 
+/** Files left out, each counted once: those `include` rejects count as notIncluded, whatever else they are. */
 export interface SnapshotSkips {
   binary: number;
   tooLarge: number;
@@ -62,9 +63,10 @@ export async function readSnapshot({
         throwIfCancelled(signal);
         if (path === '.' || !entry) return undefined;
         const type = await entry.type();
-        if (type === 'tree') return isVendoredPath(`${path}/`) ? (skipped.vendored++, null) : undefined;
+        if (type === 'tree') return undefined;
         if (type !== 'blob') return null;
         if (!include(path)) return (skipped.notIncluded++, null);
+        if (isVendoredPath(path)) return (skipped.vendored++, null);
         if (isGeneratedPath(path)) return (skipped.generated++, null);
         const bytes = await entry.content();
         if (!bytes) return null;
@@ -88,4 +90,19 @@ export async function readSnapshot({
   }
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { commit, files, skipped };
+}
+
+/**
+ * The snapshot itself when it holds at least one file, NoPython otherwise: call it on a Python snapshot (the default
+ * `include`) before parsing, so that a repository without Python is reported as such, not as an empty adapter.
+ *
+ * @example const { files } = requirePythonFiles(await readSnapshot({ fs, dir, commit }))
+ */
+export function requirePythonFiles(snapshot: Snapshot): Snapshot {
+  if (snapshot.files.length > 0) return snapshot;
+  const skippedTotal = Object.values(snapshot.skipped).reduce((sum, count) => sum + count, 0);
+  const error = new GitError('NoPython', `No Python files to read at ${snapshot.commit.slice(0, 8)} (${skippedTotal} other files skipped)`, {
+    commit: snapshot.commit, skipped: snapshot.skipped,
+  });
+  rethrowAsGitError(error, 'git.requirePythonFiles');
 }

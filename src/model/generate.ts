@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { KVCache, type LlamaModel } from './llama.ts';
 import { disposePreparedLora, prepareLora, type LoraAdapter, type PreparedLora } from './lora.ts';
-import { seededUniform } from './random.ts';
+import { seededUniform } from '../util/random.ts';
 
 /** What generation needs from a tokenizer (src/tokenizer's tokenizer satisfies it). */
 export interface TextTokenizer {

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config.ts';
 import { HF_NAMES, LINEAR_MODULES, linearShape, type LinearModule, type LlamaModel } from './llama.ts';
-import { normalArray, seededUniform } from './random.ts';
+import { normalArray, seededUniform } from '../util/random.ts';
 import { parseSafetensors, SafetensorsError, toFloat32, writeSafetensors, type TensorToWrite } from './safetensors.ts';
 
 export type LoraModule = LinearModule;

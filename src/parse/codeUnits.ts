@@ -281,19 +281,6 @@ export function extractCodeUnits(source: string, parser: PythonParser): FileUnit
   }
 }
 
-const TEST_DIRECTORIES = new Set(['test', 'tests', 'testing']);
-
-/** pytest/unittest conventions: a file in a test(s)/testing directory, `test_*.py`, `*_test.py`, `tests.py` or
- * `conftest.py`. Paths use `/` and are repo-relative. */
-export function isTestFile(path: string): boolean {
-  if (!path.endsWith('.py')) return false;
-  const parts = path.split('/');
-  const fileName = parts[parts.length - 1];
-  if (parts.slice(0, -1).some((directory) => TEST_DIRECTORIES.has(directory))) return true;
-  return fileName.startsWith('test_') || fileName.endsWith('_test.py') || fileName === 'tests.py'
-    || fileName === 'conftest.py';
-}
-
 /** A function that pytest or unittest would collect: named `test*`, at module level or directly in a class. */
 export function isTestFunction(unit: CodeUnit, units?: readonly CodeUnit[]): boolean {
   if (unit.kind !== 'function' || !unit.name.startsWith('test')) return false;

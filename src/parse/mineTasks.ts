@@ -2,8 +2,9 @@
 import type { Node } from 'web-tree-sitter';
 import { type AssertionKind, type AssertionTarget, ASSERTION_KINDS, findAssertionTargets } from './assertionTargets.ts';
 import {
-  assignmentOf, type CodeUnit, codeUnitsOfTree, type FileUnits, isTestFile, isTestFunction, type SourceSpan,
+  assignmentOf, type CodeUnit, codeUnitsOfTree, type FileUnits, isTestFunction, type SourceSpan,
 } from './codeUnits.ts';
+import { isPythonTestPath } from '../git/pathFilters.ts';
 import type { PythonParser } from './pythonParser.ts';
 import { seededSample } from './seededRandom.ts';
 
@@ -299,7 +300,7 @@ export function capTasks<T extends FileTask>(tasks: readonly T[], seed: number, 
 }
 
 /**
- * Mines a repository snapshot: every test file (see `isTestFile`), caps and sampling unless `all`, and the
+ * Mines a repository snapshot: every test file (see `isPythonTestPath`), caps and sampling unless `all`, and the
  * minimum-size rule (a dropped repo comes back with `dropped` set, never silently empty).
  *
  * @example
@@ -310,7 +311,7 @@ export function mineRepoTasks(options: MineRepoOptions): MineRepoResult {
   const limits = { ...PAPER_LIMITS, ...options.limits };
   const found: AssertionTask[] = [];
   const filesWithSyntaxErrors: string[] = [];
-  const testFiles = files.filter((file) => isTestFile(file.path))
+  const testFiles = files.filter((file) => isPythonTestPath(file.path))
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   for (const file of testFiles) {
     const mined = mineFileTasks({ path: file.path, source: file.content, parser, mode, maxPromptLines: limits.maxPromptLines });
@@ -354,7 +355,7 @@ export interface MineHistoryOptions {
   repo: string;
   /** Oldest first. */
   commits: readonly HistoryCommit[];
-  /** The files of a commit (only test files are used, so a loader may pre-filter with `isTestFile`). */
+  /** The files of a commit (only test files are used, so a loader may pre-filter with `isPythonTestPath`). */
   readFiles: (commit: string) => Promise<readonly SnapshotFile[]>;
   parser: PythonParser;
   seed?: number;
@@ -376,7 +377,7 @@ export async function mineHistoryTasks(options: MineHistoryOptions): Promise<Min
   const testPaths = new Set<string>();
   const syntaxErrorPaths = new Set<string>();
   for (const [done, { sha }] of commits.entries()) {
-    const files = (await readFiles(sha)).filter((file) => isTestFile(file.path));
+    const files = (await readFiles(sha)).filter((file) => isPythonTestPath(file.path));
     for (const file of files) {
       testPaths.add(file.path);
       let mined = minedByPath.get(file.path);

@@ -1,4 +1,5 @@
 // Deterministic hashing and shuffling from a seed, so that sampling and splits are reproducible everywhere.
+import { seededUniform } from '../util/random.ts';
 
 /** FNV-1a, 32 bits, over the string's UTF-16 code units. */
 export function hashString(text: string): number {
@@ -15,21 +16,9 @@ export function unitInterval(seed: number, key: string): number {
   return hashString(`${seed}\u0000${key}`) / 0x1_0000_0000;
 }
 
-/** mulberry32: a small, fast 32-bit generator; returns numbers in [0, 1). */
-export function randomGenerator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
-}
-
 /** Fisher-Yates shuffle of a copy, driven by (seed, key): the same inputs always give the same order. */
 export function seededShuffle<T>(items: readonly T[], seed: number, key: string): T[] {
-  const random = randomGenerator(hashString(`${seed}\u0000${key}`));
+  const random = seededUniform(hashString(`${seed}\u0000${key}`));
   const shuffled = items.slice();
   for (let i = shuffled.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));

@@ -1,4 +1,5 @@
 // Seeded pseudo-random numbers (mulberry32) so that synthetic repositories are reproducible from one integer.
+import { seededUniform } from '../util/random.ts';
 
 /** 32-bit hash of a string (FNV-1a, then murmur3's finaliser so that similar labels give unrelated values). */
 export function hashString(text: string): number {
@@ -17,10 +18,10 @@ export function hashString(text: string): number {
 
 /** A mulberry32 generator with the few helpers the generator needs. */
 export class SeededRandom {
-  private state: number;
+  private readonly uniform: () => number;
 
   constructor(seed: number) {
-    this.state = seed >>> 0;
+    this.uniform = seededUniform(seed);
   }
 
   /** A stream derived from a seed and a label, independent of how much any other stream has been used. */
@@ -30,11 +31,7 @@ export class SeededRandom {
 
   /** Uniform in [0, 1). */
   next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.uniform();
   }
 
   /** Integer in [min, max], both inclusive. */

@@ -13,6 +13,7 @@ export class BpeModel {
   /** Token id produced by the merge of each rank. */
   private readonly mergedIds: Int32Array;
   private readonly idSpan: number;
+  /** Id of each byte's token; -1 for a byte the vocab lacks (dropped when encoding, as HF does without an unk_token). */
   private readonly byteIds = new Int32Array(256);
   private readonly cache = new Map<string, readonly number[]>();
 
@@ -29,7 +30,7 @@ export class BpeModel {
       this.ranks.set(vocab.get(a)! * idSpan + vocab.get(b)!, rank);
       this.mergedIds[rank] = vocab.get(a + b)!;
     });
-    for (let b = 0; b < 256; b++) this.byteIds[b] = vocab.get(BYTE_TO_CHAR[b])!;
+    for (let b = 0; b < 256; b++) this.byteIds[b] = vocab.get(BYTE_TO_CHAR[b]) ?? -1;
   }
 
   /** Appends the ids of one pre-token (raw text; the byte-level mapping happens here) to `out`. */
@@ -50,7 +51,7 @@ export class BpeModel {
       const whole = this.vocab.get(toByteLevelChars(piece));
       if (whole !== undefined) return [whole];
     }
-    const symbols = bytes.map((b) => this.byteIds[b]);
+    const symbols = bytes.map((b) => this.byteIds[b]).filter((id) => id >= 0);
     return symbols.length > LONG_WORD_BYTES ? this.mergeLong(symbols) : this.mergeShort(symbols);
   }
 

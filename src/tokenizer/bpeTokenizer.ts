@@ -32,6 +32,12 @@ export interface DecodeOptions {
 export interface LoadOptions {
   /** The end-of-sequence token; by default the first special token named like one (<|endoftext|>, </s>, ...). */
   eosToken?: string;
+  /**
+   * Accept a vocab that lacks some of the 256 byte-level tokens (SmolLM2's lacks 21, e.g. bytes 0x04 and 0xff) and drop
+   * those bytes when encoding, as HF `tokenizers` (no unk_token) and llama.cpp do. Default false: such a vocab cannot
+   * round-trip every input, so it is refused unless the caller knows the model was trained that way.
+   */
+  allowMissingByteTokens?: boolean;
 }
 
 export interface SpecialToken {
@@ -142,7 +148,7 @@ export class BpeTokenizer {
    * tok.decode(tok.encode('def f(x):\n    return x')) // 'def f(x):\n    return x'
    */
   static fromJSON(json: unknown, options: LoadOptions = {}): BpeTokenizer {
-    const { spec, source } = readTokenizerSpec(json);
+    const { spec, source } = readTokenizerSpec(json, { allowMissingByteTokens: options.allowMissingByteTokens });
     return new BpeTokenizer(spec, structuredClone(source), options);
   }
 

@@ -68,7 +68,7 @@ function optionalBoolean(obj: Json, key: string, fallback: boolean, code: Tokeni
 }
 
 /** Parses a tokenizer.json string or takes an already parsed object, and validates everything we use. */
-export function readTokenizerSpec(json: unknown): { spec: TokenizerSpec; source: Json } {
+export function readTokenizerSpec(json: unknown, { allowMissingByteTokens = false } = {}): { spec: TokenizerSpec; source: Json } {
   let source: unknown = json;
   if (typeof json === 'string') {
     try {
@@ -78,7 +78,7 @@ export function readTokenizerSpec(json: unknown): { spec: TokenizerSpec; source:
     }
   }
   if (!isObject(source)) fail('invalid_json', 'the top level must be a JSON object');
-  const { vocab, merges, ignoreMerges } = readModel(source.model);
+  const { vocab, merges, ignoreMerges } = readModel(source.model, allowMissingByteTokens);
   const addedTokens = readAddedTokens(source.added_tokens, vocab);
   const spec: TokenizerSpec = {
     vocab,
@@ -93,7 +93,7 @@ export function readTokenizerSpec(json: unknown): { spec: TokenizerSpec; source:
   return { spec, source };
 }
 
-function readModel(model: unknown): Pick<TokenizerSpec, 'vocab' | 'merges' | 'ignoreMerges'> {
+function readModel(model: unknown, allowMissingByteTokens: boolean): Pick<TokenizerSpec, 'vocab' | 'merges' | 'ignoreMerges'> {
   if (!isObject(model)) fail('unsupported_model', '"model" must be an object with type "BPE"');
   if (model.type !== undefined && model.type !== 'BPE') fail('unsupported_model', `model type ${JSON.stringify(model.type)} is not supported (only byte-level "BPE")`);
   if (model.dropout !== undefined && model.dropout !== null && model.dropout !== 0) fail('unsupported_model', 'BPE dropout makes encoding random; only dropout null is supported');
@@ -115,7 +115,7 @@ function readModel(model: unknown): Pick<TokenizerSpec, 'vocab' | 'merges' | 'ig
     vocab.set(token, id);
   }
   const missing = BYTE_TO_CHAR.findIndex((ch) => !vocab.has(ch));
-  if (missing >= 0) fail('incomplete_byte_alphabet', `the vocab lacks the byte-level token for byte ${missing} (${JSON.stringify(BYTE_TO_CHAR[missing])}); byte-level BPE needs all 256 so every input can be encoded`);
+  if (missing >= 0 && !allowMissingByteTokens) fail('incomplete_byte_alphabet', `the vocab lacks the byte-level token for byte ${missing} (${JSON.stringify(BYTE_TO_CHAR[missing])}); byte-level BPE needs all 256 so every input can be encoded`);
 
   if (!Array.isArray(model.merges)) fail('invalid_merges', 'model.merges is missing or not an array');
   if (model.merges.length > MAX_MERGES) fail('invalid_merges', `${model.merges.length} merges is more than the ${MAX_MERGES} supported`);

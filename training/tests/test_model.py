@@ -107,3 +107,15 @@ def test_from_pretrained_rejects_unknown_architecture(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"architectures": ["GPT2LMHeadModel"]}))
     with pytest.raises(ValueError, match="unsupported architecture"):
         CausalLM.from_pretrained(str(tmp_path))
+
+
+def test_attention_without_scaled_dot_product_attention_matches(monkeypatch):
+    # PyTorch 1.13 (Debian's) has no F.scaled_dot_product_attention: the explicit softmax path must agree with it.
+    torch.manual_seed(0)
+    model = randomised(CausalLM(ModelConfig(**TINY_CONFIGS["qwen2-gqa-bias-tied"]))).eval()
+    ids = sample_ids(model.config.vocab_size)
+    with torch.no_grad():
+        fused, _ = model(ids)
+        monkeypatch.delattr(torch.nn.functional, "scaled_dot_product_attention")
+        explicit, _ = model(ids)
+    assert (fused - explicit).abs().max().item() < 1e-5

@@ -1,4 +1,4 @@
-// Seeded pseudo-random numbers (mulberry32 + Box-Muller): reproducible weights, adapters and sampling on every backend.
+// Seeded pseudo-random numbers (mulberry32 + Box-Muller): reproducible weights, sampling, splits and synthetic repos everywhere.
 
 /** Uniform numbers in [0, 1) from a 32-bit seed; the same seed gives the same sequence everywhere. */
 export function seededUniform(seed: number): () => number {

@@ -1,0 +1,12 @@
+import { openRepository } from './src/bench/repoSources.ts';
+import { buildTaskSet } from './src/bench/taskSet.ts';
+import { loadPythonParser } from './src/parse/pythonParser.ts';
+const parser = await loadPythonParser();
+const t0 = performance.now();
+const repos = [];
+for (const s of [1,2,3]) repos.push(await openRepository({ source: `synth:${s}` }, { history: 20 }));
+const t1 = performance.now();
+const set = await buildTaskSet({ repos, parser, seed: 0, history: 20, heldOut: 'all', limits: { minPerRepo: 1 } });
+console.log((t1-t0)/1000, (performance.now()-t1)/1000, JSON.stringify(set.manifest, null, 1).slice(0, 3000));
+console.log(set.tasks[0], set.tasks.find(t=>t.mode==='evo'));
+for (const r of repos) await r.close();

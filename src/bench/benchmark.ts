@@ -1,0 +1,206 @@
+// Node only: the whole benchmark as one call (task set -> repositories -> methods -> records -> results.json, report, plots).
+import { existsSync, mkdirSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Hypernetwork } from '../code2lora/makeAdapter.ts';
+import type { LoraAdapter } from '../model/lora.ts';
+import type { MiningLimits } from '../parse/mineTasks.ts';
+import type { PythonParser } from '../parse/pythonParser.ts';
+import { seededSample } from '../parse/seededRandom.ts';
+import type { SplitFractions } from '../parse/splits.ts';
+import type { BenchModel } from './benchModel.ts';
+import { type BenchMethod, type BenchRuntime, createMethod, type MethodResources, type RepoContext } from './methods.ts';
+import { openRepository, type OpenedRepo, type RepoSpec, toolVersions } from './repoSources.ts';
+import { renderPlots, renderReport } from './report.ts';
+import { type BenchProgress, runBenchmark, summarizeRun, type TaskRecord } from './run.ts';
+import {
+  type BenchSplit, type BenchTask, buildTaskSet, DEFAULT_EVAL_SPLITS, parseManifest, parseTaskSetJsonl, type TaskSet,
+  type TaskSetManifest, taskSetToJsonl,
+} from './taskSet.ts';
+
+export const RESULTS_FORMAT = 'code2lora-bench-results';
+export const RESULTS_VERSION = 1;
+
+export interface BuildOptions {
+  specs: readonly RepoSpec[];
+  parser: PythonParser;
+  seed: number;
+  history: number;
+  heldOut: 'all' | SplitFractions;
+  evo?: boolean;
+  limits?: Partial<MiningLimits>;
+  onNote?: (message: string) => void;
+}
+
+/** Opens each repository, mines and splits, closes them again. */
+export async function buildTaskSetFromSpecs(options: BuildOptions): Promise<TaskSet> {
+  const opened: OpenedRepo[] = [];
+  try {
+    for (const spec of options.specs) opened.push(await openRepository(spec, { history: options.history, onProgress: options.onNote }));
+    return await buildTaskSet({
+      repos: opened, parser: options.parser, seed: options.seed, history: options.history, heldOut: options.heldOut,
+      evo: options.evo, limits: options.limits, tools: toolVersions(), onProgress: options.onNote,
+    });
+  } finally {
+    for (const repo of opened) await repo.close();
+  }
+}
+
+export async function writeTaskSet(directory: string, taskSet: TaskSet): Promise<void> {
+  mkdirSync(directory, { recursive: true });
+  await writeFile(join(directory, 'tasks.jsonl'), taskSetToJsonl(taskSet.tasks));
+  await writeFile(join(directory, 'manifest.json'), JSON.stringify(taskSet.manifest, null, 2) + '\n');
+}
+
+/** tasks.jsonl and, when it lies beside it, manifest.json. */
+export async function readTaskSet(tasksPath: string): Promise<{ tasks: BenchTask[]; manifest: TaskSetManifest | null }> {
+  const tasks = parseTaskSetJsonl(await readFile(tasksPath, 'utf8'), tasksPath);
+  const manifestPath = join(dirname(tasksPath), 'manifest.json');
+  const manifest = existsSync(manifestPath) ? parseManifest(await readFile(manifestPath, 'utf8'), manifestPath) : null;
+  return { tasks, manifest };
+}
+
+export interface BenchmarkOptions {
+  outDir: string;
+  /** Repositories to mine (when `tasksPath` is not given) and to read for the methods' per-repo state. */
+  specs: readonly RepoSpec[];
+  tasksPath?: string;
+  methods: readonly string[];
+  benchModel: BenchModel;
+  hypernetwork: Hypernetwork;
+  sharedLora?: LoraAdapter | null;
+  perRepoLora?: MethodResources['perRepoLora'];
+  parser: PythonParser;
+  seed: number;
+  history: number;
+  heldOut: 'all' | SplitFractions;
+  splits?: readonly BenchSplit[];
+  limit?: number;
+  maxNewTokens?: number;
+  limits?: Partial<MiningLimits>;
+  command: string;
+  signal?: AbortSignal;
+  onProgress?: (progress: BenchProgress) => void;
+  onNote?: (message: string) => void;
+}
+
+export interface BenchmarkResult {
+  resultsPath: string;
+  reportPath: string;
+  records: TaskRecord[];
+  wallSeconds: number;
+}
+
+/**
+ * Runs the benchmark into `outDir`: tasks.jsonl + manifest.json (built unless given or already there), the
+ * append-only results.partial.jsonl, then results.json, report.md and the SVG plots. Rerunning the same command
+ * after an interruption resumes where it stopped.
+ */
+export async function runBenchmarkCommand(options: BenchmarkOptions): Promise<BenchmarkResult> {
+  const started = performance.now();
+  const { outDir, benchModel, parser, seed, history, onNote } = options;
+  mkdirSync(outDir, { recursive: true });
+  const ownTasks = join(outDir, 'tasks.jsonl');
+  let tasksPath = options.tasksPath;
+  if (!tasksPath && existsSync(ownTasks)) {
+    onNote?.(`using the task set already in ${ownTasks} (resuming)`);
+    tasksPath = ownTasks;
+  }
+  let taskSet: { tasks: BenchTask[]; manifest: TaskSetManifest | null };
+  if (tasksPath) {
+    taskSet = await readTaskSet(tasksPath);
+  } else {
+    if (options.specs.length === 0) throw new Error('no repositories given (--repos) and no task set (--tasks)');
+    taskSet = await buildTaskSetFromSpecs({ specs: options.specs, parser, seed, history, heldOut: options.heldOut, limits: options.limits, onNote });
+    await writeTaskSet(outDir, taskSet as TaskSet);
+  }
+  const splits = new Set(options.splits ?? DEFAULT_EVAL_SPLITS);
+  let tasks = taskSet.tasks.filter((task) => splits.has(task.split));
+  if (options.limit !== undefined) tasks = seededSample(tasks, options.limit, seed, 'bench-limit');
+  onNote?.(`${tasks.length} tasks in splits ${[...splits].join(', ')} × ${options.methods.length} methods`);
+
+  // Repositories: the sources the manifest recorded; without a manifest, every --repos entry, opened to learn its name.
+  const specByName = new Map<string, RepoSpec>();
+  for (const repo of taskSet.manifest?.repos ?? []) specByName.set(repo.name, { source: repo.source, name: repo.name });
+  const opened = new Map<string, Promise<OpenedRepo>>();
+  if (!taskSet.manifest) {
+    for (const spec of options.specs) {
+      const repo = await openRepository(spec, { history, onProgress: onNote });
+      opened.set(repo.name, Promise.resolve(repo));
+    }
+  }
+  const openedByRepo = (name: string): Promise<OpenedRepo> => {
+    if (!opened.has(name)) {
+      const spec = specByName.get(name);
+      if (!spec) throw new Error(`repository ${name} of the task set is neither in its manifest nor among --repos`);
+      opened.set(name, openRepository(spec, { history, onProgress: onNote }));
+    }
+    return opened.get(name)!;
+  };
+  const repoNames = [...new Set(taskSet.tasks.map((task) => task.repo))].sort();
+  const contexts = new Map<string, Promise<RepoContext>>();
+  const contextOf = (repo: string, commit: string, withDonor: boolean): Promise<RepoContext> => {
+    const key = `${repo}\u0000${commit}\u0000${withDonor}`;
+    if (!contexts.has(key)) {
+      contexts.set(key, (async () => {
+        const files = await (await openedByRepo(repo)).readPythonFiles(commit);
+        let donor: RepoContext | null = null;
+        if (withDonor && repoNames.length > 1) {
+          const donorName = repoNames[(repoNames.indexOf(repo) + 1) % repoNames.length];
+          const donorRepo = await openedByRepo(donorName);
+          donor = await contextOf(donorName, donorRepo.head, false);
+        }
+        return { repo, commit, files, donor };
+      })());
+    }
+    return contexts.get(key)!;
+  };
+
+  const runtime: BenchRuntime = {
+    model: benchModel.model, tokenizer: benchModel.tokenizer, parser, maxNewTokens: options.maxNewTokens ?? 64,
+    contextTokens: benchModel.model.config.maxPositionEmbeddings,
+  };
+  const resources: MethodResources = {
+    hypernetwork: options.hypernetwork, sharedLora: options.sharedLora, perRepoLora: options.perRepoLora,
+  };
+  const methods: BenchMethod[] = options.methods.map((name) => createMethod(name, runtime, resources));
+
+  try {
+    const run = await runBenchmark({
+      tasks, methods, loadContext: (repo, commit) => contextOf(repo, commit, true),
+      partialPath: join(outDir, 'results.partial.jsonl'), preparePath: join(outDir, 'prepare.partial.jsonl'),
+      signal: options.signal, onProgress: options.onProgress, onNote,
+    });
+    const methodNames = methods.map((method) => method.name);
+    const summary = summarizeRun(run, { seed, methodOrder: methodNames });
+    const wallSeconds = (performance.now() - started) / 1000;
+    const notes = [
+      `Hypernetwork: ${options.hypernetwork.trained ? 'trained' : 'untrained (seeded random initialisation): code2lora adapters carry no repository knowledge yet'}`,
+      `Decoding: greedy, at most ${runtime.maxNewTokens} new tokens, context ${runtime.contextTokens} tokens (longer prompts lose their start)`,
+      `Seed ${seed}; splits ${[...splits].join(', ')}${options.limit !== undefined ? `; --limit ${options.limit}` : ''}`,
+    ];
+    const results = {
+      format: RESULTS_FORMAT, version: RESULTS_VERSION, created: new Date().toISOString(), command: options.command,
+      wall_seconds: wallSeconds, model: benchModel.description, hypernetwork_trained: options.hypernetwork.trained,
+      max_new_tokens: runtime.maxNewTokens, context_tokens: runtime.contextTokens, seed, methods: methodNames,
+      task_set: taskSet.manifest ? { seed: taskSet.manifest.seed, repos: taskSet.manifest.repos.map(({ name, source, head }) => ({ name, source, head })), counts: taskSet.manifest.counts } : null,
+      tools: toolVersions(), skipped: run.skipped, prepare: run.prepares,
+      tasks: run.records, summary: summary.summary, paired: summary.paired, per_repo: summary.perRepo, evo_timeline: summary.evoTimeline,
+    };
+    const resultsPath = join(outDir, 'results.json');
+    await writeFile(resultsPath, JSON.stringify(results, null, 1) + '\n');
+    const plots = renderPlots(summary, methodNames);
+    for (const [file, svg] of Object.entries(plots)) await writeFile(join(outDir, file), svg);
+    const reportPath = join(outDir, 'report.md');
+    await writeFile(reportPath, renderReport(summary, {
+      command: options.command, wallSeconds, model: benchModel.description,
+      taskSet: taskSet.manifest
+        ? `${taskSet.manifest.repos.length} repositories (${taskSet.manifest.repos.map((r) => `${r.name}@${r.head.slice(0, 12)}`).join(', ')}), ${taskSet.manifest.counts.total} tasks in all`
+        : `${taskSet.tasks.length} tasks from ${tasksPath}`,
+      methods: methodNames, notes, skipped: run.skipped,
+    }, Object.keys(plots)));
+    return { resultsPath, reportPath, records: run.records, wallSeconds };
+  } finally {
+    for (const repo of opened.values()) await (await repo.catch(() => null))?.close();
+  }
+}

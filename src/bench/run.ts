@@ -1,0 +1,304 @@
+// Node only: runs methods over a task set, appending each finished (task, method) record so a rerun resumes; summaries.
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { bootstrapMean, pairedBootstrap, scoreCompletion } from './metrics.ts';
+import { type BenchMethod, MethodUnavailableError, type PreparedMethod, type RepoContext } from './methods.ts';
+import type { BenchSplit, BenchTask, TaskMode } from './taskSet.ts';
+
+/** One scored completion: results.json's `tasks` array and each line of results.partial.jsonl. */
+export interface TaskRecord {
+  task_id: string;
+  repo: string;
+  commit: string;
+  file: string;
+  line: number;
+  kind: string;
+  mode: TaskMode;
+  method: string;
+  split: BenchSplit;
+  target: string;
+  /** The raw greedy continuation. */
+  prediction: string;
+  /** After the paper's post-processing (what EM and EditSim compare). */
+  prediction_clean: string;
+  em: boolean;
+  editsim: number;
+  prompt_tokens: number;
+  extra_prompt_tokens: number;
+  seconds: number;
+  commit_index?: number;
+  commit_count?: number;
+}
+
+/** The one-off per-repository cost of a method (RAG index, adapter generation), recorded apart from per-task time. */
+export interface PrepareRecord {
+  method: string;
+  repo: string;
+  commit: string;
+  seconds: number;
+}
+
+export interface BenchProgress {
+  done: number;
+  total: number;
+  /** Finished in an earlier run and read back from the partial file. */
+  resumed: number;
+  method: string;
+  repo: string;
+  elapsedSeconds: number;
+  etaSeconds: number | null;
+}
+
+export interface RunBenchmarkOptions {
+  tasks: readonly BenchTask[];
+  methods: readonly BenchMethod[];
+  /** The repository at a commit, with its donor for the shuffled control (the caller opens and caches repos). */
+  loadContext: (repo: string, commit: string) => Promise<RepoContext>;
+  /** Append-only record file; records already in it are skipped. */
+  partialPath: string;
+  /** Append-only file of per-repository preparation costs. */
+  preparePath: string;
+  signal?: AbortSignal;
+  onProgress?: (progress: BenchProgress) => void;
+  onNote?: (message: string) => void;
+}
+
+export interface BenchRun {
+  records: TaskRecord[];
+  prepares: PrepareRecord[];
+  /** (method, repo) pairs that could not run, with the reason. */
+  skipped: { method: string; repo: string; commit: string; tasks: number; reason: string }[];
+}
+
+const recordKey = (taskId: string, method: string) => `${taskId}\u0000${method}`;
+
+/**
+ * Reads an append-only JSONL file, dropping a last line cut short by a crash (and truncating the file there, so the
+ * next append starts on a fresh line).
+ */
+export function readJsonlResumable<T>(path: string): T[] {
+  if (!existsSync(path)) return [];
+  let text = readFileSync(path, 'utf8');
+  if (text.length > 0 && !text.endsWith('\n')) {
+    text = text.slice(0, text.lastIndexOf('\n') + 1);
+    writeFileSync(path, text);
+  }
+  return text.split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as T);
+}
+
+/**
+ * Runs every method on every task, grouped by repository and commit so each method prepares once per group.
+ * Each finished record is appended to `partialPath` before the next task starts; an abort (Ctrl-C) rejects with
+ * the signal's reason and loses only the task in flight. A rerun with the same file skips what is done.
+ */
+export async function runBenchmark(options: RunBenchmarkOptions): Promise<BenchRun> {
+  const { tasks, methods, loadContext, partialPath, preparePath, signal, onProgress, onNote } = options;
+  const records = readJsonlResumable<TaskRecord>(partialPath);
+  const prepares = readJsonlResumable<PrepareRecord>(preparePath);
+  const wanted = new Set(tasks.flatMap((task) => methods.map((method) => recordKey(task.id, method.name))));
+  const done = new Set<string>();
+  const kept: TaskRecord[] = [];
+  for (const record of records) {
+    const key = recordKey(record.task_id, record.method);
+    if (wanted.has(key) && !done.has(key)) {
+      done.add(key);
+      kept.push(record);
+    }
+  }
+  const resumed = kept.length;
+  const total = wanted.size;
+  const skipped: BenchRun['skipped'] = [];
+  const started = performance.now();
+  let finishedHere = 0;
+  let skippedCount = 0;
+
+  const groups = new Map<string, BenchTask[]>();
+  for (const task of tasks) {
+    const key = `${task.repo}\u0000${task.commit}`;
+    const group = groups.get(key);
+    if (group) group.push(task);
+    else groups.set(key, [task]);
+  }
+  const report = (method: string, repo: string) => {
+    const elapsedSeconds = (performance.now() - started) / 1000;
+    const remaining = total - kept.length - skippedCount;
+    const etaSeconds = finishedHere > 0 ? (elapsedSeconds / finishedHere) * remaining : null;
+    onProgress?.({ done: kept.length + skippedCount, total, resumed, method, repo, elapsedSeconds, etaSeconds });
+  };
+
+  for (const groupTasks of groups.values()) {
+    const { repo, commit } = groupTasks[0];
+    let context: RepoContext | null = null;
+    for (const method of methods) {
+      const todo = groupTasks.filter((task) => !done.has(recordKey(task.id, method.name)));
+      if (todo.length === 0) continue;
+      signal?.throwIfAborted();
+      context ??= await loadContext(repo, commit);
+      let prepared: PreparedMethod;
+      const prepareStarted = performance.now();
+      try {
+        prepared = await method.prepare(context, signal);
+      } catch (error) {
+        if (!(error instanceof MethodUnavailableError)) throw error;
+        skipped.push({ method: method.name, repo, commit, tasks: todo.length, reason: error.message });
+        skippedCount += todo.length;
+        onNote?.(`skipped ${method.name} on ${repo} (${todo.length} tasks): ${error.message}`);
+        report(method.name, repo);
+        continue;
+      }
+      const prepareRecord: PrepareRecord = { method: method.name, repo, commit, seconds: (performance.now() - prepareStarted) / 1000 };
+      appendFileSync(preparePath, JSON.stringify(prepareRecord) + '\n');
+      prepares.push(prepareRecord);
+      try {
+        for (const task of todo) {
+          report(method.name, repo);
+          const taskStarted = performance.now();
+          const { prediction, promptTokens, extraPromptTokens } = await prepared.predict(task, signal);
+          const seconds = (performance.now() - taskStarted) / 1000;
+          const score = scoreCompletion(prediction, task.target);
+          const record: TaskRecord = {
+            task_id: task.id, repo: task.repo, commit: task.commit, file: task.file, line: task.line, kind: task.kind,
+            mode: task.mode, method: method.name, split: task.split, target: task.target, prediction,
+            prediction_clean: score.prediction, em: score.em, editsim: score.editsim, prompt_tokens: promptTokens,
+            extra_prompt_tokens: extraPromptTokens, seconds,
+            ...(task.commitIndex !== undefined ? { commit_index: task.commitIndex, commit_count: task.commitCount } : {}),
+          };
+          appendFileSync(partialPath, JSON.stringify(record) + '\n');
+          done.add(recordKey(task.id, method.name));
+          kept.push(record);
+          finishedHere++;
+        }
+      } finally {
+        prepared.dispose();
+      }
+    }
+  }
+  report('', '');
+  return { records: kept, prepares, skipped };
+}
+
+export interface SplitSummary {
+  method: string;
+  split: string;
+  n: number;
+  /** Percent. */
+  em: number;
+  em_ci: [number, number];
+  editsim: number;
+  editsim_ci: [number, number];
+  prompt_tokens_mean: number;
+  extra_prompt_tokens_mean: number;
+  seconds_per_task: number;
+  /** Mean one-off preparation time per repository (and commit) for this method, over the whole run. */
+  prepare_seconds_mean: number;
+}
+
+export interface PairedSummary {
+  method: string;
+  baseline: string;
+  split: string;
+  n: number;
+  /** Percentage points, method minus baseline, over the tasks both scored. */
+  em_diff: number;
+  em_diff_ci: [number, number];
+  p: number;
+  editsim_diff: number;
+}
+
+export interface RepoSummary {
+  method: string;
+  repo: string;
+  n: number;
+  em: number;
+  em_ci: [number, number];
+}
+
+export interface TimelinePoint {
+  method: string;
+  /** Bin of the task's commit position in its history, 0 (oldest) .. bins-1 (newest). */
+  bin: number;
+  bins: number;
+  n: number;
+  em: number;
+}
+
+export interface BenchSummary {
+  summary: SplitSummary[];
+  paired: PairedSummary[];
+  perRepo: RepoSummary[];
+  evoTimeline: TimelinePoint[];
+}
+
+function groupRecords<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const name = key(item);
+    const group = groups.get(name);
+    if (group) group.push(item);
+    else groups.set(name, [item]);
+  }
+  return groups;
+}
+
+const average = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
+const percent = ([lo, hi]: [number, number]): [number, number] => [lo * 100, hi * 100];
+
+/**
+ * Summaries with seeded bootstrap CIs: per (method, split), paired differences against `baseline` (same tasks), per
+ * (method, repo), and evo EM along commit time in `timelineBins` bins.
+ */
+export function summarizeRun(
+  run: Pick<BenchRun, 'records' | 'prepares'>,
+  { seed = 0, baseline = 'base', timelineBins = 10, methodOrder }: { seed?: number; baseline?: string; timelineBins?: number; methodOrder?: string[] } = {},
+): BenchSummary {
+  const { records, prepares } = run;
+  const order = methodOrder ?? [...new Set(records.map((record) => record.method))];
+  const rank = (method: string) => (order.includes(method) ? order.indexOf(method) : order.length);
+  const prepareMean = new Map([...groupRecords(prepares, (p) => p.method)].map(([method, list]) => [method, average(list.map((p) => p.seconds))]));
+
+  const summary: SplitSummary[] = [];
+  for (const [key, group] of groupRecords(records, (r) => `${r.method}\u0000${r.split}`)) {
+    const [method, split] = key.split('\u0000');
+    const em = bootstrapMean(group.map((r) => Number(r.em)), { seed });
+    const editsim = bootstrapMean(group.map((r) => r.editsim), { seed });
+    summary.push({
+      method, split, n: group.length, em: em.mean * 100, em_ci: percent(em.ci), editsim: editsim.mean, editsim_ci: editsim.ci,
+      prompt_tokens_mean: average(group.map((r) => r.prompt_tokens)),
+      extra_prompt_tokens_mean: average(group.map((r) => r.extra_prompt_tokens)),
+      seconds_per_task: average(group.map((r) => r.seconds)),
+      prepare_seconds_mean: prepareMean.get(method) ?? 0,
+    });
+  }
+  summary.sort((a, b) => rank(a.method) - rank(b.method) || a.split.localeCompare(b.split));
+
+  const paired: PairedSummary[] = [];
+  const baselineByTask = new Map(records.filter((r) => r.method === baseline).map((r) => [r.task_id, r]));
+  for (const [key, group] of groupRecords(records.filter((r) => r.method !== baseline), (r) => `${r.method}\u0000${r.split}`)) {
+    const [method, split] = key.split('\u0000');
+    const pairs = group.flatMap((r) => (baselineByTask.has(r.task_id) ? [[r, baselineByTask.get(r.task_id)!] as const] : []));
+    if (pairs.length === 0) continue;
+    const em = pairedBootstrap(pairs.map(([r]) => Number(r.em)), pairs.map(([, b]) => Number(b.em)), { seed });
+    paired.push({
+      method, baseline, split, n: pairs.length, em_diff: em.mean * 100, em_diff_ci: percent(em.ci), p: em.p,
+      editsim_diff: average(pairs.map(([r, b]) => r.editsim - b.editsim)),
+    });
+  }
+  paired.sort((a, b) => rank(a.method) - rank(b.method) || a.split.localeCompare(b.split));
+
+  const perRepo: RepoSummary[] = [];
+  for (const [key, group] of groupRecords(records, (r) => `${r.method}\u0000${r.repo}`)) {
+    const [method, repo] = key.split('\u0000');
+    const em = bootstrapMean(group.map((r) => Number(r.em)), { seed });
+    perRepo.push({ method, repo, n: group.length, em: em.mean * 100, em_ci: percent(em.ci) });
+  }
+  perRepo.sort((a, b) => a.repo.localeCompare(b.repo) || rank(a.method) - rank(b.method));
+
+  const evoTimeline: TimelinePoint[] = [];
+  const evoRecords = records.filter((r) => r.mode === 'evo' && r.commit_index !== undefined && r.commit_count);
+  const binOf = (r: TaskRecord) => Math.min(timelineBins - 1, Math.floor((r.commit_index! / Math.max(1, r.commit_count! - 1)) * timelineBins));
+  for (const [key, group] of groupRecords(evoRecords, (r) => `${r.method}\u0000${binOf(r)}`)) {
+    const [method, bin] = key.split('\u0000');
+    evoTimeline.push({ method, bin: Number(bin), bins: timelineBins, n: group.length, em: average(group.map((r) => Number(r.em))) * 100 });
+  }
+  evoTimeline.sort((a, b) => rank(a.method) - rank(b.method) || a.bin - b.bin);
+  return { summary, paired, perRepo, evoTimeline };
+}

@@ -1,0 +1,337 @@
+// src/git against the git CLI on generated repositories served over smart HTTP: clone, log, snapshots, diffs, errors.
+import * as fs from 'node:fs';
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import http from 'isomorphic-git/http/node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  cloneRepository, type CloneProgress, diffCommit, GitError, isEvoDiffPath, listCommits, readSnapshot, requirePythonFiles,
+} from '../src/git/index.ts';
+import { snapshotAt } from '../src/synth/generateRepo.ts';
+import { makeSynthRepos, runGit, type SynthRepoOnDisk } from '../src/synth/writeGitRepo.ts';
+import { startGitHttpServer, type GitHttpServer } from './support/gitHttpServer.ts';
+
+const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
+const COMMITS = 30;
+/** Fixed identity and date for commits the tests add with the git CLI, so runs are reproducible. */
+const EXTRA_COMMIT_ENV = {
+  GIT_AUTHOR_NAME: 'Extra Tester', GIT_AUTHOR_EMAIL: 'extra@example.org', GIT_AUTHOR_DATE: '1700000000 +0000',
+  GIT_COMMITTER_NAME: 'Extra Tester', GIT_COMMITTER_EMAIL: 'extra@example.org', GIT_COMMITTER_DATE: '1700000000 +0000',
+};
+
+let scratch: string;
+let served: string;
+let server: GitHttpServer;
+/** Used read-only by every test. */
+let main: SynthRepoOnDisk;
+/** Gets new commits pushed in the re-clone test. */
+let growing: SynthRepoOnDisk;
+let mainClone: string;
+let cloneEvents: CloneProgress[];
+let cloneResult: Awaited<ReturnType<typeof cloneRepository>>;
+let dirCount = 0;
+
+const urlOf = (name: string) => `${server.url}/${name}.git`;
+const freshDir = () => join(scratch, `clone-${++dirCount}`);
+const pythonFilesOf = (tree: Record<string, string>) => Object.fromEntries(Object.entries(tree).filter(([path]) => path.endsWith('.py')));
+
+async function expectGitError(promise: Promise<unknown>, code: GitError['code'], caller: string): Promise<GitError> {
+  const error = await promise.then(() => null, (err: unknown) => err);
+  expect(error, `expected a ${code} GitError`).toBeInstanceOf(GitError);
+  expect((error as GitError).code).toBe(code);
+  expect((error as GitError).caller).toBe(caller);
+  return error as GitError;
+}
+
+/** Commit `files` (path -> content; null deletes) on top of the served bare repository `name` with the git CLI. */
+async function pushCommit(name: string, message: string, files: Record<string, string | Buffer | null>): Promise<string> {
+  const work = join(scratch, `work-${name}-${++dirCount}`);
+  await runGit(['clone', '--quiet', join(served, `${name}.git`), work]);
+  for (const [path, content] of Object.entries(files)) {
+    if (content === null) await runGit(['rm', '--quiet', path], { cwd: work });
+    else {
+      await mkdir(join(work, path, '..'), { recursive: true });
+      await writeFile(join(work, path), content);
+    }
+  }
+  await runGit(['add', '--all'], { cwd: work });
+  await runGit(['commit', '--quiet', '-m', message], { cwd: work, env: EXTRA_COMMIT_ENV });
+  await runGit(['push', '--quiet', 'origin', 'HEAD:main'], { cwd: work });
+  return (await runGit(['rev-parse', 'HEAD'], { cwd: work })).trim();
+}
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'git-test-'));
+  served = join(scratch, 'served');
+  [main, growing] = await makeSynthRepos({ root: served, seeds: [3, 4], commits: COMMITS });
+  server = await startGitHttpServer({ root: served });
+  mainClone = freshDir();
+  cloneEvents = [];
+  cloneResult = await cloneRepository({ fs, http, dir: mainClone, url: urlOf(main.name), onProgress: (p) => cloneEvents.push({ ...p }) });
+});
+
+afterAll(async () => {
+  await server?.close();
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+describe('cloneRepository', () => {
+  it('clones the whole short history and reports progress: phases in order, counts and bytes that only grow', () => {
+    expect(cloneResult).toMatchObject({ head: main.head, branch: 'main', reused: false });
+    expect(cloneResult.bytes).toBeGreaterThan(1000);
+    const phases = [...new Set(cloneEvents.map((e) => e.phase))];
+    expect(phases[0]).toBe('Connecting');
+    expect(phases).toContain('Receiving objects');
+    expect(phases[phases.length - 1]).toBe('Resolving deltas');
+    for (let i = 1; i < cloneEvents.length; i++) {
+      expect(cloneEvents[i].bytes).toBeGreaterThanOrEqual(cloneEvents[i - 1].bytes);
+      if (cloneEvents[i].phase === cloneEvents[i - 1].phase) expect(cloneEvents[i].loaded).toBeGreaterThanOrEqual(cloneEvents[i - 1].loaded);
+    }
+    expect(cloneEvents[cloneEvents.length - 1].bytes).toBe(cloneResult.bytes);
+    const receiving = cloneEvents.filter((e) => e.phase === 'Receiving objects');
+    expect(receiving[receiving.length - 1].loaded).toBe(receiving[receiving.length - 1].total);
+    expect(receiving[receiving.length - 1].loaded).toBeGreaterThan(COMMITS); // commits, trees and blobs
+  });
+
+  it('keeps only the last `depth` commits, and listCommits stops at that boundary', async () => {
+    const dir = freshDir();
+    const result = await cloneRepository({ fs, http, dir, url: urlOf(main.name), depth: 5 });
+    expect(result.head).toBe(main.head);
+    const commits = await listCommits({ fs, dir, limit: 200 });
+    expect(commits.map((c) => c.sha)).toEqual(main.commitShas.slice(-5).reverse());
+    expect(fs.readFileSync(join(dir, '.git', 'shallow'), 'utf8').trim()).toBe(main.commitShas[COMMITS - 5]);
+  });
+});
+
+describe('listCommits', () => {
+  it('gives the same commits, parents, authors, times, messages and changed files as `git log --name-only`', async () => {
+    const raw = await runGit(['log', '--no-renames', '--name-only', '--format=%x1e%H%x00%P%x00%an%x00%ae%x00%at%x00%B%x00'], { cwd: main.dir });
+    const expected = raw.split('\x1e').slice(1).map((record) => {
+      const [sha, parents, name, email, time, message, files] = record.split('\0');
+      return {
+        sha, parents: parents ? parents.split(' ') : [], author: { name, email }, timestamp: Number(time), message: message.trim(),
+        files: files.split('\n').filter(Boolean).sort(),
+      };
+    });
+    expect(expected).toHaveLength(COMMITS);
+    const commits = await listCommits({ fs, dir: mainClone, withFiles: true });
+    expect(commits.map((c) => ({ ...c, files: [...c.files!].sort() }))).toEqual(expected);
+    expect(commits.map((c) => c.message)).toEqual(main.repo.commits.map((c) => c.message.trim()).reverse());
+  });
+
+  it('returns the newest `limit` commits, without files unless asked', async () => {
+    const commits = await listCommits({ fs, dir: mainClone, limit: 7 });
+    expect(commits.map((c) => c.sha)).toEqual(main.commitShas.slice(-7).reverse());
+    expect(commits.every((c) => c.files === undefined)).toBe(true);
+  });
+});
+
+describe('readSnapshot', () => {
+  it('reads exactly the generator\'s Python files at several commits and counts the other files', async () => {
+    for (const index of [0, 9, 17, COMMITS - 1]) {
+      const tree = snapshotAt(main.repo, index);
+      const snapshot = await readSnapshot({ fs, dir: mainClone, commit: main.commitShas[index] });
+      expect(Object.fromEntries(snapshot.files.map((f) => [f.path, f.content])), `commit ${index}`).toEqual(pythonFilesOf(tree));
+      expect(snapshot.files.map((f) => f.path)).toEqual(Object.keys(pythonFilesOf(tree)).sort());
+      expect(snapshot.skipped).toEqual({ binary: 0, tooLarge: 0, vendored: 0, generated: 0, notIncluded: Object.keys(tree).length - snapshot.files.length });
+    }
+  });
+
+  it('skips and counts binary, oversized, vendored and generated files and notebooks', async () => {
+    await runGit(['clone', '--quiet', '--bare', main.dir, join(served, 'extras.git')]);
+    const extras = {
+      'pkg_data/blob.py': Buffer.from([0x70, 0x72, 0x69, 0x6e, 0x74, 0x00, 0x01, 0x02]),
+      'pkg_data/huge_table.py': `TABLE = [\n${'    "0123456789abcdef",\n'.repeat(400)}]\n`,
+      'vendor/six.py': 'PY3 = True\n',
+      'third_party/lib/inner/util.py': 'def helper():\n    return 1\n',
+      'third_party/lib/README.md': '# vendored\n',
+      'pkg_data/api_pb2.py': '# Generated by the protocol buffer compiler.  DO NOT EDIT!\n',
+      'notebooks/demo.ipynb': '{"cells": [], "nbformat": 4}\n',
+      'docs/logo.png': Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00]),
+    };
+    const head = await pushCommit('extras', 'Add assets, vendored code and generated files', extras);
+    const dir = freshDir();
+    await cloneRepository({ fs, http, dir, url: urlOf('extras') });
+    const snapshot = await readSnapshot({ fs, dir, commit: head, maxFileBytes: 4096 });
+    const tree = snapshotAt(main.repo, COMMITS - 1);
+    expect(Object.fromEntries(snapshot.files.map((f) => [f.path, f.content]))).toEqual(pythonFilesOf(tree));
+    const nonPython = Object.keys(tree).length - snapshot.files.length;
+    // The README, the notebook and the PNG are not Python: they count as not included, wherever they are.
+    expect(snapshot.skipped).toEqual({ binary: 1, tooLarge: 1, vendored: 2, generated: 1, notIncluded: nonPython + 3 });
+  });
+
+  it('fails with TooManyFiles past maxFiles, and accepts exactly maxFiles', async () => {
+    const commit = main.head;
+    const count = Object.keys(pythonFilesOf(snapshotAt(main.repo, COMMITS - 1))).length;
+    expect((await readSnapshot({ fs, dir: mainClone, commit, maxFiles: count })).files).toHaveLength(count);
+    const error = await expectGitError(readSnapshot({ fs, dir: mainClone, commit, maxFiles: count - 1 }), 'TooManyFiles', 'git.readSnapshot');
+    expect(error.data).toEqual({ maxFiles: count - 1 });
+  });
+
+  it('reports a snapshot without Python as NoPython (requirePythonFiles)', async () => {
+    await runGit(['init', '--quiet', '--bare', '--initial-branch=main', join(served, 'docs-only.git')]);
+    const work = join(scratch, 'docs-only-work');
+    await runGit(['clone', '--quiet', join(served, 'docs-only.git'), work]);
+    await writeFile(join(work, 'README.md'), '# Just documentation\n');
+    await writeFile(join(work, 'setup.cfg'), '[metadata]\nname = docs\n');
+    await runGit(['add', '--all'], { cwd: work });
+    await runGit(['commit', '--quiet', '-m', 'docs'], { cwd: work, env: EXTRA_COMMIT_ENV });
+    await runGit(['push', '--quiet', 'origin', 'HEAD:main'], { cwd: work });
+    const dir = freshDir();
+    const { head } = await cloneRepository({ fs, http, dir, url: urlOf('docs-only') });
+    const snapshot = await readSnapshot({ fs, dir, commit: head });
+    expect(snapshot.skipped.notIncluded).toBe(2);
+    const error = await expectGitError(Promise.resolve().then(() => requirePythonFiles(snapshot)), 'NoPython', 'git.requirePythonFiles');
+    expect(error.message).toContain('2 other files');
+    const python = await readSnapshot({ fs, dir: mainClone, commit: main.head });
+    expect(requirePythonFiles(python)).toBe(python);
+  });
+});
+
+describe('diffCommit', () => {
+  /** `git diff` text for the paper's files, without the `diff --git`, index and mode lines our patches leave out. */
+  async function gitDiffText(parent: string, commit: string): Promise<string> {
+    const names = (await runGit(['diff', '--no-renames', '--name-only', parent, commit], { cwd: main.dir })).split('\n').filter(isEvoDiffPath);
+    if (names.length === 0) return '';
+    const text = await runGit(['diff', '--no-renames', '-U3', parent, commit, '--', ...names], { cwd: main.dir });
+    return text.split('\n').filter((line) => !/^(diff --git |index |new file mode |deleted file mode )/.test(line)).join('\n');
+  }
+
+  /** The removed and added lines of a patch text, in order per sign: what a diff says changed, whatever the alignment. */
+  const changedLines = (patch: string) => patch.split('\n').filter((line) => /^[-+](?![-+]{2} )/.test(line)).sort();
+
+  it('equals `git diff -U3` of the non-test .py/.md/.rst files, hunk headers included, for every commit but slider choices', async () => {
+    let hunks = 0;
+    const differentAlignment: string[] = [];
+    for (const [index, sha] of main.commitShas.entries()) {
+      const parent = index === 0 ? EMPTY_TREE : main.commitShas[index - 1];
+      const diffs = await diffCommit({ fs, dir: mainClone, commit: sha });
+      expect(diffs.every((d) => isEvoDiffPath(d.path) && !d.binary)).toBe(true);
+      const ours = diffs.map((d) => d.patch).join('');
+      const theirs = await gitDiffText(parent, sha);
+      // Where a changed block can slide (an added blank line between two blank lines), git's xdiff compaction may
+      // pick another, equally short, alignment than jsdiff: the changed lines are then the same, their place differs.
+      if (ours !== theirs) differentAlignment.push(`${index} ${sha}`);
+      expect(changedLines(ours), `commit ${index} ${sha}`).toEqual(changedLines(theirs));
+      hunks += diffs.reduce((sum, d) => sum + d.hunks.length, 0);
+    }
+    expect(hunks).toBeGreaterThan(COMMITS);
+    // Measured over 261 generated commits: 257 byte-identical to git diff, 4 with another slider alignment.
+    expect(differentAlignment.length, differentAlignment.join(', ')).toBeLessThanOrEqual(COMMITS / 10);
+  });
+
+  it('gives hunk ranges as git writes them, and lists the changes of a root commit as additions', async () => {
+    const [root] = main.commitShas;
+    const diffs = await diffCommit({ fs, dir: mainClone, commit: root });
+    expect(diffs.length).toBeGreaterThan(0);
+    for (const diff of diffs) {
+      expect(diff.status).toBe('added');
+      expect(diff.hunks).toHaveLength(1);
+      expect(diff.hunks[0]).toMatchObject({ oldStart: 0, oldLines: 0, newStart: 1 });
+      expect(diff.hunks[0].lines.every((line) => line.startsWith('+'))).toBe(true);
+    }
+  });
+});
+
+describe('clone failures', () => {
+  it('reports a missing repository as NotFound (404) and leaves no directory', async () => {
+    const dir = freshDir();
+    const error = await expectGitError(cloneRepository({ fs, http, dir, url: urlOf('no-such-repo') }), 'NotFound', 'git.cloneRepository');
+    expect(error.data).toEqual({ status: 404 });
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+
+  it.each([401, 403])('reports HTTP %i as Unauthorized', async (status) => {
+    server.faults = { statusFor: (path) => (path.startsWith(`/${main.name}.git/`) ? status : undefined) };
+    try {
+      const dir = freshDir();
+      const error = await expectGitError(cloneRepository({ fs, http, dir, url: urlOf(main.name) }), 'Unauthorized', 'git.cloneRepository');
+      expect(error.data).toEqual({ status });
+      expect(fs.existsSync(dir)).toBe(false);
+    } finally {
+      server.faults = {};
+    }
+  });
+
+  it('reports a connection cut mid-pack as Network and keeps nothing half-written', async () => {
+    server.faults = { failAfterBytes: 1500 };
+    try {
+      const dir = freshDir();
+      await expectGitError(cloneRepository({ fs, http, dir, url: urlOf(main.name) }), 'Network', 'git.cloneRepository');
+      expect(fs.existsSync(dir)).toBe(false);
+      expect(server.requests.some((r) => r.path.endsWith('/git-upload-pack'))).toBe(true);
+    } finally {
+      server.faults = {};
+    }
+  });
+
+  it('stops with TooLarge past maxBytes and keeps nothing', async () => {
+    const dir = freshDir();
+    const error = await expectGitError(cloneRepository({ fs, http, dir, url: urlOf(main.name), maxBytes: 4096 }), 'TooLarge', 'git.cloneRepository');
+    expect(error.data).toEqual({ maxBytes: 4096 });
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+
+  it('reports a repository without commits as EmptyRepository', async () => {
+    await runGit(['init', '--quiet', '--bare', '--initial-branch=main', join(served, 'empty.git')]);
+    const dir = freshDir();
+    await expectGitError(cloneRepository({ fs, http, dir, url: urlOf('empty') }), 'EmptyRepository', 'git.cloneRepository');
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+
+  it('cancels through an AbortSignal while the pack is on its way, and keeps nothing', async () => {
+    server.faults = { delayMs: 400 };
+    try {
+      const dir = freshDir();
+      const controller = new AbortController();
+      const started = performance.now();
+      const phasesSeen: string[] = [];
+      const clone = cloneRepository({
+        fs, http, dir, url: urlOf(main.name), signal: controller.signal,
+        // The refs have arrived (bytes > 0): the pack request is now waiting on the server's delay.
+        onProgress: (p) => {
+          phasesSeen.push(p.phase);
+          if (p.bytes > 0) controller.abort();
+        },
+      });
+      await expectGitError(clone, 'Cancelled', 'git.cloneRepository');
+      expect(performance.now() - started).toBeLessThan(2 * 400 + 300); // did not wait for the pack
+      expect(phasesSeen).not.toContain('Resolving deltas');
+      expect(fs.existsSync(dir)).toBe(false);
+    } finally {
+      server.faults = {};
+    }
+  });
+});
+
+describe('re-cloning a URL already cloned', () => {
+  it('reuses the clone and fetches only the new commits', async () => {
+    const dir = freshDir();
+    const first = await cloneRepository({ fs, http, dir, url: urlOf(growing.name) });
+    expect(first).toMatchObject({ head: growing.head, reused: false });
+    const newHead = await pushCommit(growing.name, 'Document the release', { 'CHANGELOG.md': '# Changelog\n\n- first release\n' });
+    const events: CloneProgress[] = [];
+    const second = await cloneRepository({ fs, http, dir, url: urlOf(growing.name), onProgress: (p) => events.push(p) });
+    expect(second).toMatchObject({ head: newHead, reused: true, branch: 'main' });
+    expect(second.bytes).toBeLessThan(first.bytes / 3);
+    const counted = events.filter((e) => e.phase === 'Counting objects').pop();
+    expect(counted?.total).toBe(3); // the server packs the new commit, its root tree and the new blob
+    const commits = await listCommits({ fs, dir, withFiles: true });
+    expect(commits[0]).toMatchObject({ sha: newHead, parents: [growing.head], message: 'Document the release', files: ['CHANGELOG.md'] });
+    expect(commits.slice(1).map((c) => c.sha)).toEqual([...growing.commitShas].reverse());
+  });
+
+  it('keeps the earlier complete clone when an update is cut off', async () => {
+    const dir = freshDir();
+    const { head } = await cloneRepository({ fs, http, dir, url: urlOf(main.name) });
+    server.faults = { failAfterBytes: 200 };
+    try {
+      await expectGitError(cloneRepository({ fs, http, dir, url: urlOf(main.name) }), 'Network', 'git.cloneRepository');
+    } finally {
+      server.faults = {};
+    }
+    expect((await listCommits({ fs, dir, limit: 1 }))[0].sha).toBe(head);
+    expect((await readSnapshot({ fs, dir, commit: head })).files.length).toBeGreaterThan(0);
+  });
+});
