@@ -10,6 +10,7 @@ import { filesFromDirectory, loadHfModel } from '../src/model/loadHfModel.ts';
 import { loadPythonParser } from '../src/parse/pythonParser.ts';
 import { BpeTokenizer } from '../src/tokenizer/bpeTokenizer.ts';
 import { bitsPerByte, nextLineExactMatch } from '../src/bench/baseModelEval.ts';
+import { seededUniform } from '../src/util/random.ts';
 import { readWorkingTree } from './readWorkingTree.ts';
 
 const VALIDATION_SHARDS = 'data/corpus/val';
@@ -23,21 +24,32 @@ function progress(label: string) {
   };
 }
 
-/** Validation documents in a fixed order: whole files from the held-out packages, until `maxBytes`. */
-async function validationFiles(maxBytes: number): Promise<Array<{ path: string; content: string }>> {
+/** All validation documents (whole files from the held-out packages; ~16 MB), in shard order. */
+async function validationFiles(): Promise<Array<{ path: string; content: string }>> {
   if (!fs.existsSync(VALIDATION_SHARDS)) throw new Error(`${VALIDATION_SHARDS} is missing: build the corpus with \`npm run data:corpus\` or pass --repo PATH`);
   const files: Array<{ path: string; content: string }> = [];
-  let bytes = 0;
   for (const shard of fs.readdirSync(VALIDATION_SHARDS).filter((f) => f.endsWith('.jsonl')).sort()) {
     for (const line of (await readFile(join(VALIDATION_SHARDS, shard), 'utf8')).split('\n')) {
       if (!line.trim()) continue;
       const record = JSON.parse(line) as { package: string; path: string; text: string };
-      if (bytes + record.text.length > maxBytes) return files;
       files.push({ path: `${record.package}/${record.path}`, content: record.text });
-      bytes += record.text.length;
     }
   }
   return files;
+}
+
+/** A seeded sample of files up to `maxBytes`, so a small budget still spans every package. */
+function sampleFiles<T extends { content: string }>(files: readonly T[], maxBytes: number, seed: number): T[] {
+  const random = seededUniform(seed);
+  const order = files.map((file) => ({ file, key: random() })).sort((a, b) => a.key - b.key);
+  const chosen: T[] = [];
+  let bytes = 0;
+  for (const { file } of order) {
+    if (bytes + file.content.length > maxBytes) continue;
+    chosen.push(file);
+    bytes += file.content.length;
+  }
+  return chosen;
 }
 
 async function repositoryFiles(path: string): Promise<Array<{ path: string; content: string }>> {
@@ -67,15 +79,8 @@ async function main(): Promise<void> {
   const { model, config } = await loadHfModel(filesFromDirectory(modelDir));
   const parser = await loadPythonParser();
   const source = values.repo ? resolve(values.repo) : VALIDATION_SHARDS;
-  let files = values.repo ? await repositoryFiles(source) : await validationFiles(maxBytes);
-  files = files.filter((f) => f.content.trim());
-  const budgeted: typeof files = [];
-  let bytes = 0;
-  for (const file of files) {
-    if (bytes + file.content.length > maxBytes) break;
-    budgeted.push(file);
-    bytes += file.content.length;
-  }
+  const files = (values.repo ? await repositoryFiles(source) : await validationFiles()).filter((f) => f.content.trim());
+  const budgeted = sampleFiles(files, maxBytes, Number(values.seed));
   console.log(`model ${modelDir}: ${config.numLayers} layers, d ${config.hiddenSize}, vocab ${config.vocabSize}; ${budgeted.length} files from ${source}`);
   const started = performance.now();
   const perplexity = await bitsPerByte(model, tokenizer, budgeted.map((f) => f.content), { onProgress: progress('bits per byte') });

@@ -1,4 +1,4 @@
-// Runs every test suite (Vitest, pytest for training/, Playwright) and ends with one line: `N passed, N failed`.
+// Runs every test suite (tsc, Vitest, pytest for training/, Playwright) and ends with one line: `N passed, N failed`.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { findChromium } from './chromium.mjs';
@@ -22,6 +22,12 @@ function count(name, { passed, failed, skipped }, status) {
   console.log(`=== ${name}: ${passed} passed, ${failed} failed, ${skipped} skipped (exit ${status})`);
   if (status !== 0 && failed === 0) problems.push(`${name} exited ${status} without a failing test: counted as one failure`);
   if (status !== 0 && failed === 0) totals.failed += 1;
+}
+
+// 0. Type check of the whole tree (src, cli, server, tests): one check, counted as one test.
+{
+  const status = run('typecheck (tsc)', 'npx', ['tsc', '--noEmit', '-p', '.']);
+  count('typecheck', { passed: status === 0 ? 1 : 0, failed: status === 0 ? 0 : 1, skipped: 0 }, 0);
 }
 
 // 1. Unit tests (Node, tfjs wasm backend).

@@ -1,5 +1,5 @@
 // The app shell: repository -> commits -> summary -> adapter -> completion, each stage with progress and errors.
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import * as Comlink from 'comlink';
 import type { CommitInfo, FileDiff } from '../git/index.ts';
 import type { BackendName } from '../model/backend.ts';
@@ -23,6 +23,12 @@ function toAppError(stage: string, err: unknown): AppError {
   return { stage, code: e?.code, message: e?.message ?? String(err) };
 }
 
+/** The user pressed Cancel: the git layer says so with a code, the other stages with an AbortSignal's AbortError. */
+function isCancellation(err: unknown): boolean {
+  const e = err as { code?: string; name?: string };
+  return e?.code === 'Cancelled' || e?.name === 'AbortError';
+}
+
 export function App() {
   const pipeline = usePipeline();
   const [settings, setSettings] = useState<Settings>(() => loadSettings(location.origin, location.search));
@@ -32,6 +38,10 @@ export function App() {
   const [progress, setProgress] = useState<Progress | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<AppError | null>(null);
+  /** A neutral message (not an error), e.g. after the user cancelled. */
+  const [notice, setNotice] = useState<string | null>(null);
+  /** The stage the current operation is in, for naming what failed. */
+  const stage = useRef('clone');
   const [repo, setRepo] = useState<RepoInfo | null>(null);
   const [commits, setCommits] = useState<CommitInfo[]>([]);
   const [selected, setSelected] = useState<string | null>(null);
@@ -58,7 +68,9 @@ export function App() {
 
   const analyse = useCallback(
     async (commit: string) => {
+      stage.current = 'parse';
       setSummary(await pipeline.summarize(commit, onProgress));
+      stage.current = 'adapter';
       setAdapter(await pipeline.makeAdapter(commit, onProgress));
     },
     [pipeline, onProgress],
@@ -66,6 +78,7 @@ export function App() {
 
   const cloneAndAnalyse = useCallback(async () => {
     setError(null);
+    setNotice(null);
     setBusy(true);
     setRepo(null);
     setCommits([]);
@@ -73,29 +86,34 @@ export function App() {
     setAdapter(null);
     setDiff(null);
     try {
+      stage.current = 'clone';
       const result = await pipeline.clone({ url, depth: settings.historyDepth, corsProxy: settings.corsProxy }, onProgress);
       setRepo(result.repo);
       setCommits(result.commits);
       setSelected(result.repo.head);
       await analyse(result.repo.head);
     } catch (err) {
-      setError(toAppError(progress?.stage ?? 'clone', err));
+      if (isCancellation(err)) setNotice(`Cancelled: the ${stage.current} was stopped${stage.current === 'clone' ? ' and nothing was kept' : ''}.`);
+      else setError(toAppError(stage.current, err));
     } finally {
       setBusy(false);
       setProgress(null);
     }
-  }, [pipeline, url, settings, onProgress, analyse, progress?.stage]);
+  }, [pipeline, url, settings, onProgress, analyse]);
 
   const selectCommit = useCallback(
     async (sha: string) => {
       setSelected(sha);
       setError(null);
+      setNotice(null);
       setBusy(true);
       try {
+        stage.current = 'diff';
         setDiff(await pipeline.diff(sha));
         await analyse(sha);
       } catch (err) {
-        setError(toAppError('commit', err));
+        if (isCancellation(err)) setNotice(`Cancelled: the ${stage.current} was stopped.`);
+        else setError(toAppError(stage.current, err));
       } finally {
         setBusy(false);
         setProgress(null);
@@ -158,6 +176,11 @@ export function App() {
           </label>
         </details>
         {progress && <ProgressBar testId={`progress-${progress.stage}`} stage={progress} onCancel={() => void pipeline.cancel()} />}
+        {notice && (
+          <div className="notice" role="status" data-testid="notice">
+            {notice}
+          </div>
+        )}
         {error && (
           <div className="error" role="alert" data-testid="error">
             <strong>{error.stage} failed{error.code ? ` (${error.code})` : ''}:</strong> {error.message}

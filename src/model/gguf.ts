@@ -215,8 +215,9 @@ export function parseGguf(bytes: Uint8Array, limitOptions: GgufLimits = {}): Par
   const tensorCount = cursor.size('the tensor count');
   const metadataCount = cursor.size('the metadata count');
   // A tensor info takes >= 24 bytes (name length, dim count, type, offset); a pair >= 13 (key length, type, one byte).
-  if (tensorCount > limits.maxTensors || tensorCount * 24 > cursor.remaining) fail('too-many', `File declares ${tensorCount} tensors, more than it can hold`);
-  if (metadataCount > limits.maxMetadata || metadataCount * 13 > cursor.remaining) fail('too-many', `File declares ${metadataCount} metadata pairs, more than it can hold`);
+  if (tensorCount > limits.maxTensors) fail('too-many', `File declares ${tensorCount} tensors, over the limit of ${limits.maxTensors}`);
+  if (metadataCount > limits.maxMetadata) fail('too-many', `File declares ${metadataCount} metadata pairs, over the limit of ${limits.maxMetadata}`);
+  if (tensorCount * 24 + metadataCount * 13 > cursor.remaining) fail('truncated', `File declares ${tensorCount} tensors and ${metadataCount} metadata pairs, more than its ${bytes.byteLength} bytes can hold`);
 
   const metadata = new Map<string, GgufValue>();
   for (let i = 0; i < metadataCount; i++) {

@@ -1,6 +1,7 @@
 // The pipeline worker: holds the heavy state (clone, model, parser, adapter) and runs every stage off the UI thread.
 import { Buffer } from 'buffer';
 import * as Comlink from 'comlink';
+import './errorTransfer.ts';
 import LightningFS from '@isomorphic-git/lightning-fs';
 import http from 'isomorphic-git/http/web';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
@@ -8,7 +9,9 @@ import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.
 import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import treeSitterWasm from 'web-tree-sitter/web-tree-sitter.wasm?url';
 import pythonWasm from 'tree-sitter-python/tree-sitter-python.wasm?url';
-import { cloneRepository, diffCommit, GitError, listCommits, normalizeRepoUrl, readSnapshot, isTestPath } from '../../git/index.ts';
+import {
+  cloneRepository, diffCommit, GitError, isTestPath, listCommits, normalizeRepoUrl, readSnapshot, requirePythonFiles,
+} from '../../git/index.ts';
 import { initBackend } from '../../model/backend.ts';
 import { generate } from '../../model/generate.ts';
 import { exportPeftAdapter, type LoraAdapter } from '../../model/lora.ts';
@@ -97,7 +100,8 @@ const api: PipelineApi = {
     const dir = requireRepo();
     const signal = begin();
     const started = performance.now();
-    const snapshot = await readSnapshot({ fs, dir, commit, signal });
+    // The first stage after a clone: a repository without Python stops here with NoPython.
+    const snapshot = requirePythonFiles(await readSnapshot({ fs, dir, commit, signal }));
     const python = await getParser();
     const summary: RepoSummary = {
       commit, pythonFiles: snapshot.files.length, testFiles: 0, functions: 0, classes: 0, testFunctions: 0, assertions: 0, parseErrors: 0,
@@ -127,7 +131,7 @@ const api: PipelineApi = {
     const { model, tokenizer, hypernetwork } = requireModel();
     const signal = begin();
     const started = performance.now();
-    const snapshot = await readSnapshot({ fs, dir, commit, signal });
+    const snapshot = requirePythonFiles(await readSnapshot({ fs, dir, commit, signal }));
     const made = await makeRepoAdapter({
       files: snapshot.files, model, tokenizer, parser: await getParser(), hypernetwork, signal,
       onProgress: (done, total) => onProgress({ stage: 'encode', label: 'Encoding files with the base model', loaded: done, total, unit: 'files' }),

@@ -1,0 +1,23 @@
+// Serves e2e/pages/runtime.html (the runtime's browser harness) with a Vite dev server, plus a directory of model files.
+import { resolve } from 'node:path';
+import { createServer, type ViteDevServer } from 'vite';
+
+/**
+ * Starts a Vite dev server on 127.0.0.1 (a secure context, so WebGPU is available) for the harness page; files under
+ * `publicDirectory`, if given, are served from the site root. Close it with `server.close()`.
+ */
+export async function startRuntimeHarness({ publicDirectory }: { publicDirectory?: string } = {}): Promise<{ url: string; server: ViteDevServer }> {
+  const root = resolve(import.meta.dirname, '../pages');
+  const server = await createServer({
+    configFile: false,
+    root,
+    publicDir: publicDirectory ? resolve(publicDirectory) : false,
+    logLevel: 'error',
+    server: { host: '127.0.0.1', port: 0, fs: { allow: [resolve(root, '../..')] } },
+    optimizeDeps: { entries: [resolve(root, 'runtime.html')] },
+  });
+  await server.listen();
+  const url = server.resolvedUrls?.local[0];
+  if (!url) throw new Error('the harness server did not report its URL');
+  return { url: `${url}runtime.html`, server };
+}

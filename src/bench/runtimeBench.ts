@@ -1,0 +1,243 @@
+// Runtime performance benchmark, the same code in Node (wasm) and the browser (wasm or webgpu): prefill and decode speed,
+// LoRA unmerged/merged overhead, adapter swap time, context-length cost, achieved vs raw matmul GFLOP/s, kernels per token.
+import * as tf from '@tensorflow/tfjs';
+import type { ModelConfig } from '../model/config.ts';
+import { KVCache, LlamaModel, LINEAR_MODULES, linearShape } from '../model/llama.ts';
+import { disposePreparedLora, mergeLora, prepareLora, randomLoraAdapter, unmergeLora, type PreparedLora } from '../model/lora.ts';
+
+export interface RuntimeBenchOptions {
+  /** Prompt length for the prefill figure. */
+  prefillTokens?: number;
+  /** Decode steps timed per figure (after one untimed warm-up step). */
+  decodeTokens?: number;
+  /** Contexts (tokens already in the cache) at which base decode is timed. */
+  contexts?: number[];
+  /** LoRA rank of the random adapter on all seven linear modules of every layer. */
+  rank?: number;
+  /** Counts GPU kernel launches (see countKernels); absent on backends without them. */
+  kernelCounter?: KernelCounter;
+  onLog?: (line: string) => void;
+}
+
+export interface RuntimeBenchResult {
+  backend: string;
+  config: Pick<ModelConfig, 'hiddenSize' | 'numLayers' | 'intermediateSize' | 'numHeads' | 'numKvHeads' | 'vocabSize'>;
+  parameters: number;
+  prefill_tokens: number;
+  prefill_tokens_per_s: number;
+  /** At the first context in `contexts`. */
+  decode_ms_per_token: { base: number; lora_unmerged: number; lora_merged: number };
+  decode_ms_per_token_by_context: Record<string, number>;
+  unmerged_over_base: number;
+  merged_over_base: number;
+  adapter_swap_ms: number;
+  adapter_rank: number;
+  /** Model FLOPs per second achieved during prefill (linear layers, attention and LM head). */
+  model_gflops: number;
+  /** Model FLOPs per second during base decode at the first context. */
+  decode_gflops: number;
+  /** Best of plain tf.matMul on model-shaped operands in this run: the ceiling model_gflops is judged against. */
+  matmul_peak_gflops: number;
+  /** GPU kernel launches for one decode token (webgpu only). */
+  dispatches_per_token?: { base: number; lora_unmerged: number; lora_merged: number };
+}
+
+/** Counts kernel launches between start() and stop(). */
+export interface KernelCounter {
+  start(): void;
+  stop(): number;
+}
+
+/**
+ * On the webgpu backend, counts `runWebGPUProgram` calls (one compute dispatch each); null on other backends.
+ * Wraps the backend's method for the lifetime of the page.
+ */
+export function webgpuKernelCounter(): KernelCounter | null {
+  if (tf.getBackend() !== 'webgpu') return null;
+  const backend = tf.backend() as unknown as { runWebGPUProgram: (...args: unknown[]) => unknown };
+  const original = backend.runWebGPUProgram.bind(backend);
+  let count = 0;
+  let counting = false;
+  backend.runWebGPUProgram = (...args: unknown[]) => {
+    if (counting) count++;
+    return original(...args);
+  };
+  return {
+    start() { count = 0; counting = true; },
+    stop() { counting = false; return count; },
+  };
+}
+
+/** FLOPs of one forward over `count` new tokens after `past` cached ones (multiply-add = 2). */
+export function forwardFlops(config: ModelConfig, past: number, count: number, lmHeadRows = count): number {
+  let linear = 0;
+  for (const module of LINEAR_MODULES) {
+    const [out, inFeatures] = linearShape(config, module);
+    linear += out * inFeatures;
+  }
+  // q·K and softmax·V per query: numHeads * headDim * (positions seen) each; summed over the new tokens.
+  let attention = 0;
+  for (let t = 0; t < count; t++) attention += 2 * config.numHeads * config.headDim * (past + t + 1);
+  return config.numLayers * (2 * linear * count + 2 * attention) + 2 * config.hiddenSize * config.vocabSize * lmHeadRows;
+}
+
+const now = () => performance.now();
+
+async function syncData(tensor: tf.Tensor): Promise<void> {
+  await tensor.data();
+  tensor.dispose();
+}
+
+/** Mean ms per decode step at the cache's current length (one untimed warm-up step first). */
+async function timeDecode(model: LlamaModel, cache: KVCache, steps: number, lora: PreparedLora | null): Promise<number> {
+  await syncData(model.forward([1], { cache, lora, logits: 'last' }));
+  const started = now();
+  for (let i = 0; i < steps; i++) await syncData(model.forward([(i * 7 + 3) % model.config.vocabSize], { cache, lora, logits: 'last' }));
+  return (now() - started) / steps;
+}
+
+function promptIds(config: ModelConfig, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => (i * 31 + 7) % config.vocabSize);
+}
+
+async function prefilledCache(model: LlamaModel, context: number): Promise<KVCache> {
+  const cache = new KVCache(model.config.numLayers);
+  await syncData(model.forward(promptIds(model.config, context), { cache, logits: 'last' }));
+  return cache;
+}
+
+/** GFLOP/s of plain matMul [m, k]·[k, n], best of a few runs after a warm-up. */
+async function matmulGflops(m: number, k: number, n: number): Promise<number> {
+  const a = tf.randomNormal([m, k]);
+  const b = tf.randomNormal([k, n]);
+  await syncData(tf.matMul(a, b));
+  let best = Infinity;
+  for (let run = 0; run < 3; run++) {
+    const started = now();
+    await syncData(tf.matMul(a, b));
+    best = Math.min(best, now() - started);
+  }
+  a.dispose();
+  b.dispose();
+  return (2 * m * k * n) / (best / 1000) / 1e9;
+}
+
+/**
+ * Benchmarks a randomly initialised model of `config` on the current tfjs backend. Frees everything it creates.
+ * @example
+ * await initBackend();
+ * const result = await benchmarkRuntime(config, { onLog: console.log });
+ */
+export async function benchmarkRuntime(
+  config: ModelConfig,
+  { prefillTokens = 128, decodeTokens = 16, contexts = [32, 512], rank = 16, kernelCounter, onLog = () => {} }: RuntimeBenchOptions = {},
+): Promise<RuntimeBenchResult> {
+  const model = LlamaModel.random(config, { seed: 1 });
+  const adapter = randomLoraAdapter(config, { rank, alpha: 2 * rank, seed: 2 });
+  const parameters = model.config.numLayers * LINEAR_MODULES.reduce((sum, m) => sum + linearShape(config, m)[0] * linearShape(config, m)[1], 0)
+    + config.vocabSize * config.hiddenSize * (config.tieWordEmbeddings ? 1 : 2);
+  try {
+    // Prefill: warm up once (kernels compile, buffers allocate), then time the best of two.
+    let prefillMs = Infinity;
+    for (let run = 0; run < 3; run++) {
+      const cache = new KVCache(config.numLayers);
+      const started = now();
+      await syncData(model.forward(promptIds(config, prefillTokens), { cache, logits: 'last' }));
+      if (run > 0) prefillMs = Math.min(prefillMs, now() - started);
+      cache.dispose();
+    }
+    const prefillTokensPerS = prefillTokens / (prefillMs / 1000);
+    const modelGflops = forwardFlops(config, 0, prefillTokens, 1) / (prefillMs / 1000) / 1e9;
+    onLog(`prefill ${prefillTokens} tokens: ${prefillMs.toFixed(1)} ms = ${prefillTokensPerS.toFixed(0)} tokens/s, ${modelGflops.toFixed(2)} GFLOP/s`);
+
+    // Adapter swap: validate + upload + transpose + scale of every A and B.
+    const swapStarted = now();
+    const swaps = 3;
+    for (let i = 0; i < swaps; i++) {
+      const prepared = prepareLora(adapter, config);
+      await Promise.all(prepared.layers.flatMap((modules) => Object.values(modules).map(({ up }) => up.data())));
+      disposePreparedLora(prepared);
+    }
+    const swapMs = (now() - swapStarted) / swaps;
+    const prepared = prepareLora(adapter, config);
+    onLog(`adapter swap (prepareLora, rank ${rank}, 7 modules x ${config.numLayers} layers): ${swapMs.toFixed(1)} ms`);
+
+    const byContext: Record<string, number> = {};
+    let base = 0;
+    let unmerged = 0;
+    let merged = 0;
+    let dispatches: RuntimeBenchResult['dispatches_per_token'];
+    for (const [index, context] of contexts.entries()) {
+      const cache = await prefilledCache(model, context);
+      byContext[context] = await timeDecode(model, cache, decodeTokens, null);
+      onLog(`decode at context ${context}: ${byContext[context].toFixed(2)} ms/token (base)`);
+      if (index === 0) {
+        base = byContext[context];
+        // Each variant from the same cache length: fresh caches so context is equal across the three.
+        cache.dispose();
+        const loraCache = await prefilledCache(model, context);
+        unmerged = await timeDecode(model, loraCache, decodeTokens, prepared);
+        loraCache.dispose();
+        const merge = mergeLora(model, adapter);
+        const mergedCache = await prefilledCache(model, context);
+        merged = await timeDecode(model, mergedCache, decodeTokens, null);
+        mergedCache.dispose();
+        unmergeLora(model, merge);
+        onLog(`decode at context ${context}: LoRA unmerged ${unmerged.toFixed(2)} ms/token (${(unmerged / base).toFixed(3)}x base), `
+          + `merged ${merged.toFixed(2)} ms/token (${(merged / base).toFixed(3)}x)`);
+        if (kernelCounter) dispatches = await countDispatches(model, adapter, prepared, context, kernelCounter);
+        if (dispatches) onLog(`dispatches per decode token: base ${dispatches.base}, LoRA unmerged ${dispatches.lora_unmerged}, merged ${dispatches.lora_merged}`);
+      } else {
+        cache.dispose();
+      }
+    }
+    disposePreparedLora(prepared);
+    const decodeGflops = forwardFlops(config, contexts[0], 1) / (base / 1000) / 1e9;
+
+    // Raw matmul ceiling on operands shaped like the model's: prefill-sized rows times its widest projections.
+    const { hiddenSize: d, intermediateSize: ff } = config;
+    const peak = Math.max(await matmulGflops(prefillTokens, d, ff), await matmulGflops(prefillTokens, ff, d), await matmulGflops(prefillTokens, d, d));
+    onLog(`raw matmul peak ${peak.toFixed(2)} GFLOP/s; model achieves ${modelGflops.toFixed(2)} in prefill (${((100 * modelGflops) / peak).toFixed(0)}%), `
+      + `${decodeGflops.toFixed(2)} in decode`);
+    return {
+      backend: tf.getBackend(),
+      config: { hiddenSize: d, numLayers: config.numLayers, intermediateSize: ff, numHeads: config.numHeads, numKvHeads: config.numKvHeads, vocabSize: config.vocabSize },
+      parameters,
+      prefill_tokens: prefillTokens,
+      prefill_tokens_per_s: prefillTokensPerS,
+      decode_ms_per_token: { base, lora_unmerged: unmerged, lora_merged: merged },
+      decode_ms_per_token_by_context: byContext,
+      unmerged_over_base: unmerged / base,
+      merged_over_base: merged / base,
+      adapter_swap_ms: swapMs,
+      adapter_rank: rank,
+      model_gflops: modelGflops,
+      decode_gflops: decodeGflops,
+      matmul_peak_gflops: peak,
+      ...(dispatches ? { dispatches_per_token: dispatches } : {}),
+    };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Kernel launches of one decode step: base, with the adapter unmerged, and with it merged. */
+async function countDispatches(
+  model: LlamaModel, adapter: ReturnType<typeof randomLoraAdapter>, prepared: PreparedLora, context: number, counter: KernelCounter,
+): Promise<{ base: number; lora_unmerged: number; lora_merged: number }> {
+  const count = async (lora: PreparedLora | null) => {
+    const cache = await prefilledCache(model, context);
+    await syncData(model.forward([1], { cache, lora, logits: 'last' }));
+    counter.start();
+    await syncData(model.forward([2], { cache, lora, logits: 'last' }));
+    const launched = counter.stop();
+    cache.dispose();
+    return launched;
+  };
+  const base = await count(null);
+  const loraUnmerged = await count(prepared);
+  const merge = mergeLora(model, adapter);
+  const loraMerged = await count(null);
+  unmergeLora(model, merge);
+  return { base, lora_unmerged: loraUnmerged, lora_merged: loraMerged };
+}

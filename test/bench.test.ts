@@ -1,0 +1,226 @@
+// Benchmark sanity: the paper's metrics on hand-checked cases (and against Python's difflib), builder determinism,
+// resumability after an abort, and the results.json schema. Quality is not asserted: the model here is random.
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTaskSetFromSpecs, runBenchmarkCommand } from '../src/bench/benchmark.ts';
+import { tinyRandomModel, untrainedHypernetwork } from '../src/bench/benchModel.ts';
+import {
+  bootstrapMean, editSimilarity, isFirstLineFinal, normalizeForMatch, pairedBootstrap, postprocessPrediction, pySplit, pyStrip,
+  scoreCompletion,
+} from '../src/bench/metrics.ts';
+import { Bm25Index } from '../src/bench/retrieval.ts';
+import type { TaskRecord } from '../src/bench/run.ts';
+import { taskSetToJsonl } from '../src/bench/taskSet.ts';
+import { initBackend } from '../src/model/backend.ts';
+import { loadPythonParser, type PythonParser } from '../src/parse/pythonParser.ts';
+
+describe('post-processing and exact match (the paper\'s rules)', () => {
+  const em = (prediction: string, target: string) => scoreCompletion(prediction, target).em;
+
+  it('keeps the first line of a one-line target, after stripping', () => {
+    expect(postprocessPrediction(' 42\n    assert y == 3', '42')).toBe('42');
+    expect(postprocessPrediction('\n\n  foo(1)\nbar', 'foo(1)')).toBe('foo(1)');
+    expect(em('"pear")\n        self.assertEqual(x, 1)', '"pear")')).toBe(true);
+  });
+
+  it('truncates at the end of the expression: comma rule and single-word rule', () => {
+    expect(postprocessPrediction('"pear"), msg="x")', '"pear")')).toBe('"pear")');
+    expect(postprocessPrediction('3 and more words', '3')).toBe('3');
+    expect(postprocessPrediction('[1, 2], 3', '[1, 2]')).toBe('[1, 2], 3'); // the target has a comma: no cut
+    expect(em('x + 1 if y else z', 'x + 1')).toBe(false); // two words in the target: no first-word cut
+    expect(em('foo(a,b)  ', 'foo(a,b)')).toBe(true);
+    // A one-word target cuts the prediction at its first space, even inside the call: the authors' rule.
+    expect(em('foo(a, b)', 'foo(a,b)')).toBe(false);
+    expect(em('foo(a, b)', 'foo(a, b)')).toBe(true);
+    expect(em('None', 'None')).toBe(true);
+  });
+
+  it('drops comments from both sides, even inside string literals (as the authors do)', () => {
+    expect(em('x == 1  # checked', 'x == 1')).toBe(true);
+    expect(scoreCompletion('"#fff"', '"#fff"').target).toBe('"');
+    expect(em('"#000"', '"#fff"')).toBe(true); // both become '"': the authors' rule, kept for comparable numbers
+  });
+
+  it('normalises trailing colons, commas, spaces and whitespace runs', () => {
+    expect(normalizeForMatch('  a ,  b:,\t ')).toBe('a, b'); // checked with Python: one pass of each replace
+    expect(normalizeForMatch('f(a , b)')).toBe('f(a,b)');
+    expect(normalizeForMatch('f(a,\n\n b)')).toBe('f(a, b)'); // the comma rule runs before whitespace is collapsed
+    expect(em('value:', 'value')).toBe(true);
+    expect(em('{"a": 1}', '{"a":1}')).toBe(false); // ": " is not normalised
+  });
+
+  it('handles empty predictions and targets', () => {
+    expect(scoreCompletion('', 'x')).toEqual({ em: false, editsim: 0, prediction: '', target: 'x' });
+    expect(scoreCompletion('   \n  ', '"a"')).toMatchObject({ em: false, prediction: '' });
+    expect(scoreCompletion('', '')).toMatchObject({ em: true, editsim: 1 });
+    expect(scoreCompletion('anything, at all', '# only a comment')).toMatchObject({ em: false, target: '' });
+  });
+
+  it('handles unicode and Python\'s whitespace set', () => {
+    expect(em('"Grüße, Noor!")\n', '"Grüße, Noor!")')).toBe(true);
+    expect(em('"日本語" 😀', '"日本語"')).toBe(true); // single-word target: first word
+    expect(pySplit('a\x1cb\u3000c\u00a0d')).toEqual(['a', 'b', 'c', 'd']);
+    expect(pyStrip('\ufeffx ')).toBe('\ufeffx'); // not whitespace in Python, unlike JS trim()
+    expect(editSimilarity('😀a', '😀b')).toBe(0.5); // code points, not UTF-16 units
+  });
+
+  it('removes FIM tokens before scoring and knows when a first line is final', () => {
+    expect(postprocessPrediction('<|fim_middle|> 7\n', '7')).toBe('7');
+    expect(isFirstLineFinal('  \n  ')).toBe(false);
+    expect(isFirstLineFinal('\n foo')).toBe(false);
+    expect(isFirstLineFinal('\n foo\n')).toBe(true);
+  });
+});
+
+describe('edit similarity (difflib.SequenceMatcher.ratio)', () => {
+  it('matches hand-checked values', () => {
+    expect(editSimilarity('abcd', 'bcde')).toBe(0.75);
+    expect(editSimilarity('', '')).toBe(1);
+    expect(editSimilarity('abc', '')).toBe(0);
+    expect(editSimilarity('abc', 'abc')).toBe(1);
+    expect(editSimilarity('Grüße', 'Gruse')).toBe(0.6);
+    // b has >= 200 items: 'a' is "popular" (autojunk) and never starts a match, yet extends one.
+    expect(editSimilarity(`${'a'.repeat(300)}b`, `${'a'.repeat(250)}xb`)).toBeCloseTo(0.9077757685352622, 15);
+  });
+
+  const hasPython = spawnSync('python3', ['-c', 'import difflib'], { encoding: 'utf8' }).status === 0;
+  it.skipIf(!hasPython)('equals Python\'s difflib on varied pairs (long strings, unicode, repeats)', () => {
+    const pairs: [string, string][] = [
+      ['assertEqual(x, 1)', 'assertEqual(y, 1)'], ['', 'abc'], ['"Grüße, Noor!")', '"Grusse Noor")'], ['😀😃x', 'x😀'],
+      ['a'.repeat(199) + 'b', 'b' + 'a'.repeat(199)], ['ab'.repeat(150), 'ba'.repeat(140) + 'c'],
+      [`${'x = foo(bar, baz)\n'.repeat(15)}`, `${'x = foo(baz, bar)\n'.repeat(14)}y`], ['private Thread currentThread;', 'private volatile Thread currentThread;'],
+    ];
+    const script = 'import json,sys,difflib\nprint(json.dumps([difflib.SequenceMatcher(None,a,b).ratio() for a,b in json.load(sys.stdin)]))';
+    const run = spawnSync('python3', ['-c', script], { input: JSON.stringify(pairs), encoding: 'utf8' });
+    const expected = JSON.parse(run.stdout) as number[];
+    pairs.forEach(([a, b], i) => expect(editSimilarity(a, b)).toBeCloseTo(expected[i], 12));
+  });
+});
+
+describe('bootstrap', () => {
+  it('is seeded, brackets the mean and collapses for constant data', () => {
+    const values = Array.from({ length: 50 }, (_, i) => (i % 3 === 0 ? 1 : 0));
+    const a = bootstrapMean(values, { seed: 1 });
+    expect(bootstrapMean(values, { seed: 1 })).toEqual(a);
+    const continuous = Array.from({ length: 40 }, (_, i) => Math.sin(i) ** 2);
+    expect(bootstrapMean(continuous, { seed: 2 }).ci).not.toEqual(bootstrapMean(continuous, { seed: 1 }).ci);
+    expect(a.mean).toBeCloseTo(17 / 50, 12);
+    expect(a.ci[0]).toBeLessThan(a.mean);
+    expect(a.ci[1]).toBeGreaterThan(a.mean);
+    expect(bootstrapMean([1, 1, 1]).ci).toEqual([1, 1]);
+  });
+
+  it('pairs tasks: no difference gives p = 1, a consistent win p = 0', () => {
+    const base = [1, 0, 1, 0, 1, 1, 0, 0];
+    expect(pairedBootstrap(base, base)).toMatchObject({ mean: 0, ci: [0, 0], p: 1 });
+    const win = pairedBootstrap([1, 1, 1, 1, 1, 1, 1, 1], [0, 0, 0, 0, 1, 0, 0, 0]);
+    expect(win.mean).toBe(7 / 8);
+    expect(win.p).toBe(0);
+    const mixed = pairedBootstrap([1, 1, 1, 1, 1, 1, 1, 1], base); // half the pairs tie: an all-tie resample happens
+    expect(mixed.mean).toBe(0.5);
+    expect(mixed.p).toBeGreaterThan(0);
+    expect(mixed.p).toBeLessThan(0.05);
+    expect(() => pairedBootstrap([1], [1, 0])).toThrow(/equal lengths/);
+  });
+});
+
+describe('retrieval', () => {
+  it('ranks the chunk that shares the query\'s identifiers first', () => {
+    const index = new Bm25Index([
+      { path: 'a.py', startLine: 1, text: 'def lookup_graft(items, prefix):\n    return items[0]' },
+      { path: 'b.py', startLine: 1, text: 'CRATE_LIMIT = 4\ndef ensure_crate(amount): pass' },
+    ]);
+    expect(index.search('self.assertEqual(lookupGraft(x), ', 1)[0].path).toBe('a.py');
+    expect(index.search('unrelated words only', 3)).toEqual([]);
+  });
+});
+
+describe('task set builder and evaluator', () => {
+  let parser: PythonParser;
+  const scratch = mkdtempSync(join(tmpdir(), 'bench-test-'));
+  beforeAll(async () => {
+    await initBackend();
+    parser = await loadPythonParser();
+  });
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+  const specs = [{ source: 'synth:1' }, { source: 'synth:2' }];
+
+  it('builds the same tasks and splits from the same seed', async () => {
+    const build = (seed: number, heldOut: 'all' | { val: number; test: number }) =>
+      buildTaskSetFromSpecs({ specs, parser, seed, history: 12, heldOut });
+    const [first, second] = [await build(3, { val: 0, test: 0 }), await build(3, { val: 0, test: 0 })];
+    expect(taskSetToJsonl(second.tasks)).toBe(taskSetToJsonl(first.tasks));
+    expect(second.manifest).toEqual(first.manifest);
+    expect(first.manifest.repos.map((repo) => repo.head)).toEqual(second.manifest.repos.map((repo) => repo.head));
+    // Every repo is a training repo here: static tasks split 8:1:1 (floors), evo tasks by commit time.
+    for (const repo of first.manifest.repos) {
+      const own = first.tasks.filter((task) => task.repo === repo.name && task.mode === 'static');
+      expect(own.filter((task) => task.split === 'ir_test')).toHaveLength(Math.floor(own.length * 0.1));
+    }
+    expect(first.manifest.counts.bySplit.evo_train).toBeGreaterThan(0);
+    expect(new Set(first.tasks.map((task) => task.id)).size).toBe(first.tasks.length);
+    const otherSeed = await build(4, { val: 0, test: 0 });
+    const irTest = (set: typeof first) => set.tasks.filter((task) => task.split === 'ir_test').map((task) => task.id).join();
+    expect(irTest(otherSeed)).not.toBe(irTest(first));
+    const heldOut = await build(3, 'all');
+    expect(Object.keys(heldOut.manifest.counts.bySplit).every((split) => split.includes('cr'))).toBe(true);
+  });
+
+  it('resumes after an abort without losing or duplicating records, and writes results.json', async () => {
+    const outDir = join(scratch, 'run');
+    const benchModel = tinyRandomModel(0);
+    const common = {
+      outDir, specs, methods: ['base', 'rag'], benchModel, hypernetwork: untrainedHypernetwork(benchModel.model), parser,
+      seed: 0, history: 12, heldOut: 'all' as const, limit: 6, maxNewTokens: 8, command: 'test',
+    };
+    const controller = new AbortController();
+    await expect(runBenchmarkCommand({
+      ...common, signal: controller.signal,
+      onProgress: ({ done }) => { if (done >= 5) controller.abort(new Error('stop here')); },
+    })).rejects.toThrow('stop here');
+    const partialPath = join(outDir, 'results.partial.jsonl');
+    const before = readFileSync(partialPath, 'utf8');
+    expect(before.trim().split('\n')).toHaveLength(5);
+    appendFileSync(partialPath, '{"task_id": "cut short by a cr'); // a crash mid-write
+
+    const { records } = await runBenchmarkCommand(common);
+    const after = readFileSync(partialPath, 'utf8');
+    expect(after.startsWith(before)).toBe(true);
+    const keys = records.map((record) => `${record.task_id}|${record.method}`);
+    expect(keys).toHaveLength(12);
+    expect(new Set(keys).size).toBe(12);
+    expect(after.trim().split('\n')).toHaveLength(12);
+
+    const results = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')) as {
+      tasks: TaskRecord[]; summary: Record<string, unknown>[]; format: string;
+    };
+    expect(results.format).toBe('code2lora-bench-results');
+    expect(results.tasks).toHaveLength(12);
+    for (const record of results.tasks) {
+      expect(record).toMatchObject({
+        repo: expect.any(String), file: expect.any(String), line: expect.any(Number), method: expect.stringMatching(/^(base|rag)$/),
+        split: expect.any(String), target: expect.any(String), prediction: expect.any(String), em: expect.any(Boolean),
+        editsim: expect.any(Number), prompt_tokens: expect.any(Number), seconds: expect.any(Number),
+      });
+      expect(record.prompt_tokens).toBeLessThanOrEqual(512 - 8);
+      expect(record.em).toBe(scoreCompletion(record.prediction, record.target).em);
+    }
+    const methodsInSummary = new Set(results.summary.map((row) => row.method));
+    expect(methodsInSummary).toEqual(new Set(['base', 'rag']));
+    for (const row of results.summary) {
+      expect(row).toMatchObject({
+        split: expect.any(String), n: expect.any(Number), em: expect.any(Number), editsim: expect.any(Number),
+        prompt_tokens_mean: expect.any(Number), seconds_per_task: expect.any(Number),
+      });
+      const [lo, hi] = row.em_ci as [number, number];
+      expect(lo).toBeLessThanOrEqual(row.em as number);
+      expect(hi).toBeGreaterThanOrEqual(row.em as number);
+    }
+    const report = readFileSync(join(outDir, 'report.md'), 'utf8');
+    expect(report).toContain('| method |');
+    expect(readFileSync(join(outDir, 'em_by_method.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
+  }, 120_000);
+});
