@@ -4,6 +4,8 @@ import react from '@vitejs/plugin-react';
 import { gitProxyPlugin } from './server/gitProxy.ts';
 
 export default defineConfig({
+  // One page, no client-side routes: a missing file must be a 404 (model loading probes optional files), not index.html.
+  appType: 'mpa',
   plugins: [react(), gitProxyPlugin({ allowLoopback: process.env.CODE2LORA_PROXY_ALLOW_LOOPBACK === '1' })],
   // LightningFS's text-encoding polyfill looks for `window` or `global`; a module Worker has neither.
   define: { global: 'globalThis' },

@@ -15,7 +15,7 @@ const { values: args } = parseArgs({
   options: {
     json: { type: 'string' },
     'no-browser': { type: 'boolean', default: false },
-    'decode-tokens': { type: 'string', default: '16' },
+    'decode-tokens': { type: 'string', default: '8' },
   },
 });
 
@@ -79,7 +79,7 @@ async function dispatchesInChromium(label: string, configJson: object) {
     await page.goto(url);
     await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready');
     console.log(`\n== ${label} in Chromium, webgpu (SwiftShader: timings are CPU emulation, dispatch counts are real)`);
-    const result = await page.evaluate(({ configJson }) => window.runtimeHarness.bench('webgpu', configJson, { prefillTokens: 8, decodeTokens: 2, contexts: [32] }),
+    const result = await page.evaluate(({ configJson }) => window.runtimeHarness.bench('webgpu', configJson, { prefillTokens: 8, decodeTokens: 2, rounds: 1, contexts: [32] }),
       { configJson });
     for (const line of result.log) console.log(`  ${line}`);
     if (result.backend !== 'webgpu') console.log(`  (Chromium gave backend ${result.backend}, not webgpu: no dispatch counts)`);

@@ -1,14 +1,15 @@
 // `npm run bench:ingest -- <bare git dir | mirror> ... [--depth N] [--runs N]`: ingestion throughput on real repositories.
 // Each repository is copied (git clone --bare) under data/ingest-bench/served, served by the local smart-HTTP server and
 // taken through the product's path: clone (isomorphic-git over HTTP, node fs), listCommits, readSnapshot, tree-sitter
-// parse of every Python file, and static assertion-task mining. Prints one table; nothing fetched is written elsewhere.
+// parse of every Python file, static assertion-task mining, and diffCommit over the history, each diff checked against
+// `git diff -U3` of the same files. Prints tables; nothing fetched is written outside data/ingest-bench.
 import * as fs from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import http from 'isomorphic-git/http/node';
-import { cloneRepository, listCommits, readSnapshot, requirePythonFiles } from '../src/git/index.ts';
+import { cloneRepository, diffCommit, listCommits, readSnapshot, requirePythonFiles } from '../src/git/index.ts';
 import { ASSERTION_KINDS } from '../src/parse/assertionTargets.ts';
 import { extractCodeUnits } from '../src/parse/codeUnits.ts';
 import { mineRepoTasks } from '../src/parse/mineTasks.ts';
@@ -61,9 +62,25 @@ interface BenchRow {
   found: number;
   foundByKind: Record<string, number>;
   tasks: number;
+  diffSeconds: number;
+  diffFiles: number;
+  /** Commits whose diffCommit text equals `git diff -U3` of the same files, out of `diffsCompared` (those without binaries). */
+  diffsEqualToGit: number;
+  diffsCompared: number;
+  diffCommits: number;
+  firstDifferentDiff: string | null;
 }
 
-async function benchRepo(url: string, name: string, depth: number, parser: Awaited<ReturnType<typeof loadPythonParser>>): Promise<BenchRow> {
+const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
+
+/** `git diff` text of `paths` between two commits of `gitDir`, without the `diff --git`, index and mode lines. */
+async function gitDiffText(gitDir: string, parent: string, commit: string, paths: string[]): Promise<string> {
+  if (paths.length === 0) return '';
+  const text = await runGit(['diff', '--no-renames', '--no-ext-diff', '--no-color', '-U3', parent, commit, '--', ...paths], { cwd: gitDir });
+  return text.split('\n').filter((line) => !/^(diff --git |index |new file mode |deleted file mode |old mode |new mode )/.test(line)).join('\n');
+}
+
+async function benchRepo(url: string, name: string, gitDir: string, depth: number, parser: Awaited<ReturnType<typeof loadPythonParser>>): Promise<BenchRow> {
   const dir = await mkdtemp(join(tmpdir(), `ingest-bench-${name}-`));
   try {
     const clone = await timed(() => cloneRepository({ fs, http, dir, url, depth }));
@@ -84,6 +101,24 @@ async function benchRepo(url: string, name: string, depth: number, parser: Await
       return { units, syntaxErrorFiles };
     });
     const mine = await timed(() => mineRepoTasks({ repo: name, commit: head, files, parser, mode: 'static', seed: 0 }));
+    // Commits whose first parent was fetched too (the oldest one of a shallow clone has no parent to diff against).
+    const diffable = log.value.filter((commit) => commit.parents.length === 0 || log.value.some((c) => c.sha === commit.parents[0]));
+    const diffs = await timed(async () => {
+      const all = [];
+      for (const commit of diffable) all.push(await diffCommit({ fs, dir, commit: commit.sha }));
+      return all;
+    });
+    let diffsEqualToGit = 0;
+    let diffsCompared = 0;
+    let firstDifferentDiff: string | null = null;
+    for (const [index, commit] of diffable.entries()) {
+      const ours = diffs.value[index];
+      if (ours.some((file) => file.binary)) continue; // git prints its own binary notice; the text check is for text
+      diffsCompared++;
+      const theirs = await gitDiffText(gitDir, commit.parents[0] ?? EMPTY_TREE, commit.sha, ours.map((file) => file.path));
+      if (ours.map((file) => file.patch).join('') === theirs) diffsEqualToGit++;
+      else firstDifferentDiff ??= commit.sha;
+    }
     return {
       repo: name,
       commits: log.value.length,
@@ -103,6 +138,12 @@ async function benchRepo(url: string, name: string, depth: number, parser: Await
       found: mine.value.found,
       foundByKind: mine.value.foundByKind,
       tasks: mine.value.tasks.length,
+      diffSeconds: diffs.seconds,
+      diffFiles: diffs.value.reduce((sum, files) => sum + files.length, 0),
+      diffsEqualToGit,
+      diffsCompared,
+      diffCommits: diffable.length,
+      firstDifferentDiff,
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -132,12 +173,14 @@ async function main(): Promise<void> {
 
   await mkdir(SERVED_ROOT, { recursive: true });
   const names: string[] = [];
+  const gitDirs = new Map<string, string>();
   for (const source of positionals) {
     const gitDir = resolve(source);
     if (!fs.existsSync(join(gitDir, 'HEAD'))) throw new UsageError(`${gitDir} is not a git directory (no HEAD)\n${USAGE}`);
     const name = repoName(gitDir);
     if (!fs.existsSync(join(SERVED_ROOT, `${name}.git`))) await runGit(['clone', '--quiet', '--bare', gitDir, join(SERVED_ROOT, `${name}.git`)]);
     names.push(name);
+    gitDirs.set(name, gitDir);
   }
 
   const parser = await loadPythonParser();
@@ -148,7 +191,7 @@ async function main(): Promise<void> {
       // With --runs N, keep the fastest run of each repository (the machine is shared; the minimum is the least noisy).
       let best: BenchRow | null = null;
       for (let run = 0; run < runs; run++) {
-        const row = await benchRepo(`${server.url}/${name}.git`, name, depth, parser);
+        const row = await benchRepo(`${server.url}/${name}.git`, name, gitDirs.get(name)!, depth, parser);
         process.stderr.write(`${name} run ${run + 1}/${runs}: clone ${row.cloneSeconds.toFixed(2)} s, parse ${row.parseSeconds.toFixed(2)} s\n`);
         if (!best || row.cloneSeconds + row.parseSeconds < best.cloneSeconds + best.parseSeconds) best = row;
       }
@@ -174,6 +217,12 @@ async function main(): Promise<void> {
   printTable(
     ['repository', 'mine s', 'test files', 'found', ...ASSERTION_KINDS, 'tasks'],
     rows.map((r) => [r.repo, f(r.mineSeconds), `${r.testFiles}`, `${r.found}`, ...ASSERTION_KINDS.map((kind) => `${r.foundByKind[kind] ?? 0}`), `${r.tasks}`]),
+  );
+  console.log('\nEvo diffs (diffCommit of each commit against its first parent: non-test .py/.md/.rst, -U3)\n');
+  printTable(
+    ['repository', 'commits', 'diff s', 'ms/commit', 'files', 'equal to git diff'],
+    rows.map((r) => [r.repo, `${r.diffCommits}`, f(r.diffSeconds), f((r.diffSeconds * 1000) / r.diffCommits, 1), `${r.diffFiles}`,
+      `${r.diffsEqualToGit}/${r.diffsCompared}${r.firstDifferentDiff ? ` (first different: ${r.firstDifferentDiff.slice(0, 12)})` : ''}`]),
   );
 }
 

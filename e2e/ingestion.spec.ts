@@ -108,6 +108,6 @@ test('clone with progress, cancel mid-clone, clone again, step through commits, 
 
   await page.getByLabel('Repository URL').fill('http://exa mple.org/owner/repo');
   await cloneButton.click();
-  await expect(page.getByTestId('error')).toContainText('clone failed (InvalidUrl)');
-  await expect(page.getByTestId('error')).toContainText('Not a URL');
+  await expect(page.getByTestId('error')).toContainText('clone failed (InvalidUrl): Not a URL');
+  await expect(page.getByTestId('repo-info')).toHaveCount(0);
 });

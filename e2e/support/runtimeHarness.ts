@@ -11,6 +11,8 @@ export async function startRuntimeHarness({ publicDirectory }: { publicDirectory
   const server = await createServer({
     configFile: false,
     root,
+    // A missing file must be a 404 (model loading probes optional files such as the shard index), not an HTML fallback.
+    appType: 'mpa',
     publicDir: publicDirectory ? resolve(publicDirectory) : false,
     logLevel: 'error',
     server: { host: '127.0.0.1', port: 0, fs: { allow: [resolve(root, '../..')] } },

@@ -98,7 +98,7 @@ export interface BenchmarkResult {
  */
 export async function runBenchmarkCommand(options: BenchmarkOptions): Promise<BenchmarkResult> {
   const started = performance.now();
-  const { outDir, benchModel, parser, seed, history, onNote } = options;
+  const { outDir, benchModel, parser, seed, onNote } = options;
   mkdirSync(outDir, { recursive: true });
   const ownTasks = join(outDir, 'tasks.jsonl');
   let tasksPath = options.tasksPath;
@@ -111,9 +111,11 @@ export async function runBenchmarkCommand(options: BenchmarkOptions): Promise<Be
     taskSet = await readTaskSet(tasksPath);
   } else {
     if (options.specs.length === 0) throw new Error('no repositories given (--repos) and no task set (--tasks)');
-    taskSet = await buildTaskSetFromSpecs({ specs: options.specs, parser, seed, history, heldOut: options.heldOut, limits: options.limits, onNote });
+    taskSet = await buildTaskSetFromSpecs({ specs: options.specs, parser, seed, history: options.history, heldOut: options.heldOut, limits: options.limits, onNote });
     await writeTaskSet(outDir, taskSet as TaskSet);
   }
+  // Synthetic repositories are generated with as many commits as the history asked for: reopen them the same way.
+  const history = taskSet.manifest?.history ?? options.history;
   const splits = new Set(options.splits ?? DEFAULT_EVAL_SPLITS);
   let tasks = taskSet.tasks.filter((task) => splits.has(task.split));
   if (options.limit !== undefined) tasks = seededSample(tasks, options.limit, seed, 'bench-limit');

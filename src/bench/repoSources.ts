@@ -46,6 +46,8 @@ export async function readRepoArgument(argument: string): Promise<RepoSpec[]> {
 }
 
 export interface OpenedRepo extends MinableRepo {
+  /** The git work tree read from (node:fs). */
+  dir: string;
   /** Every Python file (tests included) at a commit, for the methods' per-repo state (RAG index, adapter). */
   readPythonFiles: (commit: string) => Promise<SnapshotFile[]>;
   close: () => Promise<void>;
@@ -95,6 +97,7 @@ export async function openRepository(spec: RepoSpec, { history, signal, onProgre
     const workDir = temporary;
     return {
       name,
+      dir,
       source: spec.source,
       head: commits[commits.length - 1].sha,
       commits: commits.map(({ sha, timestamp }) => ({ sha, timestamp })),

@@ -8,8 +8,10 @@ import { disposePreparedLora, mergeLora, prepareLora, randomLoraAdapter, unmerge
 export interface RuntimeBenchOptions {
   /** Prompt length for the prefill figure. */
   prefillTokens?: number;
-  /** Decode steps timed per figure (after one untimed warm-up step). */
+  /** Decode steps timed per variant and round (after one untimed warm-up step). */
   decodeTokens?: number;
+  /** Interleaved rounds; each figure is the best round. */
+  rounds?: number;
   /** Contexts (tokens already in the cache) at which base decode is timed. */
   contexts?: number[];
   /** LoRA rank of the random adapter on all seven linear modules of every layer. */
@@ -88,12 +90,32 @@ async function syncData(tensor: tf.Tensor): Promise<void> {
   tensor.dispose();
 }
 
-/** Mean ms per decode step at the cache's current length (one untimed warm-up step first). */
-async function timeDecode(model: LlamaModel, cache: KVCache, steps: number, lora: PreparedLora | null): Promise<number> {
-  await syncData(model.forward([1], { cache, lora, logits: 'last' }));
-  const started = now();
-  for (let i = 0; i < steps; i++) await syncData(model.forward([(i * 7 + 3) % model.config.vocabSize], { cache, lora, logits: 'last' }));
-  return (now() - started) / steps;
+/**
+ * Ms per decode step for each variant, measured in interleaved rounds (every variant once per round, after an untimed
+ * warm-up step each) and reported as the best round: background load on a shared machine only ever adds time.
+ */
+async function timeDecodeVariants(
+  model: LlamaModel, context: number, steps: number, rounds: number,
+  variants: Array<{ lora?: PreparedLora | null; before?: () => void; after?: () => void }>,
+): Promise<number[]> {
+  const caches = await Promise.all(variants.map(() => prefilledCache(model, context)));
+  const best = variants.map(() => Infinity);
+  try {
+    for (let round = 0; round < rounds; round++) {
+      for (const [index, { lora = null, before, after }] of variants.entries()) {
+        before?.();
+        const cache = caches[index];
+        await syncData(model.forward([1], { cache, lora, logits: 'last' }));
+        const started = now();
+        for (let i = 0; i < steps; i++) await syncData(model.forward([(i * 7 + 3) % model.config.vocabSize], { cache, lora, logits: 'last' }));
+        best[index] = Math.min(best[index], (now() - started) / steps);
+        after?.();
+      }
+    }
+  } finally {
+    for (const cache of caches) cache.dispose();
+  }
+  return best;
 }
 
 function promptIds(config: ModelConfig, count: number): number[] {
@@ -130,7 +152,7 @@ async function matmulGflops(m: number, k: number, n: number): Promise<number> {
  */
 export async function benchmarkRuntime(
   config: ModelConfig,
-  { prefillTokens = 128, decodeTokens = 16, contexts = [32, 512], rank = 16, kernelCounter, onLog = () => {} }: RuntimeBenchOptions = {},
+  { prefillTokens = 128, decodeTokens = 8, rounds = 3, contexts = [32, 512], rank = 16, kernelCounter, onLog = () => {} }: RuntimeBenchOptions = {},
 ): Promise<RuntimeBenchResult> {
   const model = LlamaModel.random(config, { seed: 1 });
   const adapter = randomLoraAdapter(config, { rank, alpha: 2 * rank, seed: 2 });
@@ -162,37 +184,22 @@ export async function benchmarkRuntime(
     const prepared = prepareLora(adapter, config);
     onLog(`adapter swap (prepareLora, rank ${rank}, 7 modules x ${config.numLayers} layers): ${swapMs.toFixed(1)} ms`);
 
+    const [firstContext] = contexts;
+    let merge: ReturnType<typeof mergeLora> | null = null;
+    const [base, unmerged, merged] = await timeDecodeVariants(model, firstContext, decodeTokens, rounds, [
+      {},
+      { lora: prepared },
+      { before: () => { merge = mergeLora(model, adapter); }, after: () => unmergeLora(model, merge!) },
+    ]);
+    onLog(`decode at context ${firstContext}: base ${base.toFixed(2)} ms/token, LoRA unmerged ${unmerged.toFixed(2)} (${(unmerged / base).toFixed(3)}x base), `
+      + `merged ${merged.toFixed(2)} (${(merged / base).toFixed(3)}x)`);
     const byContext: Record<string, number> = {};
-    let base = 0;
-    let unmerged = 0;
-    let merged = 0;
-    let dispatches: RuntimeBenchResult['dispatches_per_token'];
-    for (const [index, context] of contexts.entries()) {
-      const cache = await prefilledCache(model, context);
-      byContext[context] = await timeDecode(model, cache, decodeTokens, null);
-      onLog(`decode at context ${context}: ${byContext[context].toFixed(2)} ms/token (base)`);
-      if (index === 0) {
-        base = byContext[context];
-        // Each variant from the same cache length: fresh caches so context is equal across the three.
-        cache.dispose();
-        const loraCache = await prefilledCache(model, context);
-        unmerged = await timeDecode(model, loraCache, decodeTokens, prepared);
-        loraCache.dispose();
-        const merge = mergeLora(model, adapter);
-        const mergedCache = await prefilledCache(model, context);
-        merged = await timeDecode(model, mergedCache, decodeTokens, null);
-        mergedCache.dispose();
-        unmergeLora(model, merge);
-        onLog(`decode at context ${context}: LoRA unmerged ${unmerged.toFixed(2)} ms/token (${(unmerged / base).toFixed(3)}x base), `
-          + `merged ${merged.toFixed(2)} ms/token (${(merged / base).toFixed(3)}x)`);
-        if (kernelCounter) dispatches = await countDispatches(model, adapter, prepared, context, kernelCounter);
-        if (dispatches) onLog(`dispatches per decode token: base ${dispatches.base}, LoRA unmerged ${dispatches.lora_unmerged}, merged ${dispatches.lora_merged}`);
-      } else {
-        cache.dispose();
-      }
-    }
+    for (const context of contexts) [byContext[context]] = await timeDecodeVariants(model, context, decodeTokens, rounds, [{}]);
+    onLog(`decode (base) by context: ${contexts.map((c) => `${c}: ${byContext[c].toFixed(2)} ms/token`).join(', ')}`);
+    const dispatches = kernelCounter ? await countDispatches(model, adapter, prepared, firstContext, kernelCounter) : undefined;
+    if (dispatches) onLog(`dispatches per decode token: base ${dispatches.base}, LoRA unmerged ${dispatches.lora_unmerged}, merged ${dispatches.lora_merged}`);
     disposePreparedLora(prepared);
-    const decodeGflops = forwardFlops(config, contexts[0], 1) / (base / 1000) / 1e9;
+    const decodeGflops = forwardFlops(config, firstContext, 1) / (base / 1000) / 1e9;
 
     // Raw matmul ceiling on operands shaped like the model's: prefill-sized rows times its widest projections.
     const { hiddenSize: d, intermediateSize: ff } = config;

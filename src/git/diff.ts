@@ -1,22 +1,12 @@
 // diffCommit: a commit against its first parent as unified hunks (-U3), by default only the paper's non-test .py/.md/.rst.
 import * as git from 'isomorphic-git';
-import { structuredPatch } from 'diff';
 import { rethrowAsGitError } from './errors.ts';
 import type { GitFs } from './fsUtil.ts';
 import { isEvoDiffPath, looksBinary } from './pathFilters.ts';
 import { changedPaths, type ChangedPath } from './treeDiff.ts';
+import { type DiffHunk, unifiedHunks } from './unifiedDiff.ts';
 
-/** One hunk, numbered as git's `@@ -oldStart,oldLines +newStart,newLines @@` header (an empty side starts at 0). */
-export interface DiffHunk {
-  oldStart: number;
-  oldLines: number;
-  newStart: number;
-  newLines: number;
-  /** What git prints after the header: the nearest line above the hunk that starts a definition ('' if none). */
-  funcname: string;
-  /** Hunk body lines, each prefixed with ' ', '+' or '-' (or `\ No newline at end of file`). */
-  lines: string[];
-}
+export type { DiffHunk } from './unifiedDiff.ts';
 
 export interface FileDiff {
   path: string;
@@ -56,18 +46,7 @@ export async function diffCommit({
       }
       const oldName = change.status === 'added' ? '/dev/null' : `a/${change.path}`;
       const newName = change.status === 'deleted' ? '/dev/null' : `b/${change.path}`;
-      const oldText = decode(before);
-      const patch = structuredPatch(oldName, newName, oldText, decode(after), '', '', { context });
-      const oldTextLines = oldText.split('\n');
-      const hunks = patch.hunks.map(({ oldStart, oldLines, newStart, newLines, lines }) => ({
-        // jsdiff counts an empty side from 1; git from 0.
-        oldStart: oldLines === 0 ? oldStart - 1 : oldStart,
-        oldLines,
-        newStart: newLines === 0 ? newStart - 1 : newStart,
-        newLines,
-        funcname: funcnameAbove(oldTextLines, oldStart - 1),
-        lines,
-      }));
+      const hunks = unifiedHunks(decode(before), decode(after), context);
       diffs.push({ path: change.path, status: change.status, binary: false, hunks, patch: formatPatch(oldName, newName, hunks) });
     }
     return diffs;
@@ -82,22 +61,6 @@ async function readBlobBytes(fs: GitFs, dir: string, oid: string): Promise<Uint8
 
 function decode(bytes: Uint8Array): string {
   return new TextDecoder().decode(bytes);
-}
-
-const FUNCNAME_MAX_BYTES = 80;
-
-/**
- * git's default hunk heading (xdiff's def_ff, no diff driver): searching up from the line above the hunk's first line,
- * the first old-file line that starts with an ASCII letter, `_` or `$`, cut to 80 bytes, trailing whitespace removed.
- */
-function funcnameAbove(oldLines: readonly string[], firstLineIndex: number): string {
-  for (let index = firstLineIndex - 1; index >= 0; index--) {
-    const line = oldLines[index];
-    if (!/^[A-Za-z_$]/.test(line)) continue;
-    const bytes = new TextEncoder().encode(line).subarray(0, FUNCNAME_MAX_BYTES);
-    return new TextDecoder().decode(bytes).replace(/[\s\v\f]+$/, '');
-  }
-  return '';
 }
 
 /** A range as git writes it: the count is left out when it is 1. */

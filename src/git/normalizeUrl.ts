@@ -13,6 +13,9 @@ export interface NormalizedRepoUrl {
 }
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+/** DNS names (already punycoded by URL), IPv4 and bracketed IPv6: browsers' URL parsers let some odd hosts through (Chromium
+ * keeps `exa mple.org` as `exa%20mple.org`), which would then reach the proxy or the network as nonsense. */
+const VALID_HOST = /^(\[[0-9a-f:.]+\]|[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?)$/i;
 
 /**
  * @example normalizeRepoUrl('github.com/psf/requests/tree/main/') // { url: 'https://github.com/psf/requests.git', branch: 'main', ... }
@@ -35,6 +38,7 @@ export function normalizeRepoUrl(input: string): NormalizedRepoUrl {
     throw new GitError('InvalidUrl', 'Credentials in URLs are not supported: only public repositories can be cloned');
   }
   const host = parsed.hostname.toLowerCase();
+  if (!VALID_HOST.test(host)) throw new GitError('InvalidUrl', `Not a URL: ${trimmed} (the host name is not valid)`);
   const isLoopback = LOOPBACK_HOSTS.has(host);
   const segments = parsed.pathname.split('/').filter(Boolean);
 

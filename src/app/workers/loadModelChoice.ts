@@ -1,6 +1,7 @@
 // Resolves the user's model choice (shipped default, a URL, or an untrained tiny model) into model + tokenizer + hypernetwork.
 import { parseModelConfig, type ModelConfig } from '../../model/config.ts';
 import { LlamaModel } from '../../model/llama.ts';
+import { loadGgufModel } from '../../model/gguf.ts';
 import { filesFromUrl, loadHfModel, ModelLoadError } from '../../model/loadHfModel.ts';
 import { LORA_MODULES } from '../../model/lora.ts';
 import { BpeTokenizer } from '../../tokenizer/bpeTokenizer.ts';
@@ -18,6 +19,8 @@ export interface LoadedModel {
 
 /** The shipped default: trained by training/ and committed in public/models/ (see its model card). */
 export const DEFAULT_MODEL_PATH = 'models/c2l-base/';
+/** Put there by `npm run models:smollm2` (not committed). */
+export const SMOLLM2_GGUF_PATH = 'models/smollm2-135m-instruct/model.gguf';
 const MAX_TOKENIZER_BYTES = 64 * 1024 * 1024;
 
 /** Untrained: for exercising the whole pipeline fast (tests, slow devices). Byte-level tokenizer, no merges. */
@@ -53,13 +56,27 @@ async function fetchTokenizer(baseUrl: string): Promise<BpeTokenizer> {
   return BpeTokenizer.fromJSON(await response.text());
 }
 
+async function loadGguf(url: string, name: string, onProgress: (p: Omit<Progress, 'stage'>) => void): Promise<LoadedModel> {
+  const file = url.split('/').pop()!;
+  const directory = url.slice(0, url.length - file.length);
+  const { model, config, tokenizer } = await loadGgufModel(filesFromUrl(directory), {
+    file,
+    onProgress: (p) => onProgress({ label: `Loading ${file}`, loaded: p.loaded, total: p.total || undefined, unit: 'bytes' }),
+  });
+  const info = { name, parameters: parameterCount(config), layers: config.numLayers, hiddenSize: config.hiddenSize, vocabSize: config.vocabSize, trained: true };
+  return { model, tokenizer, hypernetwork: untrainedHypernetwork(config), info };
+}
+
 export async function loadModelChoice(choice: ModelChoice, onProgress: (p: Omit<Progress, 'stage'>) => void): Promise<LoadedModel> {
   if (choice.kind === 'random-tiny') {
     const { model, tokenizer } = randomTinyModel(choice.seed);
     const info = { name: `random-tiny-seed${choice.seed}`, parameters: parameterCount(model.config), layers: model.config.numLayers, hiddenSize: model.config.hiddenSize, vocabSize: model.config.vocabSize, trained: false };
     return { model, tokenizer, hypernetwork: untrainedHypernetwork(model.config), info };
   }
-  const baseUrl = choice.kind === 'default' ? new URL(DEFAULT_MODEL_PATH, new URL(import.meta.env.BASE_URL, self.location.href)).href : choice.url.endsWith('/') ? choice.url : `${choice.url}/`;
+  const appBase = new URL(import.meta.env.BASE_URL, self.location.href);
+  if (choice.kind === 'smollm2') return loadGguf(new URL(SMOLLM2_GGUF_PATH, appBase).href, 'SmolLM2-135M-Instruct', onProgress);
+  if (choice.kind === 'url' && /\.gguf$/i.test(choice.url)) return loadGguf(choice.url, choice.url.split('/').pop()!, onProgress);
+  const baseUrl = choice.kind === 'default' ? new URL(DEFAULT_MODEL_PATH, appBase).href : choice.url.endsWith('/') ? choice.url : `${choice.url}/`;
   const tokenizer = await fetchTokenizer(baseUrl);
   const { model, config } = await loadHfModel(filesFromUrl(baseUrl), {
     onProgress: (p) => onProgress({ label: `Loading ${p.file || 'model'}`, loaded: p.loaded, total: p.total || undefined, unit: 'bytes' }),

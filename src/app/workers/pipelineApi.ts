@@ -12,8 +12,12 @@ export interface Progress {
 }
 export type ProgressCallback = (progress: Progress) => void;
 
-/** `default`: the shipped checkpoint in public/models/; `url`: any HF-layout model directory; `random-tiny`: untrained, for pipeline tests. */
-export type ModelChoice = { kind: 'default' } | { kind: 'url'; url: string } | { kind: 'random-tiny'; seed: number };
+/**
+ * `default`: our checkpoint shipped in public/models/c2l-base; `smollm2`: SmolLM2-135M-Instruct's GGUF when
+ * `npm run models:smollm2` has put it in public/models/; `url`: any HF-layout model directory or .gguf file;
+ * `random-tiny`: untrained, for exercising the pipeline fast.
+ */
+export type ModelChoice = { kind: 'default' } | { kind: 'smollm2' } | { kind: 'url'; url: string } | { kind: 'random-tiny'; seed: number };
 
 export interface ModelInfo {
   name: string;
