@@ -8,6 +8,7 @@ import { CommitList } from './components/CommitList.tsx';
 import { DiffView } from './components/DiffView.tsx';
 import { AdapterPanel } from './components/AdapterPanel.tsx';
 import { CompletionPanel } from './components/CompletionPanel.tsx';
+import { ModelPicker } from './components/ModelPicker.tsx';
 import { loadSettings, saveSettings, type Settings } from './settings.ts';
 import { usePipeline } from './usePipeline.ts';
 import type { AdapterInfo, ModelInfo, Progress, RepoInfo, RepoSummary } from './workers/pipelineApi.ts';
@@ -56,15 +57,36 @@ export function App() {
   useEffect(() => {
     let live = true;
     setBusy(true);
+    setModel(null);
+    setAdapter(null);
+    setError(null);
     pipeline
-      .init({ backend: settings.backend, model: settings.model }, onProgress)
-      .then((r) => live && (setBackend(r.backend), setModel(r.model)))
+      .initBackend(settings.backend)
+      .then(async (active) => {
+        if (!live) return;
+        setBackend(active);
+        const info = await pipeline.loadModel(settings.model, onProgress);
+        if (live) setModel(info);
+      })
       .catch((err) => live && setError(toAppError('model', err)))
       .finally(() => live && (setBusy(false), setProgress(null)));
     return () => {
       live = false;
     };
   }, [pipeline, settings.backend, settings.model, onProgress]);
+
+  const complete = useCallback(
+    async (prompt: string) => {
+      setBusy(true);
+      try {
+        return await pipeline.complete({ prompt, maxNewTokens: settings.maxNewTokens }, onProgress);
+      } finally {
+        setBusy(false);
+        setProgress(null);
+      }
+    },
+    [pipeline, settings.maxNewTokens, onProgress],
+  );
 
   const analyse = useCallback(
     async (commit: string) => {
@@ -164,12 +186,22 @@ export function App() {
             />
             commits
           </label>
-          <button type="submit" disabled={busy || !url.trim() || !backend}>
+          <button type="submit" disabled={busy || !url.trim() || !model}>
             Clone &amp; generate adapter
           </button>
         </form>
         <details>
           <summary>Settings</summary>
+          <ModelPicker choice={settings.model} disabled={busy} onChoose={(choice) => setSettings({ ...settings, model: choice })} />
+          <label className="row">
+            Compute
+            <select aria-label="Backend" value={settings.backend} disabled={busy} onChange={(e) => setSettings({ ...settings, backend: e.target.value as Settings['backend'] })}>
+              <option value="auto">auto (WebGPU if available, else WASM)</option>
+              <option value="webgpu">WebGPU</option>
+              <option value="wasm">WASM</option>
+            </select>
+            <small className="muted">applies after a reload</small>
+          </label>
           <label className="row">
             CORS proxy for remote hosts
             <input aria-label="CORS proxy" value={settings.corsProxy} onChange={(e) => setSettings({ ...settings, corsProxy: e.target.value.trim() })} />
@@ -216,7 +248,7 @@ export function App() {
       )}
 
       {adapter && <AdapterPanel adapter={adapter} pipeline={pipeline} />}
-      {adapter && <CompletionPanel pipeline={pipeline} maxNewTokens={settings.maxNewTokens} disabled={busy} onProgress={onProgress} />}
+      {adapter && <CompletionPanel onComplete={complete} disabled={busy} />}
     </div>
   );
 }

@@ -22,6 +22,12 @@ export function AdapterPanel({ adapter, pipeline }: { adapter: AdapterInfo; pipe
         {adapter.parameters.toLocaleString()} parameters · from {adapter.encodedFiles} files ({adapter.encodedTokens.toLocaleString()} tokens) in{' '}
         {adapter.seconds.toFixed(2)} s
       </p>
+      {!adapter.hypernetworkTrained && (
+        <p className="notice" data-testid="untrained-hypernetwork">
+          The hypernetwork is not trained yet: this adapter is a deterministic function of the repository, in PEFT's exact
+          layout, but it carries no repository knowledge. Expect its completions to differ from the base model's, not to beat them.
+        </p>
+      )}
       <table className="norms">
         <tbody>
           {Object.entries(adapter.deltaNorms).map(([module, norm]) => (

@@ -1,17 +1,10 @@
 // Try a completion: the adapted model's continuation beside the base model's, for the same prompt.
 import { useState } from 'react';
-import type * as Comlink from 'comlink';
-import type { CompletionResult, PipelineApi, ProgressCallback } from '../workers/pipelineApi.ts';
+import type { CompletionResult } from '../workers/pipelineApi.ts';
 
 const EXAMPLE_PROMPT = 'def test_defaults():\n    assert ';
 
-export function CompletionPanel({ pipeline, maxNewTokens, disabled, onProgress }: {
-  pipeline: Comlink.Remote<PipelineApi>;
-  maxNewTokens: number;
-  disabled: boolean;
-  /** A Comlink-proxied callback (plain functions cannot cross into the worker). */
-  onProgress: ProgressCallback;
-}) {
+export function CompletionPanel({ onComplete, disabled }: { onComplete: (prompt: string) => Promise<CompletionResult>; disabled: boolean }) {
   const [prompt, setPrompt] = useState(EXAMPLE_PROMPT);
   const [result, setResult] = useState<CompletionResult | null>(null);
   const [running, setRunning] = useState(false);
@@ -27,7 +20,7 @@ export function CompletionPanel({ pipeline, maxNewTokens, disabled, onProgress }
           setRunning(true);
           setError(null);
           try {
-            setResult(await pipeline.complete({ prompt, maxNewTokens }, onProgress));
+            setResult(await onComplete(prompt));
           } catch (err) {
             setError(String((err as Error).message ?? err));
           } finally {

@@ -64,13 +64,16 @@ function repoDirectoryFor(url: string): string {
 }
 
 const api: PipelineApi = {
-  async init({ backend, model }, onProgress) {
-    const active = await initBackend({ preference: backend, wasmBinaries: WASM_BINARIES });
+  async initBackend(preference) {
+    return initBackend({ preference, wasmBinaries: WASM_BINARIES });
+  },
+
+  async loadModel(choice, onProgress) {
     loaded?.model.dispose();
     loaded = null;
     adapter = null;
-    loaded = await loadModelChoice(model, (p) => onProgress({ stage: 'model', ...p }));
-    return { backend: active, model: loaded.info };
+    loaded = await loadModelChoice(choice, (p) => onProgress({ stage: 'model', ...p }));
+    return loaded.info;
   },
 
   async clone({ url, depth, corsProxy }, onProgress) {

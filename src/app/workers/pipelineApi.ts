@@ -75,7 +75,9 @@ export interface CompletionResult {
 }
 
 export interface PipelineApi {
-  init(request: { backend: BackendPreference; model: ModelChoice }, onProgress: ProgressCallback): Promise<{ backend: BackendName; model: ModelInfo }>;
+  initBackend(preference: BackendPreference): Promise<BackendName>;
+  /** Replaces the loaded model (and forgets the adapter made for the previous one). */
+  loadModel(choice: ModelChoice, onProgress: ProgressCallback): Promise<ModelInfo>;
   clone(request: { url: string; depth: number; corsProxy: string }, onProgress: ProgressCallback): Promise<{ repo: RepoInfo; commits: CommitInfo[] }>;
   cancel(): void;
   summarize(commit: string, onProgress: ProgressCallback): Promise<RepoSummary>;

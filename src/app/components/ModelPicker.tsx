@@ -1,0 +1,33 @@
+// Chooses the base model: our shipped model, SmolLM2 (when fetched), any Hugging Face model directory or GGUF by URL, or a tiny untrained one.
+import { useState } from 'react';
+import type { ModelChoice } from '../workers/pipelineApi.ts';
+
+type Kind = ModelChoice['kind'];
+
+export function ModelPicker({ choice, disabled, onChoose }: { choice: ModelChoice; disabled: boolean; onChoose: (choice: ModelChoice) => void }) {
+  const [kind, setKind] = useState<Kind>(choice.kind);
+  const [url, setUrl] = useState(choice.kind === 'url' ? choice.url : '');
+  const urlValid = /^https?:\/\/\S+$/.test(url.trim());
+  const apply = () => {
+    if (kind === 'url') onChoose({ kind: 'url', url: url.trim() });
+    else if (kind === 'random-tiny') onChoose({ kind: 'random-tiny', seed: 1 });
+    else onChoose({ kind });
+  };
+  return (
+    <div className="row" data-testid="model-picker">
+      Base model
+      <select aria-label="Base model" value={kind} disabled={disabled} onChange={(e) => setKind(e.target.value as Kind)}>
+        <option value="default">c2l-base (ours, shipped)</option>
+        <option value="smollm2">SmolLM2-135M-Instruct (after npm run models:smollm2)</option>
+        <option value="url">From a URL (HF model directory or .gguf file)</option>
+        <option value="random-tiny">Tiny untrained model (pipeline test)</option>
+      </select>
+      {kind === 'url' && (
+        <input aria-label="Model URL" placeholder="https://host/path/to/model/ (config.json, model.safetensors, tokenizer.json)" value={url} onChange={(e) => setUrl(e.target.value)} />
+      )}
+      <button type="button" disabled={disabled || (kind === 'url' && !urlValid)} onClick={apply}>
+        Load
+      </button>
+    </div>
+  );
+}
