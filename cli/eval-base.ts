@@ -1,4 +1,4 @@
-// `npm run eval:base [-- --model DIR] [--repo PATH] [--max-bytes N] [--samples N] [--json FILE]`: held-out bits per
+// `npm run eval:base [-- --model DIR|FILE.gguf] [--repo PATH] [--max-bytes N] [--samples N] [--json FILE]`: held-out bits per
 // byte and next-line exact match of a base model, on our validation packages or on any repository's .py files.
 import * as fs from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readSnapshot } from '../src/git/index.ts';
 import { initBackend } from '../src/model/backend.ts';
+import { loadGgufModel } from '../src/model/gguf.ts';
 import { filesFromDirectory, loadHfModel } from '../src/model/loadHfModel.ts';
 import { loadPythonParser } from '../src/parse/pythonParser.ts';
 import { BpeTokenizer } from '../src/tokenizer/bpeTokenizer.ts';
@@ -59,6 +60,13 @@ async function repositoryFiles(path: string): Promise<Array<{ path: string; cont
   return readWorkingTree(path);
 }
 
+/** An HF-layout directory (config.json, model.safetensors, tokenizer.json) or a llama GGUF file. */
+async function loadBaseModel(path: string) {
+  if (path.endsWith('.gguf')) return loadGgufModel(await readFile(path));
+  const tokenizer = BpeTokenizer.fromJSON(await readFile(join(path, 'tokenizer.json'), 'utf8'));
+  return { ...(await loadHfModel(filesFromDirectory(path))), tokenizer };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -75,8 +83,7 @@ async function main(): Promise<void> {
   if (!(maxBytes > 0) || !Number.isInteger(samples) || samples < 0) throw new Error('--max-bytes and --samples must be positive numbers');
   const modelDir = resolve(values.model!);
   await initBackend();
-  const tokenizer = BpeTokenizer.fromJSON(await readFile(join(modelDir, 'tokenizer.json'), 'utf8'));
-  const { model, config } = await loadHfModel(filesFromDirectory(modelDir));
+  const { model, config, tokenizer } = await loadBaseModel(modelDir);
   const parser = await loadPythonParser();
   const source = values.repo ? resolve(values.repo) : VALIDATION_SHARDS;
   const files = (values.repo ? await repositoryFiles(source) : await validationFiles()).filter((f) => f.content.trim());

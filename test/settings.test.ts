@@ -1,0 +1,32 @@
+// User settings are untrusted (localStorage, URL parameters): anything malformed falls back to defaults, field by field.
+import { describe, expect, it } from 'vitest';
+import { defaultSettings, sanitizeSettings } from '../src/app/settings.ts';
+
+const defaults = defaultSettings('http://127.0.0.1:5173');
+
+describe('sanitizeSettings', () => {
+  it('keeps well-formed values', () => {
+    const settings = { historyDepth: 50, corsProxy: 'https://proxy.example/git/', backend: 'wasm', model: { kind: 'url', url: 'https://host/m/' }, maxNewTokens: 12 };
+    expect(sanitizeSettings(settings, defaults)).toEqual({ ...settings, corsProxy: 'https://proxy.example/git' });
+  });
+
+  it.each([null, undefined, 42, 'text', [], { historyDepth: 'x' }])('falls back to the defaults for %j', (raw) => {
+    expect(sanitizeSettings(raw, defaults)).toEqual(defaults);
+  });
+
+  it('rejects each malformed field on its own', () => {
+    const sanitized = sanitizeSettings({
+      historyDepth: -3, corsProxy: 'javascript:alert(1)', backend: 'cuda', model: { kind: 'url', url: 'file:///etc/passwd' }, maxNewTokens: 1e9,
+    }, defaults);
+    expect(sanitized).toEqual(defaults);
+  });
+
+  it('accepts every model kind, and only integers in range', () => {
+    expect(sanitizeSettings({ model: { kind: 'smollm2' } }, defaults).model).toEqual({ kind: 'smollm2' });
+    expect(sanitizeSettings({ model: { kind: 'random-tiny', seed: 7 } }, defaults).model).toEqual({ kind: 'random-tiny', seed: 7 });
+    expect(sanitizeSettings({ model: { kind: 'random-tiny', seed: 1.5 } }, defaults).model).toEqual({ kind: 'random-tiny', seed: 1 });
+    expect(sanitizeSettings({ historyDepth: 10_001 }, defaults).historyDepth).toBe(defaults.historyDepth);
+    expect(sanitizeSettings({ historyDepth: 10_000 }, defaults).historyDepth).toBe(10_000);
+    expect(sanitizeSettings({ model: { kind: 'url', url: `https://h/${'x'.repeat(3000)}` } }, defaults).model).toEqual(defaults.model);
+  });
+});
