@@ -196,6 +196,7 @@ export async function runBenchmarkCommand(options: BenchmarkOptions): Promise<Be
     const reportPath = join(outDir, 'report.md');
     await writeFile(reportPath, renderReport(summary, {
       command: options.command, wallSeconds, model: benchModel.description,
+      computeSeconds: run.records.reduce((sum, r) => sum + r.seconds, 0) + run.prepares.reduce((sum, p) => sum + p.seconds, 0),
       taskSet: taskSet.manifest
         ? `${taskSet.manifest.repos.length} repositories (${taskSet.manifest.repos.map((r) => `${r.name}@${r.head.slice(0, 12)}`).join(', ')}), ${taskSet.manifest.counts.total} tasks in all`
         : `${taskSet.tasks.length} tasks from ${tasksPath}`,

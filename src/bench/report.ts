@@ -31,7 +31,8 @@ export function groupedBarChart({ title, groups, series, valueOf, yLabel = 'EM (
   const groupWidth = series.length * bar + gap;
   const width = Math.max(360, left + groups.length * groupWidth + 20);
   const legendTop = top + plotHeight + 48;
-  const height = legendTop + Math.ceil(series.length / 4) * 18 + 10;
+  const perRow = Math.max(1, Math.floor((width - left) / 150));
+  const height = legendTop + Math.ceil(series.length / perRow) * 18 + 10;
   const y = (value: number) => top + plotHeight - (Math.max(0, Math.min(100, value)) / 100) * plotHeight;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
@@ -56,11 +57,11 @@ export function groupedBarChart({ title, groups, series, valueOf, yLabel = 'EM (
         parts.push(`<path d="M${cx} ${y(value.lo)}V${y(value.hi)}M${cx - 3} ${y(value.lo)}h6M${cx - 3} ${y(value.hi)}h6" stroke="#222" fill="none"/>`);
       }
     });
-    parts.push(`<text x="${x0 + (series.length * bar) / 2}" y="${top + plotHeight + 16}" text-anchor="middle">${escapeXml(group.length > 22 ? `${group.slice(0, 21)}…` : group)}</text>`);
+    parts.push(`<text x="${x0 + (series.length * bar) / 2}" y="${top + plotHeight + 16}" text-anchor="middle">${escapeXml(group.length > 17 ? `${group.slice(0, 16)}…` : group)}</text>`);
   });
   series.forEach((name, s) => {
-    const x = left + (s % 4) * 150;
-    const ly = legendTop + Math.floor(s / 4) * 18;
+    const x = left + (s % perRow) * 150;
+    const ly = legendTop + Math.floor(s / perRow) * 18;
     parts.push(`<rect x="${x}" y="${ly - 9}" width="10" height="10" fill="${PALETTE[s % PALETTE.length]}"/>`,
       `<text x="${x + 14}" y="${ly}">${escapeXml(name)}</text>`);
   });
@@ -77,7 +78,8 @@ export function timelineChart(points: readonly TimelinePoint[], methods: readonl
   const plotHeight = 200;
   const bins = points[0]?.bins ?? 10;
   const legendTop = top + plotHeight + 46;
-  const height = legendTop + Math.ceil(methods.length / 4) * 18 + 10;
+  const perRow = Math.max(1, Math.floor((width - left) / 125));
+  const height = legendTop + Math.ceil(methods.length / perRow) * 18 + 10;
   const x = (bin: number) => left + ((bin + 0.5) / bins) * plotWidth;
   const y = (value: number) => top + plotHeight - (value / 100) * plotHeight;
   const parts: string[] = [
@@ -102,8 +104,8 @@ export function timelineChart(points: readonly TimelinePoint[], methods: readonl
     for (const p of line) {
       parts.push(`<circle cx="${x(p.bin)}" cy="${y(p.em)}" r="3" fill="${color}"><title>${escapeXml(`${method}: ${fixed(p.em)}% of ${p.n}`)}</title></circle>`);
     }
-    const lx = left + (m % 4) * 130;
-    const ly = legendTop + Math.floor(m / 4) * 18;
+    const lx = left + (m % perRow) * 125;
+    const ly = legendTop + Math.floor(m / perRow) * 18;
     parts.push(`<rect x="${lx}" y="${ly - 9}" width="10" height="10" fill="${color}"/>`, `<text x="${lx + 14}" y="${ly}">${escapeXml(method)}</text>`);
   });
   parts.push('</svg>');
@@ -147,6 +149,8 @@ const ci = ([lo, hi]: [number, number], digits = 1) => `[${fixed(lo, digits)}, $
 export interface ReportContext {
   command: string;
   wallSeconds: number;
+  /** Sum of per-task and preparation seconds over every run that contributed records (resumed runs included). */
+  computeSeconds: number;
   model: string;
   taskSet: string;
   methods: readonly string[];
@@ -185,7 +189,7 @@ export function renderReport(summary: BenchSummary, context: ReportContext, plot
     '# RepoPeftBench-TS report',
     '',
     `- Command: \`${context.command}\``,
-    `- Wall time: ${fixed(context.wallSeconds, 1)} s`,
+    `- Wall time: ${fixed(context.wallSeconds, 1)} s for this invocation; ${fixed(context.computeSeconds, 1)} s of task and preparation time over all runs that contributed records`,
     `- Model: ${context.model}`,
     `- Task set: ${context.taskSet}`,
     ...context.notes.map((note) => `- ${note}`),

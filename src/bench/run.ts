@@ -3,6 +3,7 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs
 import { bootstrapMean, pairedBootstrap, scoreCompletion } from './metrics.ts';
 import { type BenchMethod, MethodUnavailableError, type PreparedMethod, type RepoContext } from './methods.ts';
 import type { BenchSplit, BenchTask, TaskMode } from './taskSet.ts';
+import { groupBy } from '../util/groupBy.ts';
 
 /** One scored completion: results.json's `tasks` array and each line of results.partial.jsonl. */
 export interface TaskRecord {
@@ -228,17 +229,6 @@ export interface BenchSummary {
   evoTimeline: TimelinePoint[];
 }
 
-function groupRecords<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    const name = key(item);
-    const group = groups.get(name);
-    if (group) group.push(item);
-    else groups.set(name, [item]);
-  }
-  return groups;
-}
-
 const average = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
 const percent = ([lo, hi]: [number, number]): [number, number] => [lo * 100, hi * 100];
 
@@ -253,10 +243,10 @@ export function summarizeRun(
   const { records, prepares } = run;
   const order = methodOrder ?? [...new Set(records.map((record) => record.method))];
   const rank = (method: string) => (order.includes(method) ? order.indexOf(method) : order.length);
-  const prepareMean = new Map([...groupRecords(prepares, (p) => p.method)].map(([method, list]) => [method, average(list.map((p) => p.seconds))]));
+  const prepareMean = new Map([...groupBy(prepares, (p) => p.method)].map(([method, list]) => [method, average(list.map((p) => p.seconds))]));
 
   const summary: SplitSummary[] = [];
-  for (const [key, group] of groupRecords(records, (r) => `${r.method}\u0000${r.split}`)) {
+  for (const [key, group] of groupBy(records, (r) => `${r.method}\u0000${r.split}`)) {
     const [method, split] = key.split('\u0000');
     const em = bootstrapMean(group.map((r) => Number(r.em)), { seed });
     const editsim = bootstrapMean(group.map((r) => r.editsim), { seed });
@@ -272,7 +262,7 @@ export function summarizeRun(
 
   const paired: PairedSummary[] = [];
   const baselineByTask = new Map(records.filter((r) => r.method === baseline).map((r) => [r.task_id, r]));
-  for (const [key, group] of groupRecords(records.filter((r) => r.method !== baseline), (r) => `${r.method}\u0000${r.split}`)) {
+  for (const [key, group] of groupBy(records.filter((r) => r.method !== baseline), (r) => `${r.method}\u0000${r.split}`)) {
     const [method, split] = key.split('\u0000');
     const pairs = group.flatMap((r) => (baselineByTask.has(r.task_id) ? [[r, baselineByTask.get(r.task_id)!] as const] : []));
     if (pairs.length === 0) continue;
@@ -285,7 +275,7 @@ export function summarizeRun(
   paired.sort((a, b) => rank(a.method) - rank(b.method) || a.split.localeCompare(b.split));
 
   const perRepo: RepoSummary[] = [];
-  for (const [key, group] of groupRecords(records, (r) => `${r.method}\u0000${r.repo}`)) {
+  for (const [key, group] of groupBy(records, (r) => `${r.method}\u0000${r.repo}`)) {
     const [method, repo] = key.split('\u0000');
     const em = bootstrapMean(group.map((r) => Number(r.em)), { seed });
     perRepo.push({ method, repo, n: group.length, em: em.mean * 100, em_ci: percent(em.ci) });
@@ -295,7 +285,7 @@ export function summarizeRun(
   const evoTimeline: TimelinePoint[] = [];
   const evoRecords = records.filter((r) => r.mode === 'evo' && r.commit_index !== undefined && r.commit_count);
   const binOf = (r: TaskRecord) => Math.min(timelineBins - 1, Math.floor((r.commit_index! / Math.max(1, r.commit_count! - 1)) * timelineBins));
-  for (const [key, group] of groupRecords(evoRecords, (r) => `${r.method}\u0000${binOf(r)}`)) {
+  for (const [key, group] of groupBy(evoRecords, (r) => `${r.method}\u0000${binOf(r)}`)) {
     const [method, bin] = key.split('\u0000');
     evoTimeline.push({ method, bin: Number(bin), bins: timelineBins, n: group.length, em: average(group.map((r) => Number(r.em))) * 100 });
   }

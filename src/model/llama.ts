@@ -8,6 +8,7 @@ import type { ModelConfig } from './config.ts';
 import type { PreparedLora } from './lora.ts'; // types only: lora.ts imports this module
 import { normalArray, seededUniform } from '../util/random.ts';
 import { toFloat32, type ParsedSafetensors, type SafetensorsDtype, type TensorToWrite } from './safetensors.ts';
+import { fusedDecodeAttention, fusedDecodeKernelsAvailable, fusedLinear, fusedRmsNorm } from './webgpuKernels.ts';
 
 export const LINEAR_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
 export type LinearModule = (typeof LINEAR_MODULES)[number];
@@ -248,6 +249,13 @@ function causalMask(past: number, count: number): tf.Tensor2D {
 }
 
 export class LlamaModel {
+  /**
+   * One-token steps (decode) use the custom WGSL kernels of webgpuKernels.ts: linear layers with bias and LoRA in one
+   * dispatch, RMSNorm in one, attention in two. On by default on the webgpu backend, where the model's tensors live;
+   * tests turn it off to compare with the plain tfjs path. Prompts (several tokens) always take the tfjs path.
+   */
+  useFusedDecodeKernels = fusedDecodeKernelsAvailable();
+
   constructor(readonly config: ModelConfig, readonly weights: LlamaWeights) {}
 
   /** A randomly initialised model (see initRandomWeights). */
@@ -276,7 +284,7 @@ export class LlamaModel {
   hidden(ids: ArrayLike<number>, { cache, lora }: Omit<ForwardOptions, 'logits'> = {}): tf.Tensor2D {
     const count = ids.length;
     if (count === 0) throw new RangeError('forward needs at least one token id');
-    const { vocabSize, numLayers, rmsNormEps } = this.config;
+    const { vocabSize, numLayers } = this.config;
     for (let i = 0; i < count; i++) {
       if (!Number.isInteger(ids[i]) || ids[i] < 0 || ids[i] >= vocabSize) throw new RangeError(`Token id ${ids[i]} is outside the vocabulary (0..${vocabSize - 1})`);
     }
@@ -289,11 +297,11 @@ export class LlamaModel {
       let x = (embedTokens ? tf.gather(embedTokens, idTensor) : tf.transpose(tf.gather(lmHead, idTensor, 1))) as tf.Tensor2D;
       for (let i = 0; i < numLayers; i++) {
         const layer = this.weights.layers[i];
-        const attention = this.attention(i, rmsNorm(x, layer.inputNorm, rmsNormEps), { cos, sin, mask, past, cache, lora });
+        const attention = this.attention(i, this.rmsNorm(x, layer.inputNorm), { cos, sin, mask, past, cache, lora });
         x = tf.add(x, attention);
-        x = tf.add(x, this.mlp(i, rmsNorm(x, layer.postAttentionNorm, rmsNormEps), lora));
+        x = tf.add(x, this.mlp(i, this.rmsNorm(x, layer.postAttentionNorm), lora));
       }
-      return rmsNorm(x, this.weights.norm, rmsNormEps);
+      return this.rmsNorm(x, this.weights.norm);
     });
     if (cache) cache.length = past + count;
     return output;
@@ -311,15 +319,25 @@ export class LlamaModel {
     const hidden = this.hidden(ids, options);
     return tf.tidy(() => {
       const rows = logits === 'last' ? tf.slice(hidden, [hidden.shape[0] - 1, 0], [1, -1]) : hidden;
-      const result = tf.matMul(rows, this.weights.lmHead);
+      const result = this.fused(rows) ? fusedLinear(rows, this.weights.lmHead, null, null) : tf.matMul(rows, this.weights.lmHead);
       hidden.dispose();
       return result as tf.Tensor2D;
     });
   }
 
+  /** Whether rows x [T, ...] take the fused WebGPU kernels: only single-token steps, only when enabled. */
+  private fused(x: tf.Tensor2D): boolean {
+    return this.useFusedDecodeKernels && x.shape[0] === 1;
+  }
+
+  private rmsNorm(x: tf.Tensor2D, weight: tf.Tensor1D): tf.Tensor2D {
+    return this.fused(x) ? fusedRmsNorm(x, weight, this.config.rmsNormEps) : rmsNorm(x, weight, this.config.rmsNormEps);
+  }
+
   /** y = x W^T + b, plus the adapter's (alpha/r) (x A^T) B^T when it adapts this module of this layer. */
   private linear(layer: number, module: LinearModule, x: tf.Tensor2D, lora: PreparedLora | null | undefined): tf.Tensor2D {
     const { kernel, bias } = this.weights.layers[layer].linear[module];
+    if (this.fused(x)) return fusedLinear(x, kernel, bias, lora?.layers[layer]?.[module] ?? null);
     let y = tf.matMul(x, kernel) as tf.Tensor2D;
     if (bias) y = tf.add(y, bias) as tf.Tensor2D;
     const pair = lora?.layers[layer]?.[module];
@@ -343,6 +361,7 @@ export class LlamaModel {
     let keys = tf.transpose(applyRope(heads(this.linear(layer, 'k_proj', x, lora), numKvHeads), cos, sin), [0, 2, 1]) as tf.Tensor3D;
     let values = heads(this.linear(layer, 'v_proj', x, lora), numKvHeads);
     if (cache) ({ keys, values } = cache.append(layer, keys, values));
+    if (this.fused(x)) return this.linear(layer, 'o_proj', fusedDecodeAttention(tf.reshape(q, [numHeads, headDim]), keys, values), lora);
     const total = past + count;
     // Query head h reads kv head floor(h / group) (transformers' repeat_kv): fold the group into the query rows.
     const queries = tf.reshape(q, [numKvHeads, group * count, headDim]);

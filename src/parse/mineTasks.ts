@@ -7,6 +7,7 @@ import {
 import { isPythonTestPath } from '../git/pathFilters.ts';
 import type { PythonParser } from './pythonParser.ts';
 import { seededSample } from './seededRandom.ts';
+import { groupBy } from '../util/groupBy.ts';
 
 export type { AssertionKind } from './assertionTargets.ts';
 
@@ -274,17 +275,6 @@ export function mineFileTasks(
   } finally {
     tree.delete();
   }
-}
-
-function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    const name = key(item);
-    const group = groups.get(name);
-    if (group) group.push(item);
-    else groups.set(name, [item]);
-  }
-  return groups;
 }
 
 /**
