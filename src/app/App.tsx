@@ -9,6 +9,7 @@ import { DiffView } from './components/DiffView.tsx';
 import { AdapterPanel } from './components/AdapterPanel.tsx';
 import { CompletionPanel } from './components/CompletionPanel.tsx';
 import { ModelPicker } from './components/ModelPicker.tsx';
+import { PipelineStages } from './components/PipelineStages.tsx';
 import { loadSettings, saveSettings, type Settings } from './settings.ts';
 import { usePipeline } from './usePipeline.ts';
 import type { AdapterInfo, ModelInfo, Progress, RepoInfo, RepoSummary } from './workers/pipelineApi.ts';
@@ -207,6 +208,7 @@ export function App() {
             <input aria-label="CORS proxy" value={settings.corsProxy} onChange={(e) => setSettings({ ...settings, corsProxy: e.target.value.trim() })} />
           </label>
         </details>
+        {(repo || progress?.stage === 'clone') && <PipelineStages progress={progress} repo={repo} summary={summary} adapter={adapter} />}
         {progress && <ProgressBar testId={`progress-${progress.stage}`} stage={progress} onCancel={() => void pipeline.cancel()} />}
         {notice && (
           <div className="notice" role="status" data-testid="notice">

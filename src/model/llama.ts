@@ -8,7 +8,7 @@ import type { ModelConfig } from './config.ts';
 import type { PreparedLora } from './lora.ts'; // types only: lora.ts imports this module
 import { normalArray, seededUniform } from '../util/random.ts';
 import { toFloat32, type ParsedSafetensors, type SafetensorsDtype, type TensorToWrite } from './safetensors.ts';
-import { fusedDecodeAttention, fusedDecodeKernelsAvailable, fusedLinear, fusedRmsNorm } from './webgpuKernels.ts';
+import { fusedDecodeAttention, fusedDecodeKernelsAvailable, fusedLinear, fusedRmsNorm, fusedRope, fusedSwiGlu } from './webgpuKernels.ts';
 
 export const LINEAR_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
 export type LinearModule = (typeof LINEAR_MODULES)[number];
@@ -251,8 +251,9 @@ function causalMask(past: number, count: number): tf.Tensor2D {
 export class LlamaModel {
   /**
    * One-token steps (decode) use the custom WGSL kernels of webgpuKernels.ts: linear layers with bias and LoRA in one
-   * dispatch, RMSNorm in one, attention in two. On by default on the webgpu backend, where the model's tensors live;
-   * tests turn it off to compare with the plain tfjs path. Prompts (several tokens) always take the tfjs path.
+   * dispatch, RMSNorm, RoPE and SwiGLU in one each, attention in two. On by default on the webgpu backend, where the
+   * model's tensors live; tests turn it off to compare with the plain tfjs path. Prompts (several tokens) always take
+   * the tfjs path.
    */
   useFusedDecodeKernels = fusedDecodeKernelsAvailable();
 
@@ -353,6 +354,7 @@ export class LlamaModel {
       cos: tf.Tensor2D; sin: tf.Tensor2D; mask: tf.Tensor2D | null; past: number; cache?: KVCache; lora?: PreparedLora | null;
     },
   ): tf.Tensor2D {
+    if (this.fused(x)) return this.decodeAttention(layer, x, { cos, sin, cache, lora });
     const { numHeads, numKvHeads, headDim } = this.config;
     const count = x.shape[0];
     const group = numHeads / numKvHeads;
@@ -361,7 +363,6 @@ export class LlamaModel {
     let keys = tf.transpose(applyRope(heads(this.linear(layer, 'k_proj', x, lora), numKvHeads), cos, sin), [0, 2, 1]) as tf.Tensor3D;
     let values = heads(this.linear(layer, 'v_proj', x, lora), numKvHeads);
     if (cache) ({ keys, values } = cache.append(layer, keys, values));
-    if (this.fused(x)) return this.linear(layer, 'o_proj', fusedDecodeAttention(tf.reshape(q, [numHeads, headDim]), keys, values), lora);
     const total = past + count;
     // Query head h reads kv head floor(h / group) (transformers' repeat_kv): fold the group into the query rows.
     const queries = tf.reshape(q, [numKvHeads, group * count, headDim]);
@@ -372,10 +373,28 @@ export class LlamaModel {
     return this.linear(layer, 'o_proj', merged as tf.Tensor2D, lora);
   }
 
+  /**
+   * attention() for one token with the fused kernels. With a single position the head transposes are reshapes (the
+   * data is already in [heads, headDim] order), so keys and values reach the cache without a transpose dispatch.
+   */
+  private decodeAttention(
+    layer: number, x: tf.Tensor2D,
+    { cos, sin, cache, lora }: { cos: tf.Tensor2D; sin: tf.Tensor2D; cache?: KVCache; lora?: PreparedLora | null },
+  ): tf.Tensor2D {
+    const { numHeads, numKvHeads, headDim } = this.config;
+    const heads = (module: LinearModule, n: number) => tf.reshape(this.linear(layer, module, x, lora), [n, headDim]) as tf.Tensor2D;
+    const q = fusedRope(heads('q_proj', numHeads), cos, sin);
+    let keys = tf.reshape(fusedRope(heads('k_proj', numKvHeads), cos, sin), [numKvHeads, headDim, 1]) as tf.Tensor3D;
+    let values = tf.reshape(heads('v_proj', numKvHeads), [numKvHeads, 1, headDim]) as tf.Tensor3D;
+    if (cache) ({ keys, values } = cache.append(layer, keys, values));
+    return this.linear(layer, 'o_proj', fusedDecodeAttention(q, keys, values), lora);
+  }
+
   private mlp(layer: number, x: tf.Tensor2D, lora: PreparedLora | null | undefined): tf.Tensor2D {
     const gate = this.linear(layer, 'gate_proj', x, lora);
     const up = this.linear(layer, 'up_proj', x, lora);
-    return this.linear(layer, 'down_proj', tf.mul(tf.mul(gate, tf.sigmoid(gate)), up), lora);
+    const activated = this.fused(x) ? fusedSwiGlu(gate, up) : tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as tf.Tensor2D;
+    return this.linear(layer, 'down_proj', activated, lora);
   }
 
   /** Every weight under its Hugging Face name, ready for writeSafetensors (tied lm_head omitted, as transformers saves). */

@@ -1,5 +1,5 @@
 // Custom WGSL kernels for one-token decode on tfjs's WebGPU backend: matrix-vector with fused bias and LoRA, RMSNorm,
-// and attention of one query per head over the KV cache, each replacing a chain of small tfjs dispatches.
+// RoPE, SwiGLU, and attention of one query per head over the KV cache, each replacing a chain of small tfjs dispatches.
 //
 // Decode multiplies a single row by every weight matrix, so its cost on a GPU is the number of kernel launches more
 // than arithmetic: tfjs launches one per op (matMul, bias add, LoRA's two matMuls and add; RMSNorm's six elementwise
@@ -164,6 +164,57 @@ export function fusedRmsNorm(x: tf.Tensor2D, weight: tf.Tensor1D, eps: number): 
       }`,
   };
   return run(program, [x, weight], [{ type: 'float32', data: [eps] }]) as tf.Tensor2D;
+}
+
+const ELEMENTWISE_THREADS = 128;
+
+/** A program that computes each element of outputShape independently, 128 per workgroup. */
+function elementwiseProgram(variableNames: string[], outputShape: number[], shaderKey: string, body: string): WebGpuProgram {
+  const size = outputShape.reduce((a, b) => a * b, 1);
+  return {
+    variableNames,
+    outputShape,
+    shaderKey,
+    dispatchLayout: { x: outputShape.map((_, i) => i) },
+    dispatch: [Math.ceil(size / ELEMENTWISE_THREADS), 1, 1],
+    workgroupSize: [ELEMENTWISE_THREADS, 1, 1],
+    getUserCode: () => `
+      ${MAIN} {
+        let flat = ${WORKGROUP_INDEX} * ${ELEMENTWISE_THREADS} + i32(localIndex);
+        if (flat >= ${size}) { return; }
+        ${body}
+      }`,
+  };
+}
+
+/**
+ * Rotary embedding of one position for x [heads, headDim]: x·cos + rotate_half(x)·sin with rotate_half(x) = cat(-x2, x1),
+ * cos and sin [1, headDim] (the tables LlamaModel builds), in one dispatch instead of seven. Same arithmetic as the
+ * tfjs ops (two products and a sum per element).
+ */
+export function fusedRope(x: tf.Tensor2D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor2D {
+  const [heads, headDim] = x.shape;
+  if (headDim % 2 !== 0) throw new RangeError(`RoPE needs an even head size, got ${headDim}`);
+  assertShape('fusedRope cos', cos.shape, [1, headDim]);
+  assertShape('fusedRope sin', sin.shape, [1, headDim]);
+  const half = headDim / 2;
+  // Sizes are baked into the code (and so into the shader key): they are fixed per model.
+  const program = elementwiseProgram(['X', 'Cos', 'Sin'], [heads, headDim], `c2lRope_${heads}_${headDim}`, `
+        let i = flat % ${headDim};
+        var rotated = 0.0;
+        if (i < ${half}) { rotated = -X[flat + ${half}]; } else { rotated = X[flat - ${half}]; }
+        result[flat] = X[flat] * Cos[i] + rotated * Sin[i];`);
+  return run(program, [x, cos, sin]) as tf.Tensor2D;
+}
+
+/** SwiGLU's silu(gate)·up = gate·sigmoid(gate)·up elementwise, in one dispatch instead of three. */
+export function fusedSwiGlu(gate: tf.Tensor2D, up: tf.Tensor2D): tf.Tensor2D {
+  assertShape('fusedSwiGlu up', up.shape, gate.shape);
+  const size = gate.size;
+  const program = elementwiseProgram(['Gate', 'Up'], gate.shape, `c2lSwiGlu_${size}`, `
+        let g = Gate[flat];
+        result[flat] = g * (1.0 / (1.0 + exp(-g))) * Up[flat];`);
+  return run(program, [gate, up]) as tf.Tensor2D;
 }
 
 const ATTENTION_THREADS = 256;
