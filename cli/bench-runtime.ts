@@ -1,5 +1,5 @@
 // `npm run bench:runtime`: model-runtime speed in Node/wasm for the embedded model's size and SmolLM2-135M's, plus kernel
-// dispatches per decode token on WebGPU measured in Chromium.
+// dispatches per decode token on WebGPU measured in Chromium, with the fused decode kernels and without.
 //
 //   npm run bench:runtime [-- --json FILE] [--no-browser] [--decode-tokens N]
 // Weights are random (speed does not depend on their values). The embedded size comes from public/models/c2l-base/config.json
@@ -47,7 +47,7 @@ for (const { label, configJson } of models) {
   results.push({ label, ...result });
 }
 
-let browser: { dispatches_per_token: RuntimeBenchResult['dispatches_per_token']; label: string; log: string[] } | null = null;
+let browser: Pick<RuntimeBenchResult, 'dispatches_per_token' | 'dispatches_per_token_unfused'> & { label: string; log: string[] } | null = null;
 if (!args['no-browser']) browser = await dispatchesInChromium(models[0].label, models[0].configJson);
 
 if (args.json) {
@@ -58,6 +58,7 @@ if (args.json) {
     model_gflops: embedded.model_gflops,
     matmul_peak_gflops: embedded.matmul_peak_gflops,
     webgpu_dispatches_per_token: browser?.dispatches_per_token ?? null,
+    webgpu_dispatches_per_token_unfused: browser?.dispatches_per_token_unfused ?? null,
     models: results,
   }, null, 2));
   console.log(`\nwrote ${args.json}`);
@@ -83,7 +84,7 @@ async function dispatchesInChromium(label: string, configJson: object) {
       { configJson });
     for (const line of result.log) console.log(`  ${line}`);
     if (result.backend !== 'webgpu') console.log(`  (Chromium gave backend ${result.backend}, not webgpu: no dispatch counts)`);
-    return { label, dispatches_per_token: result.dispatches_per_token, log: result.log };
+    return { label, dispatches_per_token: result.dispatches_per_token, dispatches_per_token_unfused: result.dispatches_per_token_unfused, log: result.log };
   } finally {
     await launched.close();
     await server.close();

@@ -250,7 +250,7 @@ export function App() {
       )}
 
       {adapter && <AdapterPanel adapter={adapter} pipeline={pipeline} />}
-      {adapter && <CompletionPanel onComplete={complete} disabled={busy} />}
+      {model && <CompletionPanel onComplete={complete} disabled={busy} />}
     </div>
   );
 }

@@ -40,8 +40,10 @@ export interface RuntimeBenchResult {
   decode_gflops: number;
   /** Best of plain tf.matMul on model-shaped operands in this run: the ceiling model_gflops is judged against. */
   matmul_peak_gflops: number;
-  /** GPU kernel launches for one decode token (webgpu only). */
+  /** GPU kernel launches for one decode token (webgpu only), with the fused decode kernels (the default there). */
   dispatches_per_token?: { base: number; lora_unmerged: number; lora_merged: number };
+  /** The same with LlamaModel.useFusedDecodeKernels off: the plain tfjs path. */
+  dispatches_per_token_unfused?: { base: number; lora_unmerged: number; lora_merged: number };
 }
 
 /** Counts kernel launches between start() and stop(). */
@@ -197,7 +199,17 @@ export async function benchmarkRuntime(
     for (const context of contexts) [byContext[context]] = await timeDecodeVariants(model, context, decodeTokens, rounds, [{}]);
     onLog(`decode (base) by context: ${contexts.map((c) => `${c}: ${byContext[c].toFixed(2)} ms/token`).join(', ')}`);
     const dispatches = kernelCounter ? await countDispatches(model, adapter, prepared, firstContext, kernelCounter) : undefined;
-    if (dispatches) onLog(`dispatches per decode token: base ${dispatches.base}, LoRA unmerged ${dispatches.lora_unmerged}, merged ${dispatches.lora_merged}`);
+    let unfusedDispatches: typeof dispatches;
+    if (kernelCounter && model.useFusedDecodeKernels) {
+      model.useFusedDecodeKernels = false;
+      unfusedDispatches = await countDispatches(model, adapter, prepared, firstContext, kernelCounter);
+      model.useFusedDecodeKernels = true;
+    }
+    if (dispatches) {
+      onLog(`dispatches per decode token: base ${dispatches.base}, LoRA unmerged ${dispatches.lora_unmerged}, merged ${dispatches.lora_merged}`
+        + (unfusedDispatches ? ` (fused WebGPU decode kernels; plain tfjs: base ${unfusedDispatches.base}, LoRA unmerged `
+          + `${unfusedDispatches.lora_unmerged}, merged ${unfusedDispatches.lora_merged})` : ''));
+    }
     disposePreparedLora(prepared);
     const decodeGflops = forwardFlops(config, firstContext, 1) / (base / 1000) / 1e9;
 
@@ -222,6 +234,7 @@ export async function benchmarkRuntime(
       decode_gflops: decodeGflops,
       matmul_peak_gflops: peak,
       ...(dispatches ? { dispatches_per_token: dispatches } : {}),
+      ...(unfusedDispatches ? { dispatches_per_token_unfused: unfusedDispatches } : {}),
     };
   } finally {
     model.dispose();

@@ -16,6 +16,8 @@ interface WebGpuProgram {
   dispatchLayout: { x: number[] };
   dispatch: [number, number, number];
   workgroupSize: [number, number, number];
+  /** Adds `uniforms.size`, the output's element count. */
+  size?: boolean;
   uniforms?: string;
   getUserCode(): string;
 }
@@ -168,7 +170,11 @@ export function fusedRmsNorm(x: tf.Tensor2D, weight: tf.Tensor1D, eps: number): 
 
 const ELEMENTWISE_THREADS = 128;
 
-/** A program that computes each element of outputShape independently, 128 per workgroup. */
+/**
+ * A program that computes each element of outputShape independently, 128 per workgroup. Its shader must read
+ * `uniforms` (here: size), or WebGPU's automatic layout drops the uniform binding tfjs always binds and the dispatch
+ * is rejected.
+ */
 function elementwiseProgram(variableNames: string[], outputShape: number[], shaderKey: string, body: string): WebGpuProgram {
   const size = outputShape.reduce((a, b) => a * b, 1);
   return {
@@ -178,10 +184,11 @@ function elementwiseProgram(variableNames: string[], outputShape: number[], shad
     dispatchLayout: { x: outputShape.map((_, i) => i) },
     dispatch: [Math.ceil(size / ELEMENTWISE_THREADS), 1, 1],
     workgroupSize: [ELEMENTWISE_THREADS, 1, 1],
+    size: true,
     getUserCode: () => `
       ${MAIN} {
         let flat = ${WORKGROUP_INDEX} * ${ELEMENTWISE_THREADS} + i32(localIndex);
-        if (flat >= ${size}) { return; }
+        if (flat >= uniforms.size) { return; }
         ${body}
       }`,
   };
@@ -197,12 +204,12 @@ export function fusedRope(x: tf.Tensor2D, cos: tf.Tensor2D, sin: tf.Tensor2D): t
   if (headDim % 2 !== 0) throw new RangeError(`RoPE needs an even head size, got ${headDim}`);
   assertShape('fusedRope cos', cos.shape, [1, headDim]);
   assertShape('fusedRope sin', sin.shape, [1, headDim]);
-  const half = headDim / 2;
-  // Sizes are baked into the code (and so into the shader key): they are fixed per model.
-  const program = elementwiseProgram(['X', 'Cos', 'Sin'], [heads, headDim], `c2lRope_${heads}_${headDim}`, `
-        let i = flat % ${headDim};
+  const program = elementwiseProgram(['X', 'Cos', 'Sin'], [heads, headDim], 'c2lRope', `
+        let headDim = uniforms.xShape.y;
+        let half = headDim / 2;
+        let i = flat % headDim;
         var rotated = 0.0;
-        if (i < ${half}) { rotated = -X[flat + ${half}]; } else { rotated = X[flat - ${half}]; }
+        if (i < half) { rotated = -X[flat + half]; } else { rotated = X[flat - half]; }
         result[flat] = X[flat] * Cos[i] + rotated * Sin[i];`);
   return run(program, [x, cos, sin]) as tf.Tensor2D;
 }
@@ -210,8 +217,7 @@ export function fusedRope(x: tf.Tensor2D, cos: tf.Tensor2D, sin: tf.Tensor2D): t
 /** SwiGLU's silu(gate)·up = gate·sigmoid(gate)·up elementwise, in one dispatch instead of three. */
 export function fusedSwiGlu(gate: tf.Tensor2D, up: tf.Tensor2D): tf.Tensor2D {
   assertShape('fusedSwiGlu up', up.shape, gate.shape);
-  const size = gate.size;
-  const program = elementwiseProgram(['Gate', 'Up'], gate.shape, `c2lSwiGlu_${size}`, `
+  const program = elementwiseProgram(['Gate', 'Up'], gate.shape, 'c2lSwiGlu', `
         let g = Gate[flat];
         result[flat] = g * (1.0 / (1.0 + exp(-g))) * Up[flat];`);
   return run(program, [gate, up]) as tf.Tensor2D;

@@ -150,12 +150,28 @@ const api: PipelineApi = {
   async complete({ prompt, maxNewTokens }, onProgress) {
     const { model, tokenizer } = requireModel();
     const signal = begin();
-    const started = performance.now();
-    const options = { tokenizer, maxNewTokens, signal, stopSequences: ['\n\n'] };
-    const report = (label: string) => (t: { index: number }) => onProgress({ stage: 'generate', label, loaded: t.index + 1, total: maxNewTokens, unit: 'tokens' });
-    const base = await generate(model, prompt, { ...options, onToken: report('Base model') });
-    const adapted = adapter ? await generate(model, prompt, { ...options, lora: adapter.lora, onToken: report('Adapted model') }) : null;
-    return { base: base.text, adapted: adapted?.text ?? null, promptTokens: base.promptTokens, seconds: (performance.now() - started) / 1000 };
+    const timed = async (label: string, lora: LoraAdapter | null) => {
+      const started = performance.now();
+      let firstToken = 0;
+      const result = await generate(model, prompt, {
+        tokenizer, maxNewTokens, signal, lora, stopSequences: ['\n\n'],
+        onToken: (t) => {
+          if (t.index === 0) firstToken = performance.now();
+          onProgress({ stage: 'generate', label, loaded: t.index + 1, total: maxNewTokens, unit: 'tokens' });
+        },
+      });
+      const tokens = result.ids.length;
+      const decodeSeconds = (performance.now() - (firstToken || started)) / 1000;
+      const timing = {
+        tokens,
+        firstTokenSeconds: ((firstToken || performance.now()) - started) / 1000,
+        decodeTokensPerSecond: tokens > 1 && decodeSeconds > 0 ? (tokens - 1) / decodeSeconds : 0,
+      };
+      return { text: result.text, promptTokens: result.promptTokens, timing };
+    };
+    const base = await timed('Base model', null);
+    const adapted = adapter ? await timed('Adapted model', adapter.lora) : null;
+    return { base: base.text, adapted: adapted?.text ?? null, promptTokens: base.promptTokens, baseTiming: base.timing, adaptedTiming: adapted?.timing ?? null };
   },
 
   async adapterFiles() {

@@ -67,11 +67,20 @@ export interface AdapterInfo {
   seconds: number;
 }
 
+/** One generation's speed: time to first token (prompt prefill + one step) and the decode rate after it. */
+export interface GenerationTiming {
+  tokens: number;
+  firstTokenSeconds: number;
+  decodeTokensPerSecond: number;
+}
+
 export interface CompletionResult {
   base: string;
+  /** Null until an adapter has been generated. */
   adapted: string | null;
   promptTokens: number;
-  seconds: number;
+  baseTiming: GenerationTiming;
+  adaptedTiming: GenerationTiming | null;
 }
 
 export interface PipelineApi {
