@@ -54,9 +54,12 @@ export interface NextLineSample {
 }
 
 /**
- * Picks `samples` lines inside function bodies (seeded, at most one per function), gives the model the file up to
- * that line (its last `maxPromptTokens` tokens) and compares its greedy next line with the real one, trailing
- * whitespace ignored. Blank lines and lines that only close brackets are not picked.
+ * Picks `samples` lines inside function bodies (seeded, at most one per function), gives the model the file up to the
+ * end of the previous line (its last `maxPromptTokens` tokens) and compares its greedy next line with the real one,
+ * trailing whitespace ignored. The prompt stops before the previous line's newline: tokenizers that fold a newline
+ * into the next line's indentation (GPT-2/SmolLM2 style) would otherwise see a token boundary they never saw in
+ * training. The model must continue with a newline and then the line. Blank lines and lines that only close brackets
+ * are not picked.
  */
 export async function nextLineExactMatch(
   model: LlamaModel,
@@ -89,10 +92,11 @@ export async function nextLineExactMatch(
   const results: NextLineSample[] = [];
   for (const [index, candidate] of chosen.entries()) {
     const lines = candidate.content.split('\n');
-    const prefix = lines.slice(0, candidate.line - 1).join('\n') + '\n';
+    const prefix = lines.slice(0, candidate.line - 1).join('\n');
     const promptIds = tokenizer.encode(prefix).slice(-maxPromptTokens);
-    const { text } = await generate(model, promptIds, { tokenizer, maxNewTokens, stopSequences: ['\n'] });
-    results.push({ file: candidate.file, line: candidate.line, expected: lines[candidate.line - 1], predicted: text });
+    const { text } = await generate(model, promptIds, { tokenizer, maxNewTokens, stopSequences: ['\n\n'] });
+    const [sameLine, nextLine = ''] = text.split('\n');
+    results.push({ file: candidate.file, line: candidate.line, expected: lines[candidate.line - 1], predicted: sameLine === '' ? nextLine : text });
     onProgress?.(index + 1, chosen.length);
   }
   const matches = results.filter((r) => r.predicted.trimEnd() === r.expected.trimEnd()).length;

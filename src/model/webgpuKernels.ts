@@ -40,7 +40,8 @@ function run(program: WebGpuProgram, inputs: tf.Tensor[], uniforms?: Array<{ typ
 
 // tfjs's shader prelude calls main(index) for programs whose dispatch layout has only an x part; these kernels index
 // by workgroup and local invocation instead, so they ignore it. Workgroup ids span x and y in case tfjs folds a long
-// dispatch into two dimensions.
+// dispatch into two dimensions. Every shader must read `uniforms` (tfjs declares input shapes there): tfjs always binds
+// that buffer, and WebGPU's automatic layout drops an unread binding, which makes the whole submission invalid.
 const MAIN = 'fn main(index : i32)';
 const WORKGROUP_INDEX = 'i32(workgroupId.y * numWorkgroups.x + workgroupId.x)';
 
@@ -170,11 +171,7 @@ export function fusedRmsNorm(x: tf.Tensor2D, weight: tf.Tensor1D, eps: number): 
 
 const ELEMENTWISE_THREADS = 128;
 
-/**
- * A program that computes each element of outputShape independently, 128 per workgroup. Its shader must read
- * `uniforms` (here: size), or WebGPU's automatic layout drops the uniform binding tfjs always binds and the dispatch
- * is rejected.
- */
+/** A program that computes each element of outputShape independently, 128 per workgroup. */
 function elementwiseProgram(variableNames: string[], outputShape: number[], shaderKey: string, body: string): WebGpuProgram {
   const size = outputShape.reduce((a, b) => a * b, 1);
   return {
@@ -223,7 +220,8 @@ export function fusedSwiGlu(gate: tf.Tensor2D, up: tf.Tensor2D): tf.Tensor2D {
   return run(program, [gate, up]) as tf.Tensor2D;
 }
 
-const ATTENTION_THREADS = 256;
+/** The context kernel lays its threads out as fusedLinear's 64 columns x 4 slices. */
+const ATTENTION_THREADS = COLUMNS * SLICES;
 
 /**
  * Attention of one query per head over the whole KV cache, in two dispatches: scores q·k/sqrt(headDim) for every head
