@@ -54,12 +54,14 @@ export interface NextLineSample {
 }
 
 /**
- * Picks `samples` lines inside function bodies (seeded, at most one per function), gives the model the file up to the
- * end of the previous line (its last `maxPromptTokens` tokens) and compares its greedy next line with the real one,
- * trailing whitespace ignored. The prompt stops before the previous line's newline: tokenizers that fold a newline
- * into the next line's indentation (GPT-2/SmolLM2 style) would otherwise see a token boundary they never saw in
- * training. The model must continue with a newline and then the line. Blank lines and lines that only close brackets
- * are not picked.
+ * Picks `samples` lines inside function bodies (seeded, at most one per function), gives the model the file before
+ * that line (its last `maxPromptTokens` tokens) and compares its greedy next line with the real one, trailing
+ * whitespace ignored. Blank lines and lines that only close brackets are not picked.
+ *
+ * Token healing by back-off: tokenizers disagree on where the newline before a line goes (ours merges it with the
+ * punctuation before it, `):\n`; GPT-2/SmolLM2 style merges it with the next line's indentation), so a prompt that
+ * ends exactly at a line boundary shows one of them a token boundary it never saw in training. The prompt's last
+ * tokens are dropped until what remains ends before that newline; the model regenerates them, then the line.
  */
 export async function nextLineExactMatch(
   model: LlamaModel,
@@ -92,11 +94,14 @@ export async function nextLineExactMatch(
   const results: NextLineSample[] = [];
   for (const [index, candidate] of chosen.entries()) {
     const lines = candidate.content.split('\n');
-    const prefix = lines.slice(0, candidate.line - 1).join('\n');
-    const promptIds = tokenizer.encode(prefix).slice(-maxPromptTokens);
-    const { text } = await generate(model, promptIds, { tokenizer, maxNewTokens, stopSequences: ['\n\n'] });
-    const [sameLine, nextLine = ''] = text.split('\n');
-    results.push({ file: candidate.file, line: candidate.line, expected: lines[candidate.line - 1], predicted: sameLine === '' ? nextLine : text });
+    const before = lines.slice(0, candidate.line - 1).join('\n');
+    const ids = tokenizer.encode(`${before}\n`);
+    let keep = ids.length;
+    while (keep > 0 && !before.startsWith(tokenizer.decode(ids.slice(0, keep)))) keep--;
+    const unfinished = before.slice(tokenizer.decode(ids.slice(0, keep)).length); // what the dropped tokens held before the newline
+    const { text } = await generate(model, ids.slice(Math.max(0, keep - maxPromptTokens), keep), { tokenizer, maxNewTokens });
+    const continuation = text.startsWith(`${unfinished}\n`) ? text.slice(unfinished.length + 1).split('\n')[0] : null;
+    results.push({ file: candidate.file, line: candidate.line, expected: lines[candidate.line - 1], predicted: continuation ?? text });
     onProgress?.(index + 1, chosen.length);
   }
   const matches = results.filter((r) => r.predicted.trimEnd() === r.expected.trimEnd()).length;
