@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadBenchModel, TINY_MODEL, untrainedHypernetwork } from '../src/bench/benchModel.ts';
+import { loadBenchModel, TINY_MODEL } from '../src/bench/benchModel.ts';
+import { untrainedHypernetwork } from '../src/code2lora/makeAdapter.ts';
 import { Bm25Index, chunkRepository } from '../src/bench/retrieval.ts';
 import { openRepository } from '../src/bench/repoSources.ts';
 import { generateAdapter } from '../src/code2lora/hypernetwork.ts';
@@ -55,7 +56,7 @@ async function main(): Promise<void> {
   const backend = await initBackend();
   const { model, tokenizer, description } = await loadBenchModel(values.model);
   const parser = await loadPythonParser();
-  const hypernetwork = untrainedHypernetwork(model);
+  const hypernetwork = untrainedHypernetwork(model.config);
   const repo = await openRepository({ source: values.repo }, { history: 20 });
   try {
     const files = await repo.readPythonFiles(repo.head);

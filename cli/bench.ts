@@ -2,7 +2,8 @@
 // scores methods on assertion completion (the paper's EM and EditSim, bootstrap CIs); resumable; writes results.json, report.md, SVGs.
 import { parseArgs } from 'node:util';
 import { runBenchmarkCommand } from '../src/bench/benchmark.ts';
-import { loadBenchModel, untrainedHypernetwork } from '../src/bench/benchModel.ts';
+import { loadBenchModel } from '../src/bench/benchModel.ts';
+import { untrainedHypernetwork } from '../src/code2lora/makeAdapter.ts';
 import { METHOD_NAMES } from '../src/bench/methods.ts';
 import { readRepoArgument } from '../src/bench/repoSources.ts';
 import { BENCH_SPLITS, type BenchSplit } from '../src/bench/taskSet.ts';
@@ -57,7 +58,7 @@ async function main(): Promise<void> {
   const modelConfig = benchModel.model.config;
   const hypernetwork = values.hypernetwork
     ? await loadHypernetworkDirectory(values.hypernetwork, modelConfig)
-    : untrainedHypernetwork(benchModel.model);
+    : untrainedHypernetwork(benchModel.model.config);
   const sharedLora = values['shared-lora'] ? await loadPeftDirectory(values['shared-lora'], modelConfig) : null;
   const perRepoRoot = values['per-repo-lora'];
   const perRepoLora = perRepoRoot

@@ -6,11 +6,9 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readSnapshot } from '../src/git/index.ts';
 import { initBackend } from '../src/model/backend.ts';
-import { loadGgufModel } from '../src/model/gguf.ts';
-import { filesFromDirectory, loadHfModel } from '../src/model/loadHfModel.ts';
 import { loadPythonParser } from '../src/parse/pythonParser.ts';
-import { BpeTokenizer } from '../src/tokenizer/bpeTokenizer.ts';
 import { bitsPerByte, nextLineExactMatch } from '../src/bench/baseModelEval.ts';
+import { DEFAULT_MODEL_DIRECTORY, loadBenchModel } from '../src/bench/benchModel.ts';
 import { seededUniform } from '../src/util/random.ts';
 import { readWorkingTree } from './readWorkingTree.ts';
 
@@ -60,17 +58,10 @@ async function repositoryFiles(path: string): Promise<Array<{ path: string; cont
   return readWorkingTree(path);
 }
 
-/** An HF-layout directory (config.json, model.safetensors, tokenizer.json) or a llama GGUF file. */
-async function loadBaseModel(path: string) {
-  if (path.endsWith('.gguf')) return loadGgufModel(await readFile(path));
-  const tokenizer = BpeTokenizer.fromJSON(await readFile(join(path, 'tokenizer.json'), 'utf8'));
-  return { ...(await loadHfModel(filesFromDirectory(path))), tokenizer };
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      model: { type: 'string', default: 'public/models/c2l-base' },
+      model: { type: 'string', default: DEFAULT_MODEL_DIRECTORY },
       repo: { type: 'string' },
       'max-bytes': { type: 'string', default: '300000' },
       samples: { type: 'string', default: '200' },
@@ -83,7 +74,8 @@ async function main(): Promise<void> {
   if (!(maxBytes > 0) || !Number.isInteger(samples) || samples < 0) throw new Error('--max-bytes and --samples must be positive numbers');
   const modelDir = resolve(values.model!);
   await initBackend();
-  const { model, config, tokenizer } = await loadBaseModel(modelDir);
+  const { model, tokenizer } = await loadBenchModel(modelDir);
+  const { config } = model;
   const parser = await loadPythonParser();
   const source = values.repo ? resolve(values.repo) : VALIDATION_SHARDS;
   const files = (values.repo ? await repositoryFiles(source) : await validationFiles()).filter((f) => f.content.trim());

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTaskSetFromSpecs, runBenchmarkCommand } from '../src/bench/benchmark.ts';
-import { tinyRandomModel, untrainedHypernetwork } from '../src/bench/benchModel.ts';
+import { tinyRandomModel } from '../src/bench/benchModel.ts';
+import { untrainedHypernetwork } from '../src/code2lora/makeAdapter.ts';
 import {
   bootstrapMean, editSimilarity, isFirstLineFinal, normalizeForMatch, pairedBootstrap, postprocessPrediction, pySplit, pyStrip,
   scoreCompletion,
@@ -173,7 +174,7 @@ describe('task set builder and evaluator', () => {
     const outDir = join(scratch, 'run');
     const benchModel = tinyRandomModel(0);
     const common = {
-      outDir, specs, methods: ['base', 'rag'], benchModel, hypernetwork: untrainedHypernetwork(benchModel.model), parser,
+      outDir, specs, methods: ['base', 'rag'], benchModel, hypernetwork: untrainedHypernetwork(benchModel.model.config), parser,
       seed: 0, history: 12, heldOut: 'all' as const, limit: 6, maxNewTokens: 8, command: 'test',
     };
     const controller = new AbortController();

@@ -1,7 +1,8 @@
 // makeRepoAdapter: snapshot -> repo embedding -> hypernetwork -> LoRA adapter, plus the adapter's per-module update norms.
 import * as tf from '@tensorflow/tfjs';
-import { loraScale, type LoraAdapter, type LoraMatrix } from '../model/lora.ts';
-import { generateAdapter, type HypernetworkConfig, type HypernetworkWeights } from './hypernetwork.ts';
+import type { ModelConfig } from '../model/config.ts';
+import { LORA_MODULES, loraScale, type LoraAdapter, type LoraMatrix } from '../model/lora.ts';
+import { generateAdapter, initHypernetworkWeights, type HypernetworkConfig, type HypernetworkWeights } from './hypernetwork.ts';
 import { encodeRepository, type EncodeRepositoryOptions, type RepoEmbedding } from './repoEncoder.ts';
 
 export interface Hypernetwork {
@@ -9,6 +10,12 @@ export interface Hypernetwork {
   weights: HypernetworkWeights;
   /** False for a randomly initialised hypernetwork (pipeline tests): its adapters carry no repository knowledge. */
   trained: boolean;
+}
+
+/** The app's and the benchmark's hypernetwork until a trained one ships: seeded random, near the base model at the start. */
+export function untrainedHypernetwork(model: ModelConfig, seed = 1234): Hypernetwork {
+  const config: HypernetworkConfig = { embeddingSize: 2 * model.hiddenSize, hiddenSize: 64, rank: 8, alpha: 16, targetModules: [...LORA_MODULES] };
+  return { config, weights: initHypernetworkWeights(config, model, seed), trained: false };
 }
 
 export interface RepoAdapter {

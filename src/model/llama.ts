@@ -86,6 +86,13 @@ export function hfTensorShapes(config: ModelConfig): Map<string, number[]> {
   return shapes;
 }
 
+/** Exact parameter count of a config: every tensor its checkpoint holds (a tied lm_head counted once). */
+export function parameterCount(config: ModelConfig): number {
+  let count = 0;
+  for (const shape of hfTensorShapes(config).values()) count += shape.reduce((a, b) => a * b, 1);
+  return count;
+}
+
 export type WeightsErrorCode = 'missing-tensor' | 'unexpected-tensor' | 'shape-mismatch';
 
 export class ModelWeightsError extends Error {

@@ -2,7 +2,7 @@
 import type { Node } from 'web-tree-sitter';
 import { type AssertionKind, type AssertionTarget, ASSERTION_KINDS, findAssertionTargets } from './assertionTargets.ts';
 import {
-  assignmentOf, type CodeUnit, codeUnitsOfTree, type FileUnits, isTestFunction, type SourceSpan,
+  assignmentOf, type CodeUnit, codeUnitsOfTree, type FileUnits, isTestFunction, type SourceSpan, spanOf,
 } from './codeUnits.ts';
 import { isPythonTestPath } from '../git/pathFilters.ts';
 import type { PythonParser } from './pythonParser.ts';
@@ -104,7 +104,7 @@ function fileContextOf(root: Node, source: string): FileContext {
     if (!statement) continue;
     if (statement.type === 'import_statement' || statement.type === 'import_from_statement'
       || statement.type === 'future_import_statement' || assignmentOf(statement)) {
-      moduleStatements.push(spanOfNode(statement));
+      moduleStatements.push(spanOf(statement));
     }
   }
   const classAssignments = new Map<number, SourceSpan[]>();
@@ -113,21 +113,12 @@ function fileContextOf(root: Node, source: string): FileContext {
     if (!body) continue;
     classAssignments.set(body.startIndex, body.namedChildren
       .filter((statement): statement is Node => statement !== null && assignmentOf(statement) !== null)
-      .map(spanOfNode));
+      .map(spanOf));
   }
   const identifiers = root.descendantsOfType('identifier')
     .filter((node): node is Node => node !== null)
     .map((node) => ({ index: node.startIndex, name: source.slice(node.startIndex, node.endIndex) }));
   return { source, lines: source.split('\n'), fileUnits, moduleStatements, classAssignments, identifiers };
-}
-
-function spanOfNode(node: Node): SourceSpan {
-  return {
-    startLine: node.startPosition.row + 1,
-    endLine: node.endPosition.row + 1,
-    startIndex: node.startIndex,
-    endIndex: node.endIndex,
-  };
 }
 
 function contains(span: SourceSpan, index: number): boolean {
