@@ -83,6 +83,19 @@ def apply_rotary(x, cos, sin):
     return x * cos + rotate_half(x) * sin
 
 
+def project(linear: nn.Linear, x, lora=None):
+    """linear(x), plus the LoRA update scale * B A x when `lora` = (A [B, r, in], B [B, out, r], scale) is given.
+
+    A and B carry a batch dimension, so every sequence of a batch can have its own adapter (one per repository) and
+    gradients flow into whatever produced them (the hypernetwork); the frozen weight itself is never changed.
+    """
+    y = linear(x)
+    if lora is None:
+        return y
+    a, b, scale = lora
+    return y + scale * torch.bmm(torch.bmm(x, a.transpose(1, 2).to(x.dtype)), b.transpose(1, 2).to(x.dtype))
+
+
 class Attention(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -94,11 +107,12 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(config.hidden_size, self.num_kv_heads * self.head_dim, bias=config.attention_bias)
         self.o_proj = nn.Linear(self.num_heads * self.head_dim, config.hidden_size, bias=False)
 
-    def forward(self, x, cos, sin):
+    def forward(self, x, cos, sin, lora=None):
+        lora = lora or {}
         batch, seq, _ = x.shape
-        q = self.q_proj(x).view(batch, seq, self.num_heads, self.head_dim).transpose(1, 2)
-        k = self.k_proj(x).view(batch, seq, self.num_kv_heads, self.head_dim).transpose(1, 2)
-        v = self.v_proj(x).view(batch, seq, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        q = project(self.q_proj, x, lora.get("q_proj")).view(batch, seq, self.num_heads, self.head_dim).transpose(1, 2)
+        k = project(self.k_proj, x, lora.get("k_proj")).view(batch, seq, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        v = project(self.v_proj, x, lora.get("v_proj")).view(batch, seq, self.num_kv_heads, self.head_dim).transpose(1, 2)
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         if self.num_kv_heads != self.num_heads:
             # Query head h reads key/value head h // group, as HF's repeat_kv arranges them.
@@ -112,7 +126,7 @@ class Attention(nn.Module):
             future = torch.ones(seq, seq, dtype=torch.bool, device=x.device).triu(1)
             scores = scores.masked_fill(future, float("-inf"))
             y = scores.float().softmax(dim=-1).to(q.dtype) @ v
-        return self.o_proj(y.transpose(1, 2).reshape(batch, seq, self.num_heads * self.head_dim))
+        return project(self.o_proj, y.transpose(1, 2).reshape(batch, seq, self.num_heads * self.head_dim), lora.get("o_proj"))
 
 
 class MLP(nn.Module):
@@ -122,8 +136,10 @@ class MLP(nn.Module):
         self.up_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
         self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size, bias=False)
 
-    def forward(self, x):
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+    def forward(self, x, lora=None):
+        lora = lora or {}
+        hidden = F.silu(project(self.gate_proj, x, lora.get("gate_proj"))) * project(self.up_proj, x, lora.get("up_proj"))
+        return project(self.down_proj, hidden, lora.get("down_proj"))
 
 
 class DecoderLayer(nn.Module):
@@ -134,9 +150,9 @@ class DecoderLayer(nn.Module):
         self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.mlp = MLP(config)
 
-    def forward(self, x, cos, sin):
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin)
-        return x + self.mlp(self.post_attention_layernorm(x))
+    def forward(self, x, cos, sin, lora=None):
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, lora)
+        return x + self.mlp(self.post_attention_layernorm(x), lora)
 
 
 class DecoderStack(nn.Module):
@@ -149,12 +165,13 @@ class DecoderStack(nn.Module):
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.rotary_emb = RotaryEmbedding(config.head_dim, config.rope_theta)
 
-    def forward(self, input_ids):
+    def forward(self, input_ids, lora=None):
+        """`lora`: None, one {module: (A, B, scale)} shared by every layer, or a list with one such dict per layer."""
         x = self.embed_tokens(input_ids)
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
         cos, sin = self.rotary_emb(positions, x.dtype)
-        for layer in self.layers:
-            x = layer(x, cos, sin)
+        for index, layer in enumerate(self.layers):
+            x = layer(x, cos, sin, lora[index] if isinstance(lora, list) else lora)
         return self.norm(x)
 
 

@@ -16,6 +16,20 @@ export interface EncodeBudget {
 
 export const DEFAULT_ENCODE_BUDGET: EncodeBudget = { chunkTokens: 256, chunksPerFile: 4, totalTokens: 16_384 };
 
+/** The encoder's chunks of one file as token ids: code-unit-aligned chunks of at most `chunkTokens`, the first `chunksPerFile`. */
+export function fileChunkIds(
+  content: string,
+  parser: PythonParser,
+  tokenizer: TextTokenizer,
+  { chunkTokens, chunksPerFile }: Pick<EncodeBudget, 'chunkTokens' | 'chunksPerFile'>,
+): number[][] {
+  const { units } = extractCodeUnits(content, parser);
+  return chunkForEncoder(content, units, { maxTokens: chunkTokens, countTokens: (text) => tokenizer.encode(text).length })
+    .slice(0, chunksPerFile)
+    .map((chunk) => tokenizer.encode(chunk.text).slice(0, chunkTokens))
+    .filter((ids) => ids.length > 0);
+}
+
 export interface RepoEmbedding {
   /** [0.6 · mean over files ; 1.4 · max over files], length 2·hiddenSize (the paper's weighting). */
   vector: Float32Array;

@@ -1,0 +1,263 @@
+"""Meta-trains Code2LoRA's hypernetwork (or a LoRA baseline) through the frozen base LM on assertion-completion tasks.
+
+Usage (npm run train:hypernet -- [--name=value ...]): every module-level name below can be overridden, nanoGPT-style.
+  method=code2lora-static  the hypernetwork: repo file embeddings -> one adapter per repository
+  method=shared-lora       one ordinary LoRA for every repository (the paper's "single shared LoRA" baseline)
+  method=per-repo-lora     one LoRA trained on one repository's own IR-train tasks (repos=NAME)
+
+Inputs: data/hypernet/tasks.jsonl (npm run data:hypernet: mined and tokenized by our TypeScript) and
+data/hypernet/file_embeddings.pt (training/embed.py). Loss: cross-entropy on the target tokens only (logits computed
+at those positions alone), through the base model with the adapter applied functionally. AdamW, linear warmup then
+cosine, gradient clipping, a wall-clock budget. Every `checkpoint_interval` steps the whole state is saved (batches are
+a function of the seed and the step, so a resumed run sees exactly the batches it would have seen); losses go to
+log.jsonl. The checkpoint kept for export is the one with the lowest cross-repo validation loss, as the authors select.
+"""
+import json
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hypernet import MODULES, Hypernetwork, HypernetConfig, module_shapes  # noqa: E402
+from model import CausalLM  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+# ---- configuration (override with --name=value) ------------------------------------------------------------------
+method = "code2lora-static"
+base_model = "data/models/smollm2-135m-instruct"
+data_dir = "data/hypernet"
+out_dir = ""  # default: training/runs/<method>
+repos = ""  # per-repo-lora: the repository to train on
+hidden_size = 64
+rank = 16
+alpha = 32
+prompt_tokens = 256  # prompts keep their last tokens, as evaluation does
+max_target_tokens = 48
+batch_size = 8
+learning_rate = 3e-4
+weight_decay = 0.01
+warmup_fraction = 0.05
+max_steps = 300
+time_budget_minutes = 30.0
+grad_clip = 1.0
+eval_interval = 50
+eval_tasks = 96
+checkpoint_interval = 25
+seed = 0
+autocast_bf16 = True
+threads = 0  # 0: torch's default
+
+for argument in sys.argv[1:]:
+    if not argument.startswith("--") or "=" not in argument:
+        sys.exit(f"USAGE: arguments are --name=value, got {argument!r}")
+    key, value = argument[2:].split("=", 1)
+    key = key.replace("-", "_")
+    if key not in globals() or key.startswith("_"):
+        sys.exit(f"USAGE: unknown setting {key!r}")
+    current = globals()[key]
+    globals()[key] = value if isinstance(current, str) else (value.lower() in ("1", "true", "yes") if isinstance(current, bool) else type(current)(value))
+if method not in ("code2lora-static", "shared-lora", "per-repo-lora"):
+    sys.exit(f"USAGE: unknown method {method!r}")
+if method == "per-repo-lora" and not repos:
+    sys.exit("USAGE: per-repo-lora needs --repos=NAME")
+out_dir = Path(out_dir or REPO / "training/runs" / (method if method != "per-repo-lora" else f"per-repo-lora/{repos}"))
+if threads:
+    torch.set_num_threads(threads)
+
+# ---- data --------------------------------------------------------------------------------------------------------
+tasks = [json.loads(line) for line in open(REPO / data_dir / "tasks.jsonl")]
+if method == "per-repo-lora":
+    train_tasks = [t for t in tasks if t["repo"] == repos and t["ir_split"] == "train"]
+    ir_val_tasks = [t for t in tasks if t["repo"] == repos and t["ir_split"] == "val"]
+    cr_val_tasks = ir_val_tasks  # one repository: its own validation tasks select the checkpoint
+else:
+    train_tasks = [t for t in tasks if t["split"] == "train" and t["ir_split"] == "train"]
+    ir_val_tasks = [t for t in tasks if t["split"] == "train" and t["ir_split"] == "val"]
+    cr_val_tasks = [t for t in tasks if t["split"] == "val"]
+if not train_tasks:
+    sys.exit(f"NO_TASKS: no training tasks in {data_dir} for method {method} {repos}")
+sample = random.Random(seed)
+ir_val_tasks = sample.sample(ir_val_tasks, min(eval_tasks, len(ir_val_tasks)))
+cr_val_tasks = sample.sample(cr_val_tasks, min(eval_tasks, len(cr_val_tasks)))
+
+embeddings = torch.load(REPO / data_dir / "file_embeddings.pt") if method == "code2lora-static" else None
+
+
+def repo_files(names: list[str]):
+    """Padded file embeddings [B, F, E] and mask [B, F] of the named repositories."""
+    per_repo = [torch.stack([embeddings["blobs"][blob] for blob in embeddings["repos"][name]["blobs"]]) for name in names]
+    width = max(files.shape[0] for files in per_repo)
+    files = torch.zeros(len(names), width, per_repo[0].shape[1])
+    mask = torch.zeros(len(names), width, dtype=torch.bool)
+    for row, repo_embeddings in enumerate(per_repo):
+        files[row, :repo_embeddings.shape[0]] = repo_embeddings
+        mask[row, :repo_embeddings.shape[0]] = True
+    return files, mask
+
+
+def batch_for_step(step: int) -> list[dict]:
+    """Epoch e's order is a seeded permutation; step s reads its slice: resuming at s gives the same batches."""
+    per_epoch = len(train_tasks) // batch_size
+    epoch, index = divmod(step, per_epoch)
+    order = torch.randperm(len(train_tasks), generator=torch.Generator().manual_seed(seed * 1000 + epoch)).tolist()
+    return [train_tasks[i] for i in order[index * batch_size:(index + 1) * batch_size]]
+
+
+# ---- model -------------------------------------------------------------------------------------------------------
+torch.manual_seed(seed)
+lm = CausalLM.from_pretrained(str(REPO / base_model)).eval()
+for parameter in lm.parameters():
+    parameter.requires_grad_(False)
+shapes = module_shapes(lm.config)
+scale = alpha / rank
+
+
+class LayerLora(nn.Module):
+    """An ordinary LoRA on all seven projections of every layer, PEFT's initialisation (A Kaiming-uniform, B zero)."""
+
+    def __init__(self):
+        super().__init__()
+        self.A = nn.ParameterList()
+        self.B = nn.ParameterList()
+        for _ in range(lm.config.num_hidden_layers):
+            for m in MODULES:
+                out_features, in_features = shapes[m]
+                a = torch.empty(rank, in_features)
+                nn.init.kaiming_uniform_(a, a=math.sqrt(5))
+                self.A.append(nn.Parameter(a))
+                self.B.append(nn.Parameter(torch.zeros(out_features, rank)))
+
+    def per_layer(self, batch: int):
+        n = len(MODULES)
+        return [{m: (self.A[layer * n + i].expand(batch, -1, -1), self.B[layer * n + i].expand(batch, -1, -1), scale)
+                 for i, m in enumerate(MODULES)} for layer in range(lm.config.num_hidden_layers)]
+
+
+if method == "code2lora-static":
+    config = HypernetConfig(embedding_size=embeddings["encoder"]["hidden_size"], shapes=shapes, hidden_size=hidden_size,
+                            rank=rank, alpha=alpha)
+    trainable = Hypernetwork(config)
+else:
+    trainable = LayerLora()
+
+
+def lora_for(batch: list[dict]):
+    if method == "code2lora-static":
+        files, mask = repo_files([t["repo"] for t in batch])
+        return {m: (a, b, scale) for m, (a, b) in trainable(files, mask).items()}
+    return trainable.per_layer(len(batch))
+
+
+def target_loss(batch: list[dict], lora) -> torch.Tensor:
+    """Mean cross-entropy over the target tokens of a batch (prompt cut from the left, right padding)."""
+    sequences, spans = [], []
+    for task in batch:
+        prompt = task["prompt_ids"][-prompt_tokens:]
+        target = task["target_ids"][:max_target_tokens]
+        sequences.append(prompt + target)
+        spans.append((len(prompt) - 1, len(prompt) + len(target) - 1))
+    length = max(len(s) for s in sequences)
+    ids = torch.zeros(len(batch), length, dtype=torch.long)
+    for row, sequence in enumerate(sequences):
+        ids[row, :len(sequence)] = torch.tensor(sequence)
+    rows = torch.cat([torch.full((end - start,), row) for row, (start, end) in enumerate(spans)])
+    positions = torch.cat([torch.arange(start, end) for start, end in spans])
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast_bf16):
+        hidden = lm.model(ids, lora=lora)[rows, positions]
+        logits = lm.lm_head(hidden)
+    return F.cross_entropy(logits.float(), ids[rows, positions + 1])
+
+
+@torch.no_grad()
+def evaluate(eval_set: list[dict], with_adapter: bool = True) -> float:
+    trainable.eval()
+    losses = []
+    for start in range(0, len(eval_set), batch_size):
+        batch = eval_set[start:start + batch_size]
+        losses.append(target_loss(batch, lora_for(batch) if with_adapter else None).item() * len(batch))
+    trainable.train()
+    return sum(losses) / max(len(eval_set), 1)
+
+
+def learning_rate_at(step: int) -> float:
+    warmup = max(1, int(warmup_fraction * max_steps))
+    if step < warmup:
+        return learning_rate * (step + 1) / warmup
+    progress = (step - warmup) / max(1, max_steps - warmup)
+    return learning_rate * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+optimizer = torch.optim.AdamW(trainable.parameters(), lr=learning_rate, weight_decay=weight_decay)
+out_dir.mkdir(parents=True, exist_ok=True)
+checkpoint_path, best_path, log_path = out_dir / "checkpoint.pt", out_dir / "best.pt", out_dir / "log.jsonl"
+step, best_val, spent = 0, float("inf"), 0.0
+if checkpoint_path.exists():
+    state = torch.load(checkpoint_path)
+    trainable.load_state_dict(state["trainable"])
+    optimizer.load_state_dict(state["optimizer"])
+    step, best_val, spent = state["step"], state["best_val"], state["seconds"]
+    print(f"resumed {checkpoint_path} at step {step} ({spent / 60:.1f} min spent, best CR-val loss {best_val:.4f})", flush=True)
+else:
+    log_path.unlink(missing_ok=True)
+
+
+def log(record: dict) -> None:
+    print(json.dumps(record), flush=True)
+    with log_path.open("a") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+def save(path: Path, **extra) -> None:
+    torch.save({"trainable": trainable.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                "best_val": best_val, "seconds": spent, "method": method, "repos": repos,
+                "config": config.to_json() if method == "code2lora-static" else None, **extra}, str(path) + ".tmp")
+    os.replace(str(path) + ".tmp", path)
+
+
+trainable_parameters = sum(p.numel() for p in trainable.parameters())
+if step == 0:
+    log({"event": "start", "method": method, "trainable_parameters": trainable_parameters, "train_tasks": len(train_tasks),
+         "train_repos": len({t["repo"] for t in train_tasks}), "ir_val_tasks": len(ir_val_tasks),
+         "cr_val_tasks": len(cr_val_tasks), "threads": torch.get_num_threads(), "batch_size": batch_size,
+         "prompt_tokens": prompt_tokens, "max_steps": max_steps, "learning_rate": learning_rate,
+         "base_cr_val_loss": evaluate(cr_val_tasks, with_adapter=False), "cr_val_loss": evaluate(cr_val_tasks),
+         "ir_val_loss": evaluate(ir_val_tasks)})
+session_start = time.time() - spent
+trainable.train()
+while step < max_steps:
+    if time.time() - session_start > time_budget_minutes * 60:
+        log({"event": "time_budget", "step": step, "minutes": (time.time() - session_start) / 60})
+        break
+    started = time.time()
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate_at(step)
+    batch = batch_for_step(step)
+    loss = target_loss(batch, lora_for(batch))
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(trainable.parameters(), grad_clip).item()
+    optimizer.step()
+    step += 1
+    spent = time.time() - session_start
+    record = {"step": step, "loss": round(loss.item(), 4), "grad_norm": round(grad_norm, 3),
+              "lr": learning_rate_at(step - 1), "step_seconds": round(time.time() - started, 2), "minutes": round(spent / 60, 2)}
+    if step % eval_interval == 0 or step == max_steps:
+        record["ir_val_loss"] = evaluate(ir_val_tasks)
+        record["cr_val_loss"] = evaluate(cr_val_tasks)
+        if record["cr_val_loss"] < best_val:
+            best_val = record["cr_val_loss"]
+            save(best_path)
+            record["best"] = True
+    log(record)
+    if step % checkpoint_interval == 0 or step == max_steps:
+        save(checkpoint_path)
+save(checkpoint_path)
+log({"event": "end", "step": step, "best_cr_val_loss": best_val, "minutes": spent / 60})
