@@ -11,7 +11,7 @@ import { untrainedHypernetwork } from '../src/code2lora/makeAdapter.ts';
 import { Bm25Index, chunkRepository } from '../src/bench/retrieval.ts';
 import { openRepository } from '../src/bench/repoSources.ts';
 import { generateAdapter } from '../src/code2lora/hypernetwork.ts';
-import { encodeRepository } from '../src/code2lora/repoEncoder.ts';
+import { embedFile, encodeRepository } from '../src/code2lora/repoEncoder.ts';
 import { diffCommit, isTestPath } from '../src/git/index.ts';
 import { initBackend } from '../src/model/backend.ts';
 import { generate } from '../src/model/generate.ts';
@@ -71,13 +71,15 @@ async function main(): Promise<void> {
 
     // Adapter generation = encode the snapshot with the base LM + one hypernetwork forward. Warm-up first (kernels).
     say(`measuring on ${repo.name}@${repo.head.slice(0, 12)} with ${description} (${backend}), median of ${repeats}`);
-    let embedding = await encodeRepository({ files: code, model, tokenizer, parser });
+    const encoder = { model, tokenizer };
+    let embedding = await encodeRepository({ files: code, encoder, parser });
     const encodeSeconds = await median(repeats, async () => {
-      embedding = await encodeRepository({ files: code, model, tokenizer, parser });
+      embedding = await encodeRepository({ files: code, encoder, parser });
     });
-    let adapter = await generateAdapter(hypernetwork.config, hypernetwork.weights, model.config, embedding.vector);
+    const fileEmbeddings = embedding.files.map((file) => file.embedding);
+    let adapter = await generateAdapter(hypernetwork, model.config, fileEmbeddings);
     const hyperSeconds = await median(repeats, async () => {
-      adapter = await generateAdapter(hypernetwork.config, hypernetwork.weights, model.config, embedding.vector);
+      adapter = await generateAdapter(hypernetwork, model.config, fileEmbeddings);
     });
     const adapterSeconds = encodeSeconds + hyperSeconds;
 
@@ -115,7 +117,7 @@ async function main(): Promise<void> {
       diffText = (await diffCommit({ fs, dir: repo.dir, commit: repo.commits[i].sha })).map((d) => d.patch).join('\n');
     }
     const evoStepSeconds = diffText
-      ? await median(repeats, () => encodeRepository({ files: [{ path: 'commit.diff', content: diffText }], model, tokenizer, parser }))
+      ? await median(repeats, () => embedFile(diffText, { encoder, parser }))
       : null;
 
     // Per-repo LoRA training, estimated from one measured PyTorch micro-step on the same base model.
@@ -139,13 +141,13 @@ async function main(): Promise<void> {
 
     const result = {
       model: description, backend, repo: `${repo.name}@${repo.head}`, repeats,
-      adapter: { encode_seconds: encodeSeconds, hypernetwork_seconds: hyperSeconds, total_seconds: adapterSeconds, files: embedding.files, tokens: embedding.tokens },
+      adapter: { encode_seconds: encodeSeconds, hypernetwork_seconds: hyperSeconds, total_seconds: adapterSeconds, files: embedding.files.length, tokens: embedding.tokens },
       lora_training_estimate: lora_estimate,
       ttft: { adapter_seconds: ttftAdapter, rag_seconds: ttftRag, base_seconds: ttftBase, prompt_tokens: plainIds.length, rag_prompt_tokens: ragIds.length },
       decode: { adapter_tokens_per_second: tokensPerSecondAdapter, base_tokens_per_second: tokensPerSecondBase },
       evo: evoStepSeconds === null ? null : {
         step_seconds: evoStepSeconds, full_encode_seconds: encodeSeconds, diff_chars: diffText.length,
-        note: 'Evo step stand-in: encodeRepository on the diff text (the Evo GRU is not implemented yet)',
+        note: 'Evo step stand-in: embedFile on the diff text (the Evo GRU is not implemented yet)',
       },
       ratios: {
         lora_training_over_adapter: lora_estimate ? (lora_estimate.estimated_seconds as number) / adapterSeconds : null,
@@ -156,7 +158,7 @@ async function main(): Promise<void> {
     };
     const s = (x: number) => `${x < 0.1 ? (x * 1000).toFixed(1) + ' ms' : x.toFixed(2) + ' s'}`;
     console.log(`model ${description} (${backend}); repo ${repo.name}@${repo.head.slice(0, 12)}; median of ${repeats}`);
-    console.log(`adapter generation: ${s(adapterSeconds)} (encode ${embedding.files} files / ${embedding.tokens} tokens ${s(encodeSeconds)}, hypernetwork ${s(hyperSeconds)})`);
+    console.log(`adapter generation: ${s(adapterSeconds)} (encode ${embedding.files.length} files / ${embedding.tokens} tokens ${s(encodeSeconds)}, hypernetwork ${s(hyperSeconds)})`);
     if (lora_estimate) {
       console.log(`per-repo LoRA training (ESTIMATE): ${s(lora_estimate.estimated_seconds as number)} = ${lora_estimate.micro_steps} micro-steps x ${s(lora_estimate.seconds_per_micro_step as number)}`
         + ` -> ${result.ratios.lora_training_over_adapter!.toFixed(0)}x adapter generation`);

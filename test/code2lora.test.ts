@@ -1,15 +1,22 @@
-// Repo encoder + hypernetwork: deterministic embeddings, padding invariance, bounded adapters in the model's shapes.
-import { beforeAll, describe, expect, it } from 'vitest';
+// Repo encoder, blob-id cache, hypernetwork and its loader: values pinned against hand computations, refusals by code.
+import { createHash } from 'node:crypto';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/model/backend.ts';
+import type { ModelConfig } from '../src/model/config.ts';
 import { LlamaModel, linearShape } from '../src/model/llama.ts';
-import { disposePreparedLora, LORA_MODULES, prepareLora } from '../src/model/lora.ts';
+import type { ModelFileSource } from '../src/model/loadHfModel.ts';
+import { LORA_MODULES } from '../src/model/lora.ts';
+import { writeSafetensors } from '../src/model/safetensors.ts';
 import { loadPythonParser, type PythonParser } from '../src/parse/pythonParser.ts';
-import { generateRepo, snapshotAt } from '../src/synth/generateRepo.ts';
 import { trainBpeTokenizer } from '../src/tokenizer/trainBpe.ts';
-import { generateAdapter, HypernetworkError, initHypernetworkWeights, type HypernetworkConfig } from '../src/code2lora/hypernetwork.ts';
-import { adapterParameterCount, makeRepoAdapter } from '../src/code2lora/makeAdapter.ts';
-import { encodeRepository } from '../src/code2lora/repoEncoder.ts';
+import { ENCODER_SETTINGS } from '../src/code2lora/encoderSettings.ts';
+import { MemoryFileEmbeddingCache } from '../src/code2lora/fileEmbeddingCache.ts';
+import { gitBlobId } from '../src/code2lora/gitBlobId.ts';
+import { generateAdapter, hypernetworkWeightShapes, type HypernetworkConfig, type HypernetworkWeights } from '../src/code2lora/hypernetwork.ts';
+import { loadHypernetwork } from '../src/code2lora/loadHypernetwork.ts';
+import { adapterParameterCount, makeRepoAdapter, untrainedHypernetwork } from '../src/code2lora/makeAdapter.ts';
+import { encodeRepository, fileChunkIds } from '../src/code2lora/repoEncoder.ts';
 import { tinyConfig } from './fixtures/tinyModel.ts';
 
 const tokenizer = trainBpeTokenizer({ texts: [], vocabSize: 257, specialTokens: ['<|endoftext|>'] });
@@ -17,11 +24,13 @@ const config = tinyConfig({ vocab_size: tokenizer.vocabSize });
 let parser: PythonParser;
 let model: LlamaModel;
 
-function repoFiles(seed: number) {
-  return Object.entries(snapshotAt(generateRepo({ seed, commits: 5 }), 4))
-    .filter(([path]) => path.endsWith('.py'))
-    .map(([path, content]) => ({ path, content }));
-}
+/** A module long enough (in byte-level tokens) for two encoder chunks, and two short ones. */
+const LONG = Array.from({ length: 6 }, (_, i) => `def helper_${i}(value):\n    \"\"\"Scale by ${i}.\"\"\"\n    return value * ${i} + OFFSET\n`).join('\n\n');
+const SNAPSHOT = [
+  { path: 'pkg/long.py', content: `OFFSET = 7\n\n\n${LONG}` },
+  { path: 'pkg/small.py', content: 'RATE = 3\n\n\ndef scaled(x):\n    return RATE * x\n' },
+  { path: 'pkg/shapes.py', content: 'class Square:\n    def area(self):\n        return self.side ** 2\n' },
+];
 
 beforeAll(async () => {
   await initBackend();
@@ -29,95 +38,285 @@ beforeAll(async () => {
   model = LlamaModel.random(config, { seed: 3, std: 0.2 });
 });
 
+/** training/embed.py's definition, computed without the encoder's padding: mean over chunks of the mean hidden state. */
+async function expectedFileEmbedding(content: string): Promise<Float32Array> {
+  const chunks = fileChunkIds(content, parser, tokenizer, ENCODER_SETTINGS);
+  const vector = tf.tidy(() => tf.mean(tf.stack(chunks.map((ids) => tf.mean(model.hidden(ids), 0))), 0));
+  const data = (await vector.data()) as Float32Array;
+  vector.dispose();
+  return data;
+}
+
+describe('gitBlobId', () => {
+  it('is git hash-object of the UTF-8 content', () => {
+    expect(gitBlobId('hello\n')).toBe('ce013625030ba8dba906f756967f9e9ca394464a');
+    expect(gitBlobId('')).toBe('e69de29bb2d1d6434b8b29ae775ad8c2e48c5391');
+    for (const text of ['naïve ✓ 😀\n', 'x'.repeat(55), 'y'.repeat(56), 'z'.repeat(64), 'é'.repeat(1000)]) {
+      const bytes = Buffer.from(text, 'utf8');
+      expect(gitBlobId(text)).toBe(createHash('sha1').update(`blob ${bytes.length}\0`).update(bytes).digest('hex'));
+    }
+  });
+});
+
 describe('encodeRepository', () => {
-  const budget = { chunkTokens: 96, chunksPerFile: 2, totalTokens: 2000 };
-
-  it('gives [0.6·mean ; 1.4·max] of file vectors, deterministically, within the token budget', async () => {
-    const files = repoFiles(1);
-    const first = await encodeRepository({ files, model, tokenizer, parser, budget });
-    const again = await encodeRepository({ files, model, tokenizer, parser, budget });
-    expect(first.vector.length).toBe(2 * config.hiddenSize);
-    expect(Array.from(again.vector)).toEqual(Array.from(first.vector));
-    expect(first.tokens).toBeLessThanOrEqual(budget.totalTokens);
-    expect(first.files).toBeGreaterThan(1);
-    // max over files >= mean over files in every dimension, so 1.4·max/1.4 >= 0.6·mean/0.6.
-    const d = config.hiddenSize;
-    for (let i = 0; i < d; i++) expect(first.vector[d + i] / 1.4).toBeGreaterThanOrEqual(first.vector[i] / 0.6 - 1e-5);
+  it('embeds each file as the mean over its chunks of the mean hidden state (padding changes nothing)', async () => {
+    const { files, tokens, cached } = await encodeRepository({ files: SNAPSHOT, encoder: { model, tokenizer }, parser });
+    expect(files.map((f) => f.path)).toEqual(SNAPSHOT.map((f) => f.path));
+    expect(fileChunkIds(SNAPSHOT[0].content, parser, tokenizer, ENCODER_SETTINGS)).toHaveLength(2);
+    for (const [i, file] of files.entries()) {
+      expect(file.blobId).toBe(gitBlobId(SNAPSHOT[i].content));
+      const expected = await expectedFileEmbedding(SNAPSHOT[i].content);
+      expect(file.embedding).toHaveLength(config.hiddenSize);
+      for (let d = 0; d < config.hiddenSize; d++) expect(file.embedding[d]).toBeCloseTo(expected[d], 5);
+    }
+    const chunkTokens = SNAPSHOT.flatMap((f) => fileChunkIds(f.content, parser, tokenizer, ENCODER_SETTINGS)).reduce((n, ids) => n + ids.length, 0);
+    expect(tokens).toBe(chunkTokens);
+    expect(cached).toBe(0);
   });
 
-  it('is unchanged by the right-padding to shape buckets (causal attention)', async () => {
-    const file = { path: 'a.py', content: 'def alpha(x):\n    return x + 1\n' };
-    const ids = tokenizer.encode(file.content);
-    expect(ids.length % 64).not.toBe(0);
-    const unpadded = tf.tidy(() => tf.mean(model.hidden(ids), 0));
-    const encoded = await encodeRepository({ files: [file], model, tokenizer, parser, budget });
-    const expected = await unpadded.data();
-    unpadded.dispose();
-    for (let i = 0; i < config.hiddenSize; i++) expect(encoded.vector[i]).toBeCloseTo(0.6 * expected[i], 5);
+  it('never encodes test files, non-Python files or files without code', async () => {
+    const { files } = await encodeRepository({
+      files: [
+        { path: 'tests/test_small.py', content: 'def test_scaled():\n    assert scaled(2) == 6\n' },
+        { path: 'pkg/small_test.py', content: 'assert True\n' },
+        { path: 'conftest.py', content: 'import pytest\n' },
+        { path: 'README.md', content: '# Title\n' },
+        { path: 'pkg/empty.py', content: ' \n\n' },
+        SNAPSHOT[1],
+      ],
+      encoder: { model, tokenizer }, parser,
+    });
+    expect(files.map((f) => f.path)).toEqual(['pkg/small.py']);
   });
 
-  it('differs between repositories', async () => {
-    const a = await encodeRepository({ files: repoFiles(1), model, tokenizer, parser, budget });
-    const b = await encodeRepository({ files: repoFiles(2), model, tokenizer, parser, budget });
-    expect(Array.from(a.vector)).not.toEqual(Array.from(b.vector));
+  it('re-encodes nothing from a warm cache, and only a changed file after a commit', async () => {
+    const cache = new MemoryFileEmbeddingCache();
+    const encoder = { model, tokenizer };
+    const first = await encodeRepository({ files: SNAPSHOT, encoder, parser, cache });
+    expect(cache.size).toBe(3);
+    const hidden = vi.spyOn(model, 'hidden');
+    try {
+      const again = await encodeRepository({ files: SNAPSHOT, encoder, parser, cache });
+      expect(hidden).not.toHaveBeenCalled();
+      expect(again).toMatchObject({ tokens: 0, cached: 3 });
+      expect(again.files.map((f) => f.embedding)).toEqual(first.files.map((f) => f.embedding));
+
+      const changed = { path: 'pkg/small.py', content: SNAPSHOT[1].content.replace('RATE = 3', 'RATE = 4') };
+      const next = await encodeRepository({ files: [SNAPSHOT[0], changed, SNAPSHOT[2]], encoder, parser, cache });
+      expect(hidden).toHaveBeenCalledTimes(fileChunkIds(changed.content, parser, tokenizer, ENCODER_SETTINGS).length);
+      expect(next.cached).toBe(2);
+      expect(next.files[1].blobId).toBe(gitBlobId(changed.content));
+      expect(Array.from(next.files[1].embedding)).not.toEqual(Array.from(first.files[1].embedding));
+      const expected = await expectedFileEmbedding(changed.content);
+      for (let d = 0; d < config.hiddenSize; d++) expect(next.files[1].embedding[d]).toBeCloseTo(expected[d], 5);
+      expect(cache.size).toBe(4);
+    } finally {
+      hidden.mockRestore();
+    }
   });
 
-  it('refuses a snapshot with nothing to encode', async () => {
-    await expect(encodeRepository({ files: [{ path: 'empty.py', content: '  \n' }], model, tokenizer, parser, budget })).rejects.toMatchObject({ code: 'NoEncodableFiles' });
+  it('reports progress per file and refuses a snapshot with nothing to encode', async () => {
+    const progress: Array<[number, number]> = [];
+    await encodeRepository({ files: SNAPSHOT, encoder: { model, tokenizer }, parser, onProgress: (done, total) => progress.push([done, total]) });
+    expect(progress).toEqual([[1, 3], [2, 3], [3, 3]]);
+    await expect(encodeRepository({ files: [{ path: 'empty.py', content: '  \n' }], encoder: { model, tokenizer }, parser }))
+      .rejects.toMatchObject({ name: 'RepoEncodeError', code: 'NO_ENCODABLE_FILES' });
   });
 
   it('stops when cancelled', async () => {
     const controller = new AbortController();
     controller.abort();
-    await expect(encodeRepository({ files: repoFiles(1), model, tokenizer, parser, budget, signal: controller.signal })).rejects.toThrow(/Cancelled/);
+    await expect(encodeRepository({ files: SNAPSHOT, encoder: { model, tokenizer }, parser, signal: controller.signal }))
+      .rejects.toMatchObject({ name: 'AbortError' });
   });
 });
 
-describe('hypernetwork', () => {
-  const hyper: HypernetworkConfig = { embeddingSize: 2 * config.hiddenSize, hiddenSize: 32, rank: 4, alpha: 8, targetModules: [...LORA_MODULES] };
+// A hypernetwork small enough to compute by hand: E = 3, H = 2, r = 1, adapting q_proj [2, 2] and down_proj [2, 4].
+const handBase = tinyConfig({ hidden_size: 2, intermediate_size: 4, num_attention_heads: 1, num_key_value_heads: 1, head_dim: 2 });
+const handConfig: HypernetworkConfig = {
+  embeddingSize: 3, shapes: { q_proj: [2, 2], down_proj: [2, 4] }, hiddenSize: 2, rank: 1, alpha: 2,
+  meanWeight: 0.6, maxWeight: 1.4, initLogScale: -3.5,
+};
+const handValues: Record<string, number[]> = {
+  'file_score.weight': [0.5, -1, 2], 'file_score.bias': [0.1],
+  'trunk.0.weight': [0.1, -0.2, 0.3, 0.4, -0.5, 0.6, -0.3, 0.2, 0.1, -0.1, 0.2, 0.05], 'trunk.0.bias': [0.05, -0.1],
+  'trunk.2.weight': [1, -0.5, 0.25, 0.75], 'trunk.2.bias': [0, 0.1],
+  'heads.q_proj.A.weight': [1, 2, -1, 0.5], 'heads.q_proj.A.bias': [0.1, 0],
+  'heads.q_proj.B.weight': [0.3, -0.7, 2, 1], 'heads.q_proj.B.bias': [0, 0.2],
+  'heads.down_proj.A.weight': [1, 0, 0, 1, 1, 1, -1, 1], 'heads.down_proj.A.bias': [0, 0, 0, 0.5],
+  'heads.down_proj.B.weight': [0.5, 0.5, -2, 1], 'heads.down_proj.B.bias': [0.1, 0.1],
+  // exp(0) = 1 clamps to 0.3; exp(-20) clamps to 1e-5; the others are inside the clamp.
+  'log_scale.q_proj.A': [0], 'log_scale.q_proj.B': [-2], 'log_scale.down_proj.A': [-20], 'log_scale.down_proj.B': [-3.5],
+};
+const handFiles = [[1, 0, -1], [0.5, 2, 0], [-1, 1, 3]];
 
-  it('emits one bounded A [r, in] and B [out, r] per module type, shared by all layers', async () => {
-    const weights = initHypernetworkWeights(hyper, config, 7);
-    const embedding = new Float32Array(hyper.embeddingSize).map((_, i) => Math.sin(i));
-    const adapter = await generateAdapter(hyper, weights, config, embedding);
-    expect(adapter.layers).toHaveLength(config.numLayers);
+function handWeights(): HypernetworkWeights {
+  return new Map([...hypernetworkWeightShapes(handConfig)].map(([name, shape]) => [name, tf.tensor(handValues[name], shape)]));
+}
+
+/** erf by its Taylor series (exact to double precision for |x| < 3). */
+function erf(x: number): number {
+  let sum = 0;
+  let term = x;
+  for (let n = 0; n < 60; n++) {
+    sum += term / (2 * n + 1);
+    term *= (-x * x) / (n + 1);
+  }
+  return (2 / Math.sqrt(Math.PI)) * sum;
+}
+
+/** training/hypernet.py's forward for handConfig, in float64 with plain loops. */
+function handAdapter(): Record<string, number[]> {
+  const linear = (name: string, x: number[]) => {
+    const w = handValues[`${name}.weight`];
+    const b = handValues[`${name}.bias`];
+    return b.map((bias, row) => bias + x.reduce((sum, value, col) => sum + w[row * x.length + col] * value, 0));
+  };
+  const gelu = (x: number[]) => x.map((v) => 0.5 * v * (1 + erf(v / Math.SQRT2)));
+  const scores = handFiles.map((file) => linear('file_score', file)[0]);
+  const top = Math.max(...scores);
+  const weights = scores.map((s) => Math.exp(s - top));
+  const total = weights.reduce((a, b) => a + b, 0);
+  const mean = [0, 1, 2].map((d) => handFiles.reduce((sum, file, f) => sum + (weights[f] / total) * file[d], 0));
+  const max = [0, 1, 2].map((d) => Math.max(...handFiles.map((file) => file[d])));
+  const h = gelu(linear('trunk.2', gelu(linear('trunk.0', [...mean.map((v) => 0.6 * v), ...max.map((v) => 1.4 * v)]))));
+  const norm = Math.hypot(...h);
+  const state = h.map((v) => (v / norm) * Math.SQRT2);
+  const out: Record<string, number[]> = {};
+  for (const module of ['q_proj', 'down_proj']) {
+    for (const part of ['A', 'B']) {
+      const bound = Math.min(Math.max(Math.exp(handValues[`log_scale.${module}.${part}`][0]), 1e-5), 0.3);
+      out[`${module}.${part}`] = linear(`heads.${module}.${part}`, state).map((v) => Math.tanh(v) * bound);
+    }
+  }
+  return out;
+}
+
+function expectClose(actual: ArrayLike<number>, expected: number[], relative = 1e-5): void {
+  expect(actual).toHaveLength(expected.length);
+  const scale = Math.max(...expected.map(Math.abs));
+  for (let i = 0; i < expected.length; i++) expect(Math.abs(actual[i] - expected[i])).toBeLessThanOrEqual(relative * scale);
+}
+
+describe('generateAdapter', () => {
+  it('equals training/hypernet.py computed by hand for a tiny network', async () => {
+    const expected = handAdapter();
+    const adapter = await generateAdapter({ config: handConfig, weights: handWeights() }, handBase, handFiles.map((f) => Float32Array.from(f)));
+    expect(adapter).toMatchObject({ rank: 1, alpha: 2, targetModules: ['q_proj', 'down_proj'] });
+    expect(adapter.layers).toHaveLength(handBase.numLayers);
+    for (const module of ['q_proj', 'down_proj'] as const) {
+      expect(adapter.layers[1][module]).toBe(adapter.layers[0][module]);
+      expectClose(adapter.layers[0][module]!.A as Float32Array, expected[`${module}.A`]);
+      expectClose(adapter.layers[0][module]!.B as Float32Array, expected[`${module}.B`]);
+    }
+    // The clamps: |A of q_proj| reaches at most 0.3, |A of down_proj| at most 1e-5.
+    expect(Math.max(...expected['q_proj.A'].map(Math.abs))).toBeGreaterThan(0.2);
+    expect(Math.max(...expected['down_proj.A'].map(Math.abs))).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('refuses no files, embeddings of another size and another base model', async () => {
+    const hypernetwork = { config: handConfig, weights: handWeights() };
+    await expect(generateAdapter(hypernetwork, handBase, [])).rejects.toMatchObject({ code: 'NO_FILES' });
+    await expect(generateAdapter(hypernetwork, handBase, [new Float32Array(4)])).rejects.toMatchObject({ code: 'EMBEDDING_SIZE_MISMATCH' });
+    await expect(generateAdapter(hypernetwork, config, [new Float32Array(3)])).rejects.toMatchObject({ code: 'BASE_MODEL_MISMATCH' });
+  });
+});
+
+describe('untrainedHypernetwork + makeRepoAdapter', () => {
+  it('adapts all seven modules in the trained architecture, and composes encoder and hypernetwork', async () => {
+    const hypernetwork = untrainedHypernetwork(config);
+    expect(hypernetwork.trained).toBe(false);
+    for (const [name, shape] of hypernetworkWeightShapes(hypernetwork.config)) expect(hypernetwork.weights.get(name)!.shape).toEqual(shape);
+    const made = await makeRepoAdapter({ files: SNAPSHOT, encoder: { model, tokenizer }, parser, hypernetwork, baseModel: config });
+    const direct = await generateAdapter(hypernetwork, config, made.encoding.files.map((f) => f.embedding));
+    expect(made.adapter.targetModules).toEqual([...LORA_MODULES]);
     for (const module of LORA_MODULES) {
       const [out, inSize] = linearShape(config, module);
-      const { A, B } = adapter.layers[0][module]!;
-      expect((A as Float32Array).length).toBe(hyper.rank * inSize);
-      expect((B as Float32Array).length).toBe(out * hyper.rank);
-      expect(adapter.layers[config.numLayers - 1][module]).toBe(adapter.layers[0][module]);
-      // tanh(·) · clamp(exp(-3.5)) at initialisation
-      const bound = Math.exp(-3.5) + 1e-7;
-      expect(Math.max(...Array.from(A as Float32Array, Math.abs))).toBeLessThanOrEqual(bound);
-      expect(Math.max(...Array.from(B as Float32Array, Math.abs))).toBeGreaterThan(0);
+      const { A, B } = made.adapter.layers[0][module]!;
+      expect(A).toEqual(direct.layers[0][module]!.A);
+      expect((A as Float32Array).length).toBe(8 * inSize);
+      expect((B as Float32Array).length).toBe(out * 8);
+      // ‖(alpha/r) B A‖_F by hand
+      let sum = 0;
+      for (let o = 0; o < out; o++) {
+        for (let i = 0; i < inSize; i++) {
+          let value = 0;
+          for (let k = 0; k < 8; k++) value += (B as Float32Array)[o * 8 + k] * (A as Float32Array)[k * inSize + i];
+          sum += (2 * value) ** 2;
+        }
+      }
+      expect(made.deltaNorms[module]).toBeCloseTo(Math.sqrt(sum), 6);
     }
-    expect(adapterParameterCount(adapter)).toBe(config.numLayers * LORA_MODULES.reduce((n, m) => {
-      const [out, inSize] = linearShape(config, m);
-      return n + hyper.rank * (inSize + out);
-    }, 0));
+    expect(made.parameters).toBe(adapterParameterCount(made.adapter));
+    expect(made.parameters).toBe(config.numLayers * LORA_MODULES.reduce((n, m) => n + 8 * linearShape(config, m).reduce((a, b) => a + b), 0));
+  });
+});
+
+describe('loadHypernetwork', () => {
+  const base = (model: ModelConfig, name: string | null = 'tiny') => ({
+    name, sha256: null, num_hidden_layers: model.numLayers, hidden_size: model.hiddenSize, intermediate_size: model.intermediateSize,
+    num_key_value_heads: model.numKvHeads, head_dim: model.headDim, vocab_size: model.vocabSize,
+  });
+  const configJson = (overrides: Record<string, unknown> = {}) => ({
+    format: 'code2lora-hypernetwork', format_version: 1, base_model: base(handBase),
+    encoder: { model: 'c2l-base', chunk_tokens: 128, chunks_per_file: 2, include_tests: false, hidden_size: 3 },
+    embedding_size: 3, shapes: handConfig.shapes, hidden_size: 2, rank: 1, alpha: 2, mean_weight: 0.6, max_weight: 1.4,
+    init_log_scale: -3.5, training: { step: 1 }, ...overrides,
+  });
+  const weightsFile = (dtype: 'F32' | 'F16', drop?: string) => writeSafetensors(Object.fromEntries([...hypernetworkWeightShapes(handConfig)]
+    .filter(([name]) => name !== drop)
+    .map(([name, shape]) => [name, { dtype, shape, data: Float32Array.from(handValues[name]) }])));
+  const source = (files: Record<string, unknown>): ModelFileSource => async (name) => {
+    const file = files[name];
+    if (file === undefined) return null;
+    return file instanceof Uint8Array || file instanceof Response ? file : new TextEncoder().encode(JSON.stringify(file));
+  };
+  const load = (files: Record<string, unknown>, options: Partial<Parameters<typeof loadHypernetwork>[1]> = {}) =>
+    loadHypernetwork(source(files), { baseModel: handBase, ...options });
+  const good = () => ({ 'hypernetwork_config.json': configJson(), 'hypernetwork.safetensors': weightsFile('F32') });
+
+  it('loads float32 and float16 weights that give the hand-computed adapter', async () => {
+    const expected = handAdapter();
+    for (const [dtype, tolerance] of [['F32', 1e-5], ['F16', 2e-3]] as const) {
+      const hypernetwork = await load({ ...good(), 'hypernetwork.safetensors': weightsFile(dtype) }, { baseModelName: 'Tiny', encoderHiddenSize: 3 });
+      expect(hypernetwork).toMatchObject({ config: handConfig, trained: true });
+      const adapter = await generateAdapter(hypernetwork, handBase, handFiles.map((f) => Float32Array.from(f)));
+      expectClose(adapter.layers[0].q_proj!.B as Float32Array, expected['q_proj.B'], tolerance);
+      expectClose(adapter.layers[0].down_proj!.A as Float32Array, expected['down_proj.A'], tolerance);
+    }
   });
 
-  it('rejects an embedding of the wrong size', async () => {
-    const weights = initHypernetworkWeights(hyper, config, 7);
-    await expect(generateAdapter(hyper, weights, config, new Float32Array(3))).rejects.toBeInstanceOf(HypernetworkError);
+  it('refuses a hypernetwork trained for another base model', async () => {
+    const other = tinyConfig({ hidden_size: 2, intermediate_size: 8, num_attention_heads: 1, num_key_value_heads: 1, head_dim: 2 });
+    await expect(load(good(), { baseModel: other })).rejects.toMatchObject({ name: 'HypernetworkLoadError', code: 'BASE_MODEL_MISMATCH' });
+    await expect(load(good(), { baseModel: { ...handBase, numLayers: 3 } })).rejects.toMatchObject({ code: 'BASE_MODEL_MISMATCH' });
+    await expect(load(good(), { baseModel: { ...handBase, vocabSize: 62 } })).rejects.toMatchObject({ code: 'BASE_MODEL_MISMATCH' });
+    await expect(load(good(), { baseModelName: 'smollm2-135m-instruct' })).rejects.toMatchObject({ code: 'BASE_MODEL_MISMATCH' });
   });
 
-  it('makes an adapter that moves the logits away from the base model', async () => {
-    const weights = initHypernetworkWeights(hyper, config, 7);
-    const { adapter, deltaNorms } = await makeRepoAdapter({
-      files: repoFiles(1), model, tokenizer, parser, budget: { chunkTokens: 64, chunksPerFile: 1, totalTokens: 512 },
-      hypernetwork: { config: hyper, weights, trained: false },
-    });
-    expect(Object.keys(deltaNorms).sort()).toEqual([...LORA_MODULES].sort());
-    for (const norm of Object.values(deltaNorms)) expect(norm).toBeGreaterThan(0);
-    const prompt = tokenizer.encode('def test_x():\n    assert ');
-    const before = tf.tidy(() => model.forward(prompt, { logits: 'last' }));
-    const prepared = prepareLora(adapter, config);
-    const after = tf.tidy(() => model.forward(prompt, { logits: 'last', lora: prepared }));
-    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(before, after))));
-    expect((await diff.data())[0]).toBeGreaterThan(1e-6);
-    [before, after, diff].forEach((t) => t.dispose());
-    disposePreparedLora(prepared);
+  it('refuses a hypernetwork trained on another encoder or other encoder settings', async () => {
+    const encoder = configJson().encoder;
+    for (const changed of [{ model: 'other' }, { chunk_tokens: 256 }, { chunks_per_file: 4 }, { include_tests: true }]) {
+      await expect(load({ ...good(), 'hypernetwork_config.json': configJson({ encoder: { ...encoder, ...changed } }) }))
+        .rejects.toMatchObject({ code: 'ENCODER_MISMATCH' });
+    }
+    await expect(load(good(), { encoderHiddenSize: 384 })).rejects.toMatchObject({ code: 'ENCODER_MISMATCH' });
+  });
+
+  it('refuses bad configs, bad weights and missing files with their codes', async () => {
+    const withConfig = (overrides: Record<string, unknown>) => load({ ...good(), 'hypernetwork_config.json': configJson(overrides) });
+    await expect(withConfig({ format: 'peft' })).rejects.toMatchObject({ code: 'BAD_CONFIG' });
+    await expect(withConfig({ format_version: 2 })).rejects.toMatchObject({ code: 'BAD_CONFIG' });
+    await expect(withConfig({ embedding_size: 4 })).rejects.toMatchObject({ code: 'BAD_CONFIG' });
+    await expect(withConfig({ shapes: { lm_head: [2, 2] } })).rejects.toMatchObject({ code: 'BAD_CONFIG' });
+    await expect(withConfig({ shapes: { q_proj: [2, 3] } })).rejects.toMatchObject({ code: 'BAD_CONFIG' });
+    await expect(withConfig({ rank: 0 })).rejects.toMatchObject({ code: 'BAD_CONFIG' });
+    await expect(load({ ...good(), 'hypernetwork_config.json': new TextEncoder().encode('{') })).rejects.toMatchObject({ code: 'BAD_CONFIG' });
+    await expect(withConfig({ hidden_size: 3 })).rejects.toMatchObject({ code: 'BAD_WEIGHTS', file: 'hypernetwork.safetensors' });
+    await expect(load({ ...good(), 'hypernetwork.safetensors': weightsFile('F32', 'log_scale.q_proj.B') })).rejects.toMatchObject({ code: 'BAD_WEIGHTS' });
+    await expect(load({ ...good(), 'hypernetwork.safetensors': new Uint8Array(4) })).rejects.toMatchObject({ code: 'BAD_WEIGHTS' });
+    await expect(load({ 'hypernetwork_config.json': configJson() })).rejects.toMatchObject({ code: 'FILE_NOT_FOUND', file: 'hypernetwork.safetensors' });
+    await expect(load({ ...good(), 'hypernetwork_config.json': new Response('', { status: 404 }) })).rejects.toMatchObject({ code: 'FILE_NOT_FOUND' });
+    await expect(load({ ...good(), 'hypernetwork_config.json': new Response('', { status: 500 }) })).rejects.toMatchObject({ code: 'HTTP_ERROR' });
   });
 });

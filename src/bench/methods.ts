@@ -151,7 +151,8 @@ export interface MethodResources {
 export function createMethod(name: string, runtime: BenchRuntime, resources: MethodResources): BenchMethod {
   const { hypernetwork, ragTopK = 3, ragQueryChars = 2000 } = resources;
   const adapterOf = async (files: readonly SnapshotFile[], signal?: AbortSignal) => (await makeRepoAdapter({
-    files: nonTestFiles(files), model: runtime.model, tokenizer: runtime.tokenizer, parser: runtime.parser, hypernetwork, signal,
+    files: nonTestFiles(files), encoder: { model: runtime.model, tokenizer: runtime.tokenizer }, baseModel: runtime.model.config,
+    parser: runtime.parser, hypernetwork, signal,
   })).adapter;
   switch (name) {
     case 'base':

@@ -1,51 +1,94 @@
-// Code2LoRA hypernetwork (inference): repo embedding -> trunk -> one bounded head per (module type, A|B) -> LoRA adapter.
+// Code2LoRA hypernetwork (inference), training/hypernet.py's forward exactly: file embeddings -> pooled repo vector -> trunk -> bounded heads -> LoRA adapter.
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../model/config.ts';
 import { linearShape } from '../model/llama.ts';
-import type { LoraAdapter, LoraModule } from '../model/lora.ts';
+import { LORA_MODULES, type LoraAdapter, type LoraModule } from '../model/lora.ts';
+import { HypernetworkError } from './errors.ts';
 
+/** training/hypernet.py HypernetConfig, in our names. */
 export interface HypernetworkConfig {
-  /** Length of the repo embedding (2 × the encoder's hidden size: [mean ; max]). */
+  /** The encoder's file-embedding size E. */
   embeddingSize: number;
+  /** [out, in] of each adapted projection of the base model; the modules present get an adapter. */
+  shapes: Partial<Record<LoraModule, [number, number]>>;
   hiddenSize: number;
   rank: number;
   alpha: number;
-  targetModules: LoraModule[];
+  /** Weight of the softmax-weighted mean over files in the repo vector (the paper: 0.6). */
+  meanWeight: number;
+  /** Weight of the max over files in the repo vector (the paper: 1.4). */
+  maxWeight: number;
+  /** Initial learnable log-scale of every head (the paper: -3.5, so a fresh hypernetwork starts near the base model). */
+  initLogScale: number;
 }
 
-/** Weights named as the PyTorch side names them: trunk.0, trunk.2, heads.<module>.<A|B>, log_scale.<module>.<A|B>. */
+/**
+ * Weights under PyTorch's state_dict names: file_score.{weight,bias}, trunk.0.{weight,bias}, trunk.2.{weight,bias},
+ * heads.<module>.<A|B>.{weight,bias} (Linear weights are [out, in]) and the 0-d log_scale.<module>.<A|B>.
+ */
 export type HypernetworkWeights = Map<string, tf.Tensor>;
 
-/** The paper initialises the learnable log-scale at -3.5, so a fresh hypernetwork starts near the base model. */
-const INITIAL_LOG_SCALE = -3.5;
-
-export class HypernetworkError extends Error {
-  readonly code = 'EmbeddingSizeMismatch';
+export interface Hypernetwork {
+  config: HypernetworkConfig;
+  weights: HypernetworkWeights;
+  /** False for a randomly initialised hypernetwork (pipeline tests): its adapters carry no repository knowledge. */
+  trained: boolean;
 }
 
-function headSize(model: ModelConfig, rank: number, module: LoraModule, part: 'A' | 'B'): number {
-  const [out, inSize] = linearShape(model, module);
-  return part === 'A' ? rank * inSize : out * rank;
+/** The modules a config adapts, in LORA_MODULES order (the order of training/hypernet.py MODULES). */
+function hypernetworkModules(config: Pick<HypernetworkConfig, 'shapes'>): LoraModule[] {
+  return LORA_MODULES.filter((module) => config.shapes[module] !== undefined);
 }
 
-/** Deterministic random weights (PyTorch's default Linear init range), for the untrained pipeline and tests. */
-export function initHypernetworkWeights(config: HypernetworkConfig, model: ModelConfig, seed: number): HypernetworkWeights {
+/** Every weight's name and shape, as training/hypernet.py's Hypernetwork(config).state_dict() holds them. */
+export function hypernetworkWeightShapes(config: HypernetworkConfig): Map<string, number[]> {
+  const { embeddingSize: e, hiddenSize: h, rank: r } = config;
+  const shapes = new Map<string, number[]>([
+    ['file_score.weight', [1, e]], ['file_score.bias', [1]],
+    ['trunk.0.weight', [h, 2 * e]], ['trunk.0.bias', [h]], ['trunk.2.weight', [h, h]], ['trunk.2.bias', [h]],
+  ]);
+  for (const module of hypernetworkModules(config)) {
+    const [out, inSize] = config.shapes[module]!;
+    shapes.set(`heads.${module}.A.weight`, [r * inSize, h]);
+    shapes.set(`heads.${module}.A.bias`, [r * inSize]);
+    shapes.set(`heads.${module}.B.weight`, [out * r, h]);
+    shapes.set(`heads.${module}.B.bias`, [out * r]);
+  }
+  for (const module of hypernetworkModules(config)) {
+    for (const part of ['A', 'B']) shapes.set(`log_scale.${module}.${part}`, []);
+  }
+  return shapes;
+}
+
+/**
+ * Deterministic random weights in PyTorch's default Linear init range (uniform ±1/sqrt(fan_in)), log-scales at
+ * `initLogScale`: for the untrained pipeline and tests.
+ * @example const weights = initHypernetworkWeights(config, 1234);
+ */
+export function initHypernetworkWeights(config: HypernetworkConfig, seed: number): HypernetworkWeights {
   const weights: HypernetworkWeights = new Map();
+  const shapes = hypernetworkWeightShapes(config);
   let nextSeed = seed;
-  const linear = (name: string, inSize: number, outSize: number) => {
-    const bound = 1 / Math.sqrt(inSize);
-    weights.set(`${name}.weight`, tf.randomUniform([outSize, inSize], -bound, bound, 'float32', nextSeed++));
-    weights.set(`${name}.bias`, tf.randomUniform([outSize], -bound, bound, 'float32', nextSeed++));
-  };
-  linear('trunk.0', config.embeddingSize, config.hiddenSize);
-  linear('trunk.2', config.hiddenSize, config.hiddenSize);
-  for (const module of config.targetModules) {
-    for (const part of ['A', 'B'] as const) {
-      linear(`heads.${module}.${part}`, config.hiddenSize, headSize(model, config.rank, module, part));
-      weights.set(`log_scale.${module}.${part}`, tf.scalar(INITIAL_LOG_SCALE));
+  for (const [name, shape] of shapes) {
+    if (name.startsWith('log_scale.')) {
+      weights.set(name, tf.scalar(config.initLogScale));
+    } else {
+      const bound = 1 / Math.sqrt(shapes.get(name.replace(/\.bias$/, '.weight'))![1]);
+      weights.set(name, tf.randomUniform(shape, -bound, bound, 'float32', nextSeed++));
     }
   }
   return weights;
+}
+
+/** Checks that a hypernetwork's module shapes are the base model's projections. */
+function checkHypernetworkBase(config: HypernetworkConfig, baseModel: ModelConfig): void {
+  for (const module of hypernetworkModules(config)) {
+    const expected = linearShape(baseModel, module);
+    if (config.shapes[module]!.join(',') !== expected.join(',')) {
+      throw new HypernetworkError('BASE_MODEL_MISMATCH',
+        `The hypernetwork's ${module} is [${config.shapes[module]}], the base model's is [${expected}]`);
+    }
+  }
 }
 
 function dense(x: tf.Tensor2D, weights: HypernetworkWeights, name: string): tf.Tensor2D {
@@ -60,40 +103,53 @@ function gelu(x: tf.Tensor2D): tf.Tensor2D {
 }
 
 /**
- * trunk: Linear+GELU+Linear+GELU, L2-normalised and scaled by sqrt(H); heads: tanh(head(x)) · clamp(exp(s), 1e-5, 0.3).
- * One A, B per module type, shared by every layer (the paper's choice: no layer embedding).
+ * The repository's adapter from its file embeddings, as training/hypernet.py computes it:
+ *   repo vector  [meanWeight · Σ softmax(file_score(f)) f ; maxWeight · max over files]
+ *   trunk        Linear + GELU + Linear + GELU, L2-normalised and scaled by sqrt(H)
+ *   heads        tanh(Linear(h)) · clamp(exp(log_scale), 1e-5, 0.3); A is [r, in], B is [out, r]
+ * One A, B per module type, shared by every layer of the base model (the paper's choice: no layer embedding).
+ * Errors: HypernetworkError NO_FILES, EMBEDDING_SIZE_MISMATCH, BASE_MODEL_MISMATCH.
+ * @example const adapter = await generateAdapter(hypernetwork, model.config, encoding.files.map((f) => f.embedding));
  */
 export async function generateAdapter(
-  config: HypernetworkConfig,
-  weights: HypernetworkWeights,
-  model: ModelConfig,
-  repoEmbedding: Float32Array,
+  { config, weights }: Pick<Hypernetwork, 'config' | 'weights'>,
+  baseModel: ModelConfig,
+  files: readonly Float32Array[],
 ): Promise<LoraAdapter> {
-  if (repoEmbedding.length !== config.embeddingSize) {
-    throw new HypernetworkError(`Repo embedding has ${repoEmbedding.length} values, the hypernetwork expects ${config.embeddingSize}`);
+  if (files.length === 0) throw new HypernetworkError('NO_FILES', 'The hypernetwork needs at least one file embedding');
+  const wrong = files.find((file) => file.length !== config.embeddingSize);
+  if (wrong) {
+    throw new HypernetworkError('EMBEDDING_SIZE_MISMATCH',
+      `A file embedding has ${wrong.length} values, the hypernetwork expects ${config.embeddingSize} (another encoder?)`);
   }
+  checkHypernetworkBase(config, baseModel);
+  const modules = hypernetworkModules(config);
+  const stacked = new Float32Array(files.length * config.embeddingSize);
+  files.forEach((file, i) => stacked.set(file, i * config.embeddingSize));
   const outputs = tf.tidy(() => {
-    const x = tf.tensor2d(repoEmbedding, [1, config.embeddingSize]);
-    const h = gelu(dense(gelu(dense(x, weights, 'trunk.0')), weights, 'trunk.2'));
-    const trunk = tf.mul(tf.div(h, tf.maximum(tf.norm(h), 1e-12)), Math.sqrt(config.hiddenSize)) as tf.Tensor2D;
-    return config.targetModules.flatMap((module) =>
-      (['A', 'B'] as const).map((part) => {
-        const scale = tf.clipByValue(tf.exp(weights.get(`log_scale.${module}.${part}`)!), 1e-5, 0.3);
-        return tf.mul(tf.tanh(dense(trunk, weights, `heads.${module}.${part}`)), scale);
-      }),
-    );
+    const x = tf.tensor2d(stacked, [files.length, config.embeddingSize]);
+    const fileWeights = tf.softmax(tf.reshape(dense(x, weights, 'file_score'), [1, files.length])); // [1, F]
+    const repo = tf.concat([
+      tf.mul(tf.matMul(fileWeights, x), config.meanWeight),
+      tf.mul(tf.max(x, 0, true), config.maxWeight),
+    ], 1) as tf.Tensor2D;
+    const h = gelu(dense(gelu(dense(repo, weights, 'trunk.0')), weights, 'trunk.2'));
+    const state = tf.mul(tf.div(h, tf.maximum(tf.norm(h), 1e-12)), Math.sqrt(config.hiddenSize)) as tf.Tensor2D;
+    return modules.flatMap((module) => (['A', 'B'] as const).map((part) => {
+      const bound = tf.clipByValue(tf.exp(weights.get(`log_scale.${module}.${part}`)!), 1e-5, 0.3);
+      return tf.mul(tf.tanh(dense(state, weights, `heads.${module}.${part}`)), bound);
+    }));
   });
   const data = await Promise.all(outputs.map((t) => t.data() as Promise<Float32Array>));
   outputs.forEach((t) => t.dispose());
   const shared: Partial<Record<LoraModule, { A: Float32Array; B: Float32Array }>> = {};
-  config.targetModules.forEach((module, i) => {
+  modules.forEach((module, i) => {
     shared[module] = { A: data[2 * i], B: data[2 * i + 1] };
   });
   return {
     rank: config.rank,
     alpha: config.alpha,
-    targetModules: [...config.targetModules],
-    layers: Array.from({ length: model.numLayers }, () => ({ ...shared })),
+    targetModules: modules,
+    layers: Array.from({ length: baseModel.numLayers }, () => ({ ...shared })),
   };
 }
-

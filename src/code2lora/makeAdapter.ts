@@ -1,44 +1,56 @@
-// makeRepoAdapter: snapshot -> repo embedding -> hypernetwork -> LoRA adapter, plus the adapter's per-module update norms.
+// makeRepoAdapter: snapshot -> file embeddings (cached by blob id) -> hypernetwork -> LoRA adapter, plus the adapter's per-module update norms.
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../model/config.ts';
+import { linearShape } from '../model/llama.ts';
 import { LORA_MODULES, loraScale, type LoraAdapter, type LoraMatrix } from '../model/lora.ts';
-import { generateAdapter, initHypernetworkWeights, type HypernetworkConfig, type HypernetworkWeights } from './hypernetwork.ts';
-import { encodeRepository, type EncodeRepositoryOptions, type RepoEmbedding } from './repoEncoder.ts';
+import { generateAdapter, initHypernetworkWeights, type Hypernetwork, type HypernetworkConfig } from './hypernetwork.ts';
+import { encodeRepository, type EncodeRepositoryOptions, type RepoEncoding } from './repoEncoder.ts';
 
-export interface Hypernetwork {
-  config: HypernetworkConfig;
-  weights: HypernetworkWeights;
-  /** False for a randomly initialised hypernetwork (pipeline tests): its adapters carry no repository knowledge. */
-  trained: boolean;
-}
+export type { Hypernetwork } from './hypernetwork.ts';
 
-/** The app's and the benchmark's hypernetwork until a trained one ships: seeded random, near the base model at the start. */
-export function untrainedHypernetwork(model: ModelConfig, seed = 1234): Hypernetwork {
-  const config: HypernetworkConfig = { embeddingSize: 2 * model.hiddenSize, hiddenSize: 64, rank: 8, alpha: 16, targetModules: [...LORA_MODULES] };
-  return { config, weights: initHypernetworkWeights(config, model, seed), trained: false };
+/**
+ * The hypernetwork for a base model without a shipped one: seeded random, in the trained architecture, near the base
+ * model at the start (log-scales at -3.5). `embeddingSize` is the encoder's hidden size (by default the base model's:
+ * the base model as its own encoder).
+ * @example const hypernetwork = untrainedHypernetwork(model.config, encoder.model.config.hiddenSize);
+ */
+export function untrainedHypernetwork(baseModel: ModelConfig, embeddingSize = baseModel.hiddenSize, seed = 1234): Hypernetwork {
+  const config: HypernetworkConfig = {
+    embeddingSize,
+    shapes: Object.fromEntries(LORA_MODULES.map((module) => [module, linearShape(baseModel, module)])),
+    hiddenSize: 64, rank: 8, alpha: 16, meanWeight: 0.6, maxWeight: 1.4, initLogScale: -3.5,
+  };
+  return { config, weights: initHypernetworkWeights(config, seed), trained: false };
 }
 
 export interface RepoAdapter {
   adapter: LoraAdapter;
-  embedding: RepoEmbedding;
+  encoding: RepoEncoding;
   /** ‖(alpha/r)·B·A‖_F of each module type (shared across layers): how strongly the adapter moves that projection. */
   deltaNorms: Record<string, number>;
   parameters: number;
 }
 
 /**
- * @example const { adapter } = await makeRepoAdapter({ files, model, tokenizer, parser, hypernetwork })
+ * Encodes a snapshot's non-test Python files (files in `cache` are not encoded again) and turns them into the base
+ * model's adapter. Errors: RepoEncodeError, HypernetworkError; an AbortError when `signal` aborts.
+ * @example const { adapter } = await makeRepoAdapter({ files, encoder, parser, hypernetwork, baseModel: model.config, cache });
  */
-export async function makeRepoAdapter({ hypernetwork, ...encodeOptions }: EncodeRepositoryOptions & { hypernetwork: Hypernetwork }): Promise<RepoAdapter> {
-  const embedding = await encodeRepository(encodeOptions);
-  const adapter = await generateAdapter(hypernetwork.config, hypernetwork.weights, encodeOptions.model.config, embedding.vector);
-  return { adapter, embedding, deltaNorms: await adapterDeltaNorms(adapter), parameters: adapterParameterCount(adapter) };
+export async function makeRepoAdapter({ hypernetwork, baseModel, ...encodeOptions }: EncodeRepositoryOptions & {
+  hypernetwork: Hypernetwork;
+  /** The model the adapter is for. */
+  baseModel: ModelConfig;
+}): Promise<RepoAdapter> {
+  const encoding = await encodeRepository(encodeOptions);
+  const adapter = await generateAdapter(hypernetwork, baseModel, encoding.files.map((file) => file.embedding));
+  return { adapter, encoding, deltaNorms: await adapterDeltaNorms(adapter), parameters: adapterParameterCount(adapter) };
 }
 
 function matrix(m: LoraMatrix, rows: number): tf.Tensor2D {
   return m instanceof Float32Array ? tf.tensor2d(m, [rows, m.length / rows]) : m;
 }
 
+/** ‖(alpha/r)·B·A‖_F of each adapted module in the first layer (the hypernetwork shares A, B across layers). */
 export async function adapterDeltaNorms(adapter: LoraAdapter): Promise<Record<string, number>> {
   const norms: Record<string, number> = {};
   const first = adapter.layers[0] ?? {};
@@ -57,6 +69,7 @@ export async function adapterDeltaNorms(adapter: LoraAdapter): Promise<Record<st
   return norms;
 }
 
+/** Number of LoRA values over all layers and modules. */
 export function adapterParameterCount(adapter: LoraAdapter): number {
   let count = 0;
   for (const layer of adapter.layers) {

@@ -1,27 +1,24 @@
-// Repo encoder: files -> unit-aligned chunks -> masked-mean hidden states of the frozen LM -> [0.6·mean ; 1.4·max] over files.
+// Repo encoder: every non-test Python file -> code-unit chunks -> masked mean of the frozen encoder's hidden states -> one vector per file.
 import * as tf from '@tensorflow/tfjs';
+import { isPythonPath, isTestPath } from '../git/pathFilters.ts';
 import type { TextTokenizer } from '../model/generate.ts';
 import type { LlamaModel } from '../model/llama.ts';
 import { chunkForEncoder, extractCodeUnits } from '../parse/codeUnits.ts';
 import type { PythonParser } from '../parse/pythonParser.ts';
+import { ENCODER_SETTINGS, type EncoderSettings } from './encoderSettings.ts';
+import { RepoEncodeError } from './errors.ts';
+import type { FileEmbeddingCache } from './fileEmbeddingCache.ts';
+import { gitBlobId } from './gitBlobId.ts';
 
-export interface EncodeBudget {
-  /** Tokens per chunk (the paper uses 4096 with a 0.6B encoder; our small LM sees far shorter windows). */
-  chunkTokens: number;
-  /** Chunks read per file at most (files are mean-pooled over their chunks). */
-  chunksPerFile: number;
-  /** Total tokens read for the whole repository: the encoder's cost bound in the browser. */
-  totalTokens: number;
-}
-
-export const DEFAULT_ENCODE_BUDGET: EncodeBudget = { chunkTokens: 256, chunksPerFile: 4, totalTokens: 16_384 };
-
-/** The encoder's chunks of one file as token ids: code-unit-aligned chunks of at most `chunkTokens`, the first `chunksPerFile`. */
+/**
+ * The encoder's chunks of one file as token ids: code-unit-aligned chunks of at most `chunkTokens`, the first
+ * `chunksPerFile`. The one chunking function: the browser encodes these, cli/hypernet-data.ts writes them for training.
+ */
 export function fileChunkIds(
   content: string,
   parser: PythonParser,
   tokenizer: TextTokenizer,
-  { chunkTokens, chunksPerFile }: Pick<EncodeBudget, 'chunkTokens' | 'chunksPerFile'>,
+  { chunkTokens, chunksPerFile }: Pick<EncoderSettings, 'chunkTokens' | 'chunksPerFile'>,
 ): number[][] {
   const { units } = extractCodeUnits(content, parser);
   return chunkForEncoder(content, units, { maxTokens: chunkTokens, countTokens: (text) => tokenizer.encode(text).length })
@@ -30,11 +27,27 @@ export function fileChunkIds(
     .filter((ids) => ids.length > 0);
 }
 
-export interface RepoEmbedding {
-  /** [0.6 · mean over files ; 1.4 · max over files], length 2·hiddenSize (the paper's weighting). */
-  vector: Float32Array;
-  files: number;
+/** The frozen repo encoder (ENCODER_SETTINGS.model) and its tokenizer. */
+export interface RepoEncoderModel {
+  model: LlamaModel;
+  tokenizer: TextTokenizer;
+}
+
+/** One file's embedding: the mean over its chunks of the masked mean of the encoder's final hidden states. */
+export interface FileEmbedding {
+  path: string;
+  /** git's blob id of the content: the cache key. */
+  blobId: string;
+  embedding: Float32Array;
+}
+
+export interface RepoEncoding {
+  /** One embedding per encoded file, in the snapshot's order. */
+  files: FileEmbedding[];
+  /** Tokens the encoder read in this call (files found in the cache cost none). */
   tokens: number;
+  /** Files taken from the cache instead of being encoded. */
+  cached: number;
 }
 
 /**
@@ -46,75 +59,65 @@ function padToBucket(ids: number[]): number[] {
   return ids.concat(new Array<number>(length - ids.length).fill(ids[ids.length - 1]));
 }
 
-export class RepoEncodeError extends Error {
-  readonly code = 'NoEncodableFiles';
-  constructor(message: string) {
-    super(message);
-    this.name = 'RepoEncodeError';
-  }
+/**
+ * Embeds one file as training/embed.py does: for each of its `fileChunkIds` chunks the mean of the encoder's final
+ * hidden states over the chunk's tokens, then the mean over chunks. Null when the file gives no chunk.
+ * @example const file = await embedFile(content, { encoder, parser });
+ */
+export async function embedFile(
+  content: string,
+  { encoder, parser }: { encoder: RepoEncoderModel; parser: PythonParser },
+): Promise<{ embedding: Float32Array; tokens: number } | null> {
+  const chunks = fileChunkIds(content, parser, encoder.tokenizer, ENCODER_SETTINGS);
+  if (chunks.length === 0) return null;
+  const vector = tf.tidy(() => tf.mean(tf.stack(chunks.map((ids) =>
+    tf.mean(encoder.model.hidden(padToBucket(ids)).slice([0, 0], [ids.length, -1]), 0))), 0));
+  const embedding = (await vector.data()) as Float32Array;
+  vector.dispose();
+  return { embedding, tokens: chunks.reduce((sum, ids) => sum + ids.length, 0) };
 }
 
 export interface EncodeRepositoryOptions {
+  /** The snapshot's files; test files, non-Python files and files without code are skipped. */
   files: ReadonlyArray<{ path: string; content: string }>;
-  model: LlamaModel;
-  tokenizer: TextTokenizer;
+  encoder: RepoEncoderModel;
   parser: PythonParser;
-  budget?: EncodeBudget;
+  /** Embeddings by git blob id from earlier snapshots (same encoder): those files are not encoded again. */
+  cache?: FileEmbeddingCache;
   /** Files done of files to do. */
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
 }
 
 /**
- * Embeds a repository snapshot with the base LM. The paper learns per-file weights; until a trained file scorer
- * ships, files are weighted uniformly. Files are taken in path order until the token budget is spent, so the
- * embedding is deterministic for a snapshot.
+ * Embeds every non-test Python file of a snapshot (ENCODER_SETTINGS: test files are never encoded), the same files
+ * and values as the hypernetwork's training data. Pooling over files is the hypernetwork's job (learned file scores).
+ * Errors: RepoEncodeError NO_ENCODABLE_FILES; an AbortError DOMException when `signal` aborts.
+ * @example const { files } = await encodeRepository({ files: snapshot.files, encoder, parser, cache });
  */
-export async function encodeRepository({
-  files,
-  model,
-  tokenizer,
-  parser,
-  budget = DEFAULT_ENCODE_BUDGET,
-  onProgress,
-  signal,
-}: EncodeRepositoryOptions): Promise<RepoEmbedding> {
-  const fileVectors: tf.Tensor1D[] = [];
+export async function encodeRepository({ files, encoder, parser, cache, onProgress, signal }: EncodeRepositoryOptions): Promise<RepoEncoding> {
+  const candidates = files.filter((file) => isPythonPath(file.path) && !isTestPath(file.path) && file.content.trim().length > 0);
+  const encoded: FileEmbedding[] = [];
   let tokens = 0;
-  const candidates = files.filter((f) => f.content.trim().length > 0);
-  try {
-    for (const [index, file] of candidates.entries()) {
-      if (signal?.aborted) throw new DOMException('Cancelled', 'AbortError');
-      if (tokens >= budget.totalTokens) break;
-      const { units } = extractCodeUnits(file.content, parser);
-      const chunks = chunkForEncoder(file.content, units, {
-        maxTokens: budget.chunkTokens,
-        countTokens: (text) => tokenizer.encode(text).length,
-      }).slice(0, budget.chunksPerFile);
-      const chunkVectors: tf.Tensor1D[] = [];
-      for (const chunk of chunks) {
-        const remaining = budget.totalTokens - tokens;
-        const ids = tokenizer.encode(chunk.text).slice(0, Math.min(budget.chunkTokens, remaining));
-        if (ids.length === 0) continue;
-        tokens += ids.length;
-        chunkVectors.push(tf.tidy(() => tf.mean(model.hidden(padToBucket(ids)).slice([0, 0], [ids.length, -1]), 0) as tf.Tensor1D));
+  let cached = 0;
+  for (const [index, file] of candidates.entries()) {
+    if (signal?.aborted) throw new DOMException('Cancelled', 'AbortError');
+    const blobId = gitBlobId(file.content);
+    const hit = await cache?.get(blobId);
+    if (hit) {
+      encoded.push({ path: file.path, blobId, embedding: hit });
+      cached++;
+    } else {
+      const result = await embedFile(file.content, { encoder, parser });
+      if (result) {
+        encoded.push({ path: file.path, blobId, embedding: result.embedding });
+        tokens += result.tokens;
+        await cache?.set(blobId, result.embedding);
       }
-      if (chunkVectors.length > 0) {
-        fileVectors.push(tf.tidy(() => tf.mean(tf.stack(chunkVectors), 0) as tf.Tensor1D));
-        chunkVectors.forEach((t) => t.dispose());
-      }
-      onProgress?.(index + 1, candidates.length);
       await new Promise((resolve) => setTimeout(resolve, 0)); // let a cancel message reach the worker
     }
-    if (fileVectors.length === 0) throw new RepoEncodeError('No Python file with content to encode');
-    const vector = tf.tidy(() => {
-      const stacked = tf.stack(fileVectors);
-      return tf.concat([tf.mul(tf.mean(stacked, 0), 0.6), tf.mul(tf.max(stacked, 0), 1.4)]);
-    });
-    const data = (await vector.data()) as Float32Array;
-    vector.dispose();
-    return { vector: data, files: fileVectors.length, tokens };
-  } finally {
-    fileVectors.forEach((t) => t.dispose());
+    onProgress?.(index + 1, candidates.length);
   }
+  if (encoded.length === 0) throw new RepoEncodeError('NO_ENCODABLE_FILES', 'No non-test Python file with code to encode');
+  return { files: encoded, tokens, cached };
 }

@@ -136,13 +136,13 @@ const api: PipelineApi = {
     const started = performance.now();
     const snapshot = requirePythonFiles(await readSnapshot({ fs, dir, commit, signal }));
     const made = await makeRepoAdapter({
-      files: snapshot.files, model, tokenizer, parser: await getParser(), hypernetwork, signal,
+      files: snapshot.files, encoder: { model, tokenizer }, baseModel: model.config, parser: await getParser(), hypernetwork, signal,
       onProgress: (done, total) => onProgress({ stage: 'encode', label: 'Encoding files with the base model', loaded: done, total, unit: 'files' }),
     });
     adapter = { commit, lora: made.adapter };
     return {
       commit, rank: made.adapter.rank, alpha: made.adapter.alpha, targetModules: made.adapter.targetModules, layers: made.adapter.layers.length,
-      parameters: made.parameters, deltaNorms: made.deltaNorms, encodedFiles: made.embedding.files, encodedTokens: made.embedding.tokens,
+      parameters: made.parameters, deltaNorms: made.deltaNorms, encodedFiles: made.encoding.files.length, encodedTokens: made.encoding.tokens,
       hypernetworkTrained: hypernetwork.trained, seconds: (performance.now() - started) / 1000,
     };
   },

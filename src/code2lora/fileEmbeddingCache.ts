@@ -1,0 +1,28 @@
+// File embeddings cached by git blob id, so a new commit re-encodes only the files it changed.
+
+/**
+ * Embeddings of one encoder (model + ENCODER_SETTINGS) keyed by git blob id. Async so that the browser can back it with
+ * IndexedDB; a cache must not be shared between encoders.
+ */
+export interface FileEmbeddingCache {
+  get(blobId: string): Promise<Float32Array | undefined>;
+  set(blobId: string, embedding: Float32Array): Promise<void>;
+}
+
+/** A FileEmbeddingCache in memory (one session, or the CLI and tests). */
+export class MemoryFileEmbeddingCache implements FileEmbeddingCache {
+  private readonly entries = new Map<string, Float32Array>();
+
+  async get(blobId: string): Promise<Float32Array | undefined> {
+    return this.entries.get(blobId);
+  }
+
+  async set(blobId: string, embedding: Float32Array): Promise<void> {
+    this.entries.set(blobId, embedding);
+  }
+
+  /** Number of cached files. */
+  get size(): number {
+    return this.entries.size;
+  }
+}

@@ -1,0 +1,65 @@
+// The TypeScript side of training/tests/test_hypernet_parity.py: file embeddings and adapters computed by the app's code paths, as JSON.
+//
+//   npx tsx test/support/code2loraParity.ts embed --encoder DIR --sources FILE.json --out OUT.json
+//     FILE.json: [{path, content}]; OUT.json: {files: [{path, blobId, chunks, embedding}]} for the files encodeRepository kept
+//   npx tsx test/support/code2loraParity.ts adapter --hypernetwork DIR --base-config CONFIG.json --base-name NAME
+//     --encoder-hidden-size N --embeddings FILE.json --out OUT.json
+//     FILE.json: [[E floats] per file]; OUT.json: {rank, alpha, layers, modules: {module: {A, B}}} (A [r x in], B [out x r], row-major)
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ENCODER_SETTINGS } from '../../src/code2lora/encoderSettings.ts';
+import { generateAdapter } from '../../src/code2lora/hypernetwork.ts';
+import { loadHypernetwork } from '../../src/code2lora/loadHypernetwork.ts';
+import { encodeRepository, fileChunkIds } from '../../src/code2lora/repoEncoder.ts';
+import { initBackend } from '../../src/model/backend.ts';
+import { parseModelConfig } from '../../src/model/config.ts';
+import { filesFromDirectory, loadHfModel } from '../../src/model/loadHfModel.ts';
+import { loadPythonParser } from '../../src/parse/pythonParser.ts';
+import { BpeTokenizer } from '../../src/tokenizer/bpeTokenizer.ts';
+
+const { positionals: [command], values: args } = parseArgs({
+  allowPositionals: true,
+  options: {
+    encoder: { type: 'string' },
+    sources: { type: 'string' },
+    hypernetwork: { type: 'string' },
+    'base-config': { type: 'string' },
+    'base-name': { type: 'string' },
+    'encoder-hidden-size': { type: 'string' },
+    embeddings: { type: 'string' },
+    out: { type: 'string' },
+  },
+});
+
+await initBackend();
+if (command === 'embed' && args.encoder && args.sources && args.out) {
+  const { model } = await loadHfModel(filesFromDirectory(args.encoder));
+  const tokenizer = BpeTokenizer.fromJSON(await readFile(join(args.encoder, 'tokenizer.json'), 'utf8'));
+  const parser = await loadPythonParser();
+  const sources = JSON.parse(await readFile(args.sources, 'utf8')) as Array<{ path: string; content: string }>;
+  const { files } = await encodeRepository({ files: sources, encoder: { model, tokenizer }, parser });
+  const contentOf = new Map(sources.map((source) => [source.path, source.content]));
+  await writeFile(args.out, JSON.stringify({
+    files: files.map((file) => ({
+      path: file.path, blobId: file.blobId, embedding: Array.from(file.embedding),
+      chunks: fileChunkIds(contentOf.get(file.path)!, parser, tokenizer, ENCODER_SETTINGS),
+    })),
+  }));
+} else if (command === 'adapter' && args.hypernetwork && args['base-config'] && args.embeddings && args.out) {
+  const baseModel = parseModelConfig(await readFile(args['base-config'], 'utf8'));
+  const hypernetwork = await loadHypernetwork(filesFromDirectory(args.hypernetwork), {
+    baseModel, baseModelName: args['base-name'], encoderHiddenSize: args['encoder-hidden-size'] ? Number(args['encoder-hidden-size']) : undefined,
+  });
+  const embeddings = (JSON.parse(await readFile(args.embeddings, 'utf8')) as number[][]).map((values) => Float32Array.from(values));
+  const adapter = await generateAdapter(hypernetwork, baseModel, embeddings);
+  const modules = Object.fromEntries(adapter.targetModules.map((module) => {
+    const { A, B } = adapter.layers[0][module]!;
+    return [module, { A: Array.from(A as Float32Array), B: Array.from(B as Float32Array) }];
+  }));
+  await writeFile(args.out, JSON.stringify({ rank: adapter.rank, alpha: adapter.alpha, layers: adapter.layers.length, modules }));
+} else {
+  console.error('usage: test/support/code2loraParity.ts embed --encoder DIR --sources FILE --out FILE\n'
+    + '       test/support/code2loraParity.ts adapter --hypernetwork DIR --base-config FILE [--base-name NAME] [--encoder-hidden-size N] --embeddings FILE --out FILE');
+  process.exit(2);
+}

@@ -1,0 +1,162 @@
+"""The browser's repo encoder and hypernetwork (src/code2lora) against the PyTorch definitions training uses.
+
+(a) file embeddings: src/code2lora/repoEncoder.ts with public/models/c2l-base vs training/embed.py on the same chunk ids;
+(b) adapters: training/export_hypernet.py writes a random Hypernetwork (float32 and float16), src/code2lora/loadHypernetwork.ts
+    loads it and generateAdapter runs it on the same file embeddings as training/hypernet.py.
+"""
+import hashlib
+import inspect
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "training"))
+from embed import embed_files  # noqa: E402
+from export_hypernet import ENCODER, ExportError, export_hypernetwork  # noqa: E402
+from hypernet import Hypernetwork, HypernetConfig, module_shapes  # noqa: E402
+from model import CausalLM, ModelConfig  # noqa: E402
+
+TOLERANCE = 1e-4
+ENCODER_DIR = REPO / "public/models/c2l-base"
+# A small Llama with GQA (4 query heads, 2 KV heads of 16): every module shape differs from the others'.
+BASE_CONFIG = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 120, "hidden_size": 64,
+               "intermediate_size": 96, "num_hidden_layers": 3, "num_attention_heads": 4, "num_key_value_heads": 2,
+               "head_dim": 16, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": False}
+
+
+def run_tsx(*args):
+    npx = shutil.which("npx")
+    if npx is None:
+        pytest.skip("npx is not on PATH")
+    result = subprocess.run([npx, "tsx", "test/support/code2loraParity.ts", *args], cwd=REPO, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-4000:]
+
+
+def relative_error(ours: torch.Tensor, expected: torch.Tensor) -> float:
+    return ((ours - expected).abs().max() / expected.abs().max()).item()
+
+
+def git_blob_id(content: str) -> str:
+    data = content.encode("utf-8")
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def test_file_embeddings_match_embed_py(tmp_path):
+    """Same files kept, same chunk ids, same blob ids as git, and file embeddings within 1e-4 of training/embed.py."""
+    import json.decoder
+    import textwrap
+
+    sources = [
+        {"path": "pkg/textwrap.py", "content": inspect.getsource(textwrap)},  # long: only its first two chunks count
+        {"path": "pkg/decoder.py", "content": inspect.getsource(json.decoder)},
+        {"path": "pkg/small.py", "content": "RATE = 3\n\n\ndef scaled(x):\n    return RATE * x  # naïve ✓\n"},
+        {"path": "pkg/shapes.py", "content": "class Square:\n    def __init__(self, side):\n        self.side = side\n\n"
+                                             "    def area(self):\n        return self.side ** 2\n"},
+        {"path": "tests/test_small.py", "content": "from pkg.small import scaled\n\n\ndef test_scaled():\n    assert scaled(2) == 6\n"},
+        {"path": "pkg/empty.py", "content": "\n   \n"},
+        {"path": "README.md", "content": "# not Python\n"},
+    ]
+    sources_file, out = tmp_path / "sources.json", tmp_path / "embeddings.json"
+    sources_file.write_text(json.dumps(sources))
+    run_tsx("embed", "--encoder", str(ENCODER_DIR), "--sources", str(sources_file), "--out", str(out))
+    files = json.loads(out.read_text())["files"]
+    assert [f["path"] for f in files] == ["pkg/textwrap.py", "pkg/decoder.py", "pkg/small.py", "pkg/shapes.py"]
+    content = {s["path"]: s["content"] for s in sources}
+    for file in files:
+        assert file["blobId"] == git_blob_id(content[file["path"]])
+        assert 1 <= len(file["chunks"]) <= ENCODER["chunks_per_file"]
+        assert all(1 <= len(chunk) <= ENCODER["chunk_tokens"] for chunk in file["chunks"])
+    assert len(files[0]["chunks"]) == 2
+
+    encoder = CausalLM.from_pretrained(str(ENCODER_DIR)).eval()
+    assert encoder.config.hidden_size == ENCODER["hidden_size"]
+    expected = embed_files(encoder, files)
+    ours = torch.tensor([f["embedding"] for f in files])
+    for file, mine, theirs in zip(files, ours, expected):
+        error = relative_error(mine, theirs)
+        print(f"{file['path']}: {len(file['chunks'])} chunks, {sum(map(len, file['chunks']))} tokens, relative error {error:.2e}")
+        assert error < TOLERANCE
+
+
+def random_hypernetwork() -> Hypernetwork:
+    """Random weights everywhere, file scores sharp enough that the softmax is far from uniform, and log-scales
+    spread over the clamp: below 1e-5, inside, above 0.3."""
+    base = ModelConfig(**{k: v for k, v in BASE_CONFIG.items() if k in ModelConfig.__dataclass_fields__})
+    config = HypernetConfig(embedding_size=ENCODER["hidden_size"], shapes=module_shapes(base), hidden_size=32, rank=4,
+                            alpha=8, mean_weight=0.6, max_weight=1.4)
+    torch.manual_seed(0)
+    network = Hypernetwork(config)
+    with torch.no_grad():
+        network.file_score.weight.mul_(4)
+        log_scales = iter(torch.linspace(-14.0, 0.5, 2 * len(config.shapes)).tolist())
+        for module in config.shapes:
+            for part in ("A", "B"):
+                network.log_scale[module][part].fill_(next(log_scales))
+    return network
+
+
+def base_dir(tmp_path: Path, config: dict) -> Path:
+    directory = tmp_path / "tiny-llama"
+    directory.mkdir(exist_ok=True)
+    (directory / "config.json").write_text(json.dumps(config))
+    return directory
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_loaded_hypernetwork_matches_pytorch(tmp_path, dtype):
+    """train_hypernet.py's checkpoint -> export_hypernet.py -> loadHypernetwork + generateAdapter == Hypernetwork.forward."""
+    network = random_hypernetwork()
+    base = base_dir(tmp_path, BASE_CONFIG)
+    checkpoint, out = tmp_path / "best.pt", tmp_path / "code2lora-static"
+    torch.save({"trainable": network.state_dict(), "config": network.config.to_json(), "step": 7, "best_val": 1.25}, checkpoint)
+    export = subprocess.run([sys.executable, str(REPO / "training/export_hypernet.py"), "--checkpoint", str(checkpoint),
+                             "--base", str(base), "--out", str(out), "--dtype", dtype], capture_output=True, text=True)
+    assert export.returncode == 0, export.stderr
+    written = json.loads((out / "hypernetwork_config.json").read_text())
+    assert written["base_model"]["name"] == "tiny-llama" and written["encoder"] == ENCODER
+    assert written["training"] == {"checkpoint": "best.pt", "step": 7, "best_cr_val_loss": 1.25}
+
+    # The reference runs on the weights as stored: for float16, the rounded values.
+    stored = load_file(out / "hypernetwork.safetensors")
+    assert {t.dtype for t in stored.values()} == {getattr(torch, dtype)}
+    network.load_state_dict({name: tensor.float() for name, tensor in stored.items()})
+    files = torch.randn(5, ENCODER["hidden_size"], generator=torch.Generator().manual_seed(1)) * torch.linspace(0.5, 2, 5)[:, None]
+    with torch.no_grad():
+        expected = network(files[None], torch.ones(1, 5, dtype=torch.bool))
+    scores = network.file_score(files).squeeze(-1).softmax(-1)
+    assert scores.max() > 2 * scores.min(), "file scores too flat to test the softmax"
+
+    embeddings, result = tmp_path / "files.json", tmp_path / "adapter.json"
+    embeddings.write_text(json.dumps(files.tolist()))
+    run_tsx("adapter", "--hypernetwork", str(out), "--base-config", str(base / "config.json"), "--base-name", "Tiny-Llama",
+            "--encoder-hidden-size", str(ENCODER["hidden_size"]), "--embeddings", str(embeddings), "--out", str(result))
+    ours = json.loads(result.read_text())
+    assert (ours["rank"], ours["alpha"], ours["layers"]) == (4, 8, BASE_CONFIG["num_hidden_layers"])
+    assert list(ours["modules"]) == list(network.config.shapes)
+    for module, (a, b) in expected.items():
+        our_a = torch.tensor(ours["modules"][module]["A"]).view(a.shape[1:])
+        our_b = torch.tensor(ours["modules"][module]["B"]).view(b.shape[1:])
+        errors = relative_error(our_a, a[0]), relative_error(our_b, b[0])
+        print(f"{dtype} {module}: A {tuple(a.shape[1:])} max |A| {a.abs().max():.2e} relative error {errors[0]:.2e}; "
+              f"B {tuple(b.shape[1:])} max |B| {b.abs().max():.2e} relative error {errors[1]:.2e}")
+        assert max(errors) < TOLERANCE
+
+
+def test_export_refuses_another_base_model(tmp_path):
+    network = random_hypernetwork()
+    other = base_dir(tmp_path, {**BASE_CONFIG, "intermediate_size": 128})
+    with pytest.raises(ExportError) as error:
+        export_hypernetwork(network.state_dict(), network.config, other, tmp_path / "out")
+    assert error.value.code == "BASE_MODEL_MISMATCH"
+    assert not (tmp_path / "out").exists()
