@@ -3,13 +3,13 @@
 // scripts/hypernet/build_repos.py) it mines assertion tasks (paper rules and caps), tokenizes prompts and targets with
 // the base model's tokenizer, and cuts every non-test Python file into the repo encoder's chunks (token ids of the
 // encoder model's tokenizer). PyTorch reads the two JSONL files; it never parses or tokenizes on its own.
-import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isTestPath } from '../src/git/pathFilters.ts';
 import { fileChunkIds } from '../src/code2lora/repoEncoder.ts';
+import { gitBlobId } from '../src/code2lora/gitBlobId.ts';
 import { ENCODER_SETTINGS } from '../src/code2lora/encoderSettings.ts';
 import { parseGguf, tokenizerFromGguf } from '../src/model/gguf.ts';
 import { mineRepoTasks } from '../src/parse/mineTasks.ts';
@@ -29,12 +29,6 @@ const { values: args } = parseArgs({
     'max-prompt-tokens': { type: 'string', default: '1024' },
   },
 });
-
-/** git's blob id of a file's content: the encoder caches file embeddings under it, here and in the browser. */
-export function gitBlobId(content: string): string {
-  const bytes = Buffer.from(content, 'utf8');
-  return createHash('sha1').update(`blob ${bytes.length}\0`).update(bytes).digest('hex');
-}
 
 async function main(): Promise<void> {
   const seed = Number(args.seed);
