@@ -11,6 +11,8 @@ output of an earlier run) are not recomputed.
 import argparse
 import json
 import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see train_hypernet.py
 import sys
 import time
 from pathlib import Path

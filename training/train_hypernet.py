@@ -12,9 +12,13 @@ cosine, gradient clipping, a wall-clock budget. Every `checkpoint_interval` step
 a function of the seed and the step, so a resumed run sees exactly the batches it would have seen); losses go to
 log.jsonl. The checkpoint kept for export is the one with the lowest cross-repo validation loss, as the authors select.
 """
+import os
+
+# Spinning OpenMP threads starve the working one when the 2 cores are shared (training/README.md: 2x): wait passively.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import json
 import math
-import os
 import random
 import sys
 import time
