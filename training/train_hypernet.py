@@ -49,7 +49,8 @@ batch_size = 8
 learning_rate = 3e-4
 weight_decay = 0.01
 warmup_fraction = 0.05
-max_steps = 300
+max_steps = 300  # the length of the learning-rate schedule
+stop_at_step = 0  # stop (with a checkpoint) after this step without changing the schedule: equal budgets, split runs
 time_budget_minutes = 30.0
 grad_clip = 1.0
 eval_interval = 50
@@ -236,7 +237,7 @@ if step == 0:
          "ir_val_loss": evaluate(ir_val_tasks)})
 session_start = time.time() - spent
 trainable.train()
-while step < max_steps:
+while step < (stop_at_step or max_steps):
     if time.time() - session_start > time_budget_minutes * 60:
         log({"event": "time_budget", "step": step, "minutes": (time.time() - session_start) / 60})
         break
@@ -253,7 +254,7 @@ while step < max_steps:
     spent = time.time() - session_start
     record = {"step": step, "loss": round(loss.item(), 4), "grad_norm": round(grad_norm, 3),
               "lr": learning_rate_at(step - 1), "step_seconds": round(time.time() - started, 2), "minutes": round(spent / 60, 2)}
-    if step % eval_interval == 0 or step == max_steps:
+    if step % eval_interval == 0 or step in (max_steps, stop_at_step):
         record["ir_val_loss"] = evaluate(ir_val_tasks)
         record["cr_val_loss"] = evaluate(cr_val_tasks)
         if record["cr_val_loss"] < best_val:
@@ -261,7 +262,7 @@ while step < max_steps:
             save(best_path)
             record["best"] = True
     log(record)
-    if step % checkpoint_interval == 0 or step == max_steps:
+    if step % checkpoint_interval == 0 or step in (max_steps, stop_at_step):
         save(checkpoint_path)
 save(checkpoint_path)
 log({"event": "end", "step": step, "best_cr_val_loss": best_val, "minutes": spent / 60})
