@@ -22,7 +22,7 @@ const FLAGS = ['--headless=new', '--no-sandbox', '--disable-gpu-sandbox', '--dis
 const BACKEND_FLAGS = { wasm: ['--disable-features=WebGPU'], webgpu: ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader'] };
 const PROMPT = 'def read_lines(path):\n    lines = []\n    with open(path) as handle:\n        for line in handle:\n';
 
-const models = ['default', ...(existsSync('public/models/smollm2-135m-instruct/model.gguf') ? ['smollm2'] : [])];
+const models = ['c2l-base', ...(existsSync('public/models/smollm2-135m-instruct/model.gguf') ? ['smollm2'] : [])];
 if (!existsSync('dist/index.html') || spawnSync('git', ['status', '--porcelain', 'src'], { encoding: 'utf8' }).stdout.trim()) {
   spawnSync('npx', ['vite', 'build'], { stdio: 'inherit' });
 }

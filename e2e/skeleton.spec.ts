@@ -24,12 +24,18 @@ test('URL -> clone -> parse -> adapter -> completion -> adapter download', async
   await expect(page.getByTestId('count-functions')).not.toHaveText('0');
   await expect(page.getByTestId('count-assertions')).toHaveText(String(state.repos[0].assertionsAtHead));
   await expect(page.getByTestId('adapter')).toBeVisible({ timeout: STAGE_TIMEOUT });
+  // The tiny model has no hypernetwork: the untrained one stands in, and both the header and the adapter say so.
+  await expect(page.getByTestId('hypernetwork-info')).toHaveAttribute('data-state', 'none');
+  await expect(page.getByTestId('untrained-hypernetwork')).toBeVisible();
+  await expect(page.getByTestId('encode-counts')).toHaveText(/^[1-9]\d* files encoded, 0 from cache$/);
 
-  // Step to an older commit: its diff is shown and the adapter is regenerated for it.
+  // Step to an older commit: its diff is shown and the adapter is regenerated for it, re-encoding only the files
+  // whose content differs (the rest come from the IndexedDB cache by git blob id).
   const older = page.getByTestId('commits').getByRole('button').nth(1);
   await older.click();
   await expect(page.getByTestId('diff')).toBeVisible();
   await expect(page.getByTestId('adapter')).toContainText(`Adapter for ${(await older.getAttribute('title'))!.slice(0, 8)}`, { timeout: STAGE_TIMEOUT });
+  await expect(page.getByTestId('encode-counts')).toHaveText(/^\d+ files encoded, [1-9]\d* from cache$/);
 
   await page.getByLabel('Prompt').fill('def test_value():\n    assert compute(1) == ');
   await page.getByRole('button', { name: 'Complete' }).click();

@@ -1,6 +1,6 @@
 // User settings are untrusted (localStorage, URL parameters): anything malformed falls back to defaults, field by field.
-import { describe, expect, it } from 'vitest';
-import { defaultSettings, sanitizeSettings } from '../src/app/settings.ts';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { defaultSettings, loadSettings, sanitizeSettings } from '../src/app/settings.ts';
 
 const defaults = defaultSettings('http://127.0.0.1:5173');
 
@@ -23,10 +23,36 @@ describe('sanitizeSettings', () => {
 
   it('accepts every model kind, and only integers in range', () => {
     expect(sanitizeSettings({ model: { kind: 'smollm2' } }, defaults).model).toEqual({ kind: 'smollm2' });
+    expect(sanitizeSettings({ model: { kind: 'c2l-base' } }, defaults).model).toEqual({ kind: 'c2l-base' });
+    expect(sanitizeSettings({ model: { kind: 'default' } }, defaults).model).toEqual({ kind: 'default' });
     expect(sanitizeSettings({ model: { kind: 'random-tiny', seed: 7 } }, defaults).model).toEqual({ kind: 'random-tiny', seed: 7 });
     expect(sanitizeSettings({ model: { kind: 'random-tiny', seed: 1.5 } }, defaults).model).toEqual({ kind: 'random-tiny', seed: 1 });
     expect(sanitizeSettings({ historyDepth: 10_001 }, defaults).historyDepth).toBe(defaults.historyDepth);
     expect(sanitizeSettings({ historyDepth: 10_000 }, defaults).historyDepth).toBe(10_000);
     expect(sanitizeSettings({ model: { kind: 'url', url: `https://h/${'x'.repeat(3000)}` } }, defaults).model).toEqual(defaults.model);
+  });
+});
+
+describe('loadSettings', () => {
+  afterEach(() => vi.unstubAllGlobals());
+  const withStored = (stored: unknown) => vi.stubGlobal('localStorage', { getItem: () => JSON.stringify(stored), setItem: () => undefined });
+
+  it('keeps settings stored before c2l-base became a choice of its own', () => {
+    // code2lora-settings-v1 as earlier versions wrote it: "default" then meant c2l-base and now means SmolLM2 when installed.
+    withStored({ historyDepth: 30, corsProxy: 'http://127.0.0.1:5173/git-proxy', backend: 'wasm', model: { kind: 'default' }, maxNewTokens: 16 });
+    expect(loadSettings('http://127.0.0.1:5173', '')).toEqual({
+      historyDepth: 30, corsProxy: 'http://127.0.0.1:5173/git-proxy', backend: 'wasm', model: { kind: 'default' }, maxNewTokens: 16,
+    });
+  });
+
+  it('lets ?model= choose every kind for one visit', () => {
+    withStored({ model: { kind: 'smollm2' } });
+    const model = (search: string) => loadSettings('http://127.0.0.1:5173', search).model;
+    expect(model('')).toEqual({ kind: 'smollm2' });
+    expect(model('?model=c2l-base')).toEqual({ kind: 'c2l-base' });
+    expect(model('?model=default')).toEqual({ kind: 'default' });
+    expect(model('?model=random-tiny&seed=4')).toEqual({ kind: 'random-tiny', seed: 4 });
+    expect(model('?model=https://host/m/')).toEqual({ kind: 'url', url: 'https://host/m/' });
+    expect(model('?model=nonsense')).toEqual({ kind: 'smollm2' });
   });
 });

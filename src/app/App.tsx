@@ -9,6 +9,7 @@ import { DiffView } from './components/DiffView.tsx';
 import { AdapterPanel } from './components/AdapterPanel.tsx';
 import { CompletionPanel } from './components/CompletionPanel.tsx';
 import { ModelPicker } from './components/ModelPicker.tsx';
+import { ModelStatus } from './components/ModelStatus.tsx';
 import { PipelineStages } from './components/PipelineStages.tsx';
 import { loadSettings, saveSettings, type Settings } from './settings.ts';
 import { usePipeline } from './usePipeline.ts';
@@ -158,6 +159,7 @@ export function App() {
           </span>
         )}
       </header>
+      {model && <ModelStatus model={model} />}
 
       <section className="panel">
         <h2>Repository</h2>
@@ -249,7 +251,7 @@ export function App() {
         </section>
       )}
 
-      {adapter && <AdapterPanel adapter={adapter} pipeline={pipeline} />}
+      {adapter && model && <AdapterPanel adapter={adapter} hypernetwork={model.hypernetwork} pipeline={pipeline} />}
       {model && <CompletionPanel onComplete={complete} disabled={busy} />}
     </div>
   );

@@ -26,6 +26,7 @@ function clampInt(value: unknown, min: number, max: number, fallback: number): n
 function parseModel(value: unknown, fallback: ModelChoice): ModelChoice {
   const v = value as { kind?: unknown; url?: unknown; seed?: unknown } | null;
   if (v?.kind === 'default') return { kind: 'default' };
+  if (v?.kind === 'c2l-base') return { kind: 'c2l-base' };
   if (v?.kind === 'smollm2') return { kind: 'smollm2' };
   if (v?.kind === 'random-tiny') return { kind: 'random-tiny', seed: clampInt(v.seed, 0, 2 ** 31, 1) };
   if (v?.kind === 'url' && typeof v.url === 'string' && /^https?:\/\//.test(v.url) && v.url.length < 2048) return { kind: 'url', url: v.url };
@@ -59,8 +60,7 @@ export function loadSettings(origin: string, search: string): Settings {
   const params = new URLSearchParams(search);
   const model = params.get('model');
   if (model === 'random-tiny') settings.model = { kind: 'random-tiny', seed: clampInt(params.get('seed'), 0, 2 ** 31, 1) };
-  else if (model === 'default') settings.model = { kind: 'default' };
-  else if (model === 'smollm2') settings.model = { kind: 'smollm2' };
+  else if (model === 'default' || model === 'c2l-base' || model === 'smollm2') settings.model = { kind: model };
   else if (model && /^https?:\/\//.test(model)) settings.model = { kind: 'url', url: model };
   const tokens = params.get('tokens');
   if (tokens) settings.maxNewTokens = clampInt(tokens, 1, 256, settings.maxNewTokens);

@@ -1,7 +1,8 @@
 // Shows the generated adapter (shape, per-module update norms) and downloads it in PEFT's layout.
 import { useState } from 'react';
 import type * as Comlink from 'comlink';
-import type { AdapterInfo, PipelineApi } from '../workers/pipelineApi.ts';
+import type { AdapterInfo, HypernetworkStatus, PipelineApi } from '../workers/pipelineApi.ts';
+import { hypernetworkFigures } from './ModelStatus.tsx';
 
 function saveFile(name: string, data: BlobPart, type: string) {
   const link = document.createElement('a');
@@ -11,7 +12,9 @@ function saveFile(name: string, data: BlobPart, type: string) {
   setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
 }
 
-export function AdapterPanel({ adapter, pipeline }: { adapter: AdapterInfo; pipeline: Comlink.Remote<PipelineApi> }) {
+export function AdapterPanel({ adapter, hypernetwork, pipeline }: {
+  adapter: AdapterInfo; hypernetwork: HypernetworkStatus; pipeline: Comlink.Remote<PipelineApi>;
+}) {
   const [error, setError] = useState<string | null>(null);
   const maxNorm = Math.max(...Object.values(adapter.deltaNorms), 1e-12);
   return (
@@ -19,13 +22,20 @@ export function AdapterPanel({ adapter, pipeline }: { adapter: AdapterInfo; pipe
       <h2>Adapter for {adapter.commit.slice(0, 8)}</h2>
       <p>
         LoRA r={adapter.rank}, alpha={adapter.alpha} on {adapter.targetModules.join(', ')} × {adapter.layers} layers ·{' '}
-        {adapter.parameters.toLocaleString()} parameters · from {adapter.encodedFiles} files ({adapter.encodedTokens.toLocaleString()} tokens) in{' '}
-        {adapter.seconds.toFixed(2)} s
+        {adapter.parameters.toLocaleString()} parameters · from {adapter.encodedFiles} files in {adapter.seconds.toFixed(2)} s
+        {' '}(<span data-testid="encode-counts">{adapter.encodedFiles - adapter.cachedFiles} files encoded, {adapter.cachedFiles} from cache</span>;
+        {' '}{adapter.encodedTokens.toLocaleString()} tokens read)
       </p>
+      {adapter.hypernetworkTrained && hypernetwork.state === 'trained' && (
+        <p data-testid="trained-hypernetwork">
+          Made by the trained hypernetwork{hypernetworkFigures(hypernetwork) ? ` (${hypernetworkFigures(hypernetwork)})` : ''}.
+        </p>
+      )}
       {!adapter.hypernetworkTrained && (
         <p className="notice" data-testid="untrained-hypernetwork">
-          The hypernetwork is not trained yet: this adapter is a deterministic function of the repository, in PEFT's exact
-          layout, but it carries no repository knowledge. Expect its completions to differ from the base model's, not to beat them.
+          No trained hypernetwork is loaded for this model, so this adapter comes from an untrained one: a deterministic
+          function of the repository, in PEFT's exact layout, but it carries no repository knowledge. Expect its completions
+          to differ from the base model's, not to beat them.
         </p>
       )}
       <table className="norms">

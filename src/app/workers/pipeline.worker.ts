@@ -14,11 +14,12 @@ import {
 } from '../../git/index.ts';
 import { initBackend } from '../../model/backend.ts';
 import { generate } from '../../model/generate.ts';
-import { exportPeftAdapter, type LoraAdapter } from '../../model/lora.ts';
+import { disposePreparedLora, exportPeftAdapter, prepareLora, type LoraAdapter, type PreparedLora } from '../../model/lora.ts';
 import { loadPythonParser, type PythonParser } from '../../parse/pythonParser.ts';
 import { summarizeFile } from '../../parse/codeUnits.ts';
 import { makeRepoAdapter } from '../../code2lora/makeAdapter.ts';
-import { loadModelChoice, type LoadedModel } from './loadModelChoice.ts';
+import { indexedDbStore, PersistentFileEmbeddingCache, type KeyValueStore } from './embeddingStore.ts';
+import { disposeLoadedModel, loadModelChoice, type LoadedModel } from './loadModelChoice.ts';
 import type { PipelineApi, ProgressCallback, RepoSummary } from './pipelineApi.ts';
 
 // isomorphic-git and LightningFS expect Node's Buffer.
@@ -34,8 +35,23 @@ const WASM_BINARIES = {
 let loaded: LoadedModel | null = null;
 let parser: PythonParser | null = null;
 let repoDir: string | null = null;
-let adapter: { commit: string; lora: LoraAdapter } | null = null;
+/** The current adapter: plain (for export) and prepared once on the device (for every completion until replaced). */
+let adapter: { commit: string; lora: LoraAdapter; prepared: PreparedLora } | null = null;
 let running: AbortController | null = null;
+/** File embeddings by encoder identity + git blob id, kept in IndexedDB across commits, repositories and visits. */
+const embeddingStore: KeyValueStore = indexedDbStore();
+let embeddingCache: PersistentFileEmbeddingCache | null = null;
+
+/** Frees the current adapter's device tensors; the next completion runs without it until a new one is made. */
+function dropAdapter(): void {
+  if (adapter) disposePreparedLora(adapter.prepared);
+  adapter = null;
+}
+
+function cacheFor(encoderId: string): PersistentFileEmbeddingCache {
+  if (embeddingCache?.encoderId !== encoderId) embeddingCache = new PersistentFileEmbeddingCache(embeddingStore, encoderId);
+  return embeddingCache;
+}
 
 /** One cancellable operation at a time: a new one cancels the previous. */
 function begin(): AbortSignal {
@@ -69,9 +85,9 @@ const api: PipelineApi = {
   },
 
   async loadModel(choice, onProgress) {
-    loaded?.model.dispose();
+    dropAdapter();
+    if (loaded) await disposeLoadedModel(loaded);
     loaded = null;
-    adapter = null;
     loaded = await loadModelChoice(choice, (p) => onProgress({ stage: 'model', ...p }));
     return loaded.info;
   },
@@ -87,7 +103,7 @@ const api: PipelineApi = {
       onProgress: (p) => onProgress({ stage: 'clone', label: p.phase, loaded: p.loaded, total: p.total, unit: 'objects', detail: `${(p.bytes / 1024).toFixed(0)} KiB` }),
     });
     repoDir = dir;
-    adapter = null;
+    dropAdapter();
     const commits = await listCommits({ fs, dir, limit: depth });
     return {
       repo: { url: target.url, name: target.name, head: result.head, branch: result.branch, reused: result.reused, bytes: result.bytes, seconds: (performance.now() - started) / 1000 },
@@ -131,26 +147,29 @@ const api: PipelineApi = {
 
   async makeAdapter(commit, onProgress: ProgressCallback) {
     const dir = requireRepo();
-    const { model, tokenizer, hypernetwork } = requireModel();
+    const { model, encoder, encoderId, hypernetwork, info } = requireModel();
     const signal = begin();
     const started = performance.now();
     const snapshot = requirePythonFiles(await readSnapshot({ fs, dir, commit, signal }));
     const made = await makeRepoAdapter({
-      files: snapshot.files, encoder: { model, tokenizer }, baseModel: model.config, parser: await getParser(), hypernetwork, signal,
-      onProgress: (done, total) => onProgress({ stage: 'encode', label: 'Encoding files with the base model', loaded: done, total, unit: 'files' }),
+      files: snapshot.files, encoder, baseModel: model.config, parser: await getParser(), hypernetwork, signal, cache: cacheFor(encoderId),
+      onProgress: (done, total) => onProgress({ stage: 'encode', label: `Encoding files with ${info.encoder}`, loaded: done, total, unit: 'files' }),
     });
-    adapter = { commit, lora: made.adapter };
+    signal.throwIfAborted();
+    const prepared = prepareLora(made.adapter, model.config);
+    dropAdapter();
+    adapter = { commit, lora: made.adapter, prepared };
     return {
       commit, rank: made.adapter.rank, alpha: made.adapter.alpha, targetModules: made.adapter.targetModules, layers: made.adapter.layers.length,
-      parameters: made.parameters, deltaNorms: made.deltaNorms, encodedFiles: made.encoding.files.length, encodedTokens: made.encoding.tokens,
-      hypernetworkTrained: hypernetwork.trained, seconds: (performance.now() - started) / 1000,
+      parameters: made.parameters, deltaNorms: made.deltaNorms, encodedFiles: made.encoding.files.length, cachedFiles: made.encoding.cached,
+      encodedTokens: made.encoding.tokens, hypernetworkTrained: hypernetwork.trained, seconds: (performance.now() - started) / 1000,
     };
   },
 
   async complete({ prompt, maxNewTokens }, onProgress) {
     const { model, tokenizer } = requireModel();
     const signal = begin();
-    const timed = async (label: string, lora: LoraAdapter | null) => {
+    const timed = async (label: string, lora: PreparedLora | null) => {
       const started = performance.now();
       let firstToken = 0;
       const result = await generate(model, prompt, {
@@ -170,14 +189,14 @@ const api: PipelineApi = {
       return { text: result.text, promptTokens: result.promptTokens, timing };
     };
     const base = await timed('Base model', null);
-    const adapted = adapter ? await timed('Adapted model', adapter.lora) : null;
+    const adapted = adapter ? await timed('Adapted model', adapter.prepared) : null;
     return { base: base.text, adapted: adapted?.text ?? null, promptTokens: base.promptTokens, baseTiming: base.timing, adaptedTiming: adapted?.timing ?? null };
   },
 
   async adapterFiles() {
     if (!adapter) throw new Error('Generate an adapter first');
-    const { info } = requireModel();
-    const { safetensors, adapterConfig } = await exportPeftAdapter(adapter.lora, { baseModelNameOrPath: info.name });
+    const { peftBaseName } = requireModel();
+    const { safetensors, adapterConfig } = await exportPeftAdapter(adapter.lora, { baseModelNameOrPath: peftBaseName });
     return Comlink.transfer({ safetensors, adapterConfig: JSON.stringify(adapterConfig, null, 2) }, [safetensors.buffer as ArrayBuffer]);
   },
 };

@@ -1,6 +1,7 @@
 // The contract between the UI and the pipeline worker: plain serialisable requests, results and progress events.
 import type { CommitInfo, FileDiff } from '../../git/index.ts';
 import type { BackendName, BackendPreference } from '../../model/backend.ts';
+import type { TrainingFigure } from '../../util/trainingFigures.ts';
 
 export interface Progress {
   stage: 'model' | 'clone' | 'parse' | 'encode' | 'adapter' | 'generate';
@@ -13,11 +14,23 @@ export interface Progress {
 export type ProgressCallback = (progress: Progress) => void;
 
 /**
- * `default`: our checkpoint shipped in public/models/c2l-base; `smollm2`: SmolLM2-135M-Instruct's GGUF when
- * `npm run models:smollm2` has put it in public/models/; `url`: any HF-layout model directory or .gguf file;
- * `random-tiny`: untrained, for exercising the pipeline fast.
+ * `default`: SmolLM2-135M-Instruct when the server has it (public/models/smollm2-135m-instruct/model.gguf, fetched by
+ * `npm start`), else c2l-base with a notice; `c2l-base`: our checkpoint committed in public/models/c2l-base;
+ * `smollm2`: SmolLM2 only; `url`: any HF-layout model directory or .gguf file; `random-tiny`: untrained, for
+ * exercising the pipeline fast (it encodes files itself, no c2l-base download).
  */
-export type ModelChoice = { kind: 'default' } | { kind: 'smollm2' } | { kind: 'url'; url: string } | { kind: 'random-tiny'; seed: number };
+export type ModelChoice =
+  | { kind: 'default' } | { kind: 'c2l-base' } | { kind: 'smollm2' } | { kind: 'url'; url: string } | { kind: 'random-tiny'; seed: number };
+
+/**
+ * The hypernetwork that makes adapters for the loaded model. `trained`: loaded from the folder beside the model, with
+ * the figures its config records; `none`: that folder has none, so adapters come from a seeded untrained one;
+ * `error`: it is there but cannot be used (its code says why), and the untrained one stands in.
+ */
+export type HypernetworkStatus =
+  | { state: 'trained'; source: string; figures: TrainingFigure[] }
+  | { state: 'none'; source: string | null }
+  | { state: 'error'; source: string; code: string; file: string | null; message: string };
 
 export interface ModelInfo {
   name: string;
@@ -26,6 +39,11 @@ export interface ModelInfo {
   hiddenSize: number;
   vocabSize: number;
   trained: boolean;
+  /** The model whose hidden states embed files for the hypernetwork: c2l-base, or random-tiny itself. */
+  encoder: string;
+  hypernetwork: HypernetworkStatus;
+  /** Something the user should know about this model, e.g. that the default fell back to c2l-base and why. */
+  notice: string | null;
 }
 
 export interface RepoInfo {
@@ -60,9 +78,12 @@ export interface AdapterInfo {
   parameters: number;
   /** Frobenius norm of B·A per module type: how far the adapter moves each layer. */
   deltaNorms: Record<string, number>;
+  /** Files the adapter was made from. */
   encodedFiles: number;
+  /** Of those, files whose embedding came from the cache (same git blob id, same encoder): not encoded again. */
+  cachedFiles: number;
   encodedTokens: number;
-  /** False while the shipped hypernetwork is randomly initialised: its adapters carry no repository knowledge yet. */
+  /** False when no trained hypernetwork was loaded for the model: its adapters carry no repository knowledge. */
   hypernetworkTrained: boolean;
   seconds: number;
 }
@@ -85,7 +106,7 @@ export interface CompletionResult {
 
 export interface PipelineApi {
   initBackend(preference: BackendPreference): Promise<BackendName>;
-  /** Replaces the loaded model (and forgets the adapter made for the previous one). */
+  /** Replaces the loaded model (and forgets the adapter made for the previous one); the encoder is loaded once. */
   loadModel(choice: ModelChoice, onProgress: ProgressCallback): Promise<ModelInfo>;
   clone(request: { url: string; depth: number; corsProxy: string }, onProgress: ProgressCallback): Promise<{ repo: RepoInfo; commits: CommitInfo[] }>;
   cancel(): void;
