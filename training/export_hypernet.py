@@ -12,6 +12,7 @@ src/code2lora/loadHypernetwork.ts reads both and refuses them for another base m
 """
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -75,6 +76,7 @@ def export_hypernetwork(state_dict: dict, config: HypernetConfig, base_dir: Path
     (out_dir / "hypernetwork_config.json").write_text(config_json(config, base, encoder, training or {}))
     save_file({name: tensor.detach().to(DTYPES[dtype]).contiguous() for name, tensor in state_dict.items()},
               str(out_dir / "hypernetwork.safetensors"), metadata={"format": "pt"})
+    os.chmod(out_dir / "hypernetwork.safetensors", 0o644)  # safetensors creates it owner-only; the app serves it
 
 
 def main() -> int:
