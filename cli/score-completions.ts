@@ -1,0 +1,67 @@
+// `npm run bench:score -- --tasks DIR/tasks.jsonl --completions METHOD=FILE,... [--json OUT]`: scores completions that
+// training/evaluate.py decoded (the benchmark's torch engine output) with the benchmark's own metrics: lenient EM and
+// EditSim per method and per repository, 95% bootstrap CIs, and paired bootstrap differences between methods.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { bootstrapMean, pairedBootstrap, scoreCompletion } from '../src/bench/metrics.ts';
+import { parseTaskSetJsonl } from '../src/bench/taskSet.ts';
+import { UsageError } from './benchArgs.ts';
+
+const USAGE = 'usage: npm run bench:score -- --tasks tasks.jsonl --completions METHOD=completions.jsonl,... [--json OUT]';
+
+function main(): void {
+  const { values } = parseArgs({ options: { tasks: { type: 'string' }, completions: { type: 'string' }, json: { type: 'string' } } });
+  if (!values.tasks || !values.completions) throw new UsageError(USAGE);
+  const tasks = parseTaskSetJsonl(readFileSync(values.tasks, 'utf8'), values.tasks);
+  const methods = values.completions.split(',').map((pair) => {
+    const [name, file] = pair.split('=');
+    if (!name || !file) throw new UsageError(`--completions takes METHOD=FILE pairs, got ${JSON.stringify(pair)}\n${USAGE}`);
+    const texts = new Map<string, string>();
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      if (!line.trim()) continue;
+      const record = JSON.parse(line) as { id: string; text: string };
+      texts.set(record.id, record.text);
+    }
+    return { name, texts };
+  });
+  // Only tasks every method completed: paired comparisons need the same tasks.
+  const scored = tasks.filter((task) => methods.every((method) => method.texts.has(task.id)));
+  const em = new Map(methods.map((method) => [method.name, scored.map((task) => (scoreCompletion(method.texts.get(task.id)!, task.target).em ? 1 : 0))]));
+  const editsim = new Map(methods.map((method) => [method.name, scored.map((task) => scoreCompletion(method.texts.get(task.id)!, task.target).editsim)]));
+  const repos = [...new Set(scored.map((task) => task.repo))].sort();
+  const percent = (x: number) => (100 * x).toFixed(1);
+  console.log(`${scored.length} of ${tasks.length} tasks completed by every method; repositories: ${repos.join(', ')}\n`);
+  console.log(`| method | EM % [95% CI] | EditSim % | ${repos.map((repo) => `${repo} EM %`).join(' | ')} |`);
+  console.log(`|---|---|---|${repos.map(() => '---').join('|')}|`);
+  const summary: Record<string, unknown> = {};
+  for (const { name } of methods) {
+    const overall = bootstrapMean(em.get(name)!, { seed: 0 });
+    const perRepo = repos.map((repo) => {
+      const values = em.get(name)!.filter((_, i) => scored[i].repo === repo);
+      return values.reduce((a, b) => a + b, 0) / values.length;
+    });
+    const sim = editsim.get(name)!.reduce((a, b) => a + b, 0) / scored.length;
+    summary[name] = { em: overall, editsim: sim, perRepo: Object.fromEntries(repos.map((repo, i) => [repo, perRepo[i]])) };
+    console.log(`| ${name} | ${percent(overall.mean)} [${percent(overall.ci[0])}, ${percent(overall.ci[1])}] | ${percent(sim)} | ${perRepo.map(percent).join(' | ')} |`);
+  }
+  console.log('\n| comparison | EM difference, pp [95% CI] | p |\n|---|---|---|');
+  const differences: Record<string, unknown> = {};
+  for (const [i, a] of methods.entries()) {
+    for (const b of methods.slice(i + 1)) {
+      const d = pairedBootstrap(em.get(a.name)!, em.get(b.name)!, { seed: 0 });
+      differences[`${a.name} - ${b.name}`] = d;
+      console.log(`| ${a.name} - ${b.name} | ${percent(d.mean)} [${percent(d.ci[0])}, ${percent(d.ci[1])}] | ${d.p.toFixed(4)} |`);
+    }
+  }
+  const counts = Object.fromEntries(repos.map((repo) => [repo, scored.filter((task) => task.repo === repo).length]));
+  console.log(`\ntasks per repository: ${JSON.stringify(counts)}`);
+  if (values.json) writeFileSync(values.json, JSON.stringify({ tasks: scored.length, counts, methods: summary, differences }, null, 2) + '\n');
+}
+
+try {
+  main();
+} catch (error) {
+  const code = (error as { code?: string }).code;
+  console.error(code ? `${code}: ${(error as Error).message}` : error);
+  process.exit(1);
+}
