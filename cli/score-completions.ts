@@ -26,7 +26,7 @@ function main(): void {
   });
   // Only tasks every method completed: paired comparisons need the same tasks.
   const scored = tasks.filter((task) => methods.every((method) => method.texts.has(task.id)));
-  const em = new Map(methods.map((method) => [method.name, scored.map((task) => (scoreCompletion(method.texts.get(task.id)!, task.target).em ? 1 : 0))]));
+  const em = new Map(methods.map((method) => [method.name, scored.map((task): number => (scoreCompletion(method.texts.get(task.id)!, task.target).em ? 1 : 0))]));
   const editsim = new Map(methods.map((method) => [method.name, scored.map((task) => scoreCompletion(method.texts.get(task.id)!, task.target).editsim)]));
   const repos = [...new Set(scored.map((task) => task.repo))].sort();
   const percent = (x: number) => (100 * x).toFixed(1);
