@@ -1,0 +1,234 @@
+"""Batch greedy decoding for the benchmark's torch engine (`npm run bench -- --engine torch`): ids in, ids out.
+
+Usage: training/.venv/bin/python training/evaluate.py --model DIR --requests requests.jsonl --out completions.jsonl
+       [--max_new_tokens 64] [--batch_size 8] [--batch_tokens 8192] [--dtype float32|bfloat16] [--threads N]
+       [--eos_ids 2,...]
+
+TypeScript owns the task: it mines, builds the prompt (RAG's retrieved code included), tokenizes and truncates it,
+writes adapters as PEFT directories, and scores the text. This script only decodes, as the TypeScript runtime does
+(src/bench/methods.ts completePrompt): greedy, at most max_new_tokens, stopping at an end-of-text token, and for a
+one-line target as soon as the continuation's first non-blank line is complete.
+
+Input, one request per line: {"id": str, "prompt_ids": [int], "adapter": "PEFT dir" | null, "one_line": bool}.
+Output, one line per request (appended, flushed; ids already in the output are skipped, so a rerun resumes):
+{"id", "completion_ids" (stop token excluded), "text" (decoded with the model's tokenizer.json), "stop"
+("eos" | "first_line" | "max_tokens"), "margins" (top-1 minus top-2 logit at each generated step: how near a tie each
+greedy choice was), "seconds" (the batch's decode time shared among its requests)}.
+
+The model is the Hugging Face directory (config.json, model.safetensors, tokenizer.json) loaded by transformers as
+LlamaForCausalLM/Qwen2ForCausalLM; adapters are loaded by peft's PeftModel (the clients users have). Requests are
+grouped by adapter and sorted by length; a batch is left-padded with an attention mask and position ids counted from
+each sequence's first real token, prefilled once into a KV cache, then decoded a token per step; finished sequences
+leave the batch (their rows are dropped from the cache) and the batch ends when all are done.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as train.py: spinning OpenMP threads starve on shared cores
+
+import warnings  # noqa: E402
+
+import torch  # noqa: E402
+from tokenizers import Tokenizer  # noqa: E402
+
+# As src/bench/metrics.ts: Qwen-style fill-in-the-middle tokens are removed before looking at the text.
+FIM_TOKENS = ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")
+
+
+def first_line_final(text: str) -> bool:
+    """metrics.ts isFirstLineFinal: without FIM tokens and leading whitespace, the continuation holds a line break."""
+    for token in FIM_TOKENS:
+        text = text.replace(token, "")
+    return "\n" in text.lstrip()
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Every complete line (a last line cut short by a crash is dropped, and cut from the file)."""
+    if not path.exists():
+        return []
+    text = path.read_text(encoding="utf-8")
+    if text and not text.endswith("\n"):
+        text = text[:text.rfind("\n") + 1]
+        path.write_text(text, encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+class Decoder:
+    """One base model, any number of PEFT adapters (one active at a time), and greedy batch decoding."""
+
+    def __init__(self, model_dir: Path, dtype: torch.dtype, eos_ids=None):
+        import transformers
+        transformers.utils.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+        warnings.filterwarnings("ignore", category=FutureWarning)  # deprecation notices of transformers/peft internals
+        self.model_dir = model_dir
+        self.base = transformers.AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).eval()
+        self.model = self.base
+        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        eos = self.base.config.eos_token_id if eos_ids is None else eos_ids
+        self.eos_ids = set(eos if isinstance(eos, list) else [] if eos is None else [eos])
+        self.adapter = None  # the active adapter's directory; None: the base model
+        # transformers 5.x names the KV cache argument `cache`; 4.x `past_key_values`.
+        import inspect
+        self.cache_argument = "cache" if "cache" in inspect.signature(self.base.forward).parameters else "past_key_values"
+
+    def use_adapter(self, path):
+        """Makes `path` (a PEFT directory) the active adapter, or the base model when None."""
+        if path == self.adapter:
+            return
+        import peft
+        if path is not None:
+            if self.model is self.base:
+                self.model = peft.PeftModel.from_pretrained(self.base, path, adapter_name="a0", is_trainable=False).eval()
+                self.slot = 0
+            else:
+                self.slot += 1
+                self.model.load_adapter(path, adapter_name=f"a{self.slot}", is_trainable=False)
+                self.model.set_adapter(f"a{self.slot}")
+                self.model.delete_adapter(f"a{self.slot - 1}")
+        self.adapter = path
+
+    def forward(self, cache=None, **inputs):
+        """Logits of the last position and the KV cache, through the active adapter (or none)."""
+        if cache is not None:
+            inputs[self.cache_argument] = cache
+        if self.adapter is None and self.model is not self.base:
+            with self.model.disable_adapter():
+                out = self.model(**inputs, use_cache=True, logits_to_keep=1)
+        else:
+            out = self.model(**inputs, use_cache=True, logits_to_keep=1)
+        return out.logits[:, -1, :].float(), getattr(out, self.cache_argument)
+
+    @torch.no_grad()
+    def decode(self, requests: list[dict], max_new_tokens: int) -> list[dict]:
+        """Greedy continuations of a batch of prompts (all with the active adapter)."""
+        size = len(requests)
+        length = max(len(r["prompt_ids"]) for r in requests)
+        ids = torch.zeros(size, length, dtype=torch.long)
+        mask = torch.zeros(size, length, dtype=torch.long)
+        for row, request in enumerate(requests):
+            prompt = request["prompt_ids"]
+            if not prompt:
+                raise ValueError(f"request {request['id']}: empty prompt")
+            ids[row, length - len(prompt):] = torch.tensor(prompt)
+            mask[row, length - len(prompt):] = 1
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        logits, cache = self.forward(input_ids=ids, attention_mask=mask, position_ids=positions)
+        next_position = positions[:, -1]
+        results = [{"id": r["id"], "completion_ids": [], "text": "", "stop": "max_tokens", "margins": []} for r in requests]
+        active = list(range(size))  # the request index of each row still in the batch
+        for step in range(max_new_tokens):
+            chosen = logits.argmax(dim=-1)
+            top2 = logits.topk(2, dim=-1).values
+            margins = (top2[:, 0] - top2[:, 1]).tolist()
+            keep = []
+            for row, index in enumerate(active):
+                token, result = int(chosen[row]), results[index]
+                result["margins"].append(round(margins[row], 5))
+                if token in self.eos_ids:
+                    result["stop"] = "eos"
+                    continue
+                result["completion_ids"].append(token)
+                if requests[index]["one_line"] and first_line_final(self.tokenizer.decode(result["completion_ids"], skip_special_tokens=False)):
+                    result["stop"] = "first_line"
+                    continue
+                keep.append(row)
+            if not keep or step == max_new_tokens - 1:
+                break
+            if len(keep) < len(active):
+                rows = torch.tensor(keep)
+                cache.batch_select_indices(rows)
+                mask, chosen, next_position = mask[rows], chosen[rows], next_position[rows]
+                active = [active[row] for row in keep]
+            mask = torch.cat([mask, torch.ones(len(active), 1, dtype=mask.dtype)], dim=1)
+            next_position = next_position + 1
+            logits, cache = self.forward(input_ids=chosen.unsqueeze(1), attention_mask=mask,
+                                         position_ids=next_position.unsqueeze(1), cache=cache)
+        for result in results:
+            result["text"] = self.tokenizer.decode(result["completion_ids"], skip_special_tokens=False)
+        return results
+
+
+def batches(requests: list[dict], batch_size: int, batch_tokens: int):
+    """Consecutive runs of length-sorted requests: at most batch_size of them and batch_tokens padded prompt tokens."""
+    batch = []
+    for request in requests:
+        longest = max([len(request["prompt_ids"])] + [len(r["prompt_ids"]) for r in batch])
+        if batch and (len(batch) == batch_size or longest * (len(batch) + 1) > batch_tokens):
+            yield batch
+            batch = []
+        batch.append(request)
+    if batch:
+        yield batch
+
+
+def format_seconds(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, required=True, help="Hugging Face directory: config.json, model.safetensors, tokenizer.json")
+    parser.add_argument("--requests", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--max_new_tokens", type=int, default=64)
+    parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument("--batch_tokens", type=int, default=8192, help="cap on batch size x longest prompt")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
+    parser.add_argument("--threads", type=int, default=0, help="0: torch's default")
+    parser.add_argument("--eos_ids", default=None, help="comma-separated stop tokens (default: config.json's eos_token_id)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    requests = read_jsonl(args.requests)
+    done = {record["id"] for record in read_jsonl(args.out)}
+    todo = [r for r in requests if r["id"] not in done]
+    print(f"evaluate.py: {len(requests)} requests, {len(requests) - len(todo)} already in {args.out}, "
+          f"{len(todo)} to decode ({args.dtype}, {torch.get_num_threads()} threads)", file=sys.stderr, flush=True)
+    if not todo:
+        return 0
+    started = time.time()
+    eos_ids = None if args.eos_ids is None else [int(i) for i in args.eos_ids.split(",") if i.strip()]
+    decoder = Decoder(args.model, getattr(torch, args.dtype), eos_ids)
+    print(f"loaded {args.model} in {time.time() - started:.1f} s", file=sys.stderr, flush=True)
+
+    # Base-model requests first, then one adapter after another; within a group, shortest prompts first.
+    groups: dict = {}
+    for request in todo:
+        groups.setdefault(request.get("adapter"), []).append(request)
+    order = sorted(groups, key=lambda adapter: (adapter is not None, adapter or ""))
+    finished, started, cpu_started, last_report = 0, time.time(), time.process_time(), 0.0
+    with args.out.open("a", encoding="utf-8") as out:
+        for adapter in order:
+            decoder.use_adapter(adapter)
+            group = sorted(groups[adapter], key=lambda r: len(r["prompt_ids"]))
+            for batch in batches(group, args.batch_size, args.batch_tokens):
+                batch_started = time.time()
+                results = decoder.decode(batch, args.max_new_tokens)
+                seconds = (time.time() - batch_started) / len(batch)
+                for result in results:
+                    result["seconds"] = round(seconds, 4)
+                    out.write(json.dumps(result) + "\n")
+                out.flush()
+                finished += len(batch)
+                elapsed = time.time() - started
+                if elapsed - last_report >= 10 or finished == len(todo):
+                    last_report = elapsed
+                    rate = finished / elapsed
+                    print(f"[{finished}/{len(todo)}] {rate:.2f} tasks/s, elapsed {format_seconds(elapsed)}, "
+                          f"ETA {format_seconds((len(todo) - finished) / rate)}", file=sys.stderr, flush=True)
+    # CPU seconds (all threads) say what the decoding cost when other work shares the cores.
+    print(f"decoded {len(todo)} in {time.time() - started:.1f} s ({time.process_time() - cpu_started:.1f} CPU s, "
+          f"{torch.get_num_threads()} threads)", file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
