@@ -1,4 +1,4 @@
-"""Exports a Code2LoRA-Static checkpoint (training/train_hypernet.py) as the files the browser loads.
+"""Exports a Code2LoRA-Static or -Evo checkpoint (training/train_hypernet.py) as the files the browser loads.
 
 Usage: training/.venv/bin/python training/export_hypernet.py --checkpoint training/runs/code2lora-static/best.pt
        --base data/models/smollm2-135m-instruct --out public/models/smollm2-135m-instruct/code2lora-static
@@ -22,7 +22,7 @@ import torch
 from safetensors.torch import save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hypernet import Hypernetwork, HypernetConfig, config_json, module_shapes  # noqa: E402
+from hypernet import KINDS, HypernetConfig, config_json, module_shapes  # noqa: E402
 
 # src/code2lora/encoderSettings.ts ENCODER_SETTINGS, and c2l-base's hidden size.
 ENCODER = {"model": "c2l-base", "chunk_tokens": 128, "chunks_per_file": 2, "include_tests": False, "hidden_size": 384}
@@ -54,7 +54,8 @@ def base_model_fields(base_dir: Path) -> dict:
 
 
 def export_hypernetwork(state_dict: dict, config: HypernetConfig, base_dir: Path, out_dir: Path, *,
-                        encoder: dict = ENCODER, training: Optional[dict] = None, dtype: str = "float16") -> None:
+                        encoder: dict = ENCODER, training: Optional[dict] = None, dtype: str = "float16",
+                        kind: str = "code2lora-static") -> None:
     """Checks the weights against the config and the base model, then writes OUT/hypernetwork_config.json and
     OUT/hypernetwork.safetensors."""
     base = base_model_fields(base_dir)
@@ -65,7 +66,9 @@ def export_hypernetwork(state_dict: dict, config: HypernetConfig, base_dir: Path
     if config.embedding_size != encoder["hidden_size"]:
         raise ExportError("ENCODER_MISMATCH", f"the checkpoint embeds files in {config.embedding_size} values, "
                           f"encoder {encoder['model']} has {encoder['hidden_size']}")
-    reference = Hypernetwork(config).state_dict()
+    if kind not in KINDS:
+        raise ExportError("BAD_CHECKPOINT", f"unknown hypernetwork kind {kind!r} (known: {', '.join(KINDS)})")
+    reference = KINDS[kind](config).state_dict()
     missing, unexpected = reference.keys() - state_dict.keys(), state_dict.keys() - reference.keys()
     if missing or unexpected:
         raise ExportError("BAD_CHECKPOINT", f"missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}")
@@ -73,7 +76,7 @@ def export_hypernetwork(state_dict: dict, config: HypernetConfig, base_dir: Path
         if state_dict[name].shape != tensor.shape:
             raise ExportError("BAD_CHECKPOINT", f"{name} is {tuple(state_dict[name].shape)}, expected {tuple(tensor.shape)}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "hypernetwork_config.json").write_text(config_json(config, base, encoder, training or {}))
+    (out_dir / "hypernetwork_config.json").write_text(config_json(config, base, encoder, training or {}, kind))
     save_file({name: tensor.detach().to(DTYPES[dtype]).contiguous() for name, tensor in state_dict.items()},
               str(out_dir / "hypernetwork.safetensors"), metadata={"format": "pt"})
     os.chmod(out_dir / "hypernetwork.safetensors", 0o644)  # safetensors creates it owner-only; the app serves it
@@ -96,7 +99,7 @@ def main() -> int:
         training.update(json.loads(args.training_json.read_text()))
     try:
         export_hypernetwork(checkpoint["trainable"], HypernetConfig.from_json(checkpoint["config"]), args.base, args.out,
-                            training=training, dtype=args.dtype)
+                            training=training, dtype=args.dtype, kind=checkpoint.get("method") or "code2lora-static")
     except ExportError as error:
         print(error, file=sys.stderr)
         return 1

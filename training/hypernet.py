@@ -92,16 +92,58 @@ class Hypernetwork(nn.Module):
             adapter[m] = (a.view(-1, r, fan_in), b.view(-1, fan_out, r))
         return adapter
 
-    def forward(self, files, mask):
+    def repo_state(self, files, mask):
+        """The trunk's output for a repository: [B, H], L2-normalised and scaled by sqrt(H)."""
         h = self.trunk(self.repo_vector(files, mask))
-        h = F.normalize(h, dim=-1) * math.sqrt(self.config.hidden_size)
-        return self.adapter_from_state(h)
+        return F.normalize(h, dim=-1) * math.sqrt(self.config.hidden_size)
+
+    def forward(self, files, mask):
+        return self.adapter_from_state(self.repo_state(files, mask))
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
 
-def config_json(config: HypernetConfig, base: dict, encoder: dict, training: dict) -> str:
+class EvoHypernetwork(Hypernetwork):
+    """Code2LoRA-Evo: the Static hypernetwork plus a GRU that carries its state along the commits of a history.
+
+      h_0  = repo_state(files at the first commit)                       Static's trunk output      [B, H]
+      x_t  = LN(Linear(diff_emb_t))    diff_emb = [mean ; max] over the commit's diff chunks      [B, 2E] -> [B, H]
+      h_t  = GRUCell(x_t, h_{t-1})     only for commits whose diff has non-test .py/.md/.rst hunks; else h_{t-1}
+      adapter_t = heads(normalise(h_t) * sqrt(H))
+    The paper writes h_0 = LN(GELU(Linear(repo_vec))) and heads(LN(h_t)); ours keeps Static's own trunk and its
+    L2 normalisation instead, so the warm start is exact: with the update gate closed, Evo's adapter at the first
+    commit IS Static's. The update gate's bias starts at `update_gate_bias` (sigmoid(4) = 0.98: the state moves
+    little per commit until training opens the gate). Parameter names extend Static's (diff_in, diff_norm, gru).
+    """
+
+    def __init__(self, config: HypernetConfig, update_gate_bias: float = 4.0):
+        super().__init__(config)
+        e, h = config.embedding_size, config.hidden_size
+        self.diff_in = nn.Linear(2 * e, h)
+        self.diff_norm = nn.LayerNorm(h)
+        self.gru = nn.GRUCell(h, h)
+        with torch.no_grad():  # torch's GRUCell gates are ordered (reset, update, new)
+            self.gru.bias_ih[h:2 * h].fill_(update_gate_bias)
+            self.gru.bias_hh[h:2 * h].zero_()
+
+    def step(self, state, diff, has_diff):
+        """One commit: state [B, H], diff [B, 2E], has_diff [B] bool -> the next state [B, H]."""
+        moved = self.gru(self.diff_norm(self.diff_in(diff)), state)
+        return torch.where(has_diff.unsqueeze(-1), moved, state)
+
+    def adapter_at(self, state):
+        return self.adapter_from_state(F.normalize(state, dim=-1) * math.sqrt(self.config.hidden_size))
+
+    def new_parameter_names(self) -> set:
+        """The parameters Static does not have (trained from scratch; the rest are warm-started)."""
+        return {n for n, _ in self.named_parameters() if n.split(".")[0] in ("diff_in", "diff_norm", "gru")}
+
+
+KINDS = {"code2lora-static": Hypernetwork, "code2lora-evo": EvoHypernetwork}
+
+
+def config_json(config: HypernetConfig, base: dict, encoder: dict, training: dict, kind: str = "code2lora-static") -> str:
     """hypernetwork_config.json: what the loaders check before they trust the weights."""
-    return json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION, "base_model": base, "encoder": encoder,
+    return json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION, "kind": kind, "base_model": base, "encoder": encoder,
                        **config.to_json(), "training": training}, indent=2) + "\n"

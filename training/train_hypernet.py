@@ -4,6 +4,13 @@ Usage (npm run train:hypernet -- [--name=value ...]): every module-level name be
   method=code2lora-static  the hypernetwork: repo file embeddings -> one adapter per repository
   method=shared-lora       one ordinary LoRA for every repository (the paper's "single shared LoRA" baseline)
   method=per-repo-lora     one LoRA trained on one repository's own IR-train tasks (repos=NAME)
+  method=code2lora-evo     (or --evo) the Evo hypernetwork: Static's, warm-started from `warm_start`, plus a GRU over
+                           each commit's diff embedding (hypernet.py EvoHypernetwork); data_dir defaults to data/evo
+
+Evo data (npm run data:evo, training/embed.py --diffs): tasks carry the commit where they appear and a time split
+(80/10/10 of commits) instead of an in-repo split; the state starts at the history's first commit and steps through
+every commit up to the task's, with gradients through the last `bptt_commits` steps only (truncated BPTT, as the
+authors detach the state). shared-lora with data_dir=data/evo is the evo track's shared LoRA baseline.
 
 Inputs: data/hypernet/tasks.jsonl (npm run data:hypernet: mined and tokenized by our TypeScript) and
 data/hypernet/file_embeddings.pt (training/embed.py). Loss: cross-entropy on the target tokens only (logits computed
@@ -27,9 +34,10 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from safetensors.torch import load_file as load_safetensors
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hypernet import MODULES, Hypernetwork, HypernetConfig, module_shapes  # noqa: E402
+from hypernet import MODULES, EvoHypernetwork, Hypernetwork, HypernetConfig, module_shapes  # noqa: E402
 from model import CausalLM  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,10 +65,15 @@ eval_interval = 50
 eval_tasks = 96
 checkpoint_interval = 25
 seed = 0
+warm_start = "public/models/smollm2-135m-instruct/code2lora-static/hypernetwork.safetensors"  # evo: Static's weights
+bptt_commits = 16  # evo: gradients flow through at most this many GRU steps
+new_lr_multiplier = 10.0  # evo: learning-rate factor of the parameters Static does not have (GRU, diff input)
 autocast_bf16 = True
 threads = 0  # 0: torch's default
 
 for argument in sys.argv[1:]:
+    if argument == "--evo":
+        argument = "--method=code2lora-evo"
     if not argument.startswith("--") or "=" not in argument:
         sys.exit(f"USAGE: arguments are --name=value, got {argument!r}")
     key, value = argument[2:].split("=", 1)
@@ -69,31 +82,38 @@ for argument in sys.argv[1:]:
         sys.exit(f"USAGE: unknown setting {key!r}")
     current = globals()[key]
     globals()[key] = value if isinstance(current, str) else (value.lower() in ("1", "true", "yes") if isinstance(current, bool) else type(current)(value))
-if method not in ("code2lora-static", "shared-lora", "per-repo-lora"):
+if method not in ("code2lora-static", "code2lora-evo", "shared-lora", "per-repo-lora"):
     sys.exit(f"USAGE: unknown method {method!r}")
 if method == "per-repo-lora" and not repos:
     sys.exit("USAGE: per-repo-lora needs --repos=NAME")
 out_dir = Path(out_dir or REPO / "training/runs" / (method if method != "per-repo-lora" else f"per-repo-lora/{repos}"))
+if method == "code2lora-evo" and data_dir == "data/hypernet":
+    data_dir = "data/evo"
 if threads:
     torch.set_num_threads(threads)
 
 # ---- data --------------------------------------------------------------------------------------------------------
 tasks = [json.loads(line) for line in open(REPO / data_dir / "tasks.jsonl")]
+for task in tasks:  # static data splits a repository's tasks at random (ir_split), evo data by commit time (time_split)
+    task["in_repo_split"] = task.get("ir_split") or task["time_split"]
 if method == "per-repo-lora":
-    train_tasks = [t for t in tasks if t["repo"] == repos and t["ir_split"] == "train"]
-    ir_val_tasks = [t for t in tasks if t["repo"] == repos and t["ir_split"] == "val"]
+    train_tasks = [t for t in tasks if t["repo"] == repos and t["in_repo_split"] == "train"]
+    ir_val_tasks = [t for t in tasks if t["repo"] == repos and t["in_repo_split"] == "val"]
     cr_val_tasks = ir_val_tasks  # one repository: its own validation tasks select the checkpoint
 else:
-    train_tasks = [t for t in tasks if t["split"] == "train" and t["ir_split"] == "train"]
-    ir_val_tasks = [t for t in tasks if t["split"] == "train" and t["ir_split"] == "val"]
-    cr_val_tasks = [t for t in tasks if t["split"] == "val"]
+    train_tasks = [t for t in tasks if t["split"] == "train" and t["in_repo_split"] == "train"]
+    ir_val_tasks = [t for t in tasks if t["split"] == "train" and t["in_repo_split"] == "val"]
+    # Evo: a held-out repository's later commits, the part of its history an evo adapter is scored on.
+    cr_val_tasks = [t for t in tasks if t["split"] == "val" and t["in_repo_split"] != "train"]
 if not train_tasks:
     sys.exit(f"NO_TASKS: no training tasks in {data_dir} for method {method} {repos}")
 sample = random.Random(seed)
 ir_val_tasks = sample.sample(ir_val_tasks, min(eval_tasks, len(ir_val_tasks)))
 cr_val_tasks = sample.sample(cr_val_tasks, min(eval_tasks, len(cr_val_tasks)))
 
-embeddings = torch.load(REPO / data_dir / "file_embeddings.pt") if method == "code2lora-static" else None
+hypernetwork_method = method in ("code2lora-static", "code2lora-evo")
+embeddings = torch.load(REPO / data_dir / "file_embeddings.pt") if hypernetwork_method else None
+diffs = torch.load(REPO / data_dir / "diff_embeddings.pt")["repos"] if method == "code2lora-evo" else None
 
 
 def repo_files(names: list[str]):
@@ -146,18 +166,51 @@ class LayerLora(nn.Module):
                  for i, m in enumerate(MODULES)} for layer in range(lm.config.num_hidden_layers)]
 
 
-if method == "code2lora-static":
+if hypernetwork_method:
     config = HypernetConfig(embedding_size=embeddings["encoder"]["hidden_size"], shapes=shapes, hidden_size=hidden_size,
                             rank=rank, alpha=alpha)
-    trainable = Hypernetwork(config)
+    trainable = Hypernetwork(config) if method == "code2lora-static" else EvoHypernetwork(config)
 else:
     trainable = LayerLora()
+if method == "code2lora-evo" and warm_start:
+    static_weights = {name: tensor.float() for name, tensor in load_safetensors(str(REPO / warm_start)).items()}
+    missing = trainable.load_state_dict(static_weights, strict=False).missing_keys
+    if set(missing) != trainable.new_parameter_names():
+        sys.exit(f"WARM_START_MISMATCH: {warm_start} does not hold Static's weights for this config (missing {missing})")
+
+
+def evo_states(batch: list[dict]) -> torch.Tensor:
+    """The GRU state at each task's commit [B, H]: stepped from the history's first commit without gradients, then
+    with gradients through the last `bptt_commits` commits (the trunk gets gradients only when that reaches commit 0)."""
+    names = sorted({t["repo"] for t in batch})
+    files, mask = repo_files(names)
+    start = dict(zip(names, trainable.repo_state(files, mask)))
+    with torch.no_grad():
+        detached = {}
+        for name in names:
+            history, state = diffs[name], start[name].detach()
+            states = [state]
+            for index in range(1, max(t["commit_index"] for t in batch if t["repo"] == name) + 1):
+                state = trainable.step(state[None], history["embeddings"][index][None], history["has_diff"][index][None])[0]
+                states.append(state)
+            detached[name] = states
+    result = []
+    for task in batch:
+        history, end = diffs[task["repo"]], task["commit_index"]
+        begin = max(0, end - bptt_commits)
+        state = start[task["repo"]] if begin == 0 else detached[task["repo"]][begin]
+        for index in range(begin + 1, end + 1):
+            state = trainable.step(state[None], history["embeddings"][index][None], history["has_diff"][index][None])[0]
+        result.append(state)
+    return torch.stack(result)
 
 
 def lora_for(batch: list[dict]):
     if method == "code2lora-static":
         files, mask = repo_files([t["repo"] for t in batch])
         return {m: (a, b, scale) for m, (a, b) in trainable(files, mask).items()}
+    if method == "code2lora-evo":
+        return {m: (a, b, scale) for m, (a, b) in trainable.adapter_at(evo_states(batch)).items()}
     return trainable.per_layer(len(batch))
 
 
@@ -181,13 +234,21 @@ def target_loss(batch: list[dict], lora) -> torch.Tensor:
     return F.cross_entropy(logits.float(), ids[rows, positions + 1])
 
 
+def first_commit_lora(batch: list[dict]):
+    """Evo's adapter with the state held at the history's first commit: the warm start's Static adapter, no steps."""
+    files, mask = repo_files([t["repo"] for t in batch])
+    return {m: (a, b, scale) for m, (a, b) in trainable.adapter_at(trainable.repo_state(files, mask)).items()}
+
+
 @torch.no_grad()
-def evaluate(eval_set: list[dict], with_adapter: bool = True) -> float:
+def evaluate(eval_set: list[dict], adapter: str = "trained") -> float:
+    """Mean target loss with the trained adapter, none (the base model), or Evo's first-commit state."""
     trainable.eval()
     losses = []
+    make_lora = {"trained": lora_for, "none": lambda batch: None, "first-commit": first_commit_lora}[adapter]
     for start in range(0, len(eval_set), batch_size):
         batch = eval_set[start:start + batch_size]
-        losses.append(target_loss(batch, lora_for(batch) if with_adapter else None).item() * len(batch))
+        losses.append(target_loss(batch, make_lora(batch)).item() * len(batch))
     trainable.train()
     return sum(losses) / max(len(eval_set), 1)
 
@@ -200,7 +261,12 @@ def learning_rate_at(step: int) -> float:
     return learning_rate * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
-optimizer = torch.optim.AdamW(trainable.parameters(), lr=learning_rate, weight_decay=weight_decay)
+new_names = trainable.new_parameter_names() if method == "code2lora-evo" else set()
+parameter_groups = [
+    {"params": [p for n, p in trainable.named_parameters() if n not in new_names], "lr_factor": 1.0},
+    {"params": [p for n, p in trainable.named_parameters() if n in new_names], "lr_factor": new_lr_multiplier},
+]
+optimizer = torch.optim.AdamW([g for g in parameter_groups if g["params"]], lr=learning_rate, weight_decay=weight_decay)
 out_dir.mkdir(parents=True, exist_ok=True)
 checkpoint_path, best_path, log_path = out_dir / "checkpoint.pt", out_dir / "best.pt", out_dir / "log.jsonl"
 step, best_val, spent = 0, float("inf"), 0.0
@@ -223,7 +289,7 @@ def log(record: dict) -> None:
 def save(path: Path, **extra) -> None:
     torch.save({"trainable": trainable.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
                 "best_val": best_val, "seconds": spent, "method": method, "repos": repos,
-                "config": config.to_json() if method == "code2lora-static" else None, **extra}, str(path) + ".tmp")
+                "config": config.to_json() if hypernetwork_method else None, **extra}, str(path) + ".tmp")
     os.replace(str(path) + ".tmp", path)
 
 
@@ -233,8 +299,10 @@ if step == 0:
          "train_repos": len({t["repo"] for t in train_tasks}), "ir_val_tasks": len(ir_val_tasks),
          "cr_val_tasks": len(cr_val_tasks), "threads": torch.get_num_threads(), "batch_size": batch_size,
          "prompt_tokens": prompt_tokens, "max_steps": max_steps, "learning_rate": learning_rate,
-         "base_cr_val_loss": evaluate(cr_val_tasks, with_adapter=False), "cr_val_loss": evaluate(cr_val_tasks),
-         "ir_val_loss": evaluate(ir_val_tasks)})
+         "base_cr_val_loss": evaluate(cr_val_tasks, adapter="none"), "cr_val_loss": evaluate(cr_val_tasks),
+         "ir_val_loss": evaluate(ir_val_tasks),
+         **({"first_commit_cr_val_loss": evaluate(cr_val_tasks, adapter="first-commit"),
+             "first_commit_ir_val_loss": evaluate(ir_val_tasks, adapter="first-commit")} if method == "code2lora-evo" else {})})
 session_start = time.time() - spent
 trainable.train()
 while step < (stop_at_step or max_steps):
@@ -243,7 +311,7 @@ while step < (stop_at_step or max_steps):
         break
     started = time.time()
     for group in optimizer.param_groups:
-        group["lr"] = learning_rate_at(step)
+        group["lr"] = learning_rate_at(step) * group["lr_factor"]
     batch = batch_for_step(step)
     loss = target_loss(batch, lora_for(batch))
     optimizer.zero_grad(set_to_none=True)

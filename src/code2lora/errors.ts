@@ -10,9 +10,12 @@ export class RepoEncodeError extends Error {
   }
 }
 
-export type HypernetworkErrorCode = 'NO_FILES' | 'EMBEDDING_SIZE_MISMATCH' | 'BASE_MODEL_MISMATCH';
+export type HypernetworkErrorCode = 'NO_FILES' | 'EMBEDDING_SIZE_MISMATCH' | 'BASE_MODEL_MISMATCH' | 'NOT_EVO' | 'STATE_SIZE_MISMATCH';
 
-/** A hypernetwork was asked for an adapter it cannot make: no files, embeddings of another size, another base model. */
+/**
+ * A hypernetwork was asked for an adapter or an Evo step it cannot make: no files, embeddings or a state of another
+ * size, another base model, an Evo step of a Static hypernetwork.
+ */
 export class HypernetworkError extends Error {
   constructor(readonly code: HypernetworkErrorCode, message: string) {
     super(message);

@@ -28,7 +28,11 @@ export interface HypernetworkConfig {
  */
 export type HypernetworkWeights = Map<string, tf.Tensor>;
 
+/** 'static': repository -> adapter; 'evo': the same plus a GRU state stepped by each commit's diff (src/code2lora/evo.ts). */
+export type HypernetworkKind = 'code2lora-static' | 'code2lora-evo';
+
 export interface Hypernetwork {
+  kind: HypernetworkKind;
   config: HypernetworkConfig;
   weights: HypernetworkWeights;
   /** False for a randomly initialised hypernetwork (pipeline tests): its adapters carry no repository knowledge. */
@@ -40,8 +44,11 @@ function hypernetworkModules(config: Pick<HypernetworkConfig, 'shapes'>): LoraMo
   return LORA_MODULES.filter((module) => config.shapes[module] !== undefined);
 }
 
-/** Every weight's name and shape, as training/hypernet.py's Hypernetwork(config).state_dict() holds them. */
-export function hypernetworkWeightShapes(config: HypernetworkConfig): Map<string, number[]> {
+/**
+ * Every weight's name and shape, as training/hypernet.py's Hypernetwork(config).state_dict() holds them (for 'evo',
+ * EvoHypernetwork's: Static's plus diff_in, diff_norm and the GRU cell).
+ */
+export function hypernetworkWeightShapes(config: HypernetworkConfig, kind: HypernetworkKind = 'code2lora-static'): Map<string, number[]> {
   const { embeddingSize: e, hiddenSize: h, rank: r } = config;
   const shapes = new Map<string, number[]>([
     ['file_score.weight', [1, e]], ['file_score.bias', [1]],
@@ -57,6 +64,10 @@ export function hypernetworkWeightShapes(config: HypernetworkConfig): Map<string
   for (const module of hypernetworkModules(config)) {
     for (const part of ['A', 'B']) shapes.set(`log_scale.${module}.${part}`, []);
   }
+  if (kind === 'code2lora-evo') {
+    shapes.set('diff_in.weight', [h, 2 * e]).set('diff_in.bias', [h]).set('diff_norm.weight', [h]).set('diff_norm.bias', [h]);
+    shapes.set('gru.weight_ih', [3 * h, h]).set('gru.weight_hh', [3 * h, h]).set('gru.bias_ih', [3 * h]).set('gru.bias_hh', [3 * h]);
+  }
   return shapes;
 }
 
@@ -65,15 +76,17 @@ export function hypernetworkWeightShapes(config: HypernetworkConfig): Map<string
  * `initLogScale`: for the untrained pipeline and tests.
  * @example const weights = initHypernetworkWeights(config, 1234);
  */
-export function initHypernetworkWeights(config: HypernetworkConfig, seed: number): HypernetworkWeights {
+export function initHypernetworkWeights(config: HypernetworkConfig, seed: number, kind: HypernetworkKind = 'code2lora-static'): HypernetworkWeights {
   const weights: HypernetworkWeights = new Map();
-  const shapes = hypernetworkWeightShapes(config);
+  const shapes = hypernetworkWeightShapes(config, kind);
   let nextSeed = seed;
   for (const [name, shape] of shapes) {
     if (name.startsWith('log_scale.')) {
       weights.set(name, tf.scalar(config.initLogScale));
+    } else if (name.startsWith('diff_norm.')) {
+      weights.set(name, name.endsWith('weight') ? tf.ones(shape) : tf.zeros(shape));
     } else {
-      const bound = 1 / Math.sqrt(shapes.get(name.replace(/\.bias$/, '.weight'))![1]);
+      const bound = 1 / Math.sqrt(name.startsWith('gru.') ? config.hiddenSize : shapes.get(name.replace(/\.bias$/, '.weight'))![1]);
       weights.set(name, tf.randomUniform(shape, -bound, bound, 'float32', nextSeed++));
     }
   }
@@ -91,7 +104,7 @@ function checkHypernetworkBase(config: HypernetworkConfig, baseModel: ModelConfi
   }
 }
 
-function dense(x: tf.Tensor2D, weights: HypernetworkWeights, name: string): tf.Tensor2D {
+export function dense(x: tf.Tensor2D, weights: HypernetworkWeights, name: string): tf.Tensor2D {
   const w = weights.get(`${name}.weight`) as tf.Tensor2D;
   const b = weights.get(`${name}.bias`) as tf.Tensor1D;
   return tf.add(tf.matMul(x, w, false, true), b);
@@ -103,41 +116,58 @@ function gelu(x: tf.Tensor2D): tf.Tensor2D {
 }
 
 /**
- * The repository's adapter from its file embeddings, as training/hypernet.py computes it:
+ * The trunk's state for a repository, as training/hypernet.py Hypernetwork.repo_state computes it:
  *   repo vector  [meanWeight · Σ softmax(file_score(f)) f ; maxWeight · max over files]
  *   trunk        Linear + GELU + Linear + GELU, L2-normalised and scaled by sqrt(H)
- *   heads        tanh(Linear(h)) · clamp(exp(log_scale), 1e-5, 0.3); A is [r, in], B is [out, r]
- * One A, B per module type, shared by every layer of the base model (the paper's choice: no layer embedding).
- * Errors: HypernetworkError NO_FILES, EMBEDDING_SIZE_MISMATCH, BASE_MODEL_MISMATCH.
- * @example const adapter = await generateAdapter(hypernetwork, model.config, encoding.files.map((f) => f.embedding));
+ * Errors: HypernetworkError NO_FILES, EMBEDDING_SIZE_MISMATCH.
+ * @example const state = await repoState(hypernetwork, encoding.files.map((f) => f.embedding)); // Float32Array [H]
  */
-export async function generateAdapter(
-  { config, weights }: Pick<Hypernetwork, 'config' | 'weights'>,
-  baseModel: ModelConfig,
-  files: readonly Float32Array[],
-): Promise<LoraAdapter> {
+export async function repoState({ config, weights }: Pick<Hypernetwork, 'config' | 'weights'>, files: readonly Float32Array[]): Promise<Float32Array> {
   if (files.length === 0) throw new HypernetworkError('NO_FILES', 'The hypernetwork needs at least one file embedding');
   const wrong = files.find((file) => file.length !== config.embeddingSize);
   if (wrong) {
     throw new HypernetworkError('EMBEDDING_SIZE_MISMATCH',
       `A file embedding has ${wrong.length} values, the hypernetwork expects ${config.embeddingSize} (another encoder?)`);
   }
-  checkHypernetworkBase(config, baseModel);
-  const modules = hypernetworkModules(config);
   const stacked = new Float32Array(files.length * config.embeddingSize);
   files.forEach((file, i) => stacked.set(file, i * config.embeddingSize));
-  const outputs = tf.tidy(() => {
+  const state = tf.tidy(() => {
     const x = tf.tensor2d(stacked, [files.length, config.embeddingSize]);
     const fileWeights = tf.softmax(tf.reshape(dense(x, weights, 'file_score'), [1, files.length])); // [1, F]
     const repo = tf.concat([
       tf.mul(tf.matMul(fileWeights, x), config.meanWeight),
       tf.mul(tf.max(x, 0, true), config.maxWeight),
     ], 1) as tf.Tensor2D;
-    const h = gelu(dense(gelu(dense(repo, weights, 'trunk.0')), weights, 'trunk.2'));
-    const state = tf.mul(tf.div(h, tf.maximum(tf.norm(h), 1e-12)), Math.sqrt(config.hiddenSize)) as tf.Tensor2D;
+    return normalised(gelu(dense(gelu(dense(repo, weights, 'trunk.0')), weights, 'trunk.2')), config.hiddenSize);
+  });
+  const values = (await state.data()) as Float32Array;
+  state.dispose();
+  return values;
+}
+
+/** x / ||x|| · sqrt(H): the scale the heads were trained on. */
+export function normalised(x: tf.Tensor2D, hiddenSize: number): tf.Tensor2D {
+  return tf.mul(tf.div(x, tf.maximum(tf.norm(x), 1e-12)), Math.sqrt(hiddenSize));
+}
+
+/**
+ * The adapter the heads make of a state [H] (Static's trunk output, or a normalised Evo state):
+ *   heads  tanh(Linear(h)) · clamp(exp(log_scale), 1e-5, 0.3); A is [r, in], B is [out, r]
+ * One A, B per module type, shared by every layer of the base model (the paper's choice: no layer embedding).
+ * Errors: HypernetworkError BASE_MODEL_MISMATCH.
+ */
+export async function adapterFromState(
+  { config, weights }: Pick<Hypernetwork, 'config' | 'weights'>,
+  baseModel: ModelConfig,
+  state: Float32Array,
+): Promise<LoraAdapter> {
+  checkHypernetworkBase(config, baseModel);
+  const modules = hypernetworkModules(config);
+  const outputs = tf.tidy(() => {
+    const h = tf.tensor2d(state, [1, config.hiddenSize]);
     return modules.flatMap((module) => (['A', 'B'] as const).map((part) => {
       const bound = tf.clipByValue(tf.exp(weights.get(`log_scale.${module}.${part}`)!), 1e-5, 0.3);
-      return tf.mul(tf.tanh(dense(state, weights, `heads.${module}.${part}`)), bound);
+      return tf.mul(tf.tanh(dense(h, weights, `heads.${module}.${part}`)), bound);
     }));
   });
   const data = await Promise.all(outputs.map((t) => t.data() as Promise<Float32Array>));
@@ -152,4 +182,19 @@ export async function generateAdapter(
     targetModules: modules,
     layers: Array.from({ length: baseModel.numLayers }, () => ({ ...shared })),
   };
+}
+
+/**
+ * The repository's adapter from its file embeddings, as training/hypernet.py's Hypernetwork.forward computes it:
+ * adapterFromState(repoState(files)).
+ * Errors: HypernetworkError NO_FILES, EMBEDDING_SIZE_MISMATCH, BASE_MODEL_MISMATCH.
+ * @example const adapter = await generateAdapter(hypernetwork, model.config, encoding.files.map((f) => f.embedding));
+ */
+export async function generateAdapter(
+  hypernetwork: Pick<Hypernetwork, 'config' | 'weights'>,
+  baseModel: ModelConfig,
+  files: readonly Float32Array[],
+): Promise<LoraAdapter> {
+  checkHypernetworkBase(hypernetwork.config, baseModel);
+  return adapterFromState(hypernetwork, baseModel, await repoState(hypernetwork, files));
 }

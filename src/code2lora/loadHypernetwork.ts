@@ -7,7 +7,7 @@ import { LORA_MODULES, type LoraModule } from '../model/lora.ts';
 import { parseSafetensors, toFloat32, type ParsedSafetensors } from '../model/safetensors.ts';
 import { ENCODER_SETTINGS } from './encoderSettings.ts';
 import { HypernetworkLoadError } from './errors.ts';
-import { hypernetworkWeightShapes, type Hypernetwork, type HypernetworkConfig } from './hypernetwork.ts';
+import { hypernetworkWeightShapes, type Hypernetwork, type HypernetworkConfig, type HypernetworkKind } from './hypernetwork.ts';
 
 const HYPERNETWORK_CONFIG_FILE = 'hypernetwork_config.json';
 const HYPERNETWORK_WEIGHTS_FILE = 'hypernetwork.safetensors';
@@ -37,6 +37,7 @@ interface HypernetworkEncoder {
 }
 
 interface HypernetworkFileConfig {
+  kind: HypernetworkKind;
   baseModel: HypernetworkBaseModel;
   encoder: HypernetworkEncoder;
   config: HypernetworkConfig;
@@ -89,6 +90,9 @@ function parseHypernetworkConfig(source: string | Uint8Array): HypernetworkFileC
   if (json.format !== FORMAT) throw bad(`"format" is ${JSON.stringify(json.format)}, expected "${FORMAT}"`);
   if (json.format_version !== FORMAT_VERSION) throw bad(`"format_version" ${JSON.stringify(json.format_version)} is not supported (only ${FORMAT_VERSION})`);
 
+  // Files written before Evo existed have no "kind": they are Static hypernetworks.
+  const kind = json.kind ?? 'code2lora-static';
+  if (kind !== 'code2lora-static' && kind !== 'code2lora-evo') throw bad(`"kind" is ${JSON.stringify(kind)}, expected "code2lora-static" or "code2lora-evo"`);
   const base = object(json.base_model, 'base_model');
   const baseModel: HypernetworkBaseModel = {
     name: optionalString(base, 'name', 'base_model.name'),
@@ -135,7 +139,7 @@ function parseHypernetworkConfig(source: string | Uint8Array): HypernetworkFileC
   if (config.embeddingSize !== encoder.hidden_size) {
     throw bad(`"embedding_size" ${config.embeddingSize} differs from the encoder's hidden size ${encoder.hidden_size}`);
   }
-  return { baseModel, encoder, config };
+  return { kind, baseModel, encoder, config };
 }
 
 /** Refuses a hypernetwork trained for another base model (architecture numbers, and the name when both sides know it). */
@@ -180,7 +184,7 @@ function checkEncoder({ encoder }: HypernetworkFileConfig, encoderHiddenSize: nu
   }
 }
 
-function readWeights(bytes: Uint8Array, config: HypernetworkConfig): Map<string, tf.Tensor> {
+function readWeights(bytes: Uint8Array, config: HypernetworkConfig, kind: HypernetworkKind): Map<string, tf.Tensor> {
   const bad = (message: string) => new HypernetworkLoadError('BAD_WEIGHTS', HYPERNETWORK_WEIGHTS_FILE, `${HYPERNETWORK_WEIGHTS_FILE}: ${message}`);
   let parsed: ParsedSafetensors;
   try {
@@ -188,7 +192,7 @@ function readWeights(bytes: Uint8Array, config: HypernetworkConfig): Map<string,
   } catch (error) {
     throw bad((error as Error).message);
   }
-  const expected = hypernetworkWeightShapes(config);
+  const expected = hypernetworkWeightShapes(config, kind);
   const unexpected = [...parsed.tensors.keys()].filter((name) => !expected.has(name));
   if (unexpected.length > 0) throw bad(`tensors the config does not describe: ${unexpected.slice(0, 5).join(', ')}`);
   const values = new Map<string, { data: Float32Array; shape: number[] }>();
@@ -227,6 +231,6 @@ export async function loadHypernetwork(
   const file = parseHypernetworkConfig(await readFile(source, HYPERNETWORK_CONFIG_FILE));
   checkBaseModel(file, baseModel, baseModelName);
   checkEncoder(file, encoderHiddenSize);
-  const weights = readWeights(await readFile(source, HYPERNETWORK_WEIGHTS_FILE), file.config);
-  return { config: file.config, weights, trained: true };
+  const weights = readWeights(await readFile(source, HYPERNETWORK_WEIGHTS_FILE), file.config, file.kind);
+  return { kind: file.kind, config: file.config, weights, trained: true };
 }

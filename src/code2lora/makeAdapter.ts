@@ -20,7 +20,7 @@ export function untrainedHypernetwork(baseModel: ModelConfig, embeddingSize = ba
     shapes: Object.fromEntries(LORA_MODULES.map((module) => [module, linearShape(baseModel, module)])),
     hiddenSize: 64, rank: 8, alpha: 16, meanWeight: 0.6, maxWeight: 1.4, initLogScale: -3.5,
   };
-  return { config, weights: initHypernetworkWeights(config, seed), trained: false };
+  return { kind: 'code2lora-static', config, weights: initHypernetworkWeights(config, seed), trained: false };
 }
 
 export interface RepoAdapter {

@@ -5,11 +5,16 @@
 //   npx tsx test/support/code2loraParity.ts adapter --hypernetwork DIR --base-config CONFIG.json --base-name NAME
 //     --encoder-hidden-size N --embeddings FILE.json --out OUT.json
 //     FILE.json: [[E floats] per file]; OUT.json: {rank, alpha, layers, modules: {module: {A, B}}} (A [r x in], B [out x r], row-major)
+//   npx tsx test/support/code2loraParity.ts evo (the adapter options) --diffs DIFFS.json --out OUT.json
+//     DIFFS.json: [[2E floats] | null per commit after the first]; OUT.json: {states: [[H floats] per commit],
+//     adapters: [{commit, modules}] at the first, middle and last commit}
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ENCODER_SETTINGS } from '../../src/code2lora/encoderSettings.ts';
-import { generateAdapter } from '../../src/code2lora/hypernetwork.ts';
+import { evoAdapter, stepEvoState } from '../../src/code2lora/evo.ts';
+import { generateAdapter, repoState } from '../../src/code2lora/hypernetwork.ts';
+import type { LoraAdapter } from '../../src/model/lora.ts';
 import { loadHypernetwork } from '../../src/code2lora/loadHypernetwork.ts';
 import { encodeRepository, fileChunkIds } from '../../src/code2lora/repoEncoder.ts';
 import { initBackend } from '../../src/model/backend.ts';
@@ -28,6 +33,7 @@ const { positionals: [command], values: args } = parseArgs({
     'base-name': { type: 'string' },
     'encoder-hidden-size': { type: 'string' },
     embeddings: { type: 'string' },
+    diffs: { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -46,20 +52,30 @@ if (command === 'embed' && args.encoder && args.sources && args.out) {
       chunks: fileChunkIds(contentOf.get(file.path)!, parser, tokenizer, ENCODER_SETTINGS),
     })),
   }));
-} else if (command === 'adapter' && args.hypernetwork && args['base-config'] && args.embeddings && args.out) {
+} else if ((command === 'adapter' || (command === 'evo' && args.diffs)) && args.hypernetwork && args['base-config'] && args.embeddings && args.out) {
   const baseModel = parseModelConfig(await readFile(args['base-config'], 'utf8'));
   const hypernetwork = await loadHypernetwork(filesFromDirectory(args.hypernetwork), {
     baseModel, baseModelName: args['base-name'], encoderHiddenSize: args['encoder-hidden-size'] ? Number(args['encoder-hidden-size']) : undefined,
   });
   const embeddings = (JSON.parse(await readFile(args.embeddings, 'utf8')) as number[][]).map((values) => Float32Array.from(values));
-  const adapter = await generateAdapter(hypernetwork, baseModel, embeddings);
-  const modules = Object.fromEntries(adapter.targetModules.map((module) => {
+  const modulesOf = (adapter: LoraAdapter) => Object.fromEntries(adapter.targetModules.map((module) => {
     const { A, B } = adapter.layers[0][module]!;
     return [module, { A: Array.from(A as Float32Array), B: Array.from(B as Float32Array) }];
   }));
-  await writeFile(args.out, JSON.stringify({ rank: adapter.rank, alpha: adapter.alpha, layers: adapter.layers.length, modules }));
+  if (command === 'adapter') {
+    const adapter = await generateAdapter(hypernetwork, baseModel, embeddings);
+    await writeFile(args.out, JSON.stringify({ rank: adapter.rank, alpha: adapter.alpha, layers: adapter.layers.length, modules: modulesOf(adapter) }));
+  } else {
+    const diffs = (JSON.parse(await readFile(args.diffs!, 'utf8')) as Array<number[] | null>).map((d) => d && Float32Array.from(d));
+    const states = [await repoState(hypernetwork, embeddings)];
+    for (const diff of diffs) states.push(await stepEvoState(hypernetwork, states[states.length - 1], diff));
+    const picked = [0, Math.floor(states.length / 2), states.length - 1];
+    const adapters = await Promise.all(picked.map(async (commit) => ({ commit, modules: modulesOf(await evoAdapter(hypernetwork, baseModel, states[commit])) })));
+    await writeFile(args.out, JSON.stringify({ states: states.map((state) => Array.from(state)), adapters }));
+  }
 } else {
   console.error('usage: test/support/code2loraParity.ts embed --encoder DIR --sources FILE --out FILE\n'
-    + '       test/support/code2loraParity.ts adapter --hypernetwork DIR --base-config FILE [--base-name NAME] [--encoder-hidden-size N] --embeddings FILE --out FILE');
+    + '       test/support/code2loraParity.ts adapter --hypernetwork DIR --base-config FILE [--base-name NAME] [--encoder-hidden-size N] --embeddings FILE --out FILE\n'
+    + '       test/support/code2loraParity.ts evo (the adapter options) --diffs FILE --out FILE');
   process.exit(2);
 }

@@ -2,7 +2,9 @@
 
 (a) file embeddings: src/code2lora/repoEncoder.ts with public/models/c2l-base vs training/embed.py on the same chunk ids;
 (b) adapters: training/export_hypernet.py writes a random Hypernetwork (float32 and float16), src/code2lora/loadHypernetwork.ts
-    loads it and generateAdapter runs it on the same file embeddings as training/hypernet.py.
+    loads it and generateAdapter runs it on the same file embeddings as training/hypernet.py;
+(c) Evo: a random EvoHypernetwork exported the same way; src/code2lora/evo.ts steps its GRU state over 20 commits (some
+    without a diff) and makes adapters from the states: states and adapters equal EvoHypernetwork's.
 """
 import hashlib
 import inspect
@@ -23,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "training"))
 from embed import embed_files  # noqa: E402
 from export_hypernet import ENCODER, ExportError, export_hypernetwork  # noqa: E402
-from hypernet import Hypernetwork, HypernetConfig, module_shapes  # noqa: E402
+from hypernet import EvoHypernetwork, Hypernetwork, HypernetConfig, module_shapes  # noqa: E402
 from model import CausalLM, ModelConfig  # noqa: E402
 
 TOLERANCE = 1e-4
@@ -160,3 +162,49 @@ def test_export_refuses_another_base_model(tmp_path):
         export_hypernetwork(network.state_dict(), network.config, other, tmp_path / "out")
     assert error.value.code == "BASE_MODEL_MISMATCH"
     assert not (tmp_path / "out").exists()
+
+
+def test_evo_states_and_adapters_match_pytorch_over_20_commits(tmp_path):
+    base_config = ModelConfig(**{k: v for k, v in BASE_CONFIG.items() if k in ModelConfig.__dataclass_fields__})
+    config = HypernetConfig(embedding_size=ENCODER["hidden_size"], shapes=module_shapes(base_config), hidden_size=32,
+                            rank=4, alpha=8, init_log_scale=-1.0)
+    torch.manual_seed(5)
+    network = EvoHypernetwork(config, update_gate_bias=0.0)  # an open gate: every step moves the state a lot
+    with torch.no_grad():
+        network.diff_norm.weight.uniform_(0.5, 1.5)
+        network.diff_norm.bias.uniform_(-0.2, 0.2)
+    base = base_dir(tmp_path, BASE_CONFIG)
+    checkpoint, out = tmp_path / "best.pt", tmp_path / "code2lora-evo"
+    torch.save({"trainable": network.state_dict(), "config": config.to_json(), "method": "code2lora-evo", "step": 3,
+                "best_val": 1.0}, checkpoint)
+    export = subprocess.run([sys.executable, str(REPO / "training/export_hypernet.py"), "--checkpoint", str(checkpoint),
+                             "--base", str(base), "--out", str(out), "--dtype", "float32"], capture_output=True, text=True)
+    assert export.returncode == 0, export.stderr
+    assert json.loads((out / "hypernetwork_config.json").read_text())["kind"] == "code2lora-evo"
+
+    generator = torch.Generator().manual_seed(6)
+    files = torch.randn(6, ENCODER["hidden_size"], generator=generator)
+    diffs = torch.randn(20, 2 * ENCODER["hidden_size"], generator=generator) * 3
+    has_diff = torch.tensor([i % 5 != 2 for i in range(20)])
+    with torch.no_grad():
+        states = [network.repo_state(files[None], torch.ones(1, 6, dtype=torch.bool))[0]]
+        for diff, present in zip(diffs, has_diff):
+            states.append(network.step(states[-1][None], diff[None], present[None])[0])
+    assert (states[-1] - states[0]).norm() > 0.5 * states[0].norm(), "the state hardly moved: nothing is tested"
+
+    embeddings, diff_file, result = tmp_path / "files.json", tmp_path / "diffs.json", tmp_path / "evo.json"
+    embeddings.write_text(json.dumps(files.tolist()))
+    diff_file.write_text(json.dumps([d.tolist() if present else None for d, present in zip(diffs, has_diff)]))
+    run_tsx("evo", "--hypernetwork", str(out), "--base-config", str(base / "config.json"), "--embeddings", str(embeddings),
+            "--diffs", str(diff_file), "--out", str(result))
+    ours = json.loads(result.read_text())
+    state_errors = [relative_error(torch.tensor(o), e) for o, e in zip(ours["states"], states)]
+    print(f"evo: {len(states)} states, max relative error {max(state_errors):.2e}")
+    assert len(ours["states"]) == 21 and max(state_errors) < TOLERANCE
+    for picked in ours["adapters"]:
+        with torch.no_grad():
+            expected = network.adapter_at(states[picked["commit"]][None])
+        for module, (a, b) in expected.items():
+            errors = (relative_error(torch.tensor(picked["modules"][module]["A"]).view(a.shape[1:]), a[0]),
+                      relative_error(torch.tensor(picked["modules"][module]["B"]).view(b.shape[1:]), b[0]))
+            assert max(errors) < TOLERANCE, (picked["commit"], module, errors)
