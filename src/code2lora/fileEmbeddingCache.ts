@@ -1,13 +1,13 @@
 // File embeddings cached by git blob id, so a new commit re-encodes only the files it changed.
 
-/**
- * Embeddings of one encoder (model + ENCODER_SETTINGS) keyed by git blob id. Async so that the browser can back it with
- * IndexedDB; a cache must not be shared between encoders.
- */
-export interface FileEmbeddingCache {
-  get(blobId: string): Promise<Float32Array | undefined>;
-  set(blobId: string, embedding: Float32Array): Promise<void>;
+/** Float vectors by key, async so that the browser can back it with IndexedDB (file embeddings, Evo states). */
+export interface VectorStore {
+  get(key: string): Promise<Float32Array | undefined>;
+  set(key: string, vector: Float32Array): Promise<void>;
 }
+
+/** Embeddings of one encoder (model + ENCODER_SETTINGS) keyed by git blob id; never shared between encoders. */
+export type FileEmbeddingCache = VectorStore;
 
 /** A FileEmbeddingCache in memory (one session, or the CLI and tests). */
 export class MemoryFileEmbeddingCache implements FileEmbeddingCache {

@@ -50,18 +50,24 @@ function matrix(m: LoraMatrix, rows: number): tf.Tensor2D {
   return m instanceof Float32Array ? tf.tensor2d(m, [rows, m.length / rows]) : m;
 }
 
-/** ‖(alpha/r)·B·A‖_F of each adapted module in the first layer (the hypernetwork shares A, B across layers). */
-export async function adapterDeltaNorms(adapter: LoraAdapter): Promise<Record<string, number>> {
+/**
+ * ‖(alpha/r)·B·A‖_F of each adapted module in the first layer (the hypernetwork shares A, B across layers); with
+ * `previous` (an adapter of the same shape), the norm of the change ‖(alpha/r)·(B·A − B'·A')‖_F: Evo's drift per commit.
+ */
+export async function adapterDeltaNorms(adapter: LoraAdapter, previous?: LoraAdapter): Promise<Record<string, number>> {
   const norms: Record<string, number> = {};
   const first = adapter.layers[0] ?? {};
+  const product = (pair: { A: LoraMatrix; B: LoraMatrix }, rank: number) => {
+    const bSize = pair.B instanceof Float32Array ? pair.B.length : pair.B.size;
+    return tf.matMul(matrix(pair.B, bSize / rank), matrix(pair.A, rank)); // [out, r] x [r, in]
+  };
   for (const module of adapter.targetModules) {
     const pair = first[module];
     if (!pair) continue;
+    const before = previous?.layers[0]?.[module];
     const norm = tf.tidy(() => {
-      const a = matrix(pair.A, adapter.rank); // [r, in]
-      const bSize = pair.B instanceof Float32Array ? pair.B.length : pair.B.size;
-      const b = matrix(pair.B, bSize / adapter.rank); // [out, r]
-      return tf.mul(tf.norm(tf.matMul(b, a)), loraScale(adapter));
+      const delta = before ? tf.sub(product(pair, adapter.rank), product(before, previous!.rank)) : product(pair, adapter.rank);
+      return tf.mul(tf.norm(delta), loraScale(adapter));
     });
     norms[module] = (await norm.data())[0];
     norm.dispose();
