@@ -123,6 +123,32 @@ describe('listCommits', () => {
     expect(commits.map((c) => c.message)).toEqual(main.repo.commits.map((c) => c.message.trim()).reverse());
   });
 
+  it('follows first parents only with `firstParent`, as `git rev-list --first-parent` (a merge is one step)', async () => {
+    const dir = freshDir();
+    await runGit(['init', '--quiet', '--initial-branch=main', dir]);
+    const commit = async (path: string, content: string, message: string) => {
+      await writeFile(join(dir, path), content);
+      await runGit(['add', path], { cwd: dir });
+      await runGit(['commit', '--quiet', '-m', message], { cwd: dir, env: EXTRA_COMMIT_ENV });
+    };
+    await commit('a.py', 'A = 1\n', 'root');
+    await commit('a.py', 'A = 2\n', 'main 1');
+    await runGit(['checkout', '--quiet', '-b', 'side', 'HEAD~1'], { cwd: dir });
+    await commit('b.py', 'B = 1\n', 'side 1');
+    await commit('b.py', 'B = 2\n', 'side 2');
+    await runGit(['checkout', '--quiet', 'main'], { cwd: dir });
+    await runGit(['merge', '--quiet', '--no-ff', '-m', 'merge side', 'side'], { cwd: dir, env: EXTRA_COMMIT_ENV });
+    await commit('a.py', 'A = 3\n', 'main 2');
+    const expected = (await runGit(['rev-list', '--first-parent', 'HEAD'], { cwd: dir })).trim().split('\n');
+    expect(expected).toHaveLength(4);
+    const cache = {};
+    const commits = await listCommits({ fs, dir, firstParent: true, withFiles: true, cache });
+    expect(commits.map((c) => c.sha)).toEqual(expected);
+    expect(commits.map((c) => c.message)).toEqual(['main 2', 'merge side', 'main 1', 'root']);
+    expect(commits[1].files).toEqual(['b.py']); // the merge against its first parent
+    expect((await listCommits({ fs, dir, firstParent: true, limit: 2, ref: expected[1] })).map((c) => c.sha)).toEqual(expected.slice(1, 3));
+  });
+
   it('returns the newest `limit` commits, without files unless asked', async () => {
     const commits = await listCommits({ fs, dir: mainClone, limit: 7 });
     expect(commits.map((c) => c.sha)).toEqual(main.commitShas.slice(-7).reverse());

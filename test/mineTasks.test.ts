@@ -1,7 +1,7 @@
 // Assertion-task mining: exact targets, prompt endings, static/evo prompts, caps, sampling and the minimum rule.
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  capTasks, type FileTask, mineFileTasks, mineHistoryTasks, mineRepoTasks, PAPER_LIMITS,
+  capTasks, capTasksPerCommit, EVO_LIMITS, type FileTask, mineFileTasks, mineHistoryTasks, mineRepoTasks, PAPER_LIMITS,
 } from '../src/parse/mineTasks.ts';
 import { loadPythonParser, type PythonParser } from '../src/parse/pythonParser.ts';
 
@@ -370,6 +370,59 @@ describe('mineHistoryTasks', () => {
       { commit: 'c3', target: '1', line: 6, prompt: v3.slice(0, v3.lastIndexOf('1\n')) },
     ]);
     expect(result.testFiles).toBe(1);
+  });
+});
+
+describe('Evo caps (capTasksPerCommit)', () => {
+  /** Commit c1: 2 files x 6 tasks; c2: 5 files x 3 tasks; c3: 1 file x 2 tasks. */
+  const tasks = [
+    ...['c1'].flatMap((commit) => ['tests/test_a.py', 'tests/test_b.py'].flatMap((file) => Array.from({ length: 6 }, (_, i) => ({ commit, file, i })))),
+    ...['c2'].flatMap((commit) => [1, 2, 3, 4, 5].flatMap((n) => Array.from({ length: 3 }, (_, i) => ({ commit, file: `tests/test_${n}.py`, i })))),
+    ...[{ commit: 'c3', file: 'tests/test_a.py', i: 0 }, { commit: 'c3', file: 'tests/test_a.py', i: 1 }],
+  ].map(({ commit, file, i }): FileTask & { commit: string } => ({
+    commit, file, line: i + 1, kind: 'assert_compare', prompt: `p${i}`, target: `${i}`, functionName: `test_${i}`,
+  }));
+  const count = (list: readonly { commit: string; file?: string }[], commit: string, file?: string) =>
+    list.filter((task) => task.commit === commit && (file === undefined || task.file === file)).length;
+
+  it('keeps at most 4 tasks per test file per commit and 8 per commit, in the input order', () => {
+    const capped = capTasksPerCommit(tasks, 0, EVO_LIMITS);
+    expect(count(capped, 'c1', 'tests/test_a.py')).toBe(4);
+    expect(count(capped, 'c1', 'tests/test_b.py')).toBe(4);
+    expect(count(capped, 'c2')).toBe(8);
+    for (const n of [1, 2, 3, 4, 5]) expect(count(capped, 'c2', `tests/test_${n}.py`)).toBeLessThanOrEqual(3);
+    expect(count(capped, 'c3')).toBe(2);
+    const positions = capped.map((task) => tasks.indexOf(task));
+    expect(positions).toEqual([...positions].sort((a, b) => a - b));
+  });
+
+  it('is seeded: the same seed picks the same tasks, another seed others; no limits keep everything', () => {
+    expect(capTasksPerCommit(tasks, 5, EVO_LIMITS)).toEqual(capTasksPerCommit(tasks, 5, EVO_LIMITS));
+    const picks = new Set([0, 1, 2, 3, 4, 5].map((seed) => JSON.stringify(capTasksPerCommit(tasks, seed, EVO_LIMITS))));
+    expect(picks.size).toBeGreaterThan(1);
+    expect(capTasksPerCommit(tasks, 0, {})).toEqual(tasks);
+  });
+
+  it('applies in mineHistoryTasks, and skipFirstCommit leaves the first commit\'s suite out', async () => {
+    const asserts = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `    assert f(${from + i}) == ${from + i}\n`).join('');
+    const snapshots: Record<string, { path: string; content: string }[]> = {
+      c1: [{ path: 'tests/test_f.py', content: `def test_a():\n${asserts(10)}` }],
+      c2: [
+        { path: 'tests/test_f.py', content: `def test_a():\n${asserts(16)}` },
+        { path: 'tests/test_g.py', content: `def test_g():\n${asserts(6, 100)}` },
+      ],
+    };
+    const commits = [{ sha: 'c1' }, { sha: 'c2' }];
+    const readFiles = async (sha: string) => snapshots[sha];
+    const limits = { ...EVO_LIMITS, minPerRepo: 0 };
+    const all = await mineHistoryTasks({ repo: 'r', commits, readFiles, parser, limits });
+    expect(count(all.tasks, 'c1')).toBe(4); // one file: its cap of 4 binds first
+    expect(count(all.tasks, 'c2', 'tests/test_f.py')).toBe(4);
+    expect(count(all.tasks, 'c2', 'tests/test_g.py')).toBe(4);
+    const changes = await mineHistoryTasks({ repo: 'r', commits, readFiles, parser, limits, skipFirstCommit: true });
+    expect(count(changes.tasks, 'c1')).toBe(0);
+    expect(changes.tasks).toEqual(all.tasks.filter((task) => task.commit === 'c2'));
+    expect(changes.tasks.filter((task) => task.file === 'tests/test_f.py').every((task) => Number(task.target) >= 10)).toBe(true);
   });
 });
 

@@ -8,6 +8,11 @@ export interface EncoderSettings {
   chunkTokens: number;
   /** Chunks read per file at most: the first ones; a file's embedding is the mean of its chunks'. */
   chunksPerFile: number;
+  /**
+   * Evo: encoder chunks read per commit diff at most (the first ones); a commit's diff embedding pools them
+   * (src/code2lora/diffEncoder.ts diffChunkIds).
+   */
+  diffChunksPerCommit: number;
   /** Test files are never encoded: the adapter describes the code, the benchmark scores the tests. */
   includeTests: false;
 }
@@ -16,5 +21,6 @@ export const ENCODER_SETTINGS: Readonly<EncoderSettings> = {
   model: 'c2l-base',
   chunkTokens: 128,
   chunksPerFile: 2,
+  diffChunksPerCommit: 16,
   includeTests: false,
 };

@@ -26,20 +26,23 @@ export async function diffCommit({
   commit,
   include = isEvoDiffPath,
   context = 3,
+  cache,
 }: {
   fs: GitFs;
   dir: string;
   commit: string;
   include?: (path: string) => boolean;
   context?: number;
+  /** isomorphic-git's object cache: pass one object to every call on a repository (a packfile is read once, not per call). */
+  cache?: object;
 }): Promise<FileDiff[]> {
   try {
-    const { commit: parsed } = await git.readCommit({ fs, dir, oid: commit });
-    const changes = (await changedPaths({ fs, dir, commit, parent: parsed.parent[0] })).filter((c) => include(c.path));
+    const { commit: parsed } = await git.readCommit({ fs, dir, oid: commit, cache });
+    const changes = (await changedPaths({ fs, dir, commit, parent: parsed.parent[0], cache })).filter((c) => include(c.path));
     const diffs: FileDiff[] = [];
     for (const change of changes) {
-      const before = change.oldOid ? await readBlobBytes(fs, dir, change.oldOid) : new Uint8Array();
-      const after = change.newOid ? await readBlobBytes(fs, dir, change.newOid) : new Uint8Array();
+      const before = change.oldOid ? await readBlobBytes(fs, dir, change.oldOid, cache) : new Uint8Array();
+      const after = change.newOid ? await readBlobBytes(fs, dir, change.newOid, cache) : new Uint8Array();
       if (looksBinary(before) || looksBinary(after)) {
         diffs.push({ path: change.path, status: change.status, binary: true, hunks: [], patch: `Binary files differ: ${change.path}\n` });
         continue;
@@ -55,8 +58,8 @@ export async function diffCommit({
   }
 }
 
-async function readBlobBytes(fs: GitFs, dir: string, oid: string): Promise<Uint8Array> {
-  return (await git.readBlob({ fs, dir, oid })).blob;
+async function readBlobBytes(fs: GitFs, dir: string, oid: string, cache?: object): Promise<Uint8Array> {
+  return (await git.readBlob({ fs, dir, oid, cache })).blob;
 }
 
 function decode(bytes: Uint8Array): string {

@@ -42,6 +42,7 @@ export async function readSnapshot({
   maxFileBytes = DEFAULT_MAX_FILE_BYTES,
   maxFiles = DEFAULT_MAX_FILES,
   signal,
+  cache,
 }: {
   fs: GitFs;
   dir: string;
@@ -50,6 +51,8 @@ export async function readSnapshot({
   maxFileBytes?: number;
   maxFiles?: number;
   signal?: AbortSignal;
+  /** isomorphic-git's object cache: pass one object to every call on a repository (a packfile is read once, not per call). */
+  cache?: object;
 }): Promise<Snapshot> {
   const skipped: SnapshotSkips = { binary: 0, tooLarge: 0, vendored: 0, generated: 0, notIncluded: 0 };
   const files: SnapshotFile[] = [];
@@ -58,6 +61,7 @@ export async function readSnapshot({
     await git.walk({
       fs,
       dir,
+      cache,
       trees: [git.TREE({ ref: commit })],
       map: async (path, [entry]) => {
         throwIfCancelled(signal);

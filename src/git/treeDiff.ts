@@ -10,21 +10,24 @@ export interface ChangedPath {
 }
 
 /** Whether a parent's objects are present: shallow clones stop at a boundary whose parents were never fetched. */
-async function hasCommit(fs: GitFs, dir: string, oid: string | undefined): Promise<boolean> {
+async function hasCommit(fs: GitFs, dir: string, oid: string | undefined, cache?: object): Promise<boolean> {
   if (!oid) return false;
   try {
-    await git.readCommit({ fs, dir, oid });
+    await git.readCommit({ fs, dir, oid, cache });
     return true;
   } catch {
     return false;
   }
 }
 
-export async function changedPaths({ fs, dir, commit, parent }: { fs: GitFs; dir: string; commit: string; parent?: string }): Promise<ChangedPath[]> {
-  const trees = (await hasCommit(fs, dir, parent)) ? [git.TREE({ ref: parent! }), git.TREE({ ref: commit })] : [git.TREE({ ref: commit })];
+export async function changedPaths(
+  { fs, dir, commit, parent, cache }: { fs: GitFs; dir: string; commit: string; parent?: string; cache?: object },
+): Promise<ChangedPath[]> {
+  const trees = (await hasCommit(fs, dir, parent, cache)) ? [git.TREE({ ref: parent! }), git.TREE({ ref: commit })] : [git.TREE({ ref: commit })];
   const results = await git.walk({
     fs,
     dir,
+    cache,
     trees,
     map: async (path, entries) => {
       if (path === '.') return undefined;

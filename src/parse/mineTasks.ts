@@ -38,11 +38,23 @@ export interface MiningLimits {
   minPerRepo: number;
   /** Static prompts keep at most this many lines (the last ones). */
   maxPromptLines: number;
+  /** Evo: tasks per commit at most (absent: no cap). Applied before the other caps. */
+  perCommit?: number;
+  /** Evo: tasks per test file within one commit at most (absent: no cap). Applied before `perCommit`. */
+  perFilePerCommit?: number;
 }
 
 /** The paper's limits. */
 export const PAPER_LIMITS: Readonly<MiningLimits> = {
   perFunction: 5, perFile: 20, perRepo: 200, minPerRepo: 30, maxPromptLines: 600,
+};
+
+/**
+ * The authors' Evo caps: at most 8 tasks per commit and 4 per test file per commit, and none of the static caps
+ * (their Evo data has ~540 tasks per repository).
+ */
+export const EVO_LIMITS: Readonly<MiningLimits> = {
+  ...PAPER_LIMITS, perFunction: Infinity, perFile: Infinity, perRepo: Infinity, perCommit: 8, perFilePerCommit: 4,
 };
 
 export interface SnapshotFile {
@@ -281,6 +293,19 @@ export function capTasks<T extends FileTask>(tasks: readonly T[], seed: number, 
 }
 
 /**
+ * The Evo caps (`perFilePerCommit`, then `perCommit`) with seeded sampling; absent limits cap nothing. The same seed
+ * and inputs always give the same tasks, in the input order.
+ */
+export function capTasksPerCommit<T extends FileTask & { commit: string }>(
+  tasks: readonly T[], seed: number, { perCommit = Infinity, perFilePerCommit = Infinity }: Pick<MiningLimits, 'perCommit' | 'perFilePerCommit'>,
+): T[] {
+  const perFile = [...groupBy(tasks, (task) => `${task.commit}\u0000${task.file}`)]
+    .flatMap(([key, group]) => seededSample(group, perFilePerCommit, seed, `commit-file\u0000${key}`));
+  return [...groupBy(perFile, (task) => task.commit)]
+    .flatMap(([commit, group]) => seededSample(group, perCommit, seed, `commit\u0000${commit}`));
+}
+
+/**
  * Mines a repository snapshot: every test file (see `isPythonTestPath`), caps and sampling unless `all`, and the
  * minimum-size rule (a dropped repo comes back with `dropped` set, never silently empty).
  *
@@ -314,7 +339,7 @@ function finishMining(
   for (const task of found) foundByKind[task.kind]++;
   const base = { found: found.length, foundByKind, ...fileCounts };
   if (all) return { tasks: found, ...base, dropped: null };
-  const tasks = capTasks(found, seed, limits);
+  const tasks = capTasks(capTasksPerCommit(found, seed, limits), seed, limits);
   if (tasks.length >= limits.minPerRepo) return { tasks, ...base, dropped: null };
   return {
     tasks: [],
@@ -342,6 +367,11 @@ export interface MineHistoryOptions {
   seed?: number;
   all?: boolean;
   limits?: Partial<MiningLimits>;
+  /**
+   * The first commit's assertions are where the history starts (the whole test suite appears there), not changes:
+   * when set they are remembered but give no task.
+   */
+  skipFirstCommit?: boolean;
   onCommit?: (done: number, total: number) => void;
 }
 
@@ -351,7 +381,7 @@ export interface MineHistoryOptions {
  * what `git blame` on the assertion line gives the authors. Unchanged files are not re-parsed.
  */
 export async function mineHistoryTasks(options: MineHistoryOptions): Promise<MineRepoResult> {
-  const { repo, commits, readFiles, parser, seed = 0, all = false, onCommit } = options;
+  const { repo, commits, readFiles, parser, seed = 0, all = false, skipFirstCommit = false, onCommit } = options;
   const limits = { ...PAPER_LIMITS, ...options.limits };
   const minedByPath = new Map<string, { content: string; tasks: FileTask[]; hasSyntaxErrors: boolean }>();
   const firstSeen = new Map<string, AssertionTask>();
@@ -379,7 +409,9 @@ export async function mineHistoryTasks(options: MineHistoryOptions): Promise<Min
     }
     onCommit?.(done + 1, commits.length);
   }
-  return finishMining([...firstSeen.values()], {
+  const firstCommit = commits[0]?.sha;
+  const found = [...firstSeen.values()].filter((task) => !(skipFirstCommit && task.commit === firstCommit));
+  return finishMining(found, {
     testFiles: testPaths.size, filesWithSyntaxErrors: [...syntaxErrorPaths].sort(),
   }, { seed, all, limits, where: `${repo} (${commits.length} commits)` });
 }
