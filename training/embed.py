@@ -2,11 +2,19 @@
 
 Usage: training/.venv/bin/python training/embed.py [--files data/hypernet/files.jsonl] [--encoder public/models/c2l-base]
        [--out data/hypernet/file_embeddings.pt]
+       training/.venv/bin/python training/embed.py --files data/evo/files.jsonl --diffs data/evo/commits.jsonl
+       [--diff-out data/evo/diff_embeddings.pt]
 
 files.jsonl comes from `npm run data:hypernet` (TypeScript cut each file into code-unit chunks and tokenized them); this
 computes what src/code2lora/repoEncoder.ts computes in the browser: the masked mean of the encoder's final hidden states
 over each chunk, and the mean over a file's chunks. A parity test holds the two equal. Blobs already embedded (the
 output of an earlier run) are not recomputed.
+
+Evo (--diffs, commits.jsonl from `npm run data:evo`): every commit's diff chunks (src/code2lora/diffEncoder.ts) are
+embedded the same way, and a commit's diff embedding is [mean over its chunks ; max over its chunks] ([2E]), zeros for a
+commit without chunks (has_diff false). Written per repository in history order: {"repos": {repo: {"commits": [sha],
+"embeddings": [T, 2E], "has_diff": [T]}}, "encoder": {...}}; commits already in --diff-out are not recomputed, and the
+file is saved every --save-every commits, so an interrupted run resumes.
 """
 import argparse
 import json
@@ -52,14 +60,84 @@ def embed_files(encoder: CausalLM, files: list[dict], batch_chunks: int = 64) ->
     return sums / counts
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=Path, default=REPO / "data/hypernet/files.jsonl")
-    parser.add_argument("--encoder", type=Path, default=REPO / "public/models/c2l-base")
-    parser.add_argument("--out", type=Path, default=REPO / "data/hypernet/file_embeddings.pt")
-    args = parser.parse_args()
-    torch.manual_seed(0)
-    encoder = CausalLM.from_pretrained(str(args.encoder)).eval()
+def pool_diff(chunk_vectors: torch.Tensor) -> torch.Tensor:
+    """A commit's diff embedding from its chunk embeddings [N, E]: [mean ; max] -> [2E]; zeros when N = 0."""
+    if chunk_vectors.shape[0] == 0:
+        return torch.zeros(2 * chunk_vectors.shape[1])
+    return torch.cat([chunk_vectors.mean(0), chunk_vectors.max(0).values])
+
+
+def embed_diffs(encoder: CausalLM, commits: list[dict], batch_chunks: int = 64) -> torch.Tensor:
+    """[C, 2E]: each commit's pooled diff embedding (pool_diff of embed_chunks over its diff_chunks)."""
+    flat = [(index, chunk) for index, commit in enumerate(commits) for chunk in commit["diff_chunks"]]
+    flat.sort(key=lambda item: len(item[1]))
+    vectors: list[list[torch.Tensor]] = [[] for _ in commits]
+    for start in range(0, len(flat), batch_chunks):
+        batch = flat[start:start + batch_chunks]
+        for (index, _), vector in zip(batch, embed_chunks(encoder, [chunk for _, chunk in batch])):
+            vectors[index].append(vector)
+    width = encoder.config.hidden_size
+    return torch.stack([pool_diff(torch.stack(v) if v else torch.zeros(0, width)) for v in vectors])
+
+
+def save_atomically(value, path: Path) -> None:
+    torch.save(value, str(path) + ".tmp")
+    os.replace(str(path) + ".tmp", path)
+
+
+def run_diffs(encoder: CausalLM, args) -> None:
+    """--diffs: every commit of commits.jsonl -> diff_embeddings.pt, resuming from what --diff-out already holds."""
+    by_repo: dict[str, list[dict]] = {}
+    with args.diffs.open() as handle:
+        for line in handle:
+            commit = json.loads(line)
+            by_repo.setdefault(commit["repo"], []).append(commit)
+    for repo, commits in by_repo.items():
+        if [c["index"] for c in commits] != list(range(len(commits))):
+            sys.exit(f"BAD_COMMITS: {args.diffs}: the commits of {repo} are not indexes 0..{len(commits) - 1} in order")
+    width = encoder.config.hidden_size
+    done: dict[tuple[str, str], torch.Tensor] = {}
+    if args.diff_out.exists():
+        previous = torch.load(args.diff_out)
+        for repo, history in previous["repos"].items():
+            for sha, vector in zip(history["commits"], history["embeddings"]):
+                done[(repo, sha)] = vector
+    pending = [c for commits in by_repo.values() for c in commits if (c["repo"], c["commit"]) not in done]
+    tokens = sum(len(chunk) for c in pending for chunk in c["diff_chunks"])
+    chunks = sum(len(c["diff_chunks"]) for c in pending)
+    print(f"{len(pending)} commits to embed ({chunks} diff chunks, {tokens} tokens); {len(done)} cached", flush=True)
+
+    def collect() -> dict:
+        repos = {}
+        for repo, commits in by_repo.items():
+            if all((repo, c["commit"]) in done for c in commits):
+                repos[repo] = {"commits": [c["commit"] for c in commits],
+                               "embeddings": torch.stack([done[(repo, c["commit"])] for c in commits]),
+                               "has_diff": torch.tensor([len(c["diff_chunks"]) > 0 for c in commits])}
+        return {"repos": repos, "encoder": {"model": args.encoder.name, "hidden_size": width, "pooling": "mean;max"}}
+
+    started = time.time()
+    embedded_tokens = 0
+    for start in range(0, len(pending), args.save_every):
+        part = pending[start:start + args.save_every]
+        for commit, vector in zip(part, embed_diffs(encoder, part)):
+            done[(commit["repo"], commit["commit"])] = vector
+        embedded_tokens += sum(len(chunk) for c in part for chunk in c["diff_chunks"])
+        save_atomically(collect(), args.diff_out)
+        elapsed = time.time() - started
+        finished = min(start + args.save_every, len(pending))
+        print(f"embedded {finished}/{len(pending)} commits, {elapsed:.0f} s, {embedded_tokens / max(elapsed, 1e-9):.0f} tokens/s, "
+              f"ETA {elapsed / finished * (len(pending) - finished):.0f} s", flush=True)
+    result = collect()
+    save_atomically(result, args.diff_out)
+    commits = sum(len(h["commits"]) for h in result["repos"].values())
+    with_diff = sum(int(h["has_diff"].sum()) for h in result["repos"].values())
+    print(f"{len(result['repos'])} repositories, {commits} commits ({with_diff} with a diff) -> {args.diff_out} "
+          f"({tokens / max(time.time() - started, 1e-9):.0f} tokens/s)")
+
+
+def run_files(encoder: CausalLM, args) -> None:
+    """--files: every blob of files.jsonl -> file_embeddings.pt, resuming from what --out already holds."""
     cache = torch.load(args.out) if args.out.exists() else {"blobs": {}}
     by_repo: dict[str, list[dict]] = {}
     todo: dict[str, dict] = {}
@@ -84,10 +162,31 @@ def main() -> int:
     cache["repos"] = {repo: {"paths": [f["path"] for f in files], "blobs": [f["blob"] for f in files]}
                       for repo, files in by_repo.items()}
     cache["encoder"] = {"model": args.encoder.name, "hidden_size": encoder.config.hidden_size}
-    torch.save(cache, str(args.out) + ".tmp")
-    os.replace(str(args.out) + ".tmp", args.out)
+    save_atomically(cache, args.out)
     print(f"{len(cache['repos'])} repositories, {len(cache['blobs'])} blobs -> {args.out} "
           f"({tokens / max(time.time() - started, 1e-9):.0f} tokens/s)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=Path, default=None,
+                        help="files.jsonl (default data/hypernet/files.jsonl unless --diffs is given alone)")
+    parser.add_argument("--encoder", type=Path, default=REPO / "public/models/c2l-base")
+    parser.add_argument("--out", type=Path, default=None, help="default: file_embeddings.pt beside --files")
+    parser.add_argument("--diffs", type=Path, default=None, help="Evo: commits.jsonl of `npm run data:evo`")
+    parser.add_argument("--diff-out", type=Path, default=None, help="default: diff_embeddings.pt beside --diffs")
+    parser.add_argument("--save-every", type=int, default=2000, help="--diffs: commits embedded between saves")
+    args = parser.parse_args()
+    if args.files is None and args.diffs is None:
+        args.files = REPO / "data/hypernet/files.jsonl"
+    torch.manual_seed(0)
+    encoder = CausalLM.from_pretrained(str(args.encoder)).eval()
+    if args.diffs is not None:
+        args.diff_out = args.diff_out or args.diffs.parent / "diff_embeddings.pt"
+        run_diffs(encoder, args)
+    if args.files is not None:
+        args.out = args.out or args.files.parent / "file_embeddings.pt"
+        run_files(encoder, args)
     return 0
 
 
