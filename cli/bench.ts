@@ -2,23 +2,33 @@
 // scores methods on assertion completion (the paper's EM and EditSim, bootstrap CIs); resumable; writes results.json, report.md, SVGs.
 import { parseArgs } from 'node:util';
 import { runBenchmarkCommand } from '../src/bench/benchmark.ts';
-import { loadBenchModel } from '../src/bench/benchModel.ts';
+import { DEFAULT_MODEL_DIRECTORY, defaultBenchModelSpec, loadBenchModel, TINY_MODEL } from '../src/bench/benchModel.ts';
 import { untrainedHypernetwork } from '../src/code2lora/makeAdapter.ts';
 import { METHOD_NAMES } from '../src/bench/methods.ts';
 import { readRepoArgument } from '../src/bench/repoSources.ts';
 import { BENCH_SPLITS, type BenchSplit } from '../src/bench/taskSet.ts';
+import { torchModelDirectory } from '../src/bench/torchEngine.ts';
 import { loadHypernetworkDirectory, loadPeftDirectory, perRepoAdapterDirectory } from '../src/bench/weightFiles.ts';
 import { initBackend } from '../src/model/backend.ts';
 import { loadPythonParser } from '../src/parse/pythonParser.ts';
 import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { EVO_HYPERNETWORK_FOLDER, STATIC_HYPERNETWORK_FOLDER } from '../src/model/shippedModels.ts';
 import { heldOutOption, integerOption, progressBar, UsageError } from './benchArgs.ts';
 
 const DEFAULT_METHODS = 'base,rag,code2lora-static,shuffled-adapter';
 const USAGE = `usage: npm run bench -- --out DIR (--repos <comma list | file> | --tasks tasks.jsonl) [--methods ${DEFAULT_METHODS}]
-  [--model DIR | --model tiny] [--hypernetwork DIR] [--shared-lora DIR] [--per-repo-lora DIR] [--limit N] [--seed N]
+  [--model DIR | FILE.gguf | tiny] [--hypernetwork DIR] [--evo-hypernetwork DIR] [--shared-lora DIR] [--per-repo-lora DIR] [--limit N] [--seed N]
   [--splits ${['cr_test', 'ir_test', 'evo_cr_test', 'evo_ir_test'].join(',')}] [--history N] [--held-out all|VAL,TEST]
-  [--min-per-repo N] [--max-new-tokens N]
+  [--min-per-repo N] [--max-new-tokens N] [--context-tokens N]
+  [--engine ts|torch] [--torch-model DIR] [--batch-size N] [--torch-dtype float32|bfloat16] [--per-repo-steps N]
   repositories: local git work trees, git URLs, or synth:SEED; methods: ${METHOD_NAMES.join(', ')}
+  model: default SmolLM2-135M-Instruct (public/models/smollm2-135m-instruct/model.gguf, npm run models:smollm2), else c2l-base;
+    --hypernetwork, --evo-hypernetwork and --shared-lora default to code2lora-static/, code2lora-evo/ and shared-lora/
+    beside the model when they exist (a trained hypernetwork encodes repositories with c2l-base, the encoder it was trained with)
+  --engine torch: the same prompts and adapters decoded in batches by training/evaluate.py (PyTorch, training/.venv) from
+    the model's Hugging Face directory (--torch-model; for a GGUF, data/models/<its folder>, converted when missing);
+    per-repo-lora without --per-repo-lora trains each repository's LoRA there (--per-repo-steps, default 16: ~2.5 min a repository on 2 idle cores)
   Rerun the same command after an interruption to resume (DIR/results.partial.jsonl keeps every finished record).`;
 
 async function main(): Promise<void> {
@@ -30,6 +40,7 @@ async function main(): Promise<void> {
       out: { type: 'string' },
       model: { type: 'string' },
       hypernetwork: { type: 'string' },
+      'evo-hypernetwork': { type: 'string' },
       'shared-lora': { type: 'string' },
       'per-repo-lora': { type: 'string' },
       limit: { type: 'string' },
@@ -39,6 +50,12 @@ async function main(): Promise<void> {
       'held-out': { type: 'string' },
       'min-per-repo': { type: 'string' },
       'max-new-tokens': { type: 'string' },
+      'context-tokens': { type: 'string' },
+      engine: { type: 'string', default: 'ts' },
+      'torch-model': { type: 'string' },
+      'batch-size': { type: 'string' },
+      'torch-dtype': { type: 'string', default: 'float32' },
+      'per-repo-steps': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -53,13 +70,45 @@ async function main(): Promise<void> {
   if (unknownSplit) throw new UsageError(`unknown split ${unknownSplit} (known: ${BENCH_SPLITS.join(', ')})`);
   const minPerRepo = values['min-per-repo'] === undefined ? undefined : integerOption('min-per-repo', values['min-per-repo'], 30);
 
+  const engine = values.engine;
+  if (engine !== 'ts' && engine !== 'torch') throw new UsageError(`--engine must be ts or torch, got ${engine}`);
+  const dtype = values['torch-dtype'];
+  if (dtype !== 'float32' && dtype !== 'bfloat16') throw new UsageError(`--torch-dtype must be float32 or bfloat16, got ${dtype}`);
+  const modelSpec = values.model ?? defaultBenchModelSpec((message) => process.stderr.write(`${message}\n`));
+  if (engine === 'torch' && modelSpec === TINY_MODEL && !values['torch-model']) {
+    throw new UsageError('--engine torch needs model files: --model tiny exists only in memory (give --torch-model DIR or another --model)');
+  }
+
   await initBackend();
-  const benchModel = await loadBenchModel(values.model);
+  const benchModel = await loadBenchModel(modelSpec);
+  const torch = engine === 'torch'
+    ? {
+      modelDirectory: values['torch-model'] ?? await torchModelDirectory(modelSpec, { onNote: (message) => process.stderr.write(`${message}\n`) }),
+      batchSize: integerOption('batch-size', values['batch-size'], 8, 1), dtype: dtype as 'float32' | 'bfloat16',
+    }
+    : undefined;
   const modelConfig = benchModel.model.config;
-  const hypernetwork = values.hypernetwork
-    ? await loadHypernetworkDirectory(values.hypernetwork, modelConfig)
-    : untrainedHypernetwork(benchModel.model.config);
-  const sharedLora = values['shared-lora'] ? await loadPeftDirectory(values['shared-lora'], modelConfig) : null;
+  const methods = values.methods.split(',').map((method) => method.trim()).filter(Boolean);
+  // Weights shipped beside the model (public/models/<base>/code2lora-static/, shared-lora/) are the defaults.
+  const beside = (folder: string, file: string, wanted: boolean) => {
+    if (!wanted || modelSpec === TINY_MODEL) return undefined;
+    const directory = join(modelSpec.endsWith('.gguf') ? dirname(modelSpec) : modelSpec, folder);
+    if (!existsSync(join(directory, file))) return undefined;
+    process.stderr.write(`using ${directory}, shipped beside the model\n`);
+    return directory;
+  };
+  const hypernetworkDirectory = values.hypernetwork
+    ?? beside(STATIC_HYPERNETWORK_FOLDER, 'hypernetwork_config.json', methods.some((m) => m === 'code2lora-static' || m === 'shuffled-adapter'));
+  const evoDirectory = values['evo-hypernetwork'] ?? beside(EVO_HYPERNETWORK_FOLDER, 'hypernetwork_config.json', methods.includes('code2lora-evo'));
+  // A trained hypernetwork reads the file embeddings of the repo encoder it was trained with (c2l-base).
+  const encoder = !hypernetworkDirectory && !evoDirectory ? undefined
+    : resolve(modelSpec) === resolve(DEFAULT_MODEL_DIRECTORY) ? benchModel : await loadBenchModel(DEFAULT_MODEL_DIRECTORY);
+  const hypernetwork = hypernetworkDirectory
+    ? await loadHypernetworkDirectory(hypernetworkDirectory, modelConfig, encoder!.model.config.hiddenSize)
+    : untrainedHypernetwork(modelConfig);
+  const evoHypernetwork = evoDirectory ? await loadHypernetworkDirectory(evoDirectory, modelConfig, encoder!.model.config.hiddenSize) : null;
+  const sharedLoraDirectory = values['shared-lora'] ?? beside('shared-lora', 'adapter_config.json', methods.includes('shared-lora'));
+  const sharedLora = sharedLoraDirectory ? await loadPeftDirectory(sharedLoraDirectory, modelConfig) : null;
   const perRepoRoot = values['per-repo-lora'];
   const perRepoLora = perRepoRoot
     ? async (repo: string) => {
@@ -82,8 +131,7 @@ async function main(): Promise<void> {
       outDir: values.out,
       specs: values.repos ? await readRepoArgument(values.repos) : [],
       tasksPath: values.tasks,
-      methods: values.methods.split(',').map((method) => method.trim()).filter(Boolean),
-      benchModel, hypernetwork, sharedLora, perRepoLora,
+      methods, benchModel, hypernetwork, evoHypernetwork, encoder, sharedLora, perRepoLora,
       parser: await loadPythonParser(),
       seed: integerOption('seed', values.seed, 0),
       history: integerOption('history', values.history, 50, 1),
@@ -91,6 +139,8 @@ async function main(): Promise<void> {
       splits,
       limit: values.limit === undefined ? undefined : integerOption('limit', values.limit, 0, 1),
       maxNewTokens: integerOption('max-new-tokens', values['max-new-tokens'], 64, 1),
+      contextTokens: values['context-tokens'] === undefined ? undefined : integerOption('context-tokens', values['context-tokens'], 0, 2),
+      engine, torch, perRepoSteps: integerOption('per-repo-steps', values['per-repo-steps'], 16, 1),
       limits: minPerRepo === undefined ? undefined : { minPerRepo },
       command,
       signal: controller.signal,

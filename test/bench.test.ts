@@ -8,6 +8,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTaskSetFromSpecs, runBenchmarkCommand } from '../src/bench/benchmark.ts';
 import { tinyRandomModel } from '../src/bench/benchModel.ts';
 import { untrainedHypernetwork } from '../src/code2lora/makeAdapter.ts';
+import { diffChunkIds } from '../src/code2lora/diffEncoder.ts';
+import { ENCODER_SETTINGS } from '../src/code2lora/encoderSettings.ts';
+import { evoAdapter } from '../src/code2lora/evo.ts';
+import { EvoTimeline } from '../src/code2lora/evoTimeline.ts';
+import { initHypernetworkWeights, repoState } from '../src/code2lora/hypernetwork.ts';
+import { embedDiff, encodeRepository } from '../src/code2lora/repoEncoder.ts';
+import { isTestPath } from '../src/git/pathFilters.ts';
+import { createMethod, type RepoContext } from '../src/bench/methods.ts';
+import { openRepository } from '../src/bench/repoSources.ts';
 import {
   bootstrapMean, editSimilarity, isFirstLineFinal, normalizeForMatch, pairedBootstrap, postprocessPrediction, pySplit, pyStrip,
   scoreCompletion,
@@ -223,5 +232,48 @@ describe('task set builder and evaluator', () => {
     const report = readFileSync(join(outDir, 'report.md'), 'utf8');
     expect(report).toContain('| method |');
     expect(readFileSync(join(outDir, 'em_by_method.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
+  }, 120_000);
+
+  it('code2lora-evo steps one Evo state per repository along the history: forward once per commit, back for free', async () => {
+    const benchModel = tinyRandomModel(0);
+    const runtime = { model: benchModel.model, tokenizer: benchModel.tokenizer, parser, maxNewTokens: 8, contextTokens: 512 };
+    const static_ = untrainedHypernetwork(benchModel.model.config);
+    const evo = { ...static_, kind: 'code2lora-evo' as const, weights: initHypernetworkWeights(static_.config, 5, 'code2lora-evo') };
+    expect(() => createMethod('code2lora-evo', runtime, { hypernetwork: static_ })).toThrow(/Evo hypernetwork/);
+    const repo = await openRepository({ source: 'synth:1' }, { history: 12 });
+    try {
+      let diffs = 0;
+      const history = {
+        commits: repo.commits.map((c) => c.sha), readPythonFiles: repo.readPythonFiles,
+        diff: async (commit: string) => { diffs++; return repo.diff(commit); },
+      };
+      const context = async (index: number): Promise<RepoContext> => ({
+        repo: repo.name, commit: history.commits[index], files: await repo.readPythonFiles(history.commits[index]), donor: null, history,
+      });
+      const method = createMethod('code2lora-evo', runtime, { hypernetwork: static_, evoHypernetwork: evo });
+      const late = await method.prepare(await context(9));
+      expect(diffs).toBe(9);
+      const early = await method.prepare(await context(4));
+      expect(diffs).toBe(9);
+      // By hand, with the same shared functions.
+      const encoder = { model: benchModel.model, tokenizer: benchModel.tokenizer };
+      const timeline = new EvoTimeline({
+        hypernetwork: evo, commits: history.commits,
+        initialState: async () => repoState(evo, (await encodeRepository({
+          files: (await repo.readPythonFiles(history.commits[0])).filter((f) => !isTestPath(f.path)), encoder, parser,
+        })).files.map((f) => f.embedding)),
+        diffEmbedding: async (commit) => (await embedDiff(diffChunkIds(await repo.diff(commit), encoder.tokenizer, ENCODER_SETTINGS), encoder))?.embedding ?? null,
+      });
+      for (const [prepared, index] of [[late, 9], [early, 4]] as const) {
+        const expected = await evoAdapter(evo, benchModel.model.config, await timeline.stateAt(index));
+        expect(Array.from(prepared.adapter!.layers[0].q_proj!.A as Float32Array)).toEqual(Array.from(expected.layers[0].q_proj!.A as Float32Array));
+      }
+      expect(Array.from(late.adapter!.layers[0].q_proj!.A as Float32Array)).not.toEqual(Array.from(early.adapter!.layers[0].q_proj!.A as Float32Array));
+      await expect(method.prepare({ ...(await context(2)), history: undefined })).rejects.toMatchObject({ code: 'NO_HISTORY' });
+      late.dispose();
+      early.dispose();
+    } finally {
+      await repo.close();
+    }
   }, 120_000);
 });

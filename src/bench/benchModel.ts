@@ -9,6 +9,8 @@ import { tinyRandomModel as tinyModel } from '../model/tinyRandomModel.ts';
 import { BpeTokenizer } from '../tokenizer/bpeTokenizer.ts';
 
 export const DEFAULT_MODEL_DIRECTORY = 'public/models/c2l-base';
+/** The product's default base model (DESIGN.md section 2), from `npm run models:smollm2`. */
+export const SMOLLM2_GGUF = 'public/models/smollm2-135m-instruct/model.gguf';
 /** `--model tiny`: untrained, byte-level; exercises the whole benchmark fast (CI), says nothing about quality. */
 export const TINY_MODEL = 'tiny';
 
@@ -30,6 +32,16 @@ export class BenchModelError extends Error {
 /** The tiny random model with a 512-token context like the shipped model. */
 export function tinyRandomModel(seed = 0): BenchModel {
   return { ...tinyModel({ seed, contextLength: 512 }), description: `random tiny model (seed ${seed}, untrained)` };
+}
+
+/**
+ * The model the benchmark runs when none is named: SmolLM2-135M-Instruct's GGUF when it is installed, else c2l-base
+ * (with a notice through `onNote`).
+ */
+export function defaultBenchModelSpec(onNote?: (message: string) => void): string {
+  if (existsSync(SMOLLM2_GGUF)) return SMOLLM2_GGUF;
+  onNote?.(`${SMOLLM2_GGUF} is not installed (npm run models:smollm2): benchmarking ${DEFAULT_MODEL_DIRECTORY} instead`);
+  return DEFAULT_MODEL_DIRECTORY;
 }
 
 /**

@@ -2,7 +2,9 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { MemoryFileEmbeddingCache } from '../code2lora/fileEmbeddingCache.ts';
 import type { Hypernetwork } from '../code2lora/makeAdapter.ts';
+import type { RepoEncoderModel } from '../code2lora/repoEncoder.ts';
 import type { LoraAdapter } from '../model/lora.ts';
 import type { MiningLimits } from '../parse/mineTasks.ts';
 import type { PythonParser } from '../parse/pythonParser.ts';
@@ -10,9 +12,11 @@ import { seededSample } from '../parse/seededRandom.ts';
 import type { SplitFractions } from '../parse/splits.ts';
 import type { BenchModel } from './benchModel.ts';
 import { type BenchMethod, type BenchRuntime, createMethod, type MethodResources, type RepoContext } from './methods.ts';
+import { irTrainTasks, type PerRepoTraining, perRepoLoraTrainer } from './perRepoLora.ts';
 import { openRepository, type OpenedRepo, type RepoSpec, toolVersions } from './repoSources.ts';
 import { renderPlots, renderReport } from './report.ts';
-import { type BenchProgress, runBenchmark, summarizeRun, type TaskRecord } from './run.ts';
+import { type BenchProgress, readJsonlResumable, runBenchmark, summarizeRun, type TaskRecord } from './run.ts';
+import { runTorchBenchmark, type TorchEngine } from './torchEngine.ts';
 import {
   type BenchSplit, type BenchTask, buildTaskSet, DEFAULT_EVAL_SPLITS, parseManifest, parseTaskSetJsonl, type TaskSet,
   type TaskSetManifest, taskSetToJsonl,
@@ -68,6 +72,10 @@ export interface BenchmarkOptions {
   methods: readonly string[];
   benchModel: BenchModel;
   hypernetwork: Hypernetwork;
+  /** Code2LoRA-Evo's hypernetwork (code2lora-evo), when one is given. */
+  evoHypernetwork?: Hypernetwork | null;
+  /** The repo encoder the hypernetwork was trained with (default: the base model, for an untrained hypernetwork). */
+  encoder?: RepoEncoderModel;
   sharedLora?: LoraAdapter | null;
   perRepoLora?: MethodResources['perRepoLora'];
   parser: PythonParser;
@@ -77,7 +85,18 @@ export interface BenchmarkOptions {
   splits?: readonly BenchSplit[];
   limit?: number;
   maxNewTokens?: number;
+  /** Prompt plus generation are cut to this many tokens (default: the model's context). */
+  contextTokens?: number;
   limits?: Partial<MiningLimits>;
+  /** `ts` (default): the TypeScript runtime, task by task; `torch`: training/evaluate.py in batches (torchEngine.ts). */
+  engine?: 'ts' | 'torch';
+  /** The torch engine's model directory and settings (required with engine `torch`). */
+  torch?: TorchEngine;
+  /**
+   * Torch engine without `perRepoLora` weights: per-repo-lora trains each repository's adapter with
+   * training/train_hypernet.py for this many steps (batch 8) on its IR-train tasks. Default 16 (about 2.5 minutes a repository on 2 idle cores).
+   */
+  perRepoSteps?: number;
   command: string;
   signal?: AbortSignal;
   onProgress?: (progress: BenchProgress) => void;
@@ -145,45 +164,82 @@ export async function runBenchmarkCommand(options: BenchmarkOptions): Promise<Be
     const key = `${repo}\u0000${commit}\u0000${withDonor}`;
     if (!contexts.has(key)) {
       contexts.set(key, (async () => {
-        const files = await (await openedByRepo(repo)).readPythonFiles(commit);
+        const source = await openedByRepo(repo);
+        const files = await source.readPythonFiles(commit);
         let donor: RepoContext | null = null;
         if (withDonor && repoNames.length > 1) {
           const donorName = repoNames[(repoNames.indexOf(repo) + 1) % repoNames.length];
           const donorRepo = await openedByRepo(donorName);
           donor = await contextOf(donorName, donorRepo.head, false);
         }
-        return { repo, commit, files, donor };
+        const history = { commits: source.commits.map((c) => c.sha), readPythonFiles: source.readPythonFiles, diff: source.diff };
+        return { repo, commit, files, donor, history };
       })());
     }
     return contexts.get(key)!;
   };
 
+  const engine = options.engine ?? 'ts';
+  if (engine === 'torch' && !options.torch) throw new Error('the torch engine needs its model directory (options.torch)');
   const runtime: BenchRuntime = {
     model: benchModel.model, tokenizer: benchModel.tokenizer, parser, maxNewTokens: options.maxNewTokens ?? 64,
-    contextTokens: benchModel.model.config.maxPositionEmbeddings,
+    contextTokens: Math.min(options.contextTokens ?? Infinity, benchModel.model.config.maxPositionEmbeddings),
   };
+  if (runtime.contextTokens <= runtime.maxNewTokens) {
+    throw new Error(`the context (${runtime.contextTokens} tokens) leaves no room for a prompt and ${runtime.maxNewTokens} new tokens`);
+  }
+  // The IR split of every repository, held out or not: per-repo LoRA trains on IR-train and is scored on the rest.
+  const trainTasks = irTrainTasks(taskSet.tasks, taskSet.manifest?.seed ?? seed);
+  const perRepoWork = join(outDir, 'per-repo-lora');
+  const perRepoSteps = options.perRepoSteps ?? 16;
+  let perRepoLora = options.perRepoLora;
+  if (!perRepoLora && engine === 'torch' && options.methods.includes('per-repo-lora')) {
+    perRepoLora = perRepoLoraTrainer({
+      modelDirectory: options.torch!.modelDirectory, modelConfig: benchModel.model.config, tokenizer: benchModel.tokenizer,
+      trainTasks, steps: perRepoSteps, promptTokens: 256, workDirectory: perRepoWork, python: options.torch!.python, onNote,
+    });
+  }
   const resources: MethodResources = {
-    hypernetwork: options.hypernetwork, sharedLora: options.sharedLora, perRepoLora: options.perRepoLora,
+    hypernetwork: options.hypernetwork, evoHypernetwork: options.evoHypernetwork, encoder: options.encoder, embeddingCache: new MemoryFileEmbeddingCache(),
+    sharedLora: options.sharedLora, perRepoLora,
+    irTrainTaskIds: new Set([...trainTasks.values()].flat().map((task) => task.id)),
   };
   const methods: BenchMethod[] = options.methods.map((name) => createMethod(name, runtime, resources));
 
   try {
-    const run = await runBenchmark({
-      tasks, methods, loadContext: (repo, commit) => contextOf(repo, commit, true),
+    const runOptions = {
+      tasks, methods, loadContext: (repo: string, commit: string) => contextOf(repo, commit, true),
       partialPath: join(outDir, 'results.partial.jsonl'), preparePath: join(outDir, 'prepare.partial.jsonl'),
       signal: options.signal, onProgress: options.onProgress, onNote,
-    });
+    };
+    const run = engine === 'torch'
+      ? await runTorchBenchmark({
+        ...runOptions, engine: options.torch!, tokenizer: benchModel.tokenizer, eosTokenIds: benchModel.model.config.eosTokenIds,
+        maxNewTokens: runtime.maxNewTokens, workDirectory: join(outDir, 'torch'),
+      })
+      : await runBenchmark(runOptions);
+    const perRepoTraining = readJsonlResumable<PerRepoTraining>(join(perRepoWork, 'training.jsonl'));
     const methodNames = methods.map((method) => method.name);
     const summary = summarizeRun(run, { seed, methodOrder: methodNames });
     const wallSeconds = (performance.now() - started) / 1000;
+    const engineNote = engine === 'torch'
+      ? `Engine: torch (training/evaluate.py: transformers + peft on ${options.torch!.modelDirectory}, ${options.torch!.dtype ?? 'float32'}, batches of ${options.torch!.batchSize ?? 8}; per-task seconds are shares of batch time)`
+      : 'Engine: ts (the TypeScript runtime, one task at a time)';
     const notes = [
-      `Hypernetwork: ${options.hypernetwork.trained ? 'trained' : 'untrained (seeded random initialisation): code2lora adapters carry no repository knowledge yet'}`,
+      engineNote,
+      ...(perRepoTraining.length > 0
+        ? [`per-repo-lora: trained here with training/train_hypernet.py, ${perRepoSteps} steps of batch 8 on each repository's IR-train tasks `
+          + `(${perRepoTraining.map((t) => `${t.repo} ${t.train_tasks} tasks ${t.seconds.toFixed(0)} s`).join('; ')}); scored on its other static tasks`]
+        : []),
+      `Hypernetwork: ${options.hypernetwork.trained ? `trained (repo encoder: ${options.encoder ? 'its own' : 'the base model'})` : 'untrained (seeded random initialisation): code2lora adapters carry no repository knowledge yet'}`,
       `Decoding: greedy, at most ${runtime.maxNewTokens} new tokens, context ${runtime.contextTokens} tokens (longer prompts lose their start)`,
       `Seed ${seed}; splits ${[...splits].join(', ')}${options.limit !== undefined ? `; --limit ${options.limit}` : ''}`,
     ];
     const results = {
       format: RESULTS_FORMAT, version: RESULTS_VERSION, created: new Date().toISOString(), command: options.command,
-      wall_seconds: wallSeconds, model: benchModel.description, hypernetwork_trained: options.hypernetwork.trained,
+      wall_seconds: wallSeconds, model: benchModel.description, engine,
+      ...(engine === 'torch' ? { torch: { model_directory: options.torch!.modelDirectory, dtype: options.torch!.dtype ?? 'float32', batch_size: options.torch!.batchSize ?? 8 } } : {}),
+      per_repo_training: perRepoTraining, hypernetwork_trained: options.hypernetwork.trained,
       max_new_tokens: runtime.maxNewTokens, context_tokens: runtime.contextTokens, seed, methods: methodNames,
       task_set: taskSet.manifest ? { seed: taskSet.manifest.seed, repos: taskSet.manifest.repos.map(({ name, source, head }) => ({ name, source, head })), counts: taskSet.manifest.counts } : null,
       tools: toolVersions(), skipped: run.skipped, prepare: run.prepares,

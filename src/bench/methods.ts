@@ -1,8 +1,16 @@
 // Benchmark methods: each turns a repository into per-repo state, then completes tasks with greedy decoding.
+import { diffChunkIds } from '../code2lora/diffEncoder.ts';
+import { ENCODER_SETTINGS } from '../code2lora/encoderSettings.ts';
+import { evoAdapter } from '../code2lora/evo.ts';
+import { EvoTimeline } from '../code2lora/evoTimeline.ts';
+import type { FileEmbeddingCache } from '../code2lora/fileEmbeddingCache.ts';
+import { repoState } from '../code2lora/hypernetwork.ts';
 import { makeRepoAdapter, type Hypernetwork } from '../code2lora/makeAdapter.ts';
+import { embedDiff, encodeRepository, type RepoEncoderModel } from '../code2lora/repoEncoder.ts';
+import type { FileDiff } from '../git/diff.ts';
 import { generate, type TextTokenizer } from '../model/generate.ts';
 import type { LlamaModel } from '../model/llama.ts';
-import { disposePreparedLora, prepareLora, type LoraAdapter, type PreparedLora } from '../model/lora.ts';
+import { disposeLoraAdapter, disposePreparedLora, prepareLora, type LoraAdapter, type PreparedLora } from '../model/lora.ts';
 import { isTestPath } from '../git/pathFilters.ts';
 import type { SnapshotFile } from '../parse/mineTasks.ts';
 import type { PythonParser } from '../parse/pythonParser.ts';
@@ -34,6 +42,17 @@ export interface RepoContext {
   files: SnapshotFile[];
   /** Another repository's head, for the shuffled-adapter control; null when the benchmark has one repository. */
   donor: RepoContext | null;
+  /** The history the task set was mined from (Evo steps along it); absent where the source has none. */
+  history?: RepoHistory;
+}
+
+export interface RepoHistory {
+  /** Commits oldest first: the Evo state starts at the first. */
+  commits: readonly string[];
+  /** Every Python file at a commit (tests included). */
+  readPythonFiles: (commit: string) => Promise<SnapshotFile[]>;
+  /** The commit against its first parent, the non-test .py/.md/.rst files (src/git diffCommit). */
+  diff: (commit: string) => Promise<FileDiff[]>;
 }
 
 export interface MethodPrediction {
@@ -44,7 +63,20 @@ export interface MethodPrediction {
   extraPromptTokens: number;
 }
 
+/** What the model is asked to complete for one task: the same for every engine. */
+export interface MethodPrompt {
+  /** Token ids, already cut to the prompt budget (context minus new tokens). */
+  ids: number[];
+  /** Tokens the method added to the task's prompt (RAG's retrieved code), after truncation to the context. */
+  extraPromptTokens: number;
+}
+
 export interface PreparedMethod {
+  /** The prompt of a task, as this method builds it (the torch engine decodes these ids in batches). */
+  prompt: (task: BenchTask) => MethodPrompt;
+  /** The adapter this method decodes with for this repository; null: the base model. */
+  adapter: LoraAdapter | null;
+  /** Greedy completion in the TypeScript runtime (the default engine). */
   predict: (task: BenchTask, signal?: AbortSignal) => Promise<MethodPrediction>;
   dispose: () => void;
 }
@@ -53,10 +85,12 @@ export interface BenchMethod {
   name: MethodName;
   /** Builds the per-repo state (index, adapter); its cost is reported apart from per-task time. */
   prepare: (context: RepoContext, signal?: AbortSignal) => Promise<PreparedMethod>;
+  /** Why this method must not be scored on a task (per-repo LoRA: it trained on it), or null. */
+  skipReason?: (task: BenchTask) => string | null;
 }
 
 export class MethodUnavailableError extends Error {
-  constructor(readonly code: 'NO_WEIGHTS' | 'NOT_IMPLEMENTED' | 'NO_ADAPTER_FOR_REPO' | 'NEEDS_TWO_REPOS' | 'UNKNOWN_METHOD', message: string) {
+  constructor(readonly code: 'NO_WEIGHTS' | 'NO_HISTORY' | 'NO_ADAPTER_FOR_REPO' | 'NEEDS_TWO_REPOS' | 'UNKNOWN_METHOD', message: string) {
     super(message);
     this.name = 'MethodUnavailableError';
   }
@@ -106,22 +140,38 @@ function promptBudget(runtime: BenchRuntime): number {
   return runtime.contextTokens - runtime.maxNewTokens;
 }
 
-/** A method that completes the task's own prompt, optionally with a LoRA adapter. */
-function plainPredictor(runtime: BenchRuntime, lora: PreparedLora | null): PreparedMethod['predict'] {
-  return async (task, signal) => {
-    const ids = keepLast(runtime.tokenizer.encode(task.prompt), promptBudget(runtime));
-    const prediction = await completePrompt(runtime, ids, { target: task.target, lora, signal });
-    return { prediction, promptTokens: ids.length, extraPromptTokens: 0 };
+/** The task's own prompt, cut to the budget. */
+function plainPrompt(runtime: BenchRuntime): PreparedMethod['prompt'] {
+  return (task) => ({ ids: keepLast(runtime.tokenizer.encode(task.prompt), promptBudget(runtime)), extraPromptTokens: 0 });
+}
+
+/**
+ * A prepared method from its prompt builder and adapter. The adapter is moved to the TypeScript runtime's device
+ * only when `predict` first runs (the torch engine never calls it); `disposeAdapter` also frees the adapter itself
+ * (one made for this repository, not one shared by all).
+ */
+function preparedMethod(
+  runtime: BenchRuntime, prompt: PreparedMethod['prompt'], adapter: LoraAdapter | null, disposeAdapter = false,
+): PreparedMethod {
+  let lora: PreparedLora | null = null;
+  return {
+    prompt,
+    adapter,
+    predict: async (task, signal) => {
+      const { ids, extraPromptTokens } = prompt(task);
+      if (adapter && !lora) lora = prepareLora(adapter, runtime.model.config);
+      const prediction = await completePrompt(runtime, ids, { target: task.target, lora, signal });
+      return { prediction, promptTokens: ids.length, extraPromptTokens };
+    },
+    dispose: () => {
+      if (lora) disposePreparedLora(lora);
+      if (adapter && disposeAdapter) disposeLoraAdapter(adapter);
+    },
   };
 }
 
 function nonTestFiles(files: readonly SnapshotFile[]): SnapshotFile[] {
   return files.filter((file) => !isTestPath(file.path));
-}
-
-function withAdapter(runtime: BenchRuntime, adapter: LoraAdapter): PreparedMethod {
-  const lora = prepareLora(adapter, runtime.model.config);
-  return { predict: plainPredictor(runtime, lora), dispose: () => disposePreparedLora(lora) };
 }
 
 /** Retrieved chunks as they are prepended to the prompt. */
@@ -132,10 +182,27 @@ function formatRetrieved(chunks: readonly { path: string; startLine: number; tex
 export interface MethodResources {
   /** Code2LoRA's hypernetwork (randomly initialised until a trained one is passed). */
   hypernetwork: Hypernetwork;
+  /** Code2LoRA-Evo's hypernetwork (same encoder as `hypernetwork`); code2lora-evo is unavailable without it. */
+  evoHypernetwork?: Hypernetwork | null;
+  /**
+   * The repo encoder the hypernetwork was trained with (c2l-base for the shipped ones); default: the base model
+   * itself, which only an untrained hypernetwork built for its hidden size accepts.
+   */
+  encoder?: RepoEncoderModel;
+  /** File embeddings by git blob id, shared by every repository, commit and method of a run (one encoder). */
+  embeddingCache?: FileEmbeddingCache;
   /** One adapter for every repository (PEFT directory), when its weights exist. */
   sharedLora?: LoraAdapter | null;
-  /** Per-repository adapters (PEFT directories), when their weights exist: null for a repository without one. */
-  perRepoLora?: ((repo: string) => Promise<LoraAdapter | null>) | null;
+  /**
+   * Per-repository adapters (PEFT directories, or trained on the spot by the torch engine), when their weights exist:
+   * null for a repository without one.
+   */
+  perRepoLora?: ((repo: string, signal?: AbortSignal) => Promise<LoraAdapter | null>) | null;
+  /**
+   * Ids of the static tasks in each repository's IR-train split (irSplitTasks of the task set's seed): a per-repo
+   * LoRA learns from them, so it is scored only on the others.
+   */
+  irTrainTaskIds?: ReadonlySet<string>;
   /** RAG: chunks retrieved per task (paper: 3). */
   ragTopK?: number;
   /** RAG: the query is the end of the prompt, this many characters. */
@@ -150,60 +217,93 @@ export interface MethodResources {
  */
 export function createMethod(name: string, runtime: BenchRuntime, resources: MethodResources): BenchMethod {
   const { hypernetwork, ragTopK = 3, ragQueryChars = 2000 } = resources;
+  const encoder = resources.encoder ?? { model: runtime.model, tokenizer: runtime.tokenizer };
   const adapterOf = async (files: readonly SnapshotFile[], signal?: AbortSignal) => (await makeRepoAdapter({
-    files: nonTestFiles(files), encoder: { model: runtime.model, tokenizer: runtime.tokenizer }, baseModel: runtime.model.config,
-    parser: runtime.parser, hypernetwork, signal,
+    files: nonTestFiles(files), encoder, baseModel: runtime.model.config, parser: runtime.parser, hypernetwork,
+    cache: resources.embeddingCache, signal,
   })).adapter;
   switch (name) {
     case 'base':
-      return { name, prepare: async () => ({ predict: plainPredictor(runtime, null), dispose: () => {} }) };
+      return { name, prepare: async () => preparedMethod(runtime, plainPrompt(runtime), null) };
     case 'rag':
       return {
         name,
         prepare: async (context) => {
           const index = new Bm25Index(chunkRepository(context.files, runtime.parser));
           const budget = promptBudget(runtime);
-          return {
-            predict: async (task, signal) => {
-              const plainIds = keepLast(runtime.tokenizer.encode(task.prompt), budget);
-              const retrieved = formatRetrieved(index.search(task.prompt.slice(-ragQueryChars), ragTopK));
-              const ids = keepLast(runtime.tokenizer.encode(retrieved + task.prompt), budget);
-              const prediction = await completePrompt(runtime, ids, { target: task.target, signal });
-              return { prediction, promptTokens: ids.length, extraPromptTokens: ids.length - plainIds.length };
-            },
-            dispose: () => {},
-          };
+          return preparedMethod(runtime, (task) => {
+            const plainIds = keepLast(runtime.tokenizer.encode(task.prompt), budget);
+            const retrieved = formatRetrieved(index.search(task.prompt.slice(-ragQueryChars), ragTopK));
+            const ids = keepLast(runtime.tokenizer.encode(retrieved + task.prompt), budget);
+            return { ids, extraPromptTokens: ids.length - plainIds.length };
+          }, null);
         },
       };
     case 'code2lora-static':
-      return { name, prepare: async (context, signal) => withAdapter(runtime, await adapterOf(context.files, signal)) };
+      return { name, prepare: async (context, signal) => preparedMethod(runtime, plainPrompt(runtime), await adapterOf(context.files, signal), true) };
     case 'shuffled-adapter':
       return {
         name,
         prepare: async (context, signal) => {
           if (!context.donor) throw new MethodUnavailableError('NEEDS_TWO_REPOS', 'shuffled-adapter needs at least two repositories');
-          return withAdapter(runtime, await adapterOf(context.donor.files, signal));
+          return preparedMethod(runtime, plainPrompt(runtime), await adapterOf(context.donor.files, signal), true);
         },
       };
     case 'shared-lora': {
       const adapter = resources.sharedLora;
       if (!adapter) throw new MethodUnavailableError('NO_WEIGHTS', 'shared-lora needs a PEFT adapter directory (--shared-lora DIR)');
-      return { name, prepare: async () => withAdapter(runtime, adapter) };
+      return { name, prepare: async () => preparedMethod(runtime, plainPrompt(runtime), adapter) };
     }
     case 'per-repo-lora': {
       const load = resources.perRepoLora;
-      if (!load) throw new MethodUnavailableError('NO_WEIGHTS', 'per-repo-lora needs a directory of per-repository PEFT adapters (--per-repo-lora DIR)');
+      if (!load) throw new MethodUnavailableError('NO_WEIGHTS', 'per-repo-lora needs a directory of per-repository PEFT adapters (--per-repo-lora DIR) or --engine torch to train them');
+      const irTrain = resources.irTrainTaskIds;
       return {
         name,
-        prepare: async (context) => {
-          const adapter = await load(context.repo);
+        prepare: async (context, signal) => {
+          const adapter = await load(context.repo, signal);
           if (!adapter) throw new MethodUnavailableError('NO_ADAPTER_FOR_REPO', `per-repo-lora: no adapter for ${context.repo}`);
-          return withAdapter(runtime, adapter);
+          return preparedMethod(runtime, plainPrompt(runtime), adapter, true);
+        },
+        skipReason: (task) => {
+          if (!irTrain) return null;
+          if (task.mode === 'evo') return 'per-repo-lora is scored on static tasks only (an evo task may repeat an assertion its adapter trained on)';
+          return irTrain.has(task.id) ? 'per-repo-lora trained on the IR-train split of its repository' : null;
         },
       };
     }
-    case 'code2lora-evo':
-      throw new MethodUnavailableError('NOT_IMPLEMENTED', 'code2lora-evo needs Evo GRU inference in src/code2lora, which does not exist yet');
+    case 'code2lora-evo': {
+      const evo = resources.evoHypernetwork;
+      if (!evo || evo.kind !== 'code2lora-evo') {
+        throw new MethodUnavailableError('NO_WEIGHTS', 'code2lora-evo needs an Evo hypernetwork (--evo-hypernetwork DIR, or code2lora-evo/ beside the model)');
+      }
+      // One timeline per repository for the whole run: a later commit steps on from the states already computed.
+      const timelines = new Map<string, EvoTimeline>();
+      const timelineOf = (history: RepoHistory, repo: string, signal?: AbortSignal) => {
+        if (!timelines.has(repo)) {
+          timelines.set(repo, new EvoTimeline({
+            hypernetwork: evo, commits: history.commits,
+            initialState: async () => repoState(evo, (await encodeRepository({
+              files: nonTestFiles(await history.readPythonFiles(history.commits[0])), encoder, parser: runtime.parser,
+              cache: resources.embeddingCache, signal,
+            })).files.map((file) => file.embedding)),
+            diffEmbedding: async (commit) => (await embedDiff(diffChunkIds(await history.diff(commit), encoder.tokenizer, ENCODER_SETTINGS), encoder))?.embedding ?? null,
+          }));
+        }
+        return timelines.get(repo)!;
+      };
+      return {
+        name,
+        prepare: async (context, signal) => {
+          if (!context.history) throw new MethodUnavailableError('NO_HISTORY', `code2lora-evo: ${context.repo} has no history to step through`);
+          const timeline = timelineOf(context.history, context.repo, signal);
+          const index = timeline.indexOf(context.commit);
+          if (index < 0) throw new MethodUnavailableError('NO_HISTORY', `code2lora-evo: ${context.commit} is not in the mined history of ${context.repo}`);
+          const state = await timeline.stateAt(index, { signal });
+          return preparedMethod(runtime, plainPrompt(runtime), await evoAdapter(evo, runtime.model.config, state), true);
+        },
+      };
+    }
     default:
       throw new MethodUnavailableError('UNKNOWN_METHOD', `unknown method ${JSON.stringify(name)} (known: ${METHOD_NAMES.join(', ')})`);
   }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import http from 'isomorphic-git/http/node';
-import { cloneRepository, listCommits, normalizeRepoUrl, readSnapshot } from '../git/index.ts';
+import { cloneRepository, diffCommit, type FileDiff, listCommits, normalizeRepoUrl, readSnapshot } from '../git/index.ts';
 import type { SnapshotFile } from '../parse/mineTasks.ts';
 import { generateRepo } from '../synth/generateRepo.ts';
 import { writeGitRepo } from '../synth/writeGitRepo.ts';
@@ -50,6 +50,8 @@ export interface OpenedRepo extends MinableRepo {
   dir: string;
   /** Every Python file (tests included) at a commit, for the methods' per-repo state (RAG index, adapter). */
   readPythonFiles: (commit: string) => Promise<SnapshotFile[]>;
+  /** A commit against its first parent: the non-test .py/.md/.rst files Evo reads (src/git diffCommit). */
+  diff: (commit: string) => Promise<FileDiff[]>;
   close: () => Promise<void>;
 }
 
@@ -103,6 +105,7 @@ export async function openRepository(spec: RepoSpec, { history, signal, onProgre
       commits: commits.map(({ sha, timestamp }) => ({ sha, timestamp })),
       readFiles: read,
       readPythonFiles: (commit) => read(commit, (path) => path.endsWith('.py')),
+      diff: (commit) => diffCommit({ fs, dir, commit }),
       close: async () => {
         if (workDir) await rm(workDir, { recursive: true, force: true });
       },

@@ -1,7 +1,7 @@
 // Node only: runs methods over a task set, appending each finished (task, method) record so a rerun resumes; summaries.
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { bootstrapMean, pairedBootstrap, scoreCompletion } from './metrics.ts';
-import { type BenchMethod, MethodUnavailableError, type PreparedMethod, type RepoContext } from './methods.ts';
+import { type BenchMethod, type MethodPrediction, MethodUnavailableError, type PreparedMethod, type RepoContext } from './methods.ts';
 import type { BenchSplit, BenchTask, TaskMode } from './taskSet.ts';
 import { groupBy } from '../util/groupBy.ts';
 
@@ -70,7 +70,54 @@ export interface BenchRun {
   skipped: { method: string; repo: string; commit: string; tasks: number; reason: string }[];
 }
 
-const recordKey = (taskId: string, method: string) => `${taskId}\u0000${method}`;
+export const recordKey = (taskId: string, method: string) => `${taskId}\u0000${method}`;
+
+/**
+ * The (task, method) pairs a run scores, and those a method refuses (BenchMethod.skipReason), counted per method,
+ * repository, commit and reason for results.json's `skipped`.
+ */
+export function plannedPairs(tasks: readonly BenchTask[], methods: readonly BenchMethod[]): { wanted: Set<string>; refused: BenchRun['skipped'] } {
+  const wanted = new Set<string>();
+  const refused = new Map<string, BenchRun['skipped'][number]>();
+  for (const method of methods) {
+    for (const task of tasks) {
+      const reason = method.skipReason?.(task) ?? null;
+      if (reason === null) {
+        wanted.add(recordKey(task.id, method.name));
+        continue;
+      }
+      const key = [method.name, task.repo, task.commit, reason].join('\u0000');
+      const entry = refused.get(key);
+      if (entry) entry.tasks++;
+      else refused.set(key, { method: method.name, repo: task.repo, commit: task.commit, tasks: 1, reason });
+    }
+  }
+  return { wanted, refused: [...refused.values()] };
+}
+
+/** Tasks grouped by repository and commit (each method prepares once per group), in first-seen order. */
+export function groupByRepoCommit(tasks: readonly BenchTask[]): BenchTask[][] {
+  const groups = new Map<string, BenchTask[]>();
+  for (const task of tasks) {
+    const key = `${task.repo}\u0000${task.commit}`;
+    const group = groups.get(key);
+    if (group) group.push(task);
+    else groups.set(key, [task]);
+  }
+  return [...groups.values()];
+}
+
+/** A task's record: the raw prediction scored with the paper's post-processing (the same for every engine). */
+export function scoredRecord(task: BenchTask, method: string, predicted: MethodPrediction, seconds: number): TaskRecord {
+  const score = scoreCompletion(predicted.prediction, task.target);
+  return {
+    task_id: task.id, repo: task.repo, commit: task.commit, file: task.file, line: task.line, kind: task.kind,
+    mode: task.mode, method, split: task.split, target: task.target, prediction: predicted.prediction,
+    prediction_clean: score.prediction, em: score.em, editsim: score.editsim, prompt_tokens: predicted.promptTokens,
+    extra_prompt_tokens: predicted.extraPromptTokens, seconds,
+    ...(task.commitIndex !== undefined ? { commit_index: task.commitIndex, commit_count: task.commitCount } : {}),
+  };
+}
 
 /**
  * Reads an append-only JSONL file, dropping a last line cut short by a crash (and truncating the file there, so the
@@ -95,7 +142,7 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<BenchR
   const { tasks, methods, loadContext, partialPath, preparePath, signal, onProgress, onNote } = options;
   const records = readJsonlResumable<TaskRecord>(partialPath);
   const prepares = readJsonlResumable<PrepareRecord>(preparePath);
-  const wanted = new Set(tasks.flatMap((task) => methods.map((method) => recordKey(task.id, method.name))));
+  const { wanted, refused } = plannedPairs(tasks, methods);
   const done = new Set<string>();
   const kept: TaskRecord[] = [];
   for (const record of records) {
@@ -107,18 +154,10 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<BenchR
   }
   const resumed = kept.length;
   const total = wanted.size;
-  const skipped: BenchRun['skipped'] = [];
+  const skipped: BenchRun['skipped'] = [...refused];
   const started = performance.now();
   let finishedHere = 0;
   let skippedCount = 0;
-
-  const groups = new Map<string, BenchTask[]>();
-  for (const task of tasks) {
-    const key = `${task.repo}\u0000${task.commit}`;
-    const group = groups.get(key);
-    if (group) group.push(task);
-    else groups.set(key, [task]);
-  }
   const report = (method: string, repo: string) => {
     const elapsedSeconds = (performance.now() - started) / 1000;
     const remaining = total - kept.length - skippedCount;
@@ -126,11 +165,11 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<BenchR
     onProgress?.({ done: kept.length + skippedCount, total, resumed, method, repo, elapsedSeconds, etaSeconds });
   };
 
-  for (const groupTasks of groups.values()) {
+  for (const groupTasks of groupByRepoCommit(tasks)) {
     const { repo, commit } = groupTasks[0];
     let context: RepoContext | null = null;
     for (const method of methods) {
-      const todo = groupTasks.filter((task) => !done.has(recordKey(task.id, method.name)));
+      const todo = groupTasks.filter((task) => wanted.has(recordKey(task.id, method.name)) && !done.has(recordKey(task.id, method.name)));
       if (todo.length === 0) continue;
       signal?.throwIfAborted();
       context ??= await loadContext(repo, commit);
@@ -155,14 +194,7 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<BenchR
           const taskStarted = performance.now();
           const { prediction, promptTokens, extraPromptTokens } = await prepared.predict(task, signal);
           const seconds = (performance.now() - taskStarted) / 1000;
-          const score = scoreCompletion(prediction, task.target);
-          const record: TaskRecord = {
-            task_id: task.id, repo: task.repo, commit: task.commit, file: task.file, line: task.line, kind: task.kind,
-            mode: task.mode, method: method.name, split: task.split, target: task.target, prediction,
-            prediction_clean: score.prediction, em: score.em, editsim: score.editsim, prompt_tokens: promptTokens,
-            extra_prompt_tokens: extraPromptTokens, seconds,
-            ...(task.commitIndex !== undefined ? { commit_index: task.commitIndex, commit_count: task.commitCount } : {}),
-          };
+          const record = scoredRecord(task, method.name, { prediction, promptTokens, extraPromptTokens }, seconds);
           appendFileSync(partialPath, JSON.stringify(record) + '\n');
           done.add(recordKey(task.id, method.name));
           kept.push(record);

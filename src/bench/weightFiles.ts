@@ -17,10 +17,11 @@ export class WeightFileError extends Error {
 
 /**
  * A trained hypernetwork from a directory written by training/export_hypernet.py (hypernetwork_config.json +
- * hypernetwork.safetensors), refused unless it was trained for this base model (src/code2lora/loadHypernetwork.ts).
+ * hypernetwork.safetensors), refused unless it was trained for this base model and, when `encoderHiddenSize` is
+ * given, for that encoder (src/code2lora/loadHypernetwork.ts).
  */
-export async function loadHypernetworkDirectory(directory: string, model: ModelConfig): Promise<Hypernetwork> {
-  return loadHypernetwork(filesFromDirectory(directory), { baseModel: model });
+export async function loadHypernetworkDirectory(directory: string, model: ModelConfig, encoderHiddenSize?: number): Promise<Hypernetwork> {
+  return loadHypernetwork(filesFromDirectory(directory), { baseModel: model, encoderHiddenSize });
 }
 
 /** A PEFT adapter directory (adapter_model.safetensors + adapter_config.json) for the base model. */

@@ -70,11 +70,36 @@ export async function embedFile(
 ): Promise<{ embedding: Float32Array; tokens: number } | null> {
   const chunks = fileChunkIds(content, parser, encoder.tokenizer, ENCODER_SETTINGS);
   if (chunks.length === 0) return null;
-  const vector = tf.tidy(() => tf.mean(tf.stack(chunks.map((ids) =>
-    tf.mean(encoder.model.hidden(padToBucket(ids)).slice([0, 0], [ids.length, -1]), 0))), 0));
+  const vector = tf.tidy(() => tf.mean(chunkEmbeddings(chunks, encoder), 0));
   const embedding = (await vector.data()) as Float32Array;
   vector.dispose();
-  return { embedding, tokens: chunks.reduce((sum, ids) => sum + ids.length, 0) };
+  return { embedding, tokens: countTokens(chunks) };
+}
+
+/** [N, E]: per chunk, the mean of the encoder's final hidden states over its tokens (training/embed.py embed_chunks). */
+function chunkEmbeddings(chunks: readonly number[][], encoder: RepoEncoderModel): tf.Tensor2D {
+  return tf.stack(chunks.map((ids) => tf.mean(encoder.model.hidden(padToBucket(ids)).slice([0, 0], [ids.length, -1]), 0))) as tf.Tensor2D;
+}
+
+function countTokens(chunks: readonly number[][]): number {
+  return chunks.reduce((sum, ids) => sum + ids.length, 0);
+}
+
+/**
+ * Evo's diff embedding of a commit from its diffChunkIds chunks, as training/embed.py computes it: [mean over chunks ;
+ * max over chunks] of the chunk embeddings ([2E]). Null for a commit without chunks (no non-test .py/.md/.rst change):
+ * the Evo state does not move there.
+ * @example const diff = await embedDiff(diffChunkIds(await diffCommit({ fs, dir, commit }), encoder.tokenizer, ENCODER_SETTINGS), encoder);
+ */
+export async function embedDiff(chunks: readonly number[][], encoder: RepoEncoderModel): Promise<{ embedding: Float32Array; tokens: number } | null> {
+  if (chunks.length === 0) return null;
+  const vector = tf.tidy(() => {
+    const embedded = chunkEmbeddings(chunks, encoder);
+    return tf.concat([tf.mean(embedded, 0), tf.max(embedded, 0)]);
+  });
+  const embedding = (await vector.data()) as Float32Array;
+  vector.dispose();
+  return { embedding, tokens: countTokens(chunks) };
 }
 
 export interface EncodeRepositoryOptions {

@@ -30,3 +30,5 @@ export const C2L_BASE: Readonly<ShippedModel> = {
 
 /** The folder beside a base model that holds the Code2LoRA-Static hypernetwork trained for it (training/export_hypernet.py). */
 export const STATIC_HYPERNETWORK_FOLDER = 'code2lora-static';
+/** The Evo hypernetwork's folder beside its base model (training/export_hypernet.py of a --evo run). */
+export const EVO_HYPERNETWORK_FOLDER = 'code2lora-evo';

@@ -1,0 +1,99 @@
+// Node only: the per-repo LoRA baseline trained on the spot: a repository's IR-train tasks -> training/train_hypernet.py -> PEFT directory.
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ModelConfig } from '../model/config.ts';
+import type { TextTokenizer } from '../model/generate.ts';
+import type { LoraAdapter } from '../model/lora.ts';
+import { irSplitTasks } from '../parse/splits.ts';
+import { groupBy } from '../util/groupBy.ts';
+import type { BenchTask } from './taskSet.ts';
+import { PROJECT_ROOT, pythonOf, runPython } from './torchEngine.ts';
+import { loadPeftDirectory } from './weightFiles.ts';
+
+/** train_hypernet.py's per-repo-lora settings that the benchmark fixes (the rest are the script's defaults). */
+export const PER_REPO_LORA = { rank: 16, alpha: 32, batchSize: 8 } as const;
+
+/**
+ * The static tasks of each repository's IR-train split, recomputed as the task set builder splits them
+ * (irSplitTasks over the repository's static tasks in task-set order, with the task set's seed): the same split
+ * whether the repository was held out (all its tasks are `cr_test`) or not.
+ */
+export function irTrainTasks(tasks: readonly BenchTask[], seed: number): Map<string, BenchTask[]> {
+  const byRepo = groupBy(tasks.filter((task) => task.mode === 'static'), (task) => task.repo);
+  return new Map([...byRepo].map(([repo, repoTasks]) => [repo, irSplitTasks(repoTasks, seed, repo).train]));
+}
+
+/** One finished training, as recorded in training.jsonl and results.json. */
+export interface PerRepoTraining {
+  repo: string;
+  steps: number;
+  train_tasks: number;
+  seconds: number;
+  final_loss: number | null;
+}
+
+export interface PerRepoTrainerOptions {
+  /** Hugging Face directory of the base model (train_hypernet.py's --base_model). */
+  modelDirectory: string;
+  modelConfig: ModelConfig;
+  tokenizer: TextTokenizer;
+  /** IR-train tasks by repository (irTrainTasks). */
+  trainTasks: ReadonlyMap<string, readonly BenchTask[]>;
+  /** Optimizer steps per repository (batch 8). */
+  steps: number;
+  /** Prompts keep their last this many tokens (train_hypernet.py's prompt_tokens). */
+  promptTokens: number;
+  /** One folder per repository: data/tasks.jsonl, run/ (checkpoints, log.jsonl), adapter/ (PEFT); and training.jsonl. */
+  workDirectory: string;
+  python?: string;
+  onNote?: (message: string) => void;
+}
+
+const folderOf = (repo: string) => repo.replace(/[^\w.@-]+/g, '__');
+
+/**
+ * A `perRepoLora` resource that trains each repository's adapter the first time it is asked for (wall time recorded
+ * in workDirectory/training.jsonl) and reads the exported PEFT directory back on a rerun. Returns null for a
+ * repository without IR-train tasks.
+ */
+export function perRepoLoraTrainer(options: PerRepoTrainerOptions): (repo: string, signal?: AbortSignal) => Promise<LoraAdapter | null> {
+  const { modelDirectory, modelConfig, tokenizer, trainTasks, steps, promptTokens, workDirectory, onNote } = options;
+  return async (repo, signal) => {
+    const folder = join(workDirectory, folderOf(repo));
+    const adapterDirectory = join(folder, 'adapter');
+    if (existsSync(join(adapterDirectory, 'adapter_model.safetensors'))) return loadPeftDirectory(adapterDirectory, modelConfig);
+    const tasks = trainTasks.get(repo) ?? [];
+    if (tasks.length === 0) return null;
+    const python = pythonOf(options);
+    mkdirSync(join(folder, 'data'), { recursive: true });
+    // train_hypernet.py's task format (cli/hypernet-data.ts writes the same fields).
+    await writeFile(join(folder, 'data/tasks.jsonl'), tasks.map((task) => {
+      const promptIds = tokenizer.encode(task.prompt);
+      return JSON.stringify({
+        repo, split: 'train', ir_split: 'train', kind: task.kind, target: task.target,
+        prompt_ids: promptIds.slice(Math.max(0, promptIds.length - promptTokens)), target_ids: tokenizer.encode(`${task.target}\n`),
+      });
+    }).join('\n') + '\n');
+    onNote?.(`per-repo-lora: training ${repo} on ${tasks.length} IR-train tasks, ${steps} steps`);
+    const started = performance.now();
+    await runPython(python, [
+      join(PROJECT_ROOT, 'training/train_hypernet.py'), '--method=per-repo-lora', `--repos=${repo}`,
+      `--data_dir=${join(folder, 'data')}`, `--out_dir=${join(folder, 'run')}`, `--base_model=${modelDirectory}`,
+      `--max_steps=${steps}`, `--batch_size=${Math.min(PER_REPO_LORA.batchSize, tasks.length)}`, `--rank=${PER_REPO_LORA.rank}`,
+      `--alpha=${PER_REPO_LORA.alpha}`, `--prompt_tokens=${promptTokens}`, `--checkpoint_interval=${steps}`,
+      `--eval_interval=${steps}`, '--time_budget_minutes=100000',
+    ], { signal, onLine: (line) => onNote?.(`  ${line}`) });
+    await runPython(python, [
+      join(PROJECT_ROOT, 'training/export_lora.py'), '--checkpoint', join(folder, 'run/checkpoint.pt'), '--base', modelDirectory,
+      '--out', adapterDirectory, '--alpha', String(PER_REPO_LORA.alpha),
+    ], { signal, onLine: (line) => onNote?.(`  ${line}`) });
+    const losses = readFileSync(join(folder, 'run/log.jsonl'), 'utf8').split('\n').filter(Boolean)
+      .map((line) => JSON.parse(line) as { loss?: number }).filter((entry) => entry.loss !== undefined);
+    const training: PerRepoTraining = {
+      repo, steps, train_tasks: tasks.length, seconds: (performance.now() - started) / 1000, final_loss: losses.at(-1)?.loss ?? null,
+    };
+    appendFileSync(join(workDirectory, 'training.jsonl'), JSON.stringify(training) + '\n');
+    return loadPeftDirectory(adapterDirectory, modelConfig);
+  };
+}
