@@ -2,6 +2,8 @@
 //
 //   npx tsx test/support/code2loraParity.ts embed --encoder DIR --sources FILE.json --out OUT.json
 //     FILE.json: [{path, content}]; OUT.json: {files: [{path, blobId, chunks, embedding}]} for the files encodeRepository kept
+//   npx tsx test/support/code2loraParity.ts embed-diff --encoder DIR --chunks FILE.json --out OUT.json
+//     FILE.json: [[[token ids] per chunk] per commit]; OUT.json: [[2E floats] | null per commit] (embedDiff)
 //   npx tsx test/support/code2loraParity.ts adapter --hypernetwork DIR --base-config CONFIG.json --base-name NAME
 //     --encoder-hidden-size N --embeddings FILE.json --out OUT.json
 //     FILE.json: [[E floats] per file]; OUT.json: {rank, alpha, layers, modules: {module: {A, B}}} (A [r x in], B [out x r], row-major)
@@ -16,7 +18,7 @@ import { evoAdapter, stepEvoState } from '../../src/code2lora/evo.ts';
 import { generateAdapter, repoState } from '../../src/code2lora/hypernetwork.ts';
 import type { LoraAdapter } from '../../src/model/lora.ts';
 import { loadHypernetwork } from '../../src/code2lora/loadHypernetwork.ts';
-import { encodeRepository, fileChunkIds } from '../../src/code2lora/repoEncoder.ts';
+import { embedDiff, encodeRepository, fileChunkIds } from '../../src/code2lora/repoEncoder.ts';
 import { initBackend } from '../../src/model/backend.ts';
 import { parseModelConfig } from '../../src/model/config.ts';
 import { filesFromDirectory, loadHfModel } from '../../src/model/loadHfModel.ts';
@@ -34,6 +36,7 @@ const { positionals: [command], values: args } = parseArgs({
     'encoder-hidden-size': { type: 'string' },
     embeddings: { type: 'string' },
     diffs: { type: 'string' },
+    chunks: { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -52,6 +55,13 @@ if (command === 'embed' && args.encoder && args.sources && args.out) {
       chunks: fileChunkIds(contentOf.get(file.path)!, parser, tokenizer, ENCODER_SETTINGS),
     })),
   }));
+} else if (command === 'embed-diff' && args.encoder && args.chunks && args.out) {
+  const { model } = await loadHfModel(filesFromDirectory(args.encoder));
+  const tokenizer = BpeTokenizer.fromJSON(await readFile(join(args.encoder, 'tokenizer.json'), 'utf8'));
+  const commits = JSON.parse(await readFile(args.chunks, 'utf8')) as number[][][];
+  const embedded = [];
+  for (const chunks of commits) embedded.push((await embedDiff(chunks, { model, tokenizer }))?.embedding ?? null);
+  await writeFile(args.out, JSON.stringify(embedded.map((e) => e && Array.from(e))));
 } else if ((command === 'adapter' || (command === 'evo' && args.diffs)) && args.hypernetwork && args['base-config'] && args.embeddings && args.out) {
   const baseModel = parseModelConfig(await readFile(args['base-config'], 'utf8'));
   const hypernetwork = await loadHypernetwork(filesFromDirectory(args.hypernetwork), {

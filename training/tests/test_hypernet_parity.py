@@ -3,7 +3,8 @@
 (a) file embeddings: src/code2lora/repoEncoder.ts with public/models/c2l-base vs training/embed.py on the same chunk ids;
 (b) adapters: training/export_hypernet.py writes a random Hypernetwork (float32 and float16), src/code2lora/loadHypernetwork.ts
     loads it and generateAdapter runs it on the same file embeddings as training/hypernet.py;
-(c) Evo: a random EvoHypernetwork exported the same way; src/code2lora/evo.ts steps its GRU state over 20 commits (some
+(c) Evo's diff embeddings: src/code2lora/repoEncoder.ts embedDiff vs training/embed.py embed_diffs on the same chunks;
+(d) Evo: a random EvoHypernetwork exported the same way; src/code2lora/evo.ts steps its GRU state over 20 commits (some
     without a diff) and makes adapters from the states: states and adapters equal EvoHypernetwork's.
 """
 import hashlib
@@ -23,7 +24,7 @@ from safetensors.torch import load_file
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "training"))
-from embed import embed_files  # noqa: E402
+from embed import embed_diffs, embed_files  # noqa: E402
 from export_hypernet import ENCODER, ExportError, export_hypernetwork  # noqa: E402
 from hypernet import EvoHypernetwork, Hypernetwork, HypernetConfig, module_shapes  # noqa: E402
 from model import CausalLM, ModelConfig  # noqa: E402
@@ -208,3 +209,20 @@ def test_evo_states_and_adapters_match_pytorch_over_20_commits(tmp_path):
             errors = (relative_error(torch.tensor(picked["modules"][module]["A"]).view(a.shape[1:]), a[0]),
                       relative_error(torch.tensor(picked["modules"][module]["B"]).view(b.shape[1:]), b[0]))
             assert max(errors) < TOLERANCE, (picked["commit"], module, errors)
+
+
+def test_diff_embeddings_match_embed_py(tmp_path):
+    """[mean ; max] over a commit's chunks, full and short chunks mixed; a commit without chunks is null / zeros."""
+    generator = torch.Generator().manual_seed(9)
+    commits = [[torch.randint(5, 8000, (n,), generator=generator).tolist() for n in lengths]
+               for lengths in ([128, 128, 40], [], [7], [128] * 5)]
+    chunks, result = tmp_path / "chunks.json", tmp_path / "diffs.json"
+    chunks.write_text(json.dumps(commits))
+    run_tsx("embed-diff", "--encoder", str(ENCODER_DIR), "--chunks", str(chunks), "--out", str(result))
+    ours = json.loads(result.read_text())
+    encoder = CausalLM.from_pretrained(str(ENCODER_DIR)).eval()
+    expected = embed_diffs(encoder, [{"diff_chunks": c} for c in commits])
+    assert ours[1] is None and torch.equal(expected[1], torch.zeros_like(expected[1]))
+    errors = [relative_error(torch.tensor(o), e) for o, e in zip(ours, expected) if o is not None]
+    print(f"diff embeddings: max relative error {max(errors):.2e}")
+    assert max(errors) < TOLERANCE
