@@ -1,17 +1,24 @@
 // `npm run bench:perf -- [--model DIR|tiny] [--repo SOURCE] [--repeats N] [--no-python] [--json FILE]`: cost ratios measured in
 // one run: adapter generation vs per-repo LoRA training (estimate), time to first token with adapter vs RAG, decode
-// tokens/s with and without adapter, and an Evo step (encoding one diff) vs re-encoding the whole repository.
+// tokens/s with and without adapter, and an Evo step (one commit's diff encoded + one GRU step + its adapter) vs a cold
+// Static adapter (every file encoded + the hypernetwork), both with the repo encoder the hypernetworks use (c2l-base).
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadBenchModel, TINY_MODEL } from '../src/bench/benchModel.ts';
+import { DEFAULT_MODEL_DIRECTORY, loadBenchModel, TINY_MODEL } from '../src/bench/benchModel.ts';
+import { loadHypernetworkDirectory } from '../src/bench/weightFiles.ts';
+import { diffChunkIds } from '../src/code2lora/diffEncoder.ts';
+import { ENCODER_SETTINGS } from '../src/code2lora/encoderSettings.ts';
+import { evoAdapter, stepEvoState } from '../src/code2lora/evo.ts';
+import { adapterFromState, initHypernetworkWeights, repoState } from '../src/code2lora/hypernetwork.ts';
+import { EVO_HYPERNETWORK_FOLDER } from '../src/model/shippedModels.ts';
 import { untrainedHypernetwork } from '../src/code2lora/makeAdapter.ts';
 import { Bm25Index, chunkRepository } from '../src/bench/retrieval.ts';
 import { openRepository } from '../src/bench/repoSources.ts';
 import { generateAdapter } from '../src/code2lora/hypernetwork.ts';
-import { embedFile, encodeRepository } from '../src/code2lora/repoEncoder.ts';
+import { embedDiff, encodeRepository } from '../src/code2lora/repoEncoder.ts';
 import { diffCommit, isTestPath } from '../src/git/index.ts';
 import { initBackend } from '../src/model/backend.ts';
 import { generate } from '../src/model/generate.ts';
@@ -20,7 +27,8 @@ import { mineRepoTasks } from '../src/parse/mineTasks.ts';
 import { loadPythonParser } from '../src/parse/pythonParser.ts';
 import { integerOption, UsageError } from './benchArgs.ts';
 
-const USAGE = 'usage: npm run bench:perf -- [--model DIR|tiny] [--repo SOURCE (default synth:1)] [--repeats N] [--no-python] [--json FILE]';
+const USAGE = 'usage: npm run bench:perf -- [--model DIR|tiny] [--repo SOURCE (default synth:1)] [--history N] [--repeats N] [--no-python] [--json FILE]\n'
+  + '  the Evo figures use code2lora-evo/ beside SmolLM2 when it is installed (else a random Evo hypernetwork of the same shape)';
 
 // The paper's per-repo LoRA baseline (authors' trainer defaults): 3 epochs, micro-batch 4, over a repo's training tasks.
 const LORA_EPOCHS = 3;
@@ -43,6 +51,7 @@ async function main(): Promise<void> {
       model: { type: 'string' },
       repo: { type: 'string', default: 'synth:1' },
       repeats: { type: 'string' },
+      history: { type: 'string' },
       'no-python': { type: 'boolean', default: false },
       json: { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -57,7 +66,7 @@ async function main(): Promise<void> {
   const { model, tokenizer, description } = await loadBenchModel(values.model);
   const parser = await loadPythonParser();
   const hypernetwork = untrainedHypernetwork(model.config);
-  const repo = await openRepository({ source: values.repo }, { history: 20 });
+  const repo = await openRepository({ source: values.repo }, { history: integerOption('history', values.history, 20, 2) });
   try {
     const files = await repo.readPythonFiles(repo.head);
     const code = files.filter((file) => !isTestPath(file.path));
@@ -111,14 +120,7 @@ async function main(): Promise<void> {
     const tokensPerSecondAdapter = await decodeRate(true);
     const tokensPerSecondBase = await decodeRate(false);
 
-    // Evo step stand-in: encoding the newest commit's diff (the GRU does not exist yet) vs re-encoding everything.
-    let diffText = '';
-    for (let i = repo.commits.length - 1; i > 0 && diffText === ''; i--) {
-      diffText = (await diffCommit({ fs, dir: repo.dir, commit: repo.commits[i].sha })).map((d) => d.patch).join('\n');
-    }
-    const evoStepSeconds = diffText
-      ? await median(repeats, () => embedFile(diffText, { encoder, parser }))
-      : null;
+    const evo = await measureEvoStep({ repo, code, parser, repeats, say });
 
     // Per-repo LoRA training, estimated from one measured PyTorch micro-step on the same base model.
     let lora_estimate: Record<string, unknown> | null = null;
@@ -145,15 +147,12 @@ async function main(): Promise<void> {
       lora_training_estimate: lora_estimate,
       ttft: { adapter_seconds: ttftAdapter, rag_seconds: ttftRag, base_seconds: ttftBase, prompt_tokens: plainIds.length, rag_prompt_tokens: ragIds.length },
       decode: { adapter_tokens_per_second: tokensPerSecondAdapter, base_tokens_per_second: tokensPerSecondBase },
-      evo: evoStepSeconds === null ? null : {
-        step_seconds: evoStepSeconds, full_encode_seconds: encodeSeconds, diff_chars: diffText.length,
-        note: 'Evo step stand-in: embedFile on the diff text (the Evo GRU is not implemented yet)',
-      },
+      evo,
       ratios: {
         lora_training_over_adapter: lora_estimate ? (lora_estimate.estimated_seconds as number) / adapterSeconds : null,
         ttft_rag_over_adapter: ttftRag / ttftAdapter,
         decode_adapter_over_base: tokensPerSecondAdapter / tokensPerSecondBase,
-        full_encode_over_evo_step: evoStepSeconds === null ? null : encodeSeconds / evoStepSeconds,
+        cold_static_adapter_over_evo_step: evo ? evo.cold_static_adapter_seconds / evo.step_seconds : null,
       },
     };
     const s = (x: number) => `${x < 0.1 ? (x * 1000).toFixed(1) + ' ms' : x.toFixed(2) + ' s'}`;
@@ -166,14 +165,67 @@ async function main(): Promise<void> {
     console.log(`time to first token: adapter ${s(ttftAdapter)} (${plainIds.length} prompt tokens), RAG ${s(ttftRag)} (${ragIds.length} tokens), base ${s(ttftBase)}`
       + ` -> RAG/adapter ${result.ratios.ttft_rag_over_adapter.toFixed(2)}x`);
     console.log(`decode: adapter ${tokensPerSecondAdapter.toFixed(1)} tok/s, base ${tokensPerSecondBase.toFixed(1)} tok/s -> ${result.ratios.decode_adapter_over_base.toFixed(2)}x`);
-    if (result.evo) {
-      console.log(`Evo step (stand-in: encode one ${diffText.length}-char diff): ${s(result.evo.step_seconds)} vs full re-encode ${s(encodeSeconds)}`
-        + ` -> ${result.ratios.full_encode_over_evo_step!.toFixed(1)}x`);
-    }
+    if (evo) {
+      console.log(`Evo step for ${evo.commit.slice(0, 12)} (${evo.changed_files} changed file(s), ${evo.diff_tokens} diff tokens; ${evo.hypernetwork}): `
+        + `${s(evo.step_seconds)} (diff ${s(evo.diff_seconds)}, encode ${s(evo.diff_encode_seconds)}, GRU + adapter ${s(evo.gru_and_adapter_seconds)}) `
+        + `vs a cold Static adapter for ${evo.files} files ${s(evo.cold_static_adapter_seconds)} -> ${result.ratios.cold_static_adapter_over_evo_step!.toFixed(1)}x`);
+    } else console.log('Evo step: no commit in the history changes exactly one non-test source file');
     if (values.json) await writeFile(values.json, JSON.stringify(result, null, 2) + '\n');
   } finally {
     await repo.close();
   }
+}
+
+/**
+ * An Evo step on the newest commit of the history that changes exactly one non-test .py/.md/.rst file: diff against
+ * its parent, encoder chunks, diff embedding, one GRU step and the step's adapter; against a cold Static adapter of the
+ * same snapshot (every non-test file encoded without a cache, repo state, heads). Both with c2l-base, the encoder the
+ * hypernetworks were trained on.
+ */
+async function measureEvoStep({ repo, code, parser, repeats, say }: {
+  repo: Awaited<ReturnType<typeof openRepository>>;
+  code: Awaited<ReturnType<Awaited<ReturnType<typeof openRepository>>['readPythonFiles']>>;
+  parser: Awaited<ReturnType<typeof loadPythonParser>>;
+  repeats: number;
+  say: (line: string) => void;
+}) {
+  let commit: string | null = null;
+  for (let i = repo.commits.length - 1; i > 0 && commit === null; i--) {
+    const diffs = await diffCommit({ fs, dir: repo.dir, commit: repo.commits[i].sha });
+    if (diffs.filter((d) => !d.binary).length === 1) commit = repo.commits[i].sha;
+  }
+  if (commit === null) return null;
+  const encoder = await loadBenchModel(DEFAULT_MODEL_DIRECTORY);
+  const smolDirectory = resolve('public/models/smollm2-135m-instruct');
+  const shipped = resolve(smolDirectory, EVO_HYPERNETWORK_FOLDER);
+  const smol = fs.existsSync(resolve(smolDirectory, 'model.gguf')) && fs.existsSync(resolve(shipped, 'hypernetwork_config.json'))
+    ? await loadBenchModel(resolve(smolDirectory, 'model.gguf')) : null;
+  const baseModel = smol?.model.config ?? encoder.model.config;
+  const hypernetwork = smol
+    ? await loadHypernetworkDirectory(shipped, baseModel, encoder.model.config.hiddenSize)
+    : (() => {
+      const config = { ...untrainedHypernetwork(baseModel, encoder.model.config.hiddenSize).config };
+      return { kind: 'code2lora-evo' as const, config, weights: initHypernetworkWeights(config, 1, 'code2lora-evo'), trained: false };
+    })();
+  const chunksOf = async () => diffChunkIds(await diffCommit({ fs, dir: repo.dir, commit: commit! }), encoder.tokenizer, ENCODER_SETTINGS);
+  say(`Evo step on ${commit.slice(0, 12)} with ${smol ? shipped : 'a random Evo hypernetwork'} ...`);
+  const coldAdapter = async () => {
+    const encoding = await encodeRepository({ files: code, encoder, parser });
+    return adapterFromState(hypernetwork, baseModel, await repoState(hypernetwork, encoding.files.map((f) => f.embedding)));
+  };
+  const state = await repoState(hypernetwork, (await encodeRepository({ files: code, encoder, parser })).files.map((f) => f.embedding));
+  const chunks = await chunksOf();
+  const embedding = (await embedDiff(chunks, encoder))!.embedding;
+  const diffSeconds = await median(repeats, chunksOf);
+  const diffEncodeSeconds = await median(repeats, () => embedDiff(chunks, encoder));
+  const gruSeconds = await median(repeats, async () => evoAdapter(hypernetwork, baseModel, await stepEvoState(hypernetwork, state, embedding)));
+  const coldSeconds = await median(Math.min(repeats, 2), coldAdapter);
+  return {
+    commit, changed_files: 1, diff_tokens: chunks.reduce((n, c) => n + c.length, 0), files: code.length,
+    hypernetwork: smol ? `${EVO_HYPERNETWORK_FOLDER} (trained, SmolLM2)` : 'random Evo hypernetwork (c2l-base shapes)',
+    diff_seconds: diffSeconds, diff_encode_seconds: diffEncodeSeconds, gru_and_adapter_seconds: gruSeconds,
+    step_seconds: diffSeconds + diffEncodeSeconds + gruSeconds, cold_static_adapter_seconds: coldSeconds,
+  };
 }
 
 main().catch((error: unknown) => {
