@@ -286,8 +286,21 @@ describe('clone failures', () => {
     try {
       const dir = freshDir();
       const error = await expectGitError(cloneRepository({ fs, http, dir, url: urlOf(main.name) }), 'Unauthorized', 'git.cloneRepository');
-      expect(error.data).toEqual({ status });
+      // The server's own words ride along (its body is the status text here, so the message does not repeat it).
+      expect(error.data).toEqual({ status, reason: status === 401 ? 'Unauthorized' : 'Forbidden' });
+      expect(error.message).not.toContain('the server says');
       expect(fs.existsSync(dir)).toBe(false);
+    } finally {
+      server.faults = {};
+    }
+  });
+
+  it('reports any other HTTP error as Network with the reason the server gave', async () => {
+    server.faults = { statusFor: (path) => (path.startsWith(`/${main.name}.git/`) ? 502 : undefined) };
+    try {
+      const error = await expectGitError(cloneRepository({ fs, http, dir: freshDir(), url: urlOf(main.name) }), 'Network', 'git.cloneRepository');
+      expect(error.message).toBe('The git server answered HTTP 502: Bad Gateway');
+      expect(error.data).toEqual({ status: 502, reason: 'Bad Gateway' });
     } finally {
       server.faults = {};
     }

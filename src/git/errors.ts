@@ -5,6 +5,7 @@ export type GitErrorCode =
   | 'NotFound'
   | 'Unauthorized'
   | 'Network'
+  | 'Offline'
   | 'TooLarge'
   | 'TooManyFiles'
   | 'EmptyRepository'
@@ -33,16 +34,33 @@ export function rethrowAsGitError(err: unknown, caller: string): never {
   throw gitError;
 }
 
+/** The server's or proxy's own words from an error response body (plain text, first line, at most 300 characters). */
+function serverReason(body: unknown): string {
+  if (typeof body !== 'string' || /^\s*</.test(body)) return '';
+  const line = body.trim().split('\n')[0].trim();
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}
+
+/** True when the browser knows it has no network (navigator.onLine is false); Node never says so. */
+function isOffline(): boolean {
+  return (globalThis as { navigator?: { onLine?: boolean } }).navigator?.onLine === false;
+}
+
 function fromIsomorphicGitError(err: unknown): GitError {
-  const e = err as { code?: string; message?: string; data?: { statusCode?: number } };
+  const e = err as { code?: string; message?: string; data?: { statusCode?: number; response?: unknown } };
   const message = e?.message ?? String(err);
+  if (isOffline() && e?.code !== 'NotFoundError') {
+    return new GitError('Offline', 'This computer is offline: connect to a network and try again');
+  }
   if (e?.code === 'HttpError') {
     const status = e.data?.statusCode ?? 0;
+    const reason = serverReason(e.data?.response);
     if (status === 401 || status === 403) {
-      return new GitError('Unauthorized', `The server refused access (HTTP ${status}): the repository is private or needs credentials`, { status });
+      const said = reason && !/^(unauthori[sz]ed|forbidden)$/i.test(reason) ? ` (the server says: ${reason})` : '';
+      return new GitError('Unauthorized', `The server refused access (HTTP ${status}): the repository is private or needs credentials${said}`, { status, reason });
     }
     if (status === 404) return new GitError('NotFound', 'Repository not found (HTTP 404)', { status });
-    return new GitError('Network', `The git server answered HTTP ${status}`, { status });
+    return new GitError('Network', `The git server answered HTTP ${status}${reason ? `: ${reason}` : ''}`, { status, reason });
   }
   if (e?.code === 'NotFoundError') return new GitError('BadCommit', message);
   if (e?.code === 'SmartHttpError' || e?.code === 'UnknownTransportError' || e?.code === 'UrlParseError') {
