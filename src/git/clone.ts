@@ -110,6 +110,21 @@ export async function cloneRepository({
   }
 }
 
+/**
+ * Opens a complete clone of `url` that an earlier `cloneRepository` left in `dir`, without the network.
+ * Errors: GitError NotCloned when there is none (or only a half-written one).
+ * @example const { head, branch } = await openClone({ fs, dir: '/repos/demo', url });
+ */
+export async function openClone({ fs, dir, url }: { fs: GitFs; dir: string; url: string }): Promise<{ head: string; branch: string }> {
+  if (!(await isCompleteCloneOf(fs, dir, url))) rethrowAsGitError(new GitError('NotCloned', `No clone of ${url} is stored in this browser`), 'git.openClone');
+  try {
+    const head = await git.resolveRef({ fs, dir, ref: 'HEAD' });
+    return { head, branch: (await git.currentBranch({ fs, dir })) ?? 'main' };
+  } catch (err) {
+    rethrowAsGitError(err, 'git.openClone');
+  }
+}
+
 export async function isCompleteCloneOf(fs: GitFs, dir: string, url: string): Promise<boolean> {
   if (!(await pathExists(fs, `${dir}/${COMPLETE_MARKER}`))) return false;
   const recorded = await fs.promises.readFile(`${dir}/${COMPLETE_MARKER}`, 'utf8');

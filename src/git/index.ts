@@ -1,5 +1,5 @@
 // Public git API (browser Worker and Node alike): clone, history, snapshots and diffs over an isomorphic-git fs.
-export { cloneRepository, isCompleteCloneOf, DEFAULT_HISTORY_DEPTH, DEFAULT_MAX_CLONE_BYTES } from './clone.ts';
+export { cloneRepository, isCompleteCloneOf, openClone, DEFAULT_HISTORY_DEPTH, DEFAULT_MAX_CLONE_BYTES } from './clone.ts';
 export type { CloneProgress, CloneResult } from './clone.ts';
 export { listCommits } from './log.ts';
 export type { CommitInfo } from './log.ts';

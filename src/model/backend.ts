@@ -1,4 +1,4 @@
-// Picks the tfjs backend: WebGPU when the browser gives an adapter, else WASM (SIMD); Node always uses WASM.
+// Picks the tfjs backend: WebGPU when the browser gives a hardware adapter, else WASM (SIMD); Node always uses WASM.
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
@@ -19,27 +19,51 @@ async function nodeWasmDirectory(): Promise<string> {
   return dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + '/';
 }
 
-async function hasWebGpuAdapter(): Promise<boolean> {
-  const gpu = (globalThis.navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } } | undefined)?.gpu;
-  if (!gpu) return false;
+/** What the browser's WebGPU adapter is: none, a hardware GPU, or a software one (SwiftShader, llvmpipe, WARP). */
+export interface WebGpuAdapterProbe {
+  available: boolean;
+  /** A CPU emulation of a GPU: slower than the WASM backend for our models (README: 3.8 vs 130 tokens/s). */
+  software: boolean;
+  /** The adapter's vendor and architecture, e.g. "google swiftshader"; empty when there is none. */
+  name: string;
+}
+
+interface GpuAdapterLike {
+  isFallbackAdapter?: boolean;
+  info?: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean };
+}
+
+const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|softpipe|software|basic render|warp/i;
+
+/** Asks the browser for its WebGPU adapter and says whether it is a software one (from the adapter's info, no timing). */
+export async function probeWebGpu(): Promise<WebGpuAdapterProbe> {
+  const gpu = (globalThis.navigator as unknown as { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } } | undefined)?.gpu;
+  if (!gpu) return { available: false, software: false, name: '' };
   try {
-    return (await gpu.requestAdapter()) != null;
+    const adapter = await gpu.requestAdapter();
+    if (!adapter) return { available: false, software: false, name: '' };
+    const info = adapter.info ?? {};
+    const name = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ');
+    const software = adapter.isFallbackAdapter === true || info.isFallbackAdapter === true || SOFTWARE_ADAPTER.test(name);
+    return { available: true, software, name };
   } catch {
-    return false;
+    return { available: false, software: false, name: '' };
   }
 }
 
 let active: BackendName | null = null;
 
 /**
- * Initialises tfjs once and returns the backend in use. `auto` tries WebGPU first (browser only) and falls
- * back to WASM. The threaded WASM build is disabled: it gives nothing on 2 cores and breaks under Vite.
+ * Initialises tfjs once and returns the backend in use. `auto` takes WebGPU (browser only) when the adapter is a
+ * hardware one and WASM otherwise: a software adapter (SwiftShader) is far slower than WASM. `webgpu` takes any
+ * adapter. The threaded WASM build is disabled: it gives nothing on 2 cores and breaks under Vite.
  */
 export async function initBackend(
   { preference = 'auto', wasmBinaries }: { preference?: BackendPreference; wasmBinaries?: WasmBinaries } = {},
 ): Promise<BackendName> {
   if (active && (preference === 'auto' || preference === active)) return active;
-  if (!isNode && preference !== 'wasm' && (await hasWebGpuAdapter())) {
+  const webgpu = isNode || preference === 'wasm' ? null : await probeWebGpu();
+  if (webgpu?.available && (preference === 'webgpu' || !webgpu.software)) {
     await import('@tensorflow/tfjs-backend-webgpu');
     if (await tf.setBackend('webgpu')) {
       await tf.ready();

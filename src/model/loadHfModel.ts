@@ -93,10 +93,15 @@ export async function loadHfModel(
   const config = parseModelConfig(await readBytes((await openFile(source, 'config.json', true))!));
   onProgress?.({ stage: 'config', file: 'config.json', loaded: 1, total: 1 });
 
+  // The single file first: most small models have one, and asking for an index they lack costs a 404 on every load.
+  const single = await openFile(source, SINGLE_FILE, false);
   let shards = [SINGLE_FILE];
   let total = 0;
-  const index = await openFile(source, INDEX_FILE, false);
-  if (index) ({ shards, totalSize: total } = parseShardIndex(await readBytes(index)));
+  if (!single) {
+    const index = await openFile(source, INDEX_FILE, false);
+    if (!index) throw new ModelLoadError('file-not-found', SINGLE_FILE, `The model directory has neither ${SINGLE_FILE} nor ${INDEX_FILE}`);
+    ({ shards, totalSize: total } = parseShardIndex(await readBytes(index)));
+  }
 
   const expected = hfTensorShapes(config);
   const tensors = new Map<string, tf.Tensor>();
@@ -104,7 +109,7 @@ export async function loadHfModel(
   try {
     for (const shard of shards) {
       signal?.throwIfAborted();
-      const file = (await openFile(source, shard, true))!;
+      const file = single && shard === SINGLE_FILE ? single : (await openFile(source, shard, true))!;
       const addTensor = (name: string, entry: SafetensorsEntry) => {
         signal?.throwIfAborted();
         if (tensors.has(name)) throw new ModelLoadError('duplicate-tensor', shard, `Tensor "${name}" appears in more than one shard`);
