@@ -13,7 +13,8 @@ test('URL -> clone -> parse -> adapter -> completion -> adapter download', async
   test.setTimeout(600_000);
   page.on('pageerror', (err) => console.log(`[page error] ${err.message}`));
   const state = readE2eState();
-  await page.goto('/?model=random-tiny&seed=1&tokens=16');
+  // "auto" passes over SwiftShader for WASM (backendChoice.spec.ts): ask for WebGPU by name to run this flow on it.
+  await page.goto(`/?model=random-tiny&seed=1&tokens=16&backend=${testInfo.project.name === 'webgpu' ? 'webgpu' : 'auto'}`);
   const expectedBackend = testInfo.project.name === 'webgpu' ? 'webgpu' : 'wasm';
   await expect(page.getByTestId('backend')).toHaveText(`tfjs backend: ${expectedBackend}`);
   console.log(`[${testInfo.project.name}] tfjs backend in use: ${await page.getByTestId('backend').textContent()}`);
@@ -31,7 +32,7 @@ test('URL -> clone -> parse -> adapter -> completion -> adapter download', async
 
   // Step to an older commit: its diff is shown and the adapter is regenerated for it, re-encoding only the files
   // whose content differs (the rest come from the IndexedDB cache by git blob id).
-  const older = page.getByTestId('commits').getByRole('button').nth(1);
+  const older = page.getByTestId('commits').getByRole('option').nth(1);
   await older.click();
   await expect(page.getByTestId('diff')).toBeVisible();
   await expect(page.getByTestId('adapter')).toContainText(`Adapter for ${(await older.getAttribute('title'))!.slice(0, 8)}`, { timeout: STAGE_TIMEOUT });

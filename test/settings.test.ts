@@ -6,7 +6,7 @@ const defaults = defaultSettings('http://127.0.0.1:5173');
 
 describe('sanitizeSettings', () => {
   it('keeps well-formed values', () => {
-    const settings = { historyDepth: 50, corsProxy: 'https://proxy.example/git/', backend: 'wasm', model: { kind: 'url', url: 'https://host/m/' }, maxNewTokens: 12 };
+    const settings = { historyDepth: 50, corsProxy: 'https://proxy.example/git/', backend: 'wasm', model: { kind: 'url', url: 'https://host/m/' }, maxNewTokens: 12, stallSeconds: 20 };
     expect(sanitizeSettings(settings, defaults)).toEqual({ ...settings, corsProxy: 'https://proxy.example/git' });
   });
 
@@ -41,7 +41,7 @@ describe('loadSettings', () => {
     // code2lora-settings-v1 as earlier versions wrote it: "default" then meant c2l-base and now means SmolLM2 when installed.
     withStored({ historyDepth: 30, corsProxy: 'http://127.0.0.1:5173/git-proxy', backend: 'wasm', model: { kind: 'default' }, maxNewTokens: 16 });
     expect(loadSettings('http://127.0.0.1:5173', '')).toEqual({
-      historyDepth: 30, corsProxy: 'http://127.0.0.1:5173/git-proxy', backend: 'wasm', model: { kind: 'default' }, maxNewTokens: 16,
+      historyDepth: 30, corsProxy: 'http://127.0.0.1:5173/git-proxy', backend: 'wasm', model: { kind: 'default' }, maxNewTokens: 16, stallSeconds: 30,
     });
   });
 

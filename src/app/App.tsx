@@ -1,7 +1,7 @@
-// The app shell: repository -> commits -> summary -> adapter -> completion, each stage with progress and errors.
+// The app shell: repository -> commits -> summary -> adapter -> completion, each stage with progress and errors; the session (repository, commit, adapter) survives a failed load, a cancel, a backend switch and a reload.
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import * as Comlink from 'comlink';
-import type { CommitInfo, FileDiff } from '../git/index.ts';
+import type { CommitInfo } from '../git/index.ts';
 import type { BackendName } from '../model/backend.ts';
 import { ProgressBar } from './components/ProgressBar.tsx';
 import { CommitList } from './components/CommitList.tsx';
@@ -11,9 +11,12 @@ import { CompletionPanel } from './components/CompletionPanel.tsx';
 import { ModelPicker } from './components/ModelPicker.tsx';
 import { ModelStatus } from './components/ModelStatus.tsx';
 import { PipelineStages } from './components/PipelineStages.tsx';
+import { StallNotice, useStalled } from './components/StallNotice.tsx';
+import { loadLastSession, saveLastSession, type LastSession } from './lastSession.ts';
+import { CancelledError } from './pipelineClient.ts';
 import { loadSettings, saveSettings, type Settings } from './settings.ts';
 import { usePipeline } from './usePipeline.ts';
-import type { AdapterInfo, ModelInfo, Progress, RepoInfo, RepoSummary } from './workers/pipelineApi.ts';
+import type { AdapterInfo, BackendStatus, CommitDiff, ModelInfo, Progress, RepoInfo, RepoSummary } from './workers/pipelineApi.ts';
 
 interface AppError {
   stage: string;
@@ -32,56 +35,161 @@ function isCancellation(err: unknown): boolean {
   return e?.code === 'Cancelled' || e?.name === 'AbortError';
 }
 
+/** The worker was replaced for another reason than Cancel (a backend switch): nothing to tell the user. */
+function isRestart(err: unknown): boolean {
+  return err instanceof CancelledError && err.reason === 'restart';
+}
+
+/** Everything derived from the repository, as plain data; each result names the commit it was computed for. */
+interface SessionView {
+  repo: RepoInfo | null;
+  commits: CommitInfo[];
+  selected: string | null;
+  diff: CommitDiff | null;
+  summary: RepoSummary | null;
+  adapter: AdapterInfo | null;
+}
+
+const NO_SESSION: SessionView = { repo: null, commits: [], selected: null, diff: null, summary: null, adapter: null };
+
+const BACKEND_LABEL: Record<BackendName, string> = { webgpu: 'WebGPU', wasm: 'WASM' };
+
 export function App() {
   const pipeline = usePipeline();
   const [settings, setSettings] = useState<Settings>(() => loadSettings(location.origin, location.search));
-  const [backend, setBackend] = useState<BackendName | null>(null);
+  const [backend, setBackend] = useState<BackendStatus | null>(null);
   const [model, setModel] = useState<ModelInfo | null>(null);
-  const [url, setUrl] = useState('');
+  const [smollm2Installed, setSmollm2Installed] = useState<boolean | null>(null);
+  /** Bumped when the worker is replaced (a stuck cancel, a backend switch): the fresh one needs its model again. */
+  const [workerGeneration, setWorkerGeneration] = useState(0);
+  /** Bumped by the model picker's Load, so loading the same choice again (e.g. after a cancelled load) runs. */
+  const [modelRequest, setModelRequest] = useState(0);
+  const [url, setUrl] = useState(() => loadLastSession()?.url ?? '');
   const [progress, setProgress] = useState<Progress | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<AppError | null>(null);
   /** A neutral message (not an error), e.g. after the user cancelled. */
   const [notice, setNotice] = useState<string | null>(null);
+  /** Read by screen readers (a polite live region): stages finished, results ready. */
+  const [announcement, setAnnouncement] = useState('');
+  const [session, setSession] = useState<SessionView>(NO_SESSION);
+  const [focusCommits, setFocusCommits] = useState(0);
   /** The stage the current operation is in, for naming what failed. */
   const stage = useRef('clone');
-  const [repo, setRepo] = useState<RepoInfo | null>(null);
-  const [commits, setCommits] = useState<CommitInfo[]>([]);
-  const [selected, setSelected] = useState<string | null>(null);
-  const [diff, setDiff] = useState<FileDiff[] | null>(null);
-  const [summary, setSummary] = useState<RepoSummary | null>(null);
-  const [adapter, setAdapter] = useState<AdapterInfo | null>(null);
+  const sessionRef = useRef(session);
+  sessionRef.current = session;
+  /** What to reopen once the worker has its model: the last visit's session at first, the current one after a restart. */
+  const reopen = useRef<LastSession | null>(loadLastSession());
+  /** Set when the user cancelled a model load: the fresh worker then waits for Load instead of loading again. */
+  const holdModelLoad = useRef(false);
+  const stalled = useStalled(progress, settings.stallSeconds);
 
   const onProgress = useMemo(() => Comlink.proxy((p: Progress) => setProgress(p)), []);
+  const update = useCallback((patch: Partial<SessionView>) => setSession((s) => ({ ...s, ...patch })), []);
 
   useEffect(() => saveSettings(settings), [settings]);
 
   useEffect(() => {
+    const { repo, selected, adapter } = session;
+    if (repo && selected) saveLastSession({ url: repo.url, depth: settings.historyDepth, commit: selected, adapter: adapter?.commit === selected });
+  }, [session, settings.historyDepth]);
+
+  useEffect(
+    () => pipeline.onRestart(() => {
+      // The fresh worker has no model, clone handle or adapter: reload the model, then reopen the session as far as it got.
+      const { repo, selected, adapter } = sessionRef.current;
+      if (repo && selected) reopen.current ??= { url: repo.url, depth: settings.historyDepth, commit: selected, adapter: adapter?.commit === selected };
+      setSession((s) => ({ ...s, adapter: null }));
+      setWorkerGeneration((g) => g + 1);
+    }),
+    [pipeline, settings.historyDepth],
+  );
+
+  useEffect(() => {
+    pipeline.call((api) => api.installedModels()).then((found) => setSmollm2Installed(found.smollm2), () => undefined);
+  }, [pipeline, workerGeneration]);
+
+  /** Diff, summary and (optionally) adapter of one commit, each shown as soon as it is there. */
+  const analyse = useCallback(
+    async (commit: string, { adapter }: { adapter: boolean }) => {
+      stage.current = 'diff';
+      update({ diff: await pipeline.call((api) => api.diff(commit)) });
+      stage.current = 'parse';
+      update({ summary: await pipeline.call((api) => api.summarize(commit, onProgress)) });
+      if (!adapter) return;
+      stage.current = 'adapter';
+      const made = await pipeline.call((api) => api.makeAdapter(commit, onProgress));
+      update({ adapter: made });
+      setAnnouncement(`Adapter ready for ${commit.slice(0, 8)}: ${made.encodedFiles} files, ${made.cachedFiles} from cache.`);
+    },
+    [pipeline, onProgress, update],
+  );
+
+  /** Reopens a stored clone without the network at `commit` (a reload, or a fresh worker after a restart). */
+  const reopenSession = useCallback(
+    async (last: LastSession) => {
+      stage.current = 'reopen';
+      let opened;
+      try {
+        opened = await pipeline.call((api) => api.open({ url: last.url, depth: last.depth }));
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'NotCloned') throw err;
+        setNotice(`The last repository (${last.url}) is no longer stored in this browser: load it again.`);
+        return;
+      }
+      const commit = opened.commits.some((c) => c.sha === last.commit) ? last.commit : opened.repo.head;
+      setUrl((typed) => typed || last.url);
+      setSession({ ...NO_SESSION, repo: opened.repo, commits: opened.commits, selected: commit });
+      setAnnouncement(`Reopened ${opened.repo.name} at ${commit.slice(0, 8)}.`);
+      await analyse(commit, { adapter: last.adapter });
+    },
+    [pipeline, analyse],
+  );
+
+  useEffect(() => {
     let live = true;
+    if (holdModelLoad.current) {
+      holdModelLoad.current = false;
+      return;
+    }
     setBusy(true);
     setModel(null);
-    setAdapter(null);
+    setSession((s) => ({ ...s, adapter: null }));
     setError(null);
-    pipeline
-      .initBackend(settings.backend)
-      .then(async (active) => {
-        if (!live) return;
-        setBackend(active);
-        const info = await pipeline.loadModel(settings.model, onProgress);
-        if (live) setModel(info);
+    (async () => {
+      stage.current = 'model';
+      const status = await pipeline.call((api) => api.initBackend(settings.backend));
+      if (!live) return;
+      setBackend(status);
+      const info = await pipeline.call((api) => api.loadModel(settings.model, onProgress));
+      if (!live) return;
+      setModel(info);
+      setAnnouncement(`Model ready: ${info.name} on ${BACKEND_LABEL[status.backend]}.`);
+      const last = reopen.current;
+      reopen.current = null;
+      if (last) await reopenSession(last);
+    })()
+      .catch((err) => {
+        if (!live || isRestart(err)) return;
+        if (!isCancellation(err)) setError(toAppError(stage.current, err));
+        else if (stage.current === 'model') {
+          holdModelLoad.current = true;
+          setNotice('Cancelled: the model was not loaded. Choose Load under Settings to load it.');
+        } else setNotice(`Cancelled: the ${stage.current} was stopped.`);
       })
-      .catch((err) => live && setError(toAppError('model', err)))
       .finally(() => live && (setBusy(false), setProgress(null)));
     return () => {
       live = false;
     };
-  }, [pipeline, settings.backend, settings.model, onProgress]);
+  }, [pipeline, settings.backend, settings.model, workerGeneration, modelRequest, onProgress, reopenSession]);
 
   const complete = useCallback(
     async (prompt: string) => {
       setBusy(true);
       try {
-        return await pipeline.complete({ prompt, maxNewTokens: settings.maxNewTokens }, onProgress);
+        const result = await pipeline.call((api) => api.complete({ prompt, maxNewTokens: settings.maxNewTokens }, onProgress));
+        setAnnouncement(`Completion ready: ${result.adapted === null ? 'base model only' : `base and adapted for ${result.adapterCommit?.slice(0, 8)}`}.`);
+        return result;
       } finally {
         setBusy(false);
         setProgress(null);
@@ -90,68 +198,77 @@ export function App() {
     [pipeline, settings.maxNewTokens, onProgress],
   );
 
-  const analyse = useCallback(
-    async (commit: string) => {
-      stage.current = 'parse';
-      setSummary(await pipeline.summarize(commit, onProgress));
-      stage.current = 'adapter';
-      setAdapter(await pipeline.makeAdapter(commit, onProgress));
-    },
-    [pipeline, onProgress],
-  );
+  /** Reports how an operation ended: a cancel as a notice, anything else as an error. */
+  const reportFailure = useCallback((err: unknown, cancelled: string) => {
+    if (isRestart(err)) return;
+    if (isCancellation(err)) setNotice(cancelled);
+    else setError(toAppError(stage.current, err));
+  }, []);
 
   const cloneAndAnalyse = useCallback(async () => {
     setError(null);
     setNotice(null);
     setBusy(true);
-    setRepo(null);
-    setCommits([]);
-    setSummary(null);
-    setAdapter(null);
-    setDiff(null);
     try {
       stage.current = 'clone';
-      const result = await pipeline.clone({ url, depth: settings.historyDepth, corsProxy: settings.corsProxy }, onProgress);
-      setRepo(result.repo);
-      setCommits(result.commits);
-      setSelected(result.repo.head);
-      await analyse(result.repo.head);
+      const result = await pipeline.call((api) => api.clone({ url, depth: settings.historyDepth, corsProxy: settings.corsProxy }, onProgress));
+      // Only a clone that worked replaces the session: a mistyped URL leaves the loaded repository as it was.
+      setSession({ ...NO_SESSION, repo: result.repo, commits: result.commits, selected: result.repo.head });
+      setFocusCommits((n) => n + 1);
+      setAnnouncement(`Cloned ${result.repo.name}: ${result.commits.length} commits. Making the adapter for ${result.repo.head.slice(0, 8)}.`);
+      await analyse(result.repo.head, { adapter: true });
     } catch (err) {
-      if (isCancellation(err)) setNotice(`Cancelled: the ${stage.current} was stopped${stage.current === 'clone' ? ' and nothing was kept' : ''}.`);
-      else setError(toAppError(stage.current, err));
+      reportFailure(err, `Cancelled: the ${stage.current} was stopped${stage.current === 'clone' ? ' and nothing was kept' : ''}.`);
     } finally {
       setBusy(false);
       setProgress(null);
     }
-  }, [pipeline, url, settings, onProgress, analyse]);
+  }, [pipeline, url, settings, onProgress, analyse, reportFailure]);
 
   const selectCommit = useCallback(
     async (sha: string) => {
-      setSelected(sha);
+      update({ selected: sha });
       setError(null);
       setNotice(null);
       setBusy(true);
       try {
-        stage.current = 'diff';
-        setDiff(await pipeline.diff(sha));
-        await analyse(sha);
+        await analyse(sha, { adapter: true });
       } catch (err) {
-        if (isCancellation(err)) setNotice(`Cancelled: the ${stage.current} was stopped.`);
-        else setError(toAppError(stage.current, err));
+        reportFailure(err, `Cancelled: the ${stage.current} was stopped.`);
       } finally {
         setBusy(false);
         setProgress(null);
       }
     },
-    [pipeline, analyse],
+    [analyse, update, reportFailure],
   );
 
+  const cancel = useCallback(async () => {
+    const running = backend ? BACKEND_LABEL[backend.backend] : 'compute';
+    if ((await pipeline.cancel()) === 'restarted') {
+      setNotice((said) => `${said ?? 'Cancelled.'} The ${running} backend did not stop within a second, so it was restarted.`);
+    }
+  }, [pipeline, backend]);
+
+  /** Leaves a stalled backend behind: a fresh worker on the other one, which resumes the session's work. */
+  const switchBackend = useCallback(
+    (next: BackendName) => {
+      const { repo, selected } = sessionRef.current;
+      if (repo && selected) reopen.current = { url: repo.url, depth: settings.historyDepth, commit: selected, adapter: true };
+      setNotice(`Switched to ${BACKEND_LABEL[next]}: loading the model again and resuming.`);
+      setSettings((s) => ({ ...s, backend: next }));
+      pipeline.restart();
+    },
+    [pipeline, settings.historyDepth],
+  );
+
+  const { repo, commits, selected, diff, summary, adapter } = session;
   return (
     <div className="app">
       <header>
         <h1>Code2LoRA-Web</h1>
         <span className="badge" data-testid="backend">
-          {backend ? `tfjs backend: ${backend}` : 'starting…'}
+          {backend ? `tfjs backend: ${backend.backend}` : 'starting…'}
         </span>
         {model && (
           <span className="badge" data-testid="model-info" title={model.trained ? 'trained checkpoint' : 'randomly initialised: for testing the pipeline only'}>
@@ -159,7 +276,15 @@ export function App() {
           </span>
         )}
       </header>
+      {backend?.note && (
+        <p className="muted" data-testid="backend-note">
+          {backend.note}
+        </p>
+      )}
       {model && <ModelStatus model={model} />}
+      <p className="sr-only" role="status" aria-live="polite" data-testid="announcer">
+        {announcement}
+      </p>
 
       <section className="panel">
         <h2>Repository</h2>
@@ -167,16 +292,10 @@ export function App() {
           className="row"
           onSubmit={(e) => {
             e.preventDefault();
-            void cloneAndAnalyse();
+            if (!busy && url.trim() && model) void cloneAndAnalyse();
           }}
         >
-          <input
-            aria-label="Repository URL"
-            placeholder="https://github.com/owner/repo"
-            value={url}
-            onChange={(e) => setUrl(e.target.value)}
-            disabled={busy}
-          />
+          <input aria-label="Repository URL" placeholder="https://github.com/owner/repo" value={url} onChange={(e) => setUrl(e.target.value)} readOnly={busy} />
           <label>
             history
             <input
@@ -189,29 +308,49 @@ export function App() {
             />
             commits
           </label>
-          <button type="submit" disabled={busy || !url.trim() || !model}>
+          {/* aria-disabled, not disabled: a disabled button would drop keyboard focus to the page while it works. */}
+          <button type="submit" aria-disabled={busy || !url.trim() || !model}>
             Clone &amp; generate adapter
           </button>
         </form>
         <details>
           <summary>Settings</summary>
-          <ModelPicker choice={settings.model} disabled={busy} onChoose={(choice) => setSettings({ ...settings, model: choice })} />
+          <ModelPicker
+            choice={settings.model}
+            disabled={busy}
+            smollm2Installed={smollm2Installed}
+            onChoose={(choice) => {
+              setSettings({ ...settings, model: choice });
+              setModelRequest((n) => n + 1);
+            }}
+          />
           <label className="row">
             Compute
-            <select aria-label="Backend" value={settings.backend} disabled={busy} onChange={(e) => setSettings({ ...settings, backend: e.target.value as Settings['backend'] })}>
-              <option value="auto">auto (WebGPU if available, else WASM)</option>
+            <select
+              aria-label="Backend"
+              value={settings.backend}
+              disabled={busy}
+              onChange={(e) => {
+                setSettings({ ...settings, backend: e.target.value as Settings['backend'] });
+                pipeline.restart();
+              }}
+            >
+              <option value="auto">auto (WebGPU on a hardware GPU, else WASM)</option>
               <option value="webgpu">WebGPU</option>
               <option value="wasm">WASM</option>
             </select>
-            <small className="muted">applies after a reload</small>
+            <small className="muted">changing it reloads the model</small>
           </label>
           <label className="row">
             CORS proxy for remote hosts
             <input aria-label="CORS proxy" value={settings.corsProxy} onChange={(e) => setSettings({ ...settings, corsProxy: e.target.value.trim() })} />
           </label>
         </details>
-        {(repo || progress?.stage === 'clone') && <PipelineStages progress={progress} repo={repo} summary={summary} adapter={adapter} />}
-        {progress && <ProgressBar testId={`progress-${progress.stage}`} stage={progress} onCancel={() => void pipeline.cancel()} />}
+        {(repo || progress?.stage === 'clone') && <PipelineStages progress={progress} repo={repo} selected={selected} summary={summary} adapter={adapter} />}
+        {progress && <ProgressBar testId={`progress-${progress.stage}`} stage={progress} onCancel={() => void cancel()} />}
+        {progress && stalled && (
+          <StallNotice progress={progress} seconds={settings.stallSeconds} backend={backend?.backend ?? null} onSwitchBackend={switchBackend} />
+        )}
         {notice && (
           <div className="notice" role="status" data-testid="notice">
             {notice}
@@ -232,14 +371,17 @@ export function App() {
 
       {commits.length > 0 && (
         <section className="panel two-columns">
-          <CommitList commits={commits} selected={selected} disabled={busy} onSelect={(sha) => void selectCommit(sha)} />
-          <DiffView diff={diff} />
+          <CommitList commits={commits} selected={selected} disabled={busy} focusRequest={focusCommits} onSelect={(sha) => void selectCommit(sha)} />
+          <DiffView diff={diff} stale={!!diff && diff.commit !== selected} />
         </section>
       )}
 
       {summary && (
-        <section className="panel">
-          <h2>Code at {summary.commit.slice(0, 8)}</h2>
+        <section className="panel" aria-busy={summary.commit !== selected} data-stale={summary.commit !== selected || undefined} data-testid="summary-panel">
+          <h2>
+            Code at {summary.commit.slice(0, 8)}
+            {summary.commit !== selected && selected && <span className="stale-mark"> · outdated: reading {selected.slice(0, 8)}…</span>}
+          </h2>
           <ul className="stats" data-testid="summary">
             <li><b data-testid="count-files">{summary.pythonFiles}</b> Python files</li>
             <li><b data-testid="count-functions">{summary.functions}</b> functions</li>
@@ -251,8 +393,10 @@ export function App() {
         </section>
       )}
 
-      {adapter && model && <AdapterPanel adapter={adapter} hypernetwork={model.hypernetwork} pipeline={pipeline} />}
-      {model && <CompletionPanel onComplete={complete} disabled={busy} />}
+      {adapter && model && (
+        <AdapterPanel adapter={adapter} hypernetwork={model.hypernetwork} selected={selected} adapterFiles={() => pipeline.call((api) => api.adapterFiles())} />
+      )}
+      {model && <CompletionPanel onComplete={complete} disabled={busy} adapterCommit={adapter && adapter.commit === selected ? adapter.commit : null} />}
     </div>
   );
 }

@@ -10,12 +10,14 @@ export interface Settings {
   backend: BackendPreference;
   model: ModelChoice;
   maxNewTokens: number;
+  /** A stage whose progress has not moved for this many seconds is reported as stalled, with a way out. */
+  stallSeconds: number;
 }
 
 const STORAGE_KEY = 'code2lora-settings-v1';
 
 export function defaultSettings(origin: string): Settings {
-  return { historyDepth: 200, corsProxy: `${origin}/git-proxy`, backend: 'auto', model: { kind: 'default' }, maxNewTokens: 32 };
+  return { historyDepth: 200, corsProxy: `${origin}/git-proxy`, backend: 'auto', model: { kind: 'default' }, maxNewTokens: 32, stallSeconds: 30 };
 }
 
 function clampInt(value: unknown, min: number, max: number, fallback: number): number {
@@ -44,6 +46,7 @@ export function sanitizeSettings(raw: unknown, defaults: Settings): Settings {
     backend,
     model: parseModel(r.model, defaults.model),
     maxNewTokens: clampInt(r.maxNewTokens, 1, 256, defaults.maxNewTokens),
+    stallSeconds: clampInt(r.stallSeconds, 1, 3600, defaults.stallSeconds),
   };
 }
 
@@ -56,7 +59,7 @@ export function loadSettings(origin: string, search: string): Settings {
     stored = null;
   }
   const settings = sanitizeSettings(stored, defaults);
-  // URL parameters override storage for one visit (used by links and the e2e tests), e.g. ?model=random-tiny&backend=wasm&tokens=8
+  // URL parameters override storage for one visit (used by links and the e2e tests), e.g. ?model=random-tiny&backend=wasm&tokens=8&stall=5
   const params = new URLSearchParams(search);
   const model = params.get('model');
   if (model === 'random-tiny') settings.model = { kind: 'random-tiny', seed: clampInt(params.get('seed'), 0, 2 ** 31, 1) };
@@ -64,6 +67,8 @@ export function loadSettings(origin: string, search: string): Settings {
   else if (model && /^https?:\/\//.test(model)) settings.model = { kind: 'url', url: model };
   const tokens = params.get('tokens');
   if (tokens) settings.maxNewTokens = clampInt(tokens, 1, 256, settings.maxNewTokens);
+  const stall = params.get('stall');
+  if (stall) settings.stallSeconds = clampInt(stall, 1, 3600, settings.stallSeconds);
   const backend = params.get('backend');
   if (backend === 'wasm' || backend === 'webgpu' || backend === 'auto') settings.backend = backend;
   return settings;

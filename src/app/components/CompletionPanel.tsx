@@ -1,4 +1,4 @@
-// Try a completion: the adapted model's continuation beside the base model's, for the same prompt.
+// Try a completion: the adapted model's continuation beside the base model's, for the same prompt, labelled with the commit whose adapter made it.
 import { useState } from 'react';
 import type { CompletionResult, GenerationTiming } from '../workers/pipelineApi.ts';
 
@@ -9,7 +9,12 @@ function describeTiming(timing: GenerationTiming): string {
 
 const EXAMPLE_PROMPT = 'def test_defaults():\n    assert ';
 
-export function CompletionPanel({ onComplete, disabled }: { onComplete: (prompt: string) => Promise<CompletionResult>; disabled: boolean }) {
+export function CompletionPanel({ onComplete, disabled, adapterCommit }: {
+  onComplete: (prompt: string) => Promise<CompletionResult>;
+  disabled: boolean;
+  /** The commit of the adapter in use now (null when there is none): a result made with another one is marked outdated. */
+  adapterCommit: string | null;
+}) {
   const [prompt, setPrompt] = useState(EXAMPLE_PROMPT);
   const [result, setResult] = useState<(CompletionResult & { prompt: string }) | null>(null);
   const [running, setRunning] = useState(false);
@@ -20,8 +25,10 @@ export function CompletionPanel({ onComplete, disabled }: { onComplete: (prompt:
       <textarea aria-label="Prompt" rows={6} value={prompt} onChange={(e) => setPrompt(e.target.value)} spellCheck={false} />
       <button
         type="button"
-        disabled={disabled || running || !prompt}
+        aria-disabled={disabled || running || !prompt}
         onClick={async () => {
+          // aria-disabled rather than disabled: a disabled button would drop keyboard focus to the page while it runs.
+          if (disabled || running || !prompt) return;
           setRunning(true);
           setError(null);
           try {
@@ -49,6 +56,10 @@ export function CompletionPanel({ onComplete, disabled }: { onComplete: (prompt:
               <p className="muted" data-testid="completion-adapted">Clone a repository to generate its adapter.</p>
             ) : (
               <>
+                <p data-testid="completion-adapter-label" data-commit={result.adapterCommit} data-stale={result.adapterCommit !== adapterCommit || undefined}>
+                  With the adapter for {result.adapterCommit?.slice(0, 8)}
+                  {result.adapterCommit !== adapterCommit && <strong className="stale-mark"> · outdated: made before the selected commit's adapter; complete again to use it</strong>}
+                </p>
                 <pre data-testid="completion-adapted">{result.prompt}<mark>{result.adapted}</mark></pre>
                 <small data-testid="timing-adapted">{describeTiming(result.adaptedTiming)}</small>
               </>

@@ -1,13 +1,34 @@
-// What the selected commit changed in the files the Evo state reads (non-test .py/.md/.rst), as unified hunks.
-import type { FileDiff } from '../../git/index.ts';
+// What the selected commit changed in the files the Evo state reads (non-test .py/.md/.rst), as unified hunks, and which changed files it leaves out.
+import type { CommitDiff } from '../workers/pipelineApi.ts';
 
-export function DiffView({ diff }: { diff: FileDiff[] | null }) {
-  if (!diff) return <div className="diff muted">Select a commit to see what it changed.</div>;
-  if (diff.length === 0) return <div className="diff muted" data-testid="diff">This commit changed no non-test .py/.md/.rst files.</div>;
+const SHOWN_LEFT_OUT = 5;
+
+function LeftOut({ paths }: { paths: string[] }) {
+  if (paths.length === 0) return null;
+  const names = paths.slice(0, SHOWN_LEFT_OUT).join(', ') + (paths.length > SHOWN_LEFT_OUT ? `, and ${paths.length - SHOWN_LEFT_OUT} more` : '');
   return (
-    <div className="diff" data-testid="diff">
-      <h2>Diff</h2>
-      {diff.map((file) => (
+    <p className="muted" data-testid="diff-left-out">
+      {paths.length} changed {paths.length === 1 ? 'file is' : 'files are'} not shown: test files and files other than .py, .md and .rst
+      (the Evo state reads only these): {names}.
+    </p>
+  );
+}
+
+export function DiffView({ diff, stale }: { diff: CommitDiff | null; stale: boolean }) {
+  if (!diff) return <div className="diff muted">Select a commit to see what it changed.</div>;
+  const marks = { 'aria-busy': stale, 'data-stale': stale || undefined } as const;
+  if (diff.files.length === 0) {
+    return (
+      <div className="diff muted" data-testid="diff" {...marks}>
+        This commit changed no non-test .py/.md/.rst files.
+        <LeftOut paths={diff.leftOut} />
+      </div>
+    );
+  }
+  return (
+    <div className="diff" data-testid="diff" {...marks}>
+      <h2>Diff of {diff.commit.slice(0, 8)}{stale ? ' (loading the selected commit…)' : ''}</h2>
+      {diff.files.map((file) => (
         <details key={file.path} open>
           <summary>
             {file.status} <code>{file.path}</code>
@@ -22,6 +43,7 @@ export function DiffView({ diff }: { diff: FileDiff[] | null }) {
           </pre>
         </details>
       ))}
+      <LeftOut paths={diff.leftOut} />
     </div>
   );
 }

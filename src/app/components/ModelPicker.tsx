@@ -4,7 +4,16 @@ import type { ModelChoice } from '../workers/pipelineApi.ts';
 
 type Kind = ModelChoice['kind'];
 
-export function ModelPicker({ choice, disabled, onChoose }: { choice: ModelChoice; disabled: boolean; onChoose: (choice: ModelChoice) => void }) {
+/** The SmolLM2 option as it stands on this server: installed, or how to install it (unknown until the server answered). */
+function smollm2Label(installed: boolean | null): string {
+  if (installed === true) return 'SmolLM2-135M-Instruct (installed)';
+  if (installed === false) return 'SmolLM2-135M-Instruct (not installed: run npm run models:smollm2, then restart npm start)';
+  return 'SmolLM2-135M-Instruct';
+}
+
+export function ModelPicker({ choice, disabled, smollm2Installed, onChoose }: {
+  choice: ModelChoice; disabled: boolean; smollm2Installed: boolean | null; onChoose: (choice: ModelChoice) => void;
+}) {
   const [kind, setKind] = useState<Kind>(choice.kind);
   const [url, setUrl] = useState(choice.kind === 'url' ? choice.url : '');
   const urlValid = /^https?:\/\/\S+$/.test(url.trim());
@@ -18,7 +27,7 @@ export function ModelPicker({ choice, disabled, onChoose }: { choice: ModelChoic
       Base model
       <select aria-label="Base model" value={kind} disabled={disabled} onChange={(e) => setKind(e.target.value as Kind)}>
         <option value="default">Default: SmolLM2-135M-Instruct if installed, else c2l-base</option>
-        <option value="smollm2">SmolLM2-135M-Instruct (fetched by npm start / npm run models:smollm2)</option>
+        <option value="smollm2">{smollm2Label(smollm2Installed)}</option>
         <option value="c2l-base">c2l-base (ours, 9.4M parameters, committed)</option>
         <option value="url">From a URL (HF model directory or .gguf file)</option>
         <option value="random-tiny">Tiny untrained model (pipeline test)</option>

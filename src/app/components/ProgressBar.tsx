@@ -1,4 +1,4 @@
-// A labelled progress bar with counts, rate-based ETA, and an optional cancel button.
+// A progress bar named after its stage, with counts, a rate-based ETA, and an optional cancel button.
 import { useRef } from 'react';
 
 export interface StageProgress {
@@ -35,7 +35,7 @@ export function ProgressBar({ stage, onCancel, testId }: { stage: StageProgress;
           </button>
         )}
       </div>
-      <progress max={1} value={fraction} />
+      <progress max={1} value={fraction} aria-label={stage.label} aria-valuetext={`${counts} ${stage.unit ?? ''}`.trim()} />
     </div>
   );
 }

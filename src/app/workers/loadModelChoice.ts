@@ -90,7 +90,7 @@ function loadEncoder(appBase: URL, onProgress: OnProgress): Promise<SharedEncode
 }
 
 /** True when the server has the file (a HEAD request answered 2xx). */
-async function isServed(url: string): Promise<boolean> {
+export async function isServed(url: string): Promise<boolean> {
   try {
     return (await fetch(url, { method: 'HEAD' })).ok;
   } catch {

@@ -10,16 +10,16 @@ import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wa
 import treeSitterWasm from 'web-tree-sitter/web-tree-sitter.wasm?url';
 import pythonWasm from 'tree-sitter-python/tree-sitter-python.wasm?url';
 import {
-  cloneRepository, diffCommit, GitError, isTestPath, listCommits, normalizeRepoUrl, readSnapshot, requirePythonFiles,
+  cloneRepository, diffCommit, GitError, isEvoDiffPath, isTestPath, listCommits, normalizeRepoUrl, openClone, readSnapshot, requirePythonFiles,
 } from '../../git/index.ts';
-import { initBackend } from '../../model/backend.ts';
+import { initBackend, probeWebGpu } from '../../model/backend.ts';
 import { generate } from '../../model/generate.ts';
 import { disposePreparedLora, exportPeftAdapter, prepareLora, type LoraAdapter, type PreparedLora } from '../../model/lora.ts';
 import { loadPythonParser, type PythonParser } from '../../parse/pythonParser.ts';
 import { summarizeFile } from '../../parse/codeUnits.ts';
 import { makeRepoAdapter } from '../../code2lora/makeAdapter.ts';
 import { indexedDbStore, PersistentFileEmbeddingCache, type KeyValueStore } from './embeddingStore.ts';
-import { disposeLoadedModel, loadModelChoice, type LoadedModel } from './loadModelChoice.ts';
+import { disposeLoadedModel, isServed, loadModelChoice, SMOLLM2_GGUF_PATH, type LoadedModel } from './loadModelChoice.ts';
 import type { PipelineApi, ProgressCallback, RepoSummary } from './pipelineApi.ts';
 
 // isomorphic-git and LightningFS expect Node's Buffer.
@@ -79,9 +79,29 @@ function repoDirectoryFor(url: string): string {
   return `/repos/${url.replace(/^https?:\/\//, '').replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 200)}`;
 }
 
+/** The repository's commits and what the UI shows of it, for a clone just made or reopened. */
+async function describeRepo(dir: string, target: { url: string; name: string }, depth: number, clone: { head: string; branch: string; reused: boolean; bytes: number }, started: number) {
+  repoDir = dir;
+  dropAdapter();
+  const commits = await listCommits({ fs, dir, limit: depth });
+  return {
+    repo: { url: target.url, name: target.name, head: clone.head, branch: clone.branch, reused: clone.reused, bytes: clone.bytes, seconds: (performance.now() - started) / 1000 },
+    commits,
+  };
+}
+
 const api: PipelineApi = {
   async initBackend(preference) {
-    return initBackend({ preference, wasmBinaries: WASM_BINARIES });
+    const backend = await initBackend({ preference, wasmBinaries: WASM_BINARIES });
+    const webgpu = backend === 'wasm' && preference === 'auto' ? await probeWebGpu() : null;
+    const note = webgpu?.available && webgpu.software
+      ? `WebGPU here is a software adapter (${webgpu.name || 'CPU emulation'}), slower than WASM, so WASM is used. Choose WebGPU in Settings to use it anyway.`
+      : null;
+    return { backend, note };
+  },
+
+  async installedModels() {
+    return { smollm2: await isServed(new URL(SMOLLM2_GGUF_PATH, new URL(import.meta.env.BASE_URL, self.location.href)).href) };
   },
 
   async loadModel(choice, onProgress) {
@@ -102,13 +122,15 @@ const api: PipelineApi = {
       corsProxy: target.isLoopback ? undefined : corsProxy,
       onProgress: (p) => onProgress({ stage: 'clone', label: p.phase, loaded: p.loaded, total: p.total, unit: 'objects', detail: `${(p.bytes / 1024).toFixed(0)} KiB` }),
     });
-    repoDir = dir;
-    dropAdapter();
-    const commits = await listCommits({ fs, dir, limit: depth });
-    return {
-      repo: { url: target.url, name: target.name, head: result.head, branch: result.branch, reused: result.reused, bytes: result.bytes, seconds: (performance.now() - started) / 1000 },
-      commits,
-    };
+    return describeRepo(dir, target, depth, result, started);
+  },
+
+  async open({ url, depth }) {
+    const target = normalizeRepoUrl(url);
+    const dir = repoDirectoryFor(target.url);
+    const started = performance.now();
+    const opened = await openClone({ fs, dir, url: target.url });
+    return describeRepo(dir, target, depth, { ...opened, reused: true, bytes: 0 }, started);
   },
 
   cancel() {
@@ -142,7 +164,10 @@ const api: PipelineApi = {
   },
 
   async diff(commit) {
-    return diffCommit({ fs, dir: requireRepo(), commit });
+    const leftOut: string[] = [];
+    const include = (path: string) => isEvoDiffPath(path) || (leftOut.push(path), false);
+    const files = await diffCommit({ fs, dir: requireRepo(), commit, include });
+    return { commit, files, leftOut };
   },
 
   async makeAdapter(commit, onProgress: ProgressCallback) {
@@ -151,6 +176,7 @@ const api: PipelineApi = {
     const signal = begin();
     const started = performance.now();
     const snapshot = requirePythonFiles(await readSnapshot({ fs, dir, commit, signal }));
+    const testFiles = snapshot.files.filter((file) => isTestPath(file.path)).length;
     const made = await makeRepoAdapter({
       files: snapshot.files, encoder, baseModel: model.config, parser: await getParser(), hypernetwork, signal, cache: cacheFor(encoderId),
       onProgress: (done, total) => onProgress({ stage: 'encode', label: `Encoding files with ${info.encoder}`, loaded: done, total, unit: 'files' }),
@@ -163,6 +189,7 @@ const api: PipelineApi = {
       commit, rank: made.adapter.rank, alpha: made.adapter.alpha, targetModules: made.adapter.targetModules, layers: made.adapter.layers.length,
       parameters: made.parameters, deltaNorms: made.deltaNorms, encodedFiles: made.encoding.files.length, cachedFiles: made.encoding.cached,
       encodedTokens: made.encoding.tokens, hypernetworkTrained: hypernetwork.trained, seconds: (performance.now() - started) / 1000,
+      pythonFiles: snapshot.files.length, testFiles, skippedFiles: snapshot.skipped.tooLarge + snapshot.skipped.vendored + snapshot.skipped.generated + snapshot.skipped.binary,
     };
   },
 
@@ -190,7 +217,10 @@ const api: PipelineApi = {
     };
     const base = await timed('Base model', null);
     const adapted = adapter ? await timed('Adapted model', adapter.prepared) : null;
-    return { base: base.text, adapted: adapted?.text ?? null, promptTokens: base.promptTokens, baseTiming: base.timing, adaptedTiming: adapted?.timing ?? null };
+    return {
+      base: base.text, adapted: adapted?.text ?? null, adapterCommit: adapter?.commit ?? null, promptTokens: base.promptTokens,
+      baseTiming: base.timing, adaptedTiming: adapted?.timing ?? null,
+    };
   },
 
   async adapterFiles() {

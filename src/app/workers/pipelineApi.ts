@@ -86,6 +86,24 @@ export interface AdapterInfo {
   /** False when no trained hypernetwork was loaded for the model: its adapters carry no repository knowledge. */
   hypernetworkTrained: boolean;
   seconds: number;
+  /** Python files in the snapshot; of those, test files are never encoded (the adapter describes the code). */
+  pythonFiles: number;
+  testFiles: number;
+  /** Files the snapshot left out: too large, vendored, generated or binary. */
+  skippedFiles: number;
+}
+
+/** The backend in use, and why it is not the one the user might expect (e.g. a software WebGPU adapter). */
+export interface BackendStatus {
+  backend: BackendName;
+  note: string | null;
+}
+
+/** A commit's diff as the Evo state reads it, and the changed files it leaves out (tests, other file types). */
+export interface CommitDiff {
+  commit: string;
+  files: FileDiff[];
+  leftOut: string[];
 }
 
 /** One generation's speed: time to first token (prompt prefill + one step) and the decode rate after it. */
@@ -99,19 +117,25 @@ export interface CompletionResult {
   base: string;
   /** Null until an adapter has been generated. */
   adapted: string | null;
+  /** The commit whose adapter made `adapted`. */
+  adapterCommit: string | null;
   promptTokens: number;
   baseTiming: GenerationTiming;
   adaptedTiming: GenerationTiming | null;
 }
 
 export interface PipelineApi {
-  initBackend(preference: BackendPreference): Promise<BackendName>;
+  initBackend(preference: BackendPreference): Promise<BackendStatus>;
+  /** Which optional models this server has (SmolLM2 is fetched by `npm start`, not committed). */
+  installedModels(): Promise<{ smollm2: boolean }>;
   /** Replaces the loaded model (and forgets the adapter made for the previous one); the encoder is loaded once. */
   loadModel(choice: ModelChoice, onProgress: ProgressCallback): Promise<ModelInfo>;
   clone(request: { url: string; depth: number; corsProxy: string }, onProgress: ProgressCallback): Promise<{ repo: RepoInfo; commits: CommitInfo[] }>;
+  /** Opens a clone kept in IndexedDB by an earlier visit, without the network (GitError NotCloned when there is none). */
+  open(request: { url: string; depth: number }): Promise<{ repo: RepoInfo; commits: CommitInfo[] }>;
   cancel(): void;
   summarize(commit: string, onProgress: ProgressCallback): Promise<RepoSummary>;
-  diff(commit: string): Promise<FileDiff[]>;
+  diff(commit: string): Promise<CommitDiff>;
   makeAdapter(commit: string, onProgress: ProgressCallback): Promise<AdapterInfo>;
   complete(request: { prompt: string; maxNewTokens: number }, onProgress: ProgressCallback): Promise<CompletionResult>;
   adapterFiles(): Promise<{ safetensors: Uint8Array; adapterConfig: string }>;

@@ -1,0 +1,41 @@
+// Says when a stage has stopped advancing, and offers the way out: the other compute backend for model work (Cancel stays on the progress bar).
+import { useEffect, useState } from 'react';
+import type { BackendName } from '../../model/backend.ts';
+import type { Progress } from '../workers/pipelineApi.ts';
+
+/** True once `progress` has not changed for `seconds` (a new event, or no progress, resets it). */
+export function useStalled(progress: Progress | null, seconds: number): boolean {
+  const [stalled, setStalled] = useState(false);
+  const key = progress ? `${progress.stage}|${progress.label}|${progress.loaded}|${progress.total}` : null;
+  useEffect(() => {
+    setStalled(false);
+    if (key === null) return;
+    const timer = setTimeout(() => setStalled(true), seconds * 1000);
+    return () => clearTimeout(timer);
+  }, [key, seconds]);
+  return stalled;
+}
+
+const BACKEND_LABEL: Record<BackendName, string> = { webgpu: 'WebGPU', wasm: 'WASM' };
+
+export function StallNotice({ progress, seconds, backend, onSwitchBackend }: {
+  progress: Progress;
+  seconds: number;
+  backend: BackendName | null;
+  onSwitchBackend: (backend: BackendName) => void;
+}) {
+  // The clone waits on the network; every other stage computes on the backend, which the other one may get past.
+  const other: BackendName | null = progress.stage === 'clone' || !backend ? null : backend === 'webgpu' ? 'wasm' : 'webgpu';
+  return (
+    <div className="error" role="alert" data-testid="stall">
+      <strong>{progress.label} has not advanced for {seconds} s</strong>
+      {progress.stage === 'clone' ? ': the git server is not answering.' : ` on ${backend ? BACKEND_LABEL[backend] : 'this backend'}.`}{' '}
+      {other && (
+        <button type="button" onClick={() => onSwitchBackend(other)}>
+          Switch to {BACKEND_LABEL[other]}
+        </button>
+      )}
+      {other ? ' or Cancel.' : ' Cancel, or keep waiting.'}
+    </div>
+  );
+}

@@ -1,0 +1,93 @@
+// The UI's handle on the pipeline worker: every call can be cancelled at once, and a worker that does not stop within a grace period (a stuck GPU dispatch, a long synchronous loop) is replaced by a fresh one.
+import * as Comlink from 'comlink';
+import type { PipelineApi } from './workers/pipelineApi.ts';
+
+/**
+ * What a cancelled call rejects with: the same code as the git layer's GitError('Cancelled'). `reason`: the user
+ * pressed Cancel, or the worker was replaced for another reason (e.g. switching the backend).
+ */
+export class CancelledError extends Error {
+  readonly code = 'Cancelled';
+
+  constructor(readonly reason: 'cancel' | 'restart') {
+    super('Cancelled');
+    this.name = 'CancelledError';
+  }
+}
+
+/** How a cancel ended: the worker stopped its work, or it was replaced (its model, clone handle and adapter are gone). */
+export type CancelOutcome = 'stopped' | 'restarted';
+
+interface InFlight {
+  settled: Promise<unknown>;
+  reject: (error: unknown) => void;
+}
+
+/** How long a cancelled worker may take to stop before it is replaced. */
+export const CANCEL_GRACE_MS = 1000;
+
+export class PipelineClient {
+  private worker: Worker;
+  private api: Comlink.Remote<PipelineApi>;
+  private readonly inFlight = new Set<InFlight>();
+  private readonly restartListeners = new Set<() => void>();
+
+  constructor(private readonly makeWorker: () => Worker) {
+    this.worker = makeWorker();
+    this.api = Comlink.wrap<PipelineApi>(this.worker);
+  }
+
+  /**
+   * Runs one worker call. It rejects with CancelledError as soon as `cancel()` is called, whatever the worker is doing;
+   * a result that arrives later is dropped.
+   */
+  call<T>(run: (api: Comlink.Remote<PipelineApi>) => Promise<T>): Promise<T> {
+    const settled = run(this.api);
+    return new Promise<T>((resolve, reject) => {
+      const entry: InFlight = { settled, reject };
+      this.inFlight.add(entry);
+      settled.then(resolve, reject).finally(() => this.inFlight.delete(entry));
+    });
+  }
+
+  /** True while a call is running. */
+  get busy(): boolean {
+    return this.inFlight.size > 0;
+  }
+
+  /**
+   * Stops every running call: each rejects with CancelledError at once; the worker is asked to abort, and if its calls
+   * have not ended after `graceMs` it is terminated and replaced (restart listeners are told, so they can load the
+   * model and reopen the repository again).
+   */
+  async cancel(graceMs = CANCEL_GRACE_MS): Promise<CancelOutcome> {
+    const running = [...this.inFlight];
+    if (running.length === 0) return 'stopped';
+    for (const entry of running) entry.reject(new CancelledError('cancel'));
+    void this.api.cancel().catch(() => undefined);
+    const stopped = Promise.allSettled(running.map((entry) => entry.settled)).then(() => true);
+    const timeout = new Promise<false>((resolve) => setTimeout(() => resolve(false), graceMs));
+    if (await Promise.race([stopped, timeout])) return 'stopped';
+    this.restart();
+    return 'restarted';
+  }
+
+  /** Replaces the worker with a fresh one (e.g. to leave a stuck backend behind); every running call rejects. */
+  restart(): void {
+    for (const entry of this.inFlight) entry.reject(new CancelledError('restart'));
+    this.inFlight.clear();
+    this.worker.terminate();
+    this.worker = this.makeWorker();
+    this.api = Comlink.wrap<PipelineApi>(this.worker);
+    for (const listener of this.restartListeners) listener();
+  }
+
+  onRestart(listener: () => void): () => void {
+    this.restartListeners.add(listener);
+    return () => this.restartListeners.delete(listener);
+  }
+
+  dispose(): void {
+    this.worker.terminate();
+  }
+}
