@@ -160,7 +160,7 @@ describe('task set builder and evaluator', () => {
 
   it('builds the same tasks and splits from the same seed', async () => {
     const build = (seed: number, heldOut: 'all' | { val: number; test: number }) =>
-      buildTaskSetFromSpecs({ specs, parser, seed, history: 12, heldOut });
+      buildTaskSetFromSpecs({ specs, parser, seed, history: 30, heldOut });
     const [first, second] = [await build(3, { val: 0, test: 0 }), await build(3, { val: 0, test: 0 })];
     expect(taskSetToJsonl(second.tasks)).toBe(taskSetToJsonl(first.tasks));
     expect(second.manifest).toEqual(first.manifest);

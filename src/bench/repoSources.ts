@@ -92,10 +92,13 @@ export async function openRepository(spec: RepoSpec, { history, signal, onProgre
       }
       name = spec.name ?? basename(dir);
     }
-    const commits = (await listCommits({ fs, dir, limit: history })).reverse();
+    // One isomorphic-git object cache for every read of this repository: a packfile is parsed once, not per call.
+    const cache = {};
+    // The mainline (first parents), as Evo's training histories: each step is a diff against the previous commit.
+    const commits = (await listCommits({ fs, dir, limit: history, firstParent: true, cache })).reverse();
     if (commits.length === 0) throw new RepoSourceError('EMPTY_HISTORY', `${spec.source} has no commits`);
     const read = async (commit: string, include: (path: string) => boolean) =>
-      (await readSnapshot({ fs, dir, commit, include, signal })).files;
+      (await readSnapshot({ fs, dir, commit, include, signal, cache })).files;
     const workDir = temporary;
     return {
       name,
@@ -105,7 +108,7 @@ export async function openRepository(spec: RepoSpec, { history, signal, onProgre
       commits: commits.map(({ sha, timestamp }) => ({ sha, timestamp })),
       readFiles: read,
       readPythonFiles: (commit) => read(commit, (path) => path.endsWith('.py')),
-      diff: (commit) => diffCommit({ fs, dir, commit }),
+      diff: (commit) => diffCommit({ fs, dir, commit, cache }),
       close: async () => {
         if (workDir) await rm(workDir, { recursive: true, force: true });
       },

@@ -213,8 +213,9 @@ def test_bench_engines_agree_on_synthetic_tasks(tmp_path):
                     str(adapter), "--seed", "7", "--rank", "4", "--alpha", "8", "--out", str(tmp_path / "l.json")],
                    cwd=REPO, check=True, capture_output=True, timeout=600)
     methods = ["base", "shared-lora", "code2lora-static", "shuffled-adapter"]
+    # Both repositories held out: their static tasks are all cr_test (a 6-commit history has too few evo tasks to keep).
     common = ["--model", str(C2L_BASE), "--methods", ",".join(methods), "--shared-lora", str(adapter), "--limit", "60",
-              "--history", "6"]
+              "--history", "6", "--held-out", "all"]
     run_bench("--repos", "synth:3,synth:4", "--out", str(tmp_path / "ts"), *common)
     run_bench("--tasks", str(tmp_path / "ts/tasks.jsonl"), "--out", str(tmp_path / "torch"), "--engine", "torch", *common)
     tokenizer = Tokenizer.from_file(str(C2L_BASE / "tokenizer.json"))
