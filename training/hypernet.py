@@ -113,11 +113,11 @@ class EvoHypernetwork(Hypernetwork):
       adapter_t = heads(normalise(h_t) * sqrt(H))
     The paper writes h_0 = LN(GELU(Linear(repo_vec))) and heads(LN(h_t)); ours keeps Static's own trunk and its
     L2 normalisation instead, so the warm start is exact: with the update gate closed, Evo's adapter at the first
-    commit IS Static's. The update gate's bias starts at `update_gate_bias` (sigmoid(4) = 0.98: the state moves
+    commit IS Static's. The update gate's bias starts at `update_gate_bias` (sigmoid(6) = 0.9975: the state moves
     little per commit until training opens the gate). Parameter names extend Static's (diff_in, diff_norm, gru).
     """
 
-    def __init__(self, config: HypernetConfig, update_gate_bias: float = 4.0):
+    def __init__(self, config: HypernetConfig, update_gate_bias: float = 6.0):
         super().__init__(config)
         e, h = config.embedding_size, config.hidden_size
         self.diff_in = nn.Linear(2 * e, h)

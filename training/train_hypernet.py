@@ -68,6 +68,7 @@ seed = 0
 warm_start = "public/models/smollm2-135m-instruct/code2lora-static/hypernetwork.safetensors"  # evo: Static's weights
 bptt_commits = 16  # evo: gradients flow through at most this many GRU steps
 new_lr_multiplier = 10.0  # evo: learning-rate factor of the parameters Static does not have (GRU, diff input)
+evo_require_diffs = True  # evo data: train only on repositories whose diff embeddings exist (any method)
 autocast_bf16 = True
 threads = 0  # 0: torch's default
 
@@ -94,6 +95,13 @@ if threads:
 
 # ---- data --------------------------------------------------------------------------------------------------------
 tasks = [json.loads(line) for line in open(REPO / data_dir / "tasks.jsonl")]
+if evo_require_diffs and (REPO / data_dir / "diff_embeddings.pt").exists():
+    # Evo data whose diff embeddings are not all computed yet (training/embed.py --diffs writes repository by
+    # repository): keep the repositories that have them, so Evo and the baselines train on the same tasks.
+    embedded_repos = set(torch.load(REPO / data_dir / "diff_embeddings.pt")["repos"])
+    without = sum(1 for t in tasks if t["repo"] not in embedded_repos)
+    tasks = [t for t in tasks if t["repo"] in embedded_repos]
+    print(f"{without} tasks dropped: their repositories have no diff embeddings yet", flush=True)
 for task in tasks:  # static data splits a repository's tasks at random (ir_split), evo data by commit time (time_split)
     task["in_repo_split"] = task.get("ir_split") or task["time_split"]
 if method == "per-repo-lora":
@@ -105,11 +113,14 @@ else:
     ir_val_tasks = [t for t in tasks if t["split"] == "train" and t["in_repo_split"] == "val"]
     # Evo: a held-out repository's later commits, the part of its history an evo adapter is scored on.
     cr_val_tasks = [t for t in tasks if t["split"] == "val" and t["in_repo_split"] != "train"]
+selected_on = "cr_val"
+if not cr_val_tasks:  # no held-out repository in the data: select on the training repositories' later commits
+    cr_val_tasks, selected_on = ir_val_tasks, "ir_val"
 if not train_tasks:
     sys.exit(f"NO_TASKS: no training tasks in {data_dir} for method {method} {repos}")
 sample = random.Random(seed)
 ir_val_tasks = sample.sample(ir_val_tasks, min(eval_tasks, len(ir_val_tasks)))
-cr_val_tasks = sample.sample(cr_val_tasks, min(eval_tasks, len(cr_val_tasks)))
+cr_val_tasks = ir_val_tasks if selected_on == "ir_val" else sample.sample(cr_val_tasks, min(eval_tasks, len(cr_val_tasks)))
 
 hypernetwork_method = method in ("code2lora-static", "code2lora-evo")
 embeddings = torch.load(REPO / data_dir / "file_embeddings.pt") if hypernetwork_method else None
@@ -253,6 +264,12 @@ def evaluate(eval_set: list[dict], adapter: str = "trained") -> float:
     return sum(losses) / max(len(eval_set), 1)
 
 
+def validation_losses(adapter: str = "trained") -> dict:
+    """IR-val and CR-val losses, one evaluation when both are the same tasks (no held-out repository in the data)."""
+    ir = evaluate(ir_val_tasks, adapter)
+    return {"ir_val_loss": ir, "cr_val_loss": ir if cr_val_tasks is ir_val_tasks else evaluate(cr_val_tasks, adapter)}
+
+
 def learning_rate_at(step: int) -> float:
     warmup = max(1, int(warmup_fraction * max_steps))
     if step < warmup:
@@ -296,13 +313,11 @@ def save(path: Path, **extra) -> None:
 trainable_parameters = sum(p.numel() for p in trainable.parameters())
 if step == 0:
     log({"event": "start", "method": method, "trainable_parameters": trainable_parameters, "train_tasks": len(train_tasks),
-         "train_repos": len({t["repo"] for t in train_tasks}), "ir_val_tasks": len(ir_val_tasks),
+         "train_repos": len({t["repo"] for t in train_tasks}), "ir_val_tasks": len(ir_val_tasks), "selected_on": selected_on,
          "cr_val_tasks": len(cr_val_tasks), "threads": torch.get_num_threads(), "batch_size": batch_size,
          "prompt_tokens": prompt_tokens, "max_steps": max_steps, "learning_rate": learning_rate,
-         "base_cr_val_loss": evaluate(cr_val_tasks, adapter="none"), "cr_val_loss": evaluate(cr_val_tasks),
-         "ir_val_loss": evaluate(ir_val_tasks),
-         **({"first_commit_cr_val_loss": evaluate(cr_val_tasks, adapter="first-commit"),
-             "first_commit_ir_val_loss": evaluate(ir_val_tasks, adapter="first-commit")} if method == "code2lora-evo" else {})})
+         "base_cr_val_loss": evaluate(cr_val_tasks, adapter="none"), **validation_losses(),
+         **({"first_commit_" + k: v for k, v in validation_losses("first-commit").items()} if method == "code2lora-evo" else {})})
 session_start = time.time() - spent
 trainable.train()
 while step < (stop_at_step or max_steps):
@@ -323,8 +338,7 @@ while step < (stop_at_step or max_steps):
     record = {"step": step, "loss": round(loss.item(), 4), "grad_norm": round(grad_norm, 3),
               "lr": learning_rate_at(step - 1), "step_seconds": round(time.time() - started, 2), "minutes": round(spent / 60, 2)}
     if step % eval_interval == 0 or step in (max_steps, stop_at_step):
-        record["ir_val_loss"] = evaluate(ir_val_tasks)
-        record["cr_val_loss"] = evaluate(cr_val_tasks)
+        record.update(validation_losses())
         if record["cr_val_loss"] < best_val:
             best_val = record["cr_val_loss"]
             save(best_path)
