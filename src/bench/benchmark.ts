@@ -2,7 +2,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { MemoryFileEmbeddingCache } from '../code2lora/fileEmbeddingCache.ts';
 import type { Hypernetwork } from '../code2lora/makeAdapter.ts';
 import type { RepoEncoderModel } from '../code2lora/repoEncoder.ts';
 import type { LoraAdapter } from '../model/lora.ts';
@@ -11,6 +10,7 @@ import type { PythonParser } from '../parse/pythonParser.ts';
 import { seededSample } from '../parse/seededRandom.ts';
 import type { SplitFractions } from '../parse/splits.ts';
 import type { BenchModel } from './benchModel.ts';
+import { DiskVectorStore } from './diskVectorStore.ts';
 import { type BenchMethod, type BenchRuntime, createMethod, type MethodResources, type RepoContext } from './methods.ts';
 import { irTrainTasks, type PerRepoTraining, perRepoLoraTrainer } from './perRepoLora.ts';
 import { openRepository, type OpenedRepo, type RepoSpec, toolVersions } from './repoSources.ts';
@@ -200,7 +200,9 @@ export async function runBenchmarkCommand(options: BenchmarkOptions): Promise<Be
     });
   }
   const resources: MethodResources = {
-    hypernetwork: options.hypernetwork, evoHypernetwork: options.evoHypernetwork, encoder: options.encoder, embeddingCache: new MemoryFileEmbeddingCache(),
+    hypernetwork: options.hypernetwork, evoHypernetwork: options.evoHypernetwork, encoder: options.encoder,
+    // Kept in OUT across reruns (another method, a resumed run): files and diffs are encoded once per encoder.
+    embeddingCache: DiskVectorStore.open(join(outDir, `embedding-cache.${options.encoder ? 'encoder' : 'base-model'}.bin`)),
     sharedLora: options.sharedLora, perRepoLora,
     irTrainTaskIds: new Set([...trainTasks.values()].flat().map((task) => task.id)),
   };

@@ -189,7 +189,10 @@ export interface MethodResources {
    * itself, which only an untrained hypernetwork built for its hidden size accepts.
    */
   encoder?: RepoEncoderModel;
-  /** File embeddings by git blob id, shared by every repository, commit and method of a run (one encoder). */
+  /**
+   * File embeddings by git blob id and Evo diff embeddings by `diff:<commit>`, shared by every repository, commit and
+   * method of a run (one encoder).
+   */
   embeddingCache?: FileEmbeddingCache;
   /** One adapter for every repository (PEFT directory), when its weights exist. */
   sharedLora?: LoraAdapter | null;
@@ -287,7 +290,15 @@ export function createMethod(name: string, runtime: BenchRuntime, resources: Met
               files: nonTestFiles(await history.readPythonFiles(history.commits[0])), encoder, parser: runtime.parser,
               cache: resources.embeddingCache, signal,
             })).files.map((file) => file.embedding)),
-            diffEmbedding: async (commit) => (await embedDiff(diffChunkIds(await history.diff(commit), encoder.tokenizer, ENCODER_SETTINGS), encoder))?.embedding ?? null,
+            diffEmbedding: async (commit) => {
+              // Cached beside the file embeddings (same encoder); an empty vector marks a commit without a diff.
+              const key = `diff:${commit}`;
+              const cached = await resources.embeddingCache?.get(key);
+              if (cached) return cached.length > 0 ? cached : null;
+              const embedded = (await embedDiff(diffChunkIds(await history.diff(commit), encoder.tokenizer, ENCODER_SETTINGS), encoder))?.embedding ?? null;
+              await resources.embeddingCache?.set(key, embedded ?? new Float32Array(0));
+              return embedded;
+            },
           }));
         }
         return timelines.get(repo)!;
