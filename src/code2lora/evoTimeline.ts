@@ -56,7 +56,13 @@ export class EvoTimeline {
     return this.states.has(index);
   }
 
-  /** GRU steps stateAt(index) would run now (0: cached). */
+  /** The state at `index` if it is in memory or the store, without any step; undefined otherwise. */
+  async cachedStateAt(index: number): Promise<Float32Array | undefined> {
+    this.checkIndex(index);
+    return this.states.get(index) ?? this.loadStored(index);
+  }
+
+  /** GRU steps stateAt(index) would run now, counting states in memory (0: cached). */
   stepsTo(index: number): number {
     this.checkIndex(index);
     for (let i = index; i >= 0; i--) if (this.states.has(i)) return index - i;

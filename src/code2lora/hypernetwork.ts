@@ -76,12 +76,18 @@ export function hypernetworkWeightShapes(config: HypernetworkConfig, kind: Hyper
  * `initLogScale`: for the untrained pipeline and tests.
  * @example const weights = initHypernetworkWeights(config, 1234);
  */
-export function initHypernetworkWeights(config: HypernetworkConfig, seed: number, kind: HypernetworkKind = 'code2lora-static'): HypernetworkWeights {
+export function initHypernetworkWeights(
+  config: HypernetworkConfig, seed: number, kind: HypernetworkKind = 'code2lora-static',
+  /** Makes only these weights, each with the values it gets in the full set (e.g. Evo's GRU beside Static's weights). */
+  only?: (name: string) => boolean,
+): HypernetworkWeights {
   const weights: HypernetworkWeights = new Map();
   const shapes = hypernetworkWeightShapes(config, kind);
   let nextSeed = seed;
   for (const [name, shape] of shapes) {
-    if (name.startsWith('log_scale.')) {
+    if (only && !only(name)) {
+      if (!name.startsWith('log_scale.') && !name.startsWith('diff_norm.')) nextSeed++;
+    } else if (name.startsWith('log_scale.')) {
       weights.set(name, tf.scalar(config.initLogScale));
     } else if (name.startsWith('diff_norm.')) {
       weights.set(name, name.endsWith('weight') ? tf.ones(shape) : tf.zeros(shape));

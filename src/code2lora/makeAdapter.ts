@@ -23,6 +23,19 @@ export function untrainedHypernetwork(baseModel: ModelConfig, embeddingSize = ba
   return { kind: 'code2lora-static', config, weights: initHypernetworkWeights(config, seed), trained: false };
 }
 
+/**
+ * An Evo hypernetwork for a model without a shipped one: the Static hypernetwork's config and weights (shared, not
+ * copied) with a seeded GRU and diff projection, untrained. At the history's first commit its adapter is Static's;
+ * for an untrained Static one it is exactly initHypernetworkWeights(config, seed, 'code2lora-evo').
+ * @example const evo = untrainedEvoHypernetwork(untrainedHypernetwork(model.config, encoderHiddenSize));
+ */
+export function untrainedEvoHypernetwork(staticHypernetwork: Hypernetwork, seed = 1234): Hypernetwork {
+  const weights = new Map(staticHypernetwork.weights);
+  const evoOnly = initHypernetworkWeights(staticHypernetwork.config, seed, 'code2lora-evo', (name) => !weights.has(name));
+  for (const [name, tensor] of evoOnly) weights.set(name, tensor);
+  return { kind: 'code2lora-evo', config: staticHypernetwork.config, weights, trained: false };
+}
+
 export interface RepoAdapter {
   adapter: LoraAdapter;
   encoding: RepoEncoding;
@@ -85,4 +98,31 @@ export function adapterParameterCount(adapter: LoraAdapter): number {
     }
   }
   return count;
+}
+
+/**
+ * A short digest of an adapter's values (SHA-256 over rank, alpha and every layer's A and B in module order, first 16
+ * hex digits): equal digests, equal adapters. The app shows it so that a test can compare adapters without a download.
+ * @example await adapterDigest(adapter) // '3f9a0c…'
+ */
+export async function adapterDigest(adapter: LoraAdapter): Promise<string> {
+  const parts: Uint8Array[] = [new Uint8Array(Float32Array.from([adapter.rank, adapter.alpha]).buffer)];
+  for (const layer of adapter.layers) {
+    for (const module of adapter.targetModules) {
+      const pair = layer[module];
+      if (!pair) continue;
+      for (const m of [pair.A, pair.B]) {
+        const values = m instanceof Float32Array ? m : ((await m.data()) as Float32Array);
+        parts.push(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+      }
+    }
+  }
+  const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    offset += part.length;
+  }
+  const hash = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return Array.from(hash.slice(0, 8), (b) => b.toString(16).padStart(2, '0')).join('');
 }
