@@ -86,11 +86,11 @@ test('after selecting another commit, every result of the previous one is marked
   await expect(page.getByTestId('adapter')).toContainText(`Adapter for ${older.slice(0, 8)}`, { timeout: STAGE_TIMEOUT });
   await expect(page.getByTestId('adapter')).not.toHaveAttribute('aria-busy', 'true');
   await expect(page.getByRole('button', { name: 'Download adapter' })).toBeEnabled();
+  const violations = await page.evaluate(() => [...(window as unknown as { staleViolations: Set<string> }).staleViolations]);
+  expect(violations).toEqual([]);
   // The completion was made with HEAD's adapter: it says so, and that it is outdated now.
   await expect(page.getByTestId('completion-adapter-label')).toContainText(`adapter for ${shas[COMMITS - 1].slice(0, 8)}`);
   await expect(page.getByTestId('completion-adapter-label')).toContainText('outdated');
-  const violations = await page.evaluate(() => [...(window as unknown as { staleViolations: Set<string> }).staleViolations]);
-  expect(violations).toEqual([]);
 });
 
 test('a reload reopens the repository, the selected commit and its adapter from IndexedDB, without the network or re-encoding', async ({ page }) => {

@@ -80,7 +80,7 @@ export function App() {
   sessionRef.current = session;
   /** What to reopen once the worker has its model: the last visit's session at first, the current one after a restart. */
   const reopen = useRef<LastSession | null>(loadLastSession());
-  /** Set when the user cancelled a model load: the fresh worker then waits for Load instead of loading again. */
+  /** Set while the user cancels a model load: the worker that replaces the stuck one then waits for Load. */
   const holdModelLoad = useRef(false);
   const stalled = useStalled(progress, settings.stallSeconds);
 
@@ -100,7 +100,7 @@ export function App() {
       const { repo, selected, adapter } = sessionRef.current;
       if (repo && selected) reopen.current ??= { url: repo.url, depth: settings.historyDepth, commit: selected, adapter: adapter?.commit === selected };
       setSession((s) => ({ ...s, adapter: null }));
-      setWorkerGeneration((g) => g + 1);
+      if (!holdModelLoad.current) setWorkerGeneration((g) => g + 1);
     }),
     [pipeline, settings.historyDepth],
   );
@@ -148,10 +148,6 @@ export function App() {
 
   useEffect(() => {
     let live = true;
-    if (holdModelLoad.current) {
-      holdModelLoad.current = false;
-      return;
-    }
     setBusy(true);
     setModel(null);
     setSession((s) => ({ ...s, adapter: null }));
@@ -160,7 +156,7 @@ export function App() {
       stage.current = 'model';
       const status = await pipeline.call((api) => api.initBackend(settings.backend));
       if (!live) return;
-      setBackend(status);
+      setBackend((known) => ({ ...status, available: status.available ?? known?.available ?? null }));
       const info = await pipeline.call((api) => api.loadModel(settings.model, onProgress));
       if (!live) return;
       setModel(info);
@@ -186,10 +182,14 @@ export function App() {
   const complete = useCallback(
     async (prompt: string) => {
       setBusy(true);
+      setNotice(null);
       try {
         const result = await pipeline.call((api) => api.complete({ prompt, maxNewTokens: settings.maxNewTokens }, onProgress));
         setAnnouncement(`Completion ready: ${result.adapted === null ? 'base model only' : `base and adapted for ${result.adapterCommit?.slice(0, 8)}`}.`);
         return result;
+      } catch (err) {
+        if (isCancellation(err) && !isRestart(err)) setNotice('Cancelled: the completion was stopped.');
+        throw err;
       } finally {
         setBusy(false);
         setProgress(null);
@@ -245,7 +245,9 @@ export function App() {
 
   const cancel = useCallback(async () => {
     const running = backend ? BACKEND_LABEL[backend.backend] : 'compute';
-    if ((await pipeline.cancel()) === 'restarted') {
+    const outcome = await pipeline.cancel();
+    holdModelLoad.current = false;
+    if (outcome === 'restarted') {
       setNotice((said) => `${said ?? 'Cancelled.'} The ${running} backend did not stop within a second, so it was restarted.`);
     }
   }, [pipeline, backend]);
@@ -349,7 +351,13 @@ export function App() {
         {(repo || progress?.stage === 'clone') && <PipelineStages progress={progress} repo={repo} selected={selected} summary={summary} adapter={adapter} />}
         {progress && <ProgressBar testId={`progress-${progress.stage}`} stage={progress} onCancel={() => void cancel()} />}
         {progress && stalled && (
-          <StallNotice progress={progress} seconds={settings.stallSeconds} backend={backend?.backend ?? null} onSwitchBackend={switchBackend} />
+          <StallNotice
+            progress={progress}
+            seconds={settings.stallSeconds}
+            backend={backend?.backend ?? null}
+            available={backend?.available ?? ['wasm']}
+            onSwitchBackend={switchBackend}
+          />
         )}
         {notice && (
           <div className="notice" role="status" data-testid="notice">

@@ -34,7 +34,8 @@ export function CompletionPanel({ onComplete, disabled, adapterCommit }: {
           try {
             setResult({ ...(await onComplete(prompt)), prompt });
           } catch (err) {
-            setError(String((err as Error).message ?? err));
+            // A cancel is said by the app's notice; here it only clears the running state.
+            if ((err as { code?: string }).code !== 'Cancelled') setError(String((err as Error).message ?? err));
           } finally {
             setRunning(false);
           }

@@ -18,14 +18,16 @@ export function useStalled(progress: Progress | null, seconds: number): boolean 
 
 const BACKEND_LABEL: Record<BackendName, string> = { webgpu: 'WebGPU', wasm: 'WASM' };
 
-export function StallNotice({ progress, seconds, backend, onSwitchBackend }: {
+export function StallNotice({ progress, seconds, backend, available, onSwitchBackend }: {
   progress: Progress;
   seconds: number;
   backend: BackendName | null;
+  /** The backends this browser can run: the other one, if any, is offered. */
+  available: BackendName[];
   onSwitchBackend: (backend: BackendName) => void;
 }) {
   // The clone waits on the network; every other stage computes on the backend, which the other one may get past.
-  const other: BackendName | null = progress.stage === 'clone' || !backend ? null : backend === 'webgpu' ? 'wasm' : 'webgpu';
+  const other = progress.stage === 'clone' ? null : available.find((name) => name !== backend) ?? null;
   return (
     <div className="error" role="alert" data-testid="stall">
       <strong>{progress.label} has not advanced for {seconds} s</strong>

@@ -90,12 +90,34 @@ function loadEncoder(appBase: URL, onProgress: OnProgress): Promise<SharedEncode
 }
 
 /** True when the server has the file (a HEAD request answered 2xx). */
-export async function isServed(url: string): Promise<boolean> {
+async function isServed(url: string): Promise<boolean> {
   try {
     return (await fetch(url, { method: 'HEAD' })).ok;
   } catch {
     return false;
   }
+}
+
+// The app's list of its model files (models/index.json, written by server/modelIndex.ts), read once per worker.
+let modelIndex: Promise<Set<string> | null> | null = null;
+
+/** The app's own models/ files, or null when the server has no index (then files are probed one by one). */
+function servedModelFiles(appBase: URL): Promise<Set<string> | null> {
+  modelIndex ??= fetch(new URL('models/index.json', appBase))
+    .then(async (response) => (response.ok ? new Set((await response.json() as { files: string[] }).files) : null))
+    .catch(() => null);
+  return modelIndex;
+}
+
+/** True when the app serves `path` (e.g. "models/smollm2-135m-instruct/model.gguf"): from the index, else by a HEAD request. */
+export async function hasModelFile(appBase: URL, path: string): Promise<boolean> {
+  const files = await servedModelFiles(appBase);
+  return files ? files.has(path) : isServed(new URL(path, appBase).href);
+}
+
+/** The app's base URL in the worker (Vite's BASE_URL against the worker's location). */
+export function appBaseUrl(): URL {
+  return new URL(import.meta.env.BASE_URL, self.location.href);
 }
 
 /**
@@ -151,12 +173,12 @@ export async function loadModelChoice(choice: ModelChoice, onProgress: OnProgres
       info: modelInfo(name, model.config, false, { encoder: name, hypernetwork: { state: 'none', source: null }, notice: null }),
     };
   }
-  const appBase = new URL(import.meta.env.BASE_URL, self.location.href);
+  const appBase = appBaseUrl();
   let kind = choice.kind;
   let notice: string | null = null;
   if (kind === 'default') {
     onProgress({ label: `Looking for ${SMOLLM2.displayName}`, loaded: 0 });
-    kind = (await isServed(new URL(SMOLLM2_GGUF_PATH, appBase).href)) ? 'smollm2' : 'c2l-base';
+    kind = (await hasModelFile(appBase, SMOLLM2_GGUF_PATH)) ? 'smollm2' : 'c2l-base';
     if (kind === 'c2l-base') notice = SMOLLM2_MISSING_NOTICE;
   }
   const { encoder, id: encoderId } = await loadEncoder(appBase, onProgress);
@@ -196,7 +218,11 @@ export async function loadModelChoice(choice: ModelChoice, onProgress: OnProgres
 
   onProgress({ label: 'Loading the hypernetwork', loaded: 0 });
   const encoderHiddenSize = encoder.model.config.hiddenSize;
-  const found = await loadHypernetworkBeside(hypernetworkUrl, { baseModel: base.model.config, baseModelName, encoderHiddenSize });
+  // The app's own models say in the index whether a hypernetwork is beside them: no request for one that is not there.
+  const ownConfig = hypernetworkUrl.startsWith(appBase.href) ? `${hypernetworkUrl.slice(appBase.href.length)}${HYPERNETWORK_CONFIG_FILE}` : null;
+  const found = ownConfig && !(await hasModelFile(appBase, ownConfig))
+    ? { hypernetwork: null, status: { state: 'none', source: hypernetworkUrl } as HypernetworkStatus }
+    : await loadHypernetworkBeside(hypernetworkUrl, { baseModel: base.model.config, baseModelName, encoderHiddenSize });
   return {
     ...base, encoder, encoderId, peftBaseName,
     hypernetwork: found.hypernetwork ?? untrainedHypernetwork(base.model.config, encoderHiddenSize),

@@ -19,7 +19,7 @@ import { loadPythonParser, type PythonParser } from '../../parse/pythonParser.ts
 import { summarizeFile } from '../../parse/codeUnits.ts';
 import { makeRepoAdapter } from '../../code2lora/makeAdapter.ts';
 import { indexedDbStore, PersistentFileEmbeddingCache, type KeyValueStore } from './embeddingStore.ts';
-import { disposeLoadedModel, isServed, loadModelChoice, SMOLLM2_GGUF_PATH, type LoadedModel } from './loadModelChoice.ts';
+import { appBaseUrl, disposeLoadedModel, hasModelFile, loadModelChoice, SMOLLM2_GGUF_PATH, type LoadedModel } from './loadModelChoice.ts';
 import type { PipelineApi, ProgressCallback, RepoSummary } from './pipelineApi.ts';
 
 // isomorphic-git and LightningFS expect Node's Buffer.
@@ -93,15 +93,16 @@ async function describeRepo(dir: string, target: { url: string; name: string }, 
 const api: PipelineApi = {
   async initBackend(preference) {
     const backend = await initBackend({ preference, wasmBinaries: WASM_BINARIES });
-    const webgpu = backend === 'wasm' && preference === 'auto' ? await probeWebGpu() : null;
-    const note = webgpu?.available && webgpu.software
+    // Not asked on 'wasm': a GPU process still busy with a replaced worker's dispatches can hold requestAdapter up.
+    const webgpu = preference === 'wasm' ? null : await probeWebGpu();
+    const note = backend === 'wasm' && webgpu?.available && webgpu.software
       ? `WebGPU here is a software adapter (${webgpu.name || 'CPU emulation'}), slower than WASM, so WASM is used. Choose WebGPU in Settings to use it anyway.`
       : null;
-    return { backend, note };
+    return { backend, note, available: webgpu === null ? null : webgpu.available ? ['webgpu', 'wasm'] : ['wasm'] };
   },
 
   async installedModels() {
-    return { smollm2: await isServed(new URL(SMOLLM2_GGUF_PATH, new URL(import.meta.env.BASE_URL, self.location.href)).href) };
+    return { smollm2: await hasModelFile(appBaseUrl(), SMOLLM2_GGUF_PATH) };
   },
 
   async loadModel(choice, onProgress) {

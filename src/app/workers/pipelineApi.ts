@@ -97,6 +97,8 @@ export interface AdapterInfo {
 export interface BackendStatus {
   backend: BackendName;
   note: string | null;
+  /** The backends this browser can run (WASM always; WebGPU when it gives an adapter, software or not); null: not asked. */
+  available: BackendName[] | null;
 }
 
 /** A commit's diff as the Evo state reads it, and the changed files it leaves out (tests, other file types). */
