@@ -31,6 +31,7 @@ export class PipelineClient {
   private api: Comlink.Remote<PipelineApi>;
   private readonly inFlight = new Set<InFlight>();
   private readonly restartListeners = new Set<() => void>();
+  private disposed = false;
 
   constructor(private readonly makeWorker: () => Worker) {
     this.worker = makeWorker();
@@ -42,6 +43,8 @@ export class PipelineClient {
    * a result that arrives later is dropped.
    */
   call<T>(run: (api: Comlink.Remote<PipelineApi>) => Promise<T>): Promise<T> {
+    // React's StrictMode disposes and remounts in development: a disposed client starts a worker again when used.
+    if (this.disposed) this.replaceWorker();
     const settled = run(this.api);
     return new Promise<T>((resolve, reject) => {
       const entry: InFlight = { settled, reject };
@@ -76,10 +79,15 @@ export class PipelineClient {
   restart(): void {
     for (const entry of this.inFlight) entry.reject(new CancelledError('restart'));
     this.inFlight.clear();
+    this.replaceWorker();
+    for (const listener of this.restartListeners) listener();
+  }
+
+  private replaceWorker(): void {
     this.worker.terminate();
     this.worker = this.makeWorker();
     this.api = Comlink.wrap<PipelineApi>(this.worker);
-    for (const listener of this.restartListeners) listener();
+    this.disposed = false;
   }
 
   onRestart(listener: () => void): () => void {
@@ -88,6 +96,9 @@ export class PipelineClient {
   }
 
   dispose(): void {
+    for (const entry of this.inFlight) entry.reject(new CancelledError('restart'));
+    this.inFlight.clear();
     this.worker.terminate();
+    this.disposed = true;
   }
 }
