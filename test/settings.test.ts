@@ -6,7 +6,7 @@ const defaults = defaultSettings('http://127.0.0.1:5173');
 
 describe('sanitizeSettings', () => {
   it('keeps well-formed values', () => {
-    const settings = { historyDepth: 50, corsProxy: 'https://proxy.example/git/', backend: 'wasm', model: { kind: 'url', url: 'https://host/m/' }, maxNewTokens: 12, stallSeconds: 20 };
+    const settings = { historyDepth: 50, corsProxy: 'https://proxy.example/git/', backend: 'wasm', model: { kind: 'url', url: 'https://host/m/' }, maxNewTokens: 12, stallSeconds: 20, adapterMode: 'evo' };
     expect(sanitizeSettings(settings, defaults)).toEqual({ ...settings, corsProxy: 'https://proxy.example/git' });
   });
 
@@ -41,7 +41,7 @@ describe('loadSettings', () => {
     // code2lora-settings-v1 as earlier versions wrote it: "default" then meant c2l-base and now means SmolLM2 when installed.
     withStored({ historyDepth: 30, corsProxy: 'http://127.0.0.1:5173/git-proxy', backend: 'wasm', model: { kind: 'default' }, maxNewTokens: 16 });
     expect(loadSettings('http://127.0.0.1:5173', '')).toEqual({
-      historyDepth: 30, corsProxy: 'http://127.0.0.1:5173/git-proxy', backend: 'wasm', model: { kind: 'default' }, maxNewTokens: 16, stallSeconds: 30,
+      historyDepth: 30, corsProxy: 'http://127.0.0.1:5173/git-proxy', backend: 'wasm', model: { kind: 'default' }, maxNewTokens: 16, stallSeconds: 30, adapterMode: 'auto',
     });
   });
 
@@ -54,5 +54,15 @@ describe('loadSettings', () => {
     expect(model('?model=random-tiny&seed=4')).toEqual({ kind: 'random-tiny', seed: 4 });
     expect(model('?model=https://host/m/')).toEqual({ kind: 'url', url: 'https://host/m/' });
     expect(model('?model=nonsense')).toEqual({ kind: 'smollm2' });
+  });
+
+  it('lets ?mode= choose Static or Evo adapters for one visit, and keeps only known modes', () => {
+    withStored({ adapterMode: 'static' });
+    const mode = (search: string) => loadSettings('http://127.0.0.1:5173', search).adapterMode;
+    expect(mode('')).toBe('static');
+    expect(mode('?mode=evo')).toBe('evo');
+    expect(mode('?mode=auto')).toBe('auto');
+    expect(mode('?mode=turbo')).toBe('static');
+    expect(sanitizeSettings({ adapterMode: 'turbo' }, defaults).adapterMode).toBe('auto');
   });
 });

@@ -6,6 +6,7 @@ import type { BackendName } from '../model/backend.ts';
 import { ProgressBar } from './components/ProgressBar.tsx';
 import { CommitList } from './components/CommitList.tsx';
 import { DiffView } from './components/DiffView.tsx';
+import { AdapterModeSwitch } from './components/AdapterModeSwitch.tsx';
 import { AdapterPanel } from './components/AdapterPanel.tsx';
 import { CompletionPanel } from './components/CompletionPanel.tsx';
 import { ModelPicker } from './components/ModelPicker.tsx';
@@ -16,7 +17,7 @@ import { loadLastSession, saveLastSession, type LastSession } from './lastSessio
 import { CancelledError } from './pipelineClient.ts';
 import { loadSettings, saveSettings, type Settings } from './settings.ts';
 import { usePipeline } from './usePipeline.ts';
-import type { AdapterInfo, BackendStatus, CommitDiff, ModelInfo, Progress, RepoInfo, RepoSummary } from './workers/pipelineApi.ts';
+import type { AdapterInfo, AdapterMode, BackendStatus, CommitDiff, ModelInfo, Progress, RepoInfo, RepoSummary } from './workers/pipelineApi.ts';
 
 interface AppError {
   stage: string;
@@ -83,6 +84,11 @@ export function App() {
   /** Set while the user cancels a model load: the worker that replaces the stuck one then waits for Load. */
   const holdModelLoad = useRef(false);
   const stalled = useStalled(progress, settings.stallSeconds);
+  /** Evo by default when a trained Evo hypernetwork is loaded; the user's choice otherwise. */
+  const adapterMode: AdapterMode = settings.adapterMode !== 'auto' ? settings.adapterMode
+    : model?.evoHypernetwork.state === 'trained' ? 'evo' : 'static';
+  const adapterModeRef = useRef(adapterMode);
+  adapterModeRef.current = adapterMode;
 
   const onProgress = useMemo(() => Comlink.proxy((p: Progress) => setProgress(p)), []);
   const update = useCallback((patch: Partial<SessionView>) => setSession((s) => ({ ...s, ...patch })), []);
@@ -117,13 +123,21 @@ export function App() {
       stage.current = 'parse';
       update({ summary: await pipeline.call((api) => api.summarize(commit, onProgress)) });
       if (!adapter) return;
-      stage.current = 'adapter';
-      const made = await pipeline.call((api) => api.makeAdapter(commit, onProgress));
-      update({ adapter: made });
-      setAnnouncement(`Adapter ready for ${commit.slice(0, 8)}: ${made.encodedFiles} files, ${made.cachedFiles} from cache.`);
+      await makeAdapter(commit);
     },
     [pipeline, onProgress, update],
   );
+
+  /** The adapter of `commit` in the current mode (Static: from its files; Evo: stepped along history). */
+  async function makeAdapter(commit: string) {
+    stage.current = 'adapter';
+    const mode = adapterModeRef.current;
+    const made = await pipeline.call((api) => api.makeAdapter(commit, onProgress, mode));
+    update({ adapter: made });
+    setAnnouncement(made.evo
+      ? `Evo adapter ready for ${commit.slice(0, 8)}: ${made.evo.steps} steps, ${made.evo.diffsEncoded} diffs encoded.`
+      : `Adapter ready for ${commit.slice(0, 8)}: ${made.encodedFiles} files, ${made.cachedFiles} from cache.`);
+  }
 
   /** Reopens a stored clone without the network at `commit` (a reload, or a fresh worker after a restart). */
   const reopenSession = useCallback(
@@ -241,6 +255,29 @@ export function App() {
       }
     },
     [analyse, update, reportFailure],
+  );
+
+  /** Another mode: the selected commit's adapter is made again by the other hypernetwork. */
+  const switchMode = useCallback(
+    async (mode: AdapterMode) => {
+      setSettings((s) => ({ ...s, adapterMode: mode }));
+      adapterModeRef.current = mode;
+      const { repo, selected } = sessionRef.current;
+      if (!repo || !selected) return;
+      setError(null);
+      setNotice(null);
+      setBusy(true);
+      try {
+        await makeAdapter(selected);
+      } catch (err) {
+        reportFailure(err, 'Cancelled: the adapter was not made.');
+      } finally {
+        setBusy(false);
+        setProgress(null);
+      }
+    },
+    // makeAdapter reads only refs, the pipeline and stable callbacks.
+    [pipeline, reportFailure],
   );
 
   const cancel = useCallback(async () => {
@@ -401,8 +438,17 @@ export function App() {
         </section>
       )}
 
+      {model && (
+        <AdapterModeSwitch
+          mode={adapterMode}
+          staticStatus={model.hypernetwork}
+          evoStatus={model.evoHypernetwork}
+          disabled={busy}
+          onChange={(mode) => void switchMode(mode)}
+        />
+      )}
       {adapter && model && (
-        <AdapterPanel adapter={adapter} hypernetwork={model.hypernetwork} selected={selected} adapterFiles={() => pipeline.call((api) => api.adapterFiles())} />
+        <AdapterPanel adapter={adapter} hypernetwork={adapter.mode === 'evo' ? model.evoHypernetwork : model.hypernetwork} selected={selected} adapterFiles={() => pipeline.call((api) => api.adapterFiles())} />
       )}
       {model && <CompletionPanel onComplete={complete} disabled={busy} adapterCommit={adapter && adapter.commit === selected ? adapter.commit : null} />}
     </div>

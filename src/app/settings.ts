@@ -1,6 +1,6 @@
 // User settings: plain data, validated on load (localStorage and URL parameters are untrusted), saved on change.
 import type { BackendPreference } from '../model/backend.ts';
-import type { ModelChoice } from './workers/pipelineApi.ts';
+import type { AdapterMode, ModelChoice } from './workers/pipelineApi.ts';
 
 export interface Settings {
   /** Commits of history to fetch. */
@@ -12,12 +12,14 @@ export interface Settings {
   maxNewTokens: number;
   /** A stage whose progress has not moved for this many seconds is reported as stalled, with a way out. */
   stallSeconds: number;
+  /** Static or Evo adapters; `auto`: Evo when a trained Evo hypernetwork is loaded, else Static. */
+  adapterMode: AdapterMode | 'auto';
 }
 
 const STORAGE_KEY = 'code2lora-settings-v1';
 
 export function defaultSettings(origin: string): Settings {
-  return { historyDepth: 200, corsProxy: `${origin}/git-proxy`, backend: 'auto', model: { kind: 'default' }, maxNewTokens: 32, stallSeconds: 30 };
+  return { historyDepth: 200, corsProxy: `${origin}/git-proxy`, backend: 'auto', model: { kind: 'default' }, maxNewTokens: 32, stallSeconds: 30, adapterMode: 'auto' };
 }
 
 function clampInt(value: unknown, min: number, max: number, fallback: number): number {
@@ -35,6 +37,10 @@ function parseModel(value: unknown, fallback: ModelChoice): ModelChoice {
   return fallback;
 }
 
+function parseAdapterMode(value: unknown): Settings['adapterMode'] | null {
+  return value === 'static' || value === 'evo' || value === 'auto' ? value : null;
+}
+
 /** Accepts anything; keeps only well-formed fields and falls back to defaults for the rest. */
 export function sanitizeSettings(raw: unknown, defaults: Settings): Settings {
   const r = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
@@ -47,6 +53,7 @@ export function sanitizeSettings(raw: unknown, defaults: Settings): Settings {
     model: parseModel(r.model, defaults.model),
     maxNewTokens: clampInt(r.maxNewTokens, 1, 256, defaults.maxNewTokens),
     stallSeconds: clampInt(r.stallSeconds, 1, 3600, defaults.stallSeconds),
+    adapterMode: parseAdapterMode(r.adapterMode) ?? defaults.adapterMode,
   };
 }
 
@@ -59,7 +66,7 @@ export function loadSettings(origin: string, search: string): Settings {
     stored = null;
   }
   const settings = sanitizeSettings(stored, defaults);
-  // URL parameters override storage for one visit (used by links and the e2e tests), e.g. ?model=random-tiny&backend=wasm&tokens=8&stall=5
+  // URL parameters override storage for one visit (used by links and the e2e tests), e.g. ?model=random-tiny&backend=wasm&tokens=8&stall=5&mode=evo
   const params = new URLSearchParams(search);
   const model = params.get('model');
   if (model === 'random-tiny') settings.model = { kind: 'random-tiny', seed: clampInt(params.get('seed'), 0, 2 ** 31, 1) };
@@ -71,6 +78,7 @@ export function loadSettings(origin: string, search: string): Settings {
   if (stall) settings.stallSeconds = clampInt(stall, 1, 3600, settings.stallSeconds);
   const backend = params.get('backend');
   if (backend === 'wasm' || backend === 'webgpu' || backend === 'auto') settings.backend = backend;
+  settings.adapterMode = parseAdapterMode(params.get('mode')) ?? settings.adapterMode;
   return settings;
 }
 

@@ -3,12 +3,12 @@ import type { ModelConfig } from '../../model/config.ts';
 import { GgufError, loadGgufModel } from '../../model/gguf.ts';
 import { parameterCount, type LlamaModel } from '../../model/llama.ts';
 import { filesFromUrl, loadHfModel, ModelLoadError, type ModelFileSource } from '../../model/loadHfModel.ts';
-import { C2L_BASE, SMOLLM2, STATIC_HYPERNETWORK_FOLDER } from '../../model/shippedModels.ts';
+import { C2L_BASE, EVO_HYPERNETWORK_FOLDER, SMOLLM2, STATIC_HYPERNETWORK_FOLDER } from '../../model/shippedModels.ts';
 import { tinyRandomModel } from '../../model/tinyRandomModel.ts';
 import { BpeTokenizer } from '../../tokenizer/bpeTokenizer.ts';
 import { HypernetworkLoadError } from '../../code2lora/errors.ts';
 import { loadHypernetwork } from '../../code2lora/loadHypernetwork.ts';
-import { untrainedHypernetwork, type Hypernetwork } from '../../code2lora/makeAdapter.ts';
+import { untrainedEvoHypernetwork, untrainedHypernetwork, type Hypernetwork } from '../../code2lora/makeAdapter.ts';
 import type { RepoEncoderModel } from '../../code2lora/repoEncoder.ts';
 import { trainingFigures } from '../../util/trainingFigures.ts';
 import { encoderIdentity } from './embeddingStore.ts';
@@ -24,6 +24,8 @@ export interface LoadedModel {
   /** The encoder's identity for the file-embedding cache (embeddingStore.ts encoderIdentity). */
   encoderId: string;
   hypernetwork: Hypernetwork;
+  /** Evo's hypernetwork: the trained one beside the model, else an untrained one of `hypernetwork`'s shape. */
+  evoHypernetwork: Hypernetwork;
   /** adapter_config.json's base_model_name_or_path for adapters made for this model. */
   peftBaseName: string;
   info: ModelInfo;
@@ -153,7 +155,7 @@ async function loadHypernetworkBeside(
 }
 
 function modelInfo(
-  name: string, config: ModelConfig, trained: boolean, rest: Pick<ModelInfo, 'encoder' | 'hypernetwork' | 'notice'>,
+  name: string, config: ModelConfig, trained: boolean, rest: Pick<ModelInfo, 'encoder' | 'hypernetwork' | 'evoHypernetwork' | 'notice'>,
 ): ModelInfo {
   return { name, parameters: parameterCount(config), layers: config.numLayers, hiddenSize: config.hiddenSize, vocabSize: config.vocabSize, trained, ...rest };
 }
@@ -167,10 +169,13 @@ export async function loadModelChoice(choice: ModelChoice, onProgress: OnProgres
   if (choice.kind === 'random-tiny') {
     const { model, tokenizer } = tinyRandomModel({ seed: choice.seed });
     const name = `random-tiny-seed${choice.seed}`;
+    const hypernetwork = untrainedHypernetwork(model.config);
     return {
       model, tokenizer, encoder: { model, tokenizer }, encoderId: await encoderIdentity(name, { model, tokenizer }),
-      hypernetwork: untrainedHypernetwork(model.config), peftBaseName: name,
-      info: modelInfo(name, model.config, false, { encoder: name, hypernetwork: { state: 'none', source: null }, notice: null }),
+      hypernetwork, evoHypernetwork: untrainedEvoHypernetwork(hypernetwork), peftBaseName: name,
+      info: modelInfo(name, model.config, false, {
+        encoder: name, hypernetwork: { state: 'none', source: null }, evoHypernetwork: { state: 'none', source: null }, notice: null,
+      }),
     };
   }
   const appBase = appBaseUrl();
@@ -187,11 +192,12 @@ export async function loadModelChoice(choice: ModelChoice, onProgress: OnProgres
   let name: string;
   let baseModelName: string | undefined;
   let peftBaseName: string;
-  let hypernetworkUrl: string;
+  /** The model's folder: its hypernetworks are in code2lora-static/ and code2lora-evo/ there. */
+  let modelFolderUrl: string;
   if (kind === 'c2l-base') {
     base = encoder;
     name = baseModelName = peftBaseName = C2L_BASE.folder;
-    hypernetworkUrl = new URL(`${C2L_BASE_PATH}${STATIC_HYPERNETWORK_FOLDER}/`, appBase).href;
+    modelFolderUrl = new URL(C2L_BASE_PATH, appBase).href;
   } else if (kind === 'smollm2') {
     try {
       base = await loadGguf(new URL(SMOLLM2_GGUF_PATH, appBase).href, onProgress);
@@ -205,7 +211,7 @@ export async function loadModelChoice(choice: ModelChoice, onProgress: OnProgres
     name = SMOLLM2.displayName;
     baseModelName = SMOLLM2.folder;
     peftBaseName = SMOLLM2.hfName!;
-    hypernetworkUrl = new URL(`models/${SMOLLM2.folder}/${STATIC_HYPERNETWORK_FOLDER}/`, appBase).href;
+    modelFolderUrl = new URL(`models/${SMOLLM2.folder}/`, appBase).href;
   } else {
     const url = (choice as { url: string }).url;
     const gguf = /\.gguf$/i.test(url);
@@ -213,26 +219,50 @@ export async function loadModelChoice(choice: ModelChoice, onProgress: OnProgres
     base = gguf ? await loadGguf(url, onProgress) : await loadHfDirectory(directory, onProgress);
     name = gguf ? url.split('/').pop()! : directory.replace(/\/+$/, '').split('/').slice(-2).join('/');
     peftBaseName = gguf ? url : directory;
-    hypernetworkUrl = new URL(`${STATIC_HYPERNETWORK_FOLDER}/`, directory).href;
+    modelFolderUrl = directory;
   }
 
   onProgress({ label: 'Loading the hypernetwork', loaded: 0 });
   const encoderHiddenSize = encoder.model.config.hiddenSize;
-  // The app's own models say in the index whether a hypernetwork is beside them: no request for one that is not there.
-  const ownConfig = hypernetworkUrl.startsWith(appBase.href) ? `${hypernetworkUrl.slice(appBase.href.length)}${HYPERNETWORK_CONFIG_FILE}` : null;
-  const found = ownConfig && !(await hasModelFile(appBase, ownConfig))
-    ? { hypernetwork: null, status: { state: 'none', source: hypernetworkUrl } as HypernetworkStatus }
-    : await loadHypernetworkBeside(hypernetworkUrl, { baseModel: base.model.config, baseModelName, encoderHiddenSize });
+  const options = { baseModel: base.model.config, baseModelName, encoderHiddenSize };
+  const found = await loadOwnHypernetwork(appBase, new URL(`${STATIC_HYPERNETWORK_FOLDER}/`, modelFolderUrl).href, options);
+  const hypernetwork = found.hypernetwork ?? untrainedHypernetwork(base.model.config, encoderHiddenSize);
+  onProgress({ label: 'Loading the Evo hypernetwork', loaded: 0 });
+  const evo = await loadOwnHypernetwork(appBase, new URL(`${EVO_HYPERNETWORK_FOLDER}/`, modelFolderUrl).href, options, 'code2lora-evo');
   return {
-    ...base, encoder, encoderId, peftBaseName,
-    hypernetwork: found.hypernetwork ?? untrainedHypernetwork(base.model.config, encoderHiddenSize),
-    info: modelInfo(name, base.model.config, true, { encoder: C2L_BASE.displayName, hypernetwork: found.status, notice }),
+    ...base, encoder, encoderId, peftBaseName, hypernetwork,
+    evoHypernetwork: evo.hypernetwork ?? untrainedEvoHypernetwork(hypernetwork),
+    info: modelInfo(name, base.model.config, true, { encoder: C2L_BASE.displayName, hypernetwork: found.status, evoHypernetwork: evo.status, notice }),
   };
+}
+
+/**
+ * The hypernetwork in `directoryUrl` (of `kind`), asked for only when the app's index lists it for the app's own
+ * models; one of another kind is an error (NOT_EVO, NOT_STATIC) and stands aside like any other that cannot be used.
+ */
+async function loadOwnHypernetwork(
+  appBase: URL, directoryUrl: string, options: { baseModel: ModelConfig; baseModelName?: string; encoderHiddenSize: number },
+  kind: Hypernetwork['kind'] = 'code2lora-static',
+): Promise<{ hypernetwork: Hypernetwork | null; status: HypernetworkStatus }> {
+  // The app's own models say in the index whether a hypernetwork is beside them: no request for one that is not there.
+  const ownConfig = directoryUrl.startsWith(appBase.href) ? `${directoryUrl.slice(appBase.href.length)}${HYPERNETWORK_CONFIG_FILE}` : null;
+  if (ownConfig && !(await hasModelFile(appBase, ownConfig))) return { hypernetwork: null, status: { state: 'none', source: directoryUrl } };
+  const found = await loadHypernetworkBeside(directoryUrl, options);
+  if (found.hypernetwork && found.hypernetwork.kind !== kind) {
+    for (const tensor of found.hypernetwork.weights.values()) tensor.dispose();
+    const code = kind === 'code2lora-evo' ? 'NOT_EVO' : 'NOT_STATIC';
+    return {
+      hypernetwork: null,
+      status: { state: 'error', source: directoryUrl, code, file: HYPERNETWORK_CONFIG_FILE, message: `${HYPERNETWORK_CONFIG_FILE} says "kind": "${found.hypernetwork.kind}", this folder is for ${kind}` },
+    };
+  }
+  return found;
 }
 
 /** Frees a loaded model's tensors, but never the shared encoder's (c2l-base as base model is the encoder itself). */
 export async function disposeLoadedModel(loaded: LoadedModel): Promise<void> {
   const shared = sharedEncoder ? (await sharedEncoder.catch(() => null))?.encoder.model : undefined;
   if (loaded.model !== shared) loaded.model.dispose();
-  for (const tensor of loaded.hypernetwork.weights.values()) tensor.dispose();
+  // The untrained Evo hypernetwork shares the Static one's tensors: each is disposed once.
+  for (const tensor of new Set([...loaded.hypernetwork.weights.values(), ...loaded.evoHypernetwork.weights.values()])) tensor.dispose();
 }

@@ -17,10 +17,11 @@ import { generate } from '../../model/generate.ts';
 import { disposePreparedLora, exportPeftAdapter, prepareLora, type LoraAdapter, type PreparedLora } from '../../model/lora.ts';
 import { loadPythonParser, type PythonParser } from '../../parse/pythonParser.ts';
 import { summarizeFile } from '../../parse/codeUnits.ts';
-import { makeRepoAdapter } from '../../code2lora/makeAdapter.ts';
+import { adapterDeltaNorms, adapterDigest, adapterParameterCount, makeRepoAdapter } from '../../code2lora/makeAdapter.ts';
+import { dropEvoSession, evoProgressLabel, evoSessionFor } from './evoWorker.ts';
 import { indexedDbStore, PersistentFileEmbeddingCache, type KeyValueStore } from './embeddingStore.ts';
 import { appBaseUrl, disposeLoadedModel, hasModelFile, loadModelChoice, SMOLLM2_GGUF_PATH, type LoadedModel } from './loadModelChoice.ts';
-import type { PipelineApi, ProgressCallback, RepoSummary } from './pipelineApi.ts';
+import type { AdapterInfo, PipelineApi, ProgressCallback, RepoSummary } from './pipelineApi.ts';
 
 // isomorphic-git and LightningFS expect Node's Buffer.
 (globalThis as { Buffer?: unknown }).Buffer ??= Buffer;
@@ -35,6 +36,8 @@ const WASM_BINARIES = {
 let loaded: LoadedModel | null = null;
 let parser: PythonParser | null = null;
 let repoDir: string | null = null;
+/** The loaded history, oldest first (the commit list the app shows, reversed): Evo's state starts at its first commit. */
+let history: string[] = [];
 /** The current adapter: plain (for export) and prepared once on the device (for every completion until replaced). */
 let adapter: { commit: string; lora: LoraAdapter; prepared: PreparedLora } | null = null;
 let running: AbortController | null = null;
@@ -83,7 +86,9 @@ function repoDirectoryFor(url: string): string {
 async function describeRepo(dir: string, target: { url: string; name: string }, depth: number, clone: { head: string; branch: string; reused: boolean; bytes: number }, started: number) {
   repoDir = dir;
   dropAdapter();
+  dropEvoSession();
   const commits = await listCommits({ fs, dir, limit: depth });
+  history = commits.map((commit) => commit.sha).reverse();
   return {
     repo: { url: target.url, name: target.name, head: clone.head, branch: clone.branch, reused: clone.reused, bytes: clone.bytes, seconds: (performance.now() - started) / 1000 },
     commits,
@@ -107,6 +112,7 @@ const api: PipelineApi = {
 
   async loadModel(choice, onProgress) {
     dropAdapter();
+    dropEvoSession();
     if (loaded) await disposeLoadedModel(loaded);
     loaded = null;
     loaded = await loadModelChoice(choice, (p) => onProgress({ stage: 'model', ...p }));
@@ -171,7 +177,8 @@ const api: PipelineApi = {
     return { commit, files, leftOut };
   },
 
-  async makeAdapter(commit, onProgress: ProgressCallback) {
+  async makeAdapter(commit, onProgress: ProgressCallback, mode = 'static') {
+    if (mode === 'evo') return makeEvoAdapter(commit, onProgress);
     const dir = requireRepo();
     const { model, encoder, encoderId, hypernetwork, info } = requireModel();
     const signal = begin();
@@ -187,7 +194,8 @@ const api: PipelineApi = {
     dropAdapter();
     adapter = { commit, lora: made.adapter, prepared };
     return {
-      commit, rank: made.adapter.rank, alpha: made.adapter.alpha, targetModules: made.adapter.targetModules, layers: made.adapter.layers.length,
+      commit, mode: 'static', digest: await adapterDigest(made.adapter), evo: null,
+      rank: made.adapter.rank, alpha: made.adapter.alpha, targetModules: made.adapter.targetModules, layers: made.adapter.layers.length,
       parameters: made.parameters, deltaNorms: made.deltaNorms, encodedFiles: made.encoding.files.length, cachedFiles: made.encoding.cached,
       encodedTokens: made.encoding.tokens, hypernetworkTrained: hypernetwork.trained, seconds: (performance.now() - started) / 1000,
       pythonFiles: snapshot.files.length, testFiles, skippedFiles: snapshot.skipped.tooLarge + snapshot.skipped.vendored + snapshot.skipped.generated + snapshot.skipped.binary,
@@ -231,5 +239,39 @@ const api: PipelineApi = {
     return Comlink.transfer({ safetensors, adapterConfig: JSON.stringify(adapterConfig, null, 2) }, [safetensors.buffer as ArrayBuffer]);
   },
 };
+
+/**
+ * Evo: the state at `commit` stepped from the nearest cached one along the loaded history (states and diff embeddings
+ * kept in IndexedDB), its adapter prepared once on the device like Static's.
+ */
+async function makeEvoAdapter(commit: string, onProgress: ProgressCallback): Promise<AdapterInfo> {
+  const dir = requireRepo();
+  const { model, encoder, encoderId, evoHypernetwork, info } = requireModel();
+  const index = history.indexOf(commit);
+  if (index < 0) throw new GitError('NotFound', `Commit ${commit.slice(0, 8)} is not in the loaded history`);
+  const signal = begin();
+  const started = performance.now();
+  const session = await evoSessionFor({
+    fs, dir, commits: history, hypernetwork: evoHypernetwork, baseModel: model.config, encoder, encoderId,
+    parser: await getParser(), fileEmbeddings: cacheFor(encoderId), store: embeddingStore,
+  });
+  const { adapter: lora, report } = await session.select(index, {
+    signal,
+    onProgress: (p) => onProgress({ ...evoProgressLabel(p, info.encoder), loaded: p.done, total: p.total, unit: p.unit }),
+  });
+  signal.throwIfAborted();
+  const prepared = prepareLora(lora, model.config);
+  dropAdapter();
+  adapter = { commit, lora, prepared };
+  return {
+    commit, mode: 'evo', digest: await adapterDigest(lora),
+    evo: { ...report, historyLength: history.length, driftSeries: session.driftSeries() },
+    rank: lora.rank, alpha: lora.alpha, targetModules: lora.targetModules, layers: lora.layers.length,
+    parameters: adapterParameterCount(lora), deltaNorms: await adapterDeltaNorms(lora),
+    encodedFiles: report.filesEncoded + report.filesFromCache, cachedFiles: report.filesFromCache, encodedTokens: report.diffTokens,
+    hypernetworkTrained: evoHypernetwork.trained, seconds: (performance.now() - started) / 1000,
+    pythonFiles: 0, testFiles: 0, skippedFiles: 0,
+  };
+}
 
 Comlink.expose(api);

@@ -4,7 +4,7 @@ import type { BackendName, BackendPreference } from '../../model/backend.ts';
 import type { TrainingFigure } from '../../util/trainingFigures.ts';
 
 export interface Progress {
-  stage: 'model' | 'clone' | 'parse' | 'encode' | 'adapter' | 'generate';
+  stage: 'model' | 'clone' | 'parse' | 'encode' | 'evo' | 'adapter' | 'generate';
   label: string;
   loaded: number;
   total?: number;
@@ -42,6 +42,11 @@ export interface ModelInfo {
   /** The model whose hidden states embed files for the hypernetwork: c2l-base, or random-tiny itself. */
   encoder: string;
   hypernetwork: HypernetworkStatus;
+  /**
+   * The Evo hypernetwork beside the model (code2lora-evo/): `trained`, or `none`/`error` and then an untrained one of
+   * the Static one's shape stands in (its GRU seeded, its heads the Static hypernetwork's).
+   */
+  evoHypernetwork: HypernetworkStatus;
   /** Something the user should know about this model, e.g. that the default fell back to c2l-base and why. */
   notice: string | null;
 }
@@ -69,8 +74,38 @@ export interface RepoSummary {
   seconds: number;
 }
 
+/** Static: the adapter of the commit's snapshot; Evo: of the Evo state stepped along history to the commit. */
+export type AdapterMode = 'static' | 'evo';
+
+/** What an Evo selection cost and how the adapter moved (src/code2lora/evoSession.ts EvoStepReport). */
+export interface EvoAdapterReport {
+  /** Position in the history, oldest first, and the history's length. */
+  index: number;
+  historyLength: number;
+  /** GRU steps run for this selection (0: the state was cached: no step, no encode). */
+  steps: number;
+  /** Where stepping started (a cached state, or the oldest commit's computed from its files). */
+  startedFrom: number;
+  statesFromStore: number;
+  diffsEncoded: number;
+  diffsFromCache: number;
+  diffTokens: number;
+  /** The oldest commit's files encoded (and from the cache), when its state was computed for this selection. */
+  filesEncoded: number;
+  filesFromCache: number;
+  /** ‖ΔW_t − ΔW_{t−1}‖_F per module against the previous commit; null at the oldest commit or when unknown. */
+  drift: Record<string, number> | null;
+  /** Drift (summed over modules) of every commit computed so far, oldest first: the drift plot. */
+  driftSeries: Array<{ index: number; commit: string; drift: number }>;
+}
+
 export interface AdapterInfo {
   commit: string;
+  mode: AdapterMode;
+  /** Short digest of the adapter's values (makeAdapter.ts adapterDigest): equal digests, equal adapters. */
+  digest: string;
+  /** Evo only: the step's report. */
+  evo: EvoAdapterReport | null;
   rank: number;
   alpha: number;
   targetModules: string[];
@@ -138,7 +173,8 @@ export interface PipelineApi {
   cancel(): void;
   summarize(commit: string, onProgress: ProgressCallback): Promise<RepoSummary>;
   diff(commit: string): Promise<CommitDiff>;
-  makeAdapter(commit: string, onProgress: ProgressCallback): Promise<AdapterInfo>;
+  /** The adapter of `commit`: Static from its snapshot, or Evo stepped from the nearest cached state (default Static). */
+  makeAdapter(commit: string, onProgress: ProgressCallback, mode?: AdapterMode): Promise<AdapterInfo>;
   complete(request: { prompt: string; maxNewTokens: number }, onProgress: ProgressCallback): Promise<CompletionResult>;
   adapterFiles(): Promise<{ safetensors: Uint8Array; adapterConfig: string }>;
 }

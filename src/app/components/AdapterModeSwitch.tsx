@@ -1,0 +1,31 @@
+// The Static / Evo switch: which hypernetwork makes the adapter of the selected commit, and whether each is trained.
+import type { AdapterMode, HypernetworkStatus } from '../workers/pipelineApi.ts';
+
+function statusWord(status: HypernetworkStatus): string {
+  if (status.state === 'trained') return 'trained';
+  if (status.state === 'error') return `untrained: the shipped one failed to load (${status.code})`;
+  return 'untrained';
+}
+
+export function AdapterModeSwitch({ mode, staticStatus, evoStatus, disabled, onChange }: {
+  mode: AdapterMode;
+  staticStatus: HypernetworkStatus;
+  evoStatus: HypernetworkStatus;
+  disabled: boolean;
+  onChange: (mode: AdapterMode) => void;
+}) {
+  const option = (value: AdapterMode, label: string, status: HypernetworkStatus, hint: string) => (
+    <label title={hint}>
+      <input type="radio" name="adapter-mode" value={value} checked={mode === value} disabled={disabled} onChange={() => onChange(value)} />
+      {' '}{label} <small className="muted">({statusWord(status)})</small>
+    </label>
+  );
+  return (
+    <fieldset className="row mode-switch" data-testid="adapter-mode" data-mode={mode}>
+      <legend>Adapter</legend>
+      {option('static', 'Static', staticStatus, 'Made from the selected commit\'s files, from scratch')}
+      {option('evo', 'Evo', evoStatus, 'Follows the history: the state steps commit by commit from the oldest loaded commit; stepping back is instant')}
+      {evoStatus.state === 'error' && <small className="muted" data-testid="evo-hypernetwork-error">Evo hypernetwork: {evoStatus.message}</small>}
+    </fieldset>
+  );
+}
