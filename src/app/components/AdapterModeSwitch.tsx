@@ -11,12 +11,14 @@ export function AdapterModeSwitch({ mode, staticStatus, evoStatus, disabled, onC
   mode: AdapterMode;
   staticStatus: HypernetworkStatus;
   evoStatus: HypernetworkStatus;
+  /** While true a change is ignored (the radios stay focusable). */
   disabled: boolean;
   onChange: (mode: AdapterMode) => void;
 }) {
   const option = (value: AdapterMode, label: string, status: HypernetworkStatus, hint: string) => (
     <label title={hint}>
-      <input type="radio" name="adapter-mode" value={value} checked={mode === value} disabled={disabled} onChange={() => onChange(value)} />
+      {/* aria-disabled, not disabled: a disabled radio would drop keyboard focus to the page while the adapter is made. */}
+      <input type="radio" name="adapter-mode" value={value} checked={mode === value} aria-disabled={disabled} onChange={() => !disabled && onChange(value)} />
       {' '}{label} <small className="muted">({statusWord(status)})</small>
     </label>
   );
