@@ -1,6 +1,12 @@
 // The Evo timeline in the app: forward commit by commit (one GRU step each), back for free (no step, no encode), forward
 // again to the same adapter (digest), the drift plot, and the states reopened from IndexedDB after a reload.
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test, type BrowserContext, type Page } from '@playwright/test';
+import { readFileSync } from 'node:fs';
+import { hypernetworkWeightShapes, type HypernetworkConfig } from '../src/code2lora/hypernetwork.ts';
+import { linearShape } from '../src/model/llama.ts';
+import { LORA_MODULES } from '../src/model/lora.ts';
+import { parseModelConfig } from '../src/model/config.ts';
+import { writeSafetensors } from '../src/model/safetensors.ts';
 import { commitEntry, useSynthServer } from './support/synthServer.ts';
 
 const COMMITS = 12;
@@ -91,4 +97,73 @@ test('Evo: forward 5 commits one step each, back 3 instantly, forward again to t
   await expect(page.getByTestId('evo-report')).toContainText('read from IndexedDB');
   await expect(page.getByTestId('adapter')).toHaveAttribute('data-digest', forward[4].digest);
   await page.screenshot({ path: testInfo.outputPath('evo-reloaded.png'), fullPage: true });
+});
+
+/**
+ * Serves a hypernetwork in models/c2l-base/code2lora-evo/ (listed in models/index.json, as a shipped one would be) of
+ * `kind`, with deterministic small weights in the exported format (training/export_hypernet.py).
+ */
+async function serveEvoHypernetwork(context: BrowserContext, kind: 'code2lora-evo' | 'code2lora-static'): Promise<void> {
+  const base = parseModelConfig(JSON.parse(readFileSync('public/models/c2l-base/config.json', 'utf8')));
+  const config: HypernetworkConfig = {
+    embeddingSize: base.hiddenSize, hiddenSize: 16, rank: 2, alpha: 4, meanWeight: 0.6, maxWeight: 1.4, initLogScale: -3.5,
+    shapes: Object.fromEntries(LORA_MODULES.map((module) => [module, linearShape(base, module)])),
+  };
+  const json = {
+    format: 'code2lora-hypernetwork', format_version: 1, kind,
+    base_model: {
+      name: 'c2l-base', sha256: null, num_hidden_layers: base.numLayers, hidden_size: base.hiddenSize, intermediate_size: base.intermediateSize,
+      num_key_value_heads: base.numKvHeads, head_dim: base.headDim, vocab_size: base.vocabSize,
+    },
+    encoder: { model: 'c2l-base', chunk_tokens: 128, chunks_per_file: 2, include_tests: false, hidden_size: base.hiddenSize },
+    embedding_size: config.embeddingSize, shapes: config.shapes, hidden_size: config.hiddenSize, rank: config.rank, alpha: config.alpha,
+    mean_weight: config.meanWeight, max_weight: config.maxWeight, init_log_scale: config.initLogScale, training: { step: 1 },
+  };
+  let seed = 1;
+  const weights = writeSafetensors(Object.fromEntries([...hypernetworkWeightShapes(config, kind)].map(([name, shape]) => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const data = name.startsWith('log_scale.') ? Float32Array.of(config.initLogScale)
+      : Float32Array.from({ length: size }, (_, i) => 0.2 * Math.sin(0.7 * i + seed++));
+    return [name, { dtype: 'F32' as const, shape, data }];
+  })));
+  const folder = 'models/c2l-base/code2lora-evo';
+  await context.route('**/models/index.json', async (route) => {
+    const response = await route.fetch();
+    const index = await response.json() as { files: string[] };
+    await route.fulfill({ response, json: { ...index, files: [...index.files, `${folder}/hypernetwork_config.json`, `${folder}/hypernetwork.safetensors`] } });
+  });
+  await context.route(`**/${folder}/hypernetwork_config.json`, (route) => route.fulfill({ json }));
+  await context.route(`**/${folder}/hypernetwork.safetensors`, (route) => route.fulfill({ body: Buffer.from(weights), contentType: 'application/octet-stream' }));
+}
+
+test('a trained Evo hypernetwork beside the model makes Evo the default; a bad one leaves Static working and says why', async ({ page, context }, testInfo) => {
+  test.skip(testInfo.project.name !== 'wasm-fallback', 'loading and choosing hypernetworks does not depend on the tfjs backend: run once, on wasm');
+  const shas = served.repos[0].commitShas;
+
+  // A Static hypernetwork in the Evo folder: refused with its code, the untrained Evo stands in, Static stays the default and works.
+  await serveEvoHypernetwork(context, 'code2lora-static');
+  await page.goto('/?model=c2l-base&backend=wasm&tokens=8');
+  const modeSwitch = page.getByTestId('adapter-mode');
+  await expect(modeSwitch).toHaveAttribute('data-mode', 'static', { timeout: STAGE_TIMEOUT });
+  await expect(page.getByTestId('evo-hypernetwork-error')).toContainText('code2lora-evo');
+  await expect(modeSwitch).toContainText('Evo (untrained: the shipped one failed to load (NOT_EVO))');
+  await page.getByLabel('Repository URL').fill(served.url());
+  await page.getByRole('button', { name: /Clone/ }).click();
+  await expect(page.getByTestId('adapter')).toHaveAttribute('data-commit', shas[COMMITS - 1], { timeout: STAGE_TIMEOUT });
+  await expect(page.getByTestId('adapter')).toHaveAttribute('data-mode', 'static');
+
+  // A trained Evo hypernetwork: Evo is the default, the HEAD's adapter steps the whole history once, and says it is trained.
+  await context.unrouteAll({ behavior: 'ignoreErrors' });
+  await serveEvoHypernetwork(context, 'code2lora-evo');
+  await page.evaluate(() => localStorage.clear());
+  await page.reload();
+  await expect(modeSwitch).toHaveAttribute('data-mode', 'evo', { timeout: STAGE_TIMEOUT });
+  await expect(modeSwitch).toContainText('Evo (trained)');
+  await page.getByLabel('Repository URL').fill(served.url());
+  await page.getByRole('button', { name: /Clone/ }).click();
+  await expect(page.getByTestId('adapter')).toHaveAttribute('data-commit', shas[COMMITS - 1], { timeout: STAGE_TIMEOUT });
+  await expect(page.getByTestId('adapter')).toHaveAttribute('data-mode', 'evo');
+  await expect(page.getByTestId('evo-steps')).toHaveAttribute('data-steps', String(COMMITS - 1));
+  await expect(page.getByTestId('trained-hypernetwork')).toBeVisible();
+  await expect(page.getByTestId('drift-plot')).toHaveAttribute('data-points', String(COMMITS - 1));
 });
