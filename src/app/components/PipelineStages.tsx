@@ -1,4 +1,4 @@
-// The pipeline at a glance: each stage (clone, parse, encode + adapter) as pending, running or done for the selected commit, with its figures.
+// The pipeline at a glance: each stage (clone, parse, encode + adapter or Evo step + adapter) as pending, running or done for the selected commit, with its figures.
 import type { AdapterInfo, Progress, RepoInfo, RepoSummary } from '../workers/pipelineApi.ts';
 
 type Status = 'pending' | 'running' | 'done';
@@ -15,7 +15,12 @@ export function PipelineStages({ progress, repo, selected, summary, adapter }: {
   const stages: Array<{ name: string; status: Status; detail: string }> = [
     { name: 'Clone', status: status(['clone'], !!repo), detail: repo ? `${(repo.bytes / 1024).toFixed(0)} KiB, ${repo.seconds.toFixed(1)} s` : '' },
     { name: 'Parse', status: status(['parse'], !!currentSummary), detail: currentSummary ? `${currentSummary.pythonFiles} files, ${currentSummary.seconds.toFixed(1)} s` : '' },
-    { name: 'Encode + adapter', status: status(['encode', 'adapter'], !!currentAdapter), detail: currentAdapter ? `${currentAdapter.encodedTokens.toLocaleString()} tokens, ${currentAdapter.seconds.toFixed(1)} s` : '' },
+    currentAdapter?.evo || progress?.stage === 'evo'
+      ? {
+        name: 'Evo step + adapter', status: status(['encode', 'evo', 'adapter'], !!currentAdapter),
+        detail: currentAdapter?.evo ? `${currentAdapter.evo.steps} steps, ${currentAdapter.encodedTokens.toLocaleString()} diff tokens, ${currentAdapter.seconds.toFixed(1)} s` : '',
+      }
+      : { name: 'Encode + adapter', status: status(['encode', 'adapter'], !!currentAdapter), detail: currentAdapter ? `${currentAdapter.encodedTokens.toLocaleString()} tokens, ${currentAdapter.seconds.toFixed(1)} s` : '' },
   ];
   return (
     <ol className="stages" data-testid="stages">
