@@ -1,11 +1,5 @@
 // A small SVG plot of the Evo adapter's drift along history: ‖ΔW_t − ΔW_{t−1}‖ summed over modules, per commit computed so far.
-
-export interface DriftPoint {
-  /** Position in the history, oldest first. */
-  index: number;
-  commit: string;
-  drift: number;
-}
+import type { EvoDriftPoint } from '../../code2lora/evoSession.ts';
 
 const WIDTH = 520;
 const HEIGHT = 120;
@@ -16,7 +10,7 @@ const PAD = { left: 56, right: 8, top: 8, bottom: 22 };
  * plot is a few dozen rectangles, so no chart library is needed.
  */
 export function DriftPlot({ points, historyLength, selectedIndex }: {
-  points: readonly DriftPoint[];
+  points: readonly EvoDriftPoint[];
   historyLength: number;
   selectedIndex: number | null;
 }) {

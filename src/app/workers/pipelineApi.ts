@@ -1,4 +1,5 @@
 // The contract between the UI and the pipeline worker: plain serialisable requests, results and progress events.
+import type { EvoDriftPoint, EvoStepReport } from '../../code2lora/evoSession.ts';
 import type { CommitInfo, FileDiff } from '../../git/index.ts';
 import type { BackendName, BackendPreference } from '../../model/backend.ts';
 import type { TrainingFigure } from '../../util/trainingFigures.ts';
@@ -77,26 +78,12 @@ export interface RepoSummary {
 /** Static: the adapter of the commit's snapshot; Evo: of the Evo state stepped along history to the commit. */
 export type AdapterMode = 'static' | 'evo';
 
-/** What an Evo selection cost and how the adapter moved (src/code2lora/evoSession.ts EvoStepReport). */
-export interface EvoAdapterReport {
-  /** Position in the history, oldest first, and the history's length. */
-  index: number;
+/** What an Evo selection cost and how the adapter moved (the commit and seconds are AdapterInfo's). */
+export interface EvoAdapterReport extends Omit<EvoStepReport, 'commit' | 'seconds'> {
+  /** The history's length (index counts from its oldest commit). */
   historyLength: number;
-  /** GRU steps run for this selection (0: the state was cached: no step, no encode). */
-  steps: number;
-  /** Where stepping started (a cached state, or the oldest commit's computed from its files). */
-  startedFrom: number;
-  statesFromStore: number;
-  diffsEncoded: number;
-  diffsFromCache: number;
-  diffTokens: number;
-  /** The oldest commit's files encoded (and from the cache), when its state was computed for this selection. */
-  filesEncoded: number;
-  filesFromCache: number;
-  /** ‖ΔW_t − ΔW_{t−1}‖_F per module against the previous commit; null at the oldest commit or when unknown. */
-  drift: Record<string, number> | null;
   /** Drift (summed over modules) of every commit computed so far, oldest first: the drift plot. */
-  driftSeries: Array<{ index: number; commit: string; drift: number }>;
+  driftSeries: EvoDriftPoint[];
 }
 
 export interface AdapterInfo {
