@@ -196,7 +196,7 @@ async function main(): Promise<void> {
     await Promise.all(Object.values(streams).map((stream) => new Promise((done) => stream.end(done))));
     await rm(links, { recursive: true, force: true });
   }
-  for (const [key, path] of Object.entries(outputs)) await rename(`${path}.tmp`, outputs[key as keyof typeof outputs]);
+  for (const path of Object.values(outputs)) await rename(`${path}.tmp`, path);
 
   const bySplit = (split: string) => ['train', 'val', 'test'].map((time) => `${time} ${taskCounts[`${split}/${time}`] ?? 0}`).join(', ');
   console.log(`${repoCount} repositories (${rows.length} listed${dropped.length ? `; dropped: ${dropped.join(', ')}` : ''}), `
