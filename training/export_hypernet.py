@@ -12,6 +12,7 @@ src/code2lora/loadHypernetwork.ts reads both and refuses them for another base m
 """
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -94,7 +95,9 @@ def main() -> int:
     if checkpoint.get("config") is None:
         print(f"BAD_CHECKPOINT: {args.checkpoint} holds no hypernetwork (method {checkpoint.get('method')!r})", file=sys.stderr)
         return 1
-    training = {"checkpoint": args.checkpoint.name, "step": checkpoint.get("step"), "best_cr_val_loss": checkpoint.get("best_val")}
+    best = checkpoint.get("best_val")  # inf when no validation ran: JSON has no infinity, say null
+    training = {"checkpoint": args.checkpoint.name, "step": checkpoint.get("step"),
+                "best_cr_val_loss": best if best is not None and math.isfinite(best) else None}
     if args.training_json:
         training.update(json.loads(args.training_json.read_text()))
     try:
