@@ -41,7 +41,7 @@ init_from = ""  # an HF-layout directory to start from (weights only, fresh opti
 seed = 1337
 device = "auto"  # auto | cpu | cuda
 num_threads = 2  # CPU threads for torch; the machine this was sized on has 2 cores
-autocast_dtype = "bfloat16"  # bfloat16 | float16 (cuda) | none: matmuls in this dtype, weights and optimizer in float32
+autocast_dtype = "auto"  # auto | bfloat16 | float16 (cuda) | none: matmuls in this dtype, weights and optimizer in float32
 compile = False  # torch.compile the model (PyTorch >= 2)
 # model (vocab_size 0: take it from meta.json, else from the tokenizer)
 vocab_size = 0
@@ -114,6 +114,25 @@ os.makedirs(run_dir, exist_ok=True)
 if device == "auto":
     device = "cuda" if torch.cuda.is_available() else "cpu"
 torch.set_num_threads(num_threads)
+
+
+def bfloat16_is_faster() -> bool:
+    """A CPU without bf16 instructions (AVX2 only) emulates bf16 matmuls ~50x slower than float32: time both."""
+    if device != "cpu":
+        return True
+    rates = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        a, b = torch.randn(256, 256, dtype=dtype), torch.randn(256, 256, dtype=dtype)
+        started, count = time.time(), 0
+        while time.time() - started < 0.05:
+            a @ b
+            count += 1
+        rates[dtype] = count
+    return rates[torch.bfloat16] > rates[torch.float32]
+
+
+if autocast_dtype == "auto":
+    autocast_dtype = "bfloat16" if bfloat16_is_faster() else "none"
 amp_dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16, "none": None}[autocast_dtype]
 if amp_dtype == torch.float16 and device == "cpu":
     raise SystemExit("autocast_dtype float16 is for cuda; use bfloat16 or none on cpu")
