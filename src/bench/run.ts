@@ -134,12 +134,10 @@ export function readJsonlResumable<T>(path: string): T[] {
 }
 
 /**
- * Runs every method on every task, grouped by repository and commit so each method prepares once per group.
- * Each finished record is appended to `partialPath` before the next task starts; an abort (Ctrl-C) rejects with
- * the signal's reason and loses only the task in flight. A rerun with the same file skips what is done.
+ * What a rerun starts from: the preparation costs already recorded, the planned (task, method) pairs and the refused
+ * ones, and the records of earlier runs that are still wanted (each pair once), with their keys in `done`.
  */
-export async function runBenchmark(options: RunBenchmarkOptions): Promise<BenchRun> {
-  const { tasks, methods, loadContext, partialPath, preparePath, signal, onProgress, onNote } = options;
+export function resumeRun(tasks: readonly BenchTask[], methods: readonly BenchMethod[], partialPath: string, preparePath: string) {
   const records = readJsonlResumable<TaskRecord>(partialPath);
   const prepares = readJsonlResumable<PrepareRecord>(preparePath);
   const { wanted, refused } = plannedPairs(tasks, methods);
@@ -152,6 +150,17 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<BenchR
       kept.push(record);
     }
   }
+  return { prepares, wanted, refused, done, kept };
+}
+
+/**
+ * Runs every method on every task, grouped by repository and commit so each method prepares once per group.
+ * Each finished record is appended to `partialPath` before the next task starts; an abort (Ctrl-C) rejects with
+ * the signal's reason and loses only the task in flight. A rerun with the same file skips what is done.
+ */
+export async function runBenchmark(options: RunBenchmarkOptions): Promise<BenchRun> {
+  const { tasks, methods, loadContext, partialPath, preparePath, signal, onProgress, onNote } = options;
+  const { prepares, wanted, refused, done, kept } = resumeRun(tasks, methods, partialPath, preparePath);
   const resumed = kept.length;
   const total = wanted.size;
   const skipped: BenchRun['skipped'] = [...refused];

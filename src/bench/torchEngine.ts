@@ -8,8 +8,7 @@ import type { TextTokenizer } from '../model/generate.ts';
 import { exportPeftAdapter, type LoraAdapter } from '../model/lora.ts';
 import { MethodUnavailableError, type PreparedMethod, type RepoContext } from './methods.ts';
 import {
-  type BenchRun, groupByRepoCommit, plannedPairs, type PrepareRecord, readJsonlResumable, recordKey, type RunBenchmarkOptions,
-  scoredRecord, type TaskRecord,
+  type BenchRun, groupByRepoCommit, type PrepareRecord, recordKey, resumeRun, type RunBenchmarkOptions, scoredRecord,
 } from './run.ts';
 import type { BenchTask } from './taskSet.ts';
 
@@ -169,18 +168,7 @@ export async function runTorchBenchmark(options: TorchRunOptions): Promise<Bench
   const { tasks, methods, loadContext, partialPath, preparePath, signal, onProgress, onNote, engine, tokenizer, workDirectory } = options;
   const python = pythonOf(engine);
   mkdirSync(workDirectory, { recursive: true });
-  const records = readJsonlResumable<TaskRecord>(partialPath);
-  const prepares = readJsonlResumable<PrepareRecord>(preparePath);
-  const { wanted, refused } = plannedPairs(tasks, methods);
-  const done = new Set<string>();
-  const kept: TaskRecord[] = [];
-  for (const record of records) {
-    const key = recordKey(record.task_id, record.method);
-    if (wanted.has(key) && !done.has(key)) {
-      done.add(key);
-      kept.push(record);
-    }
-  }
+  const { prepares, wanted, refused, done, kept } = resumeRun(tasks, methods, partialPath, preparePath);
   const resumed = kept.length;
   const skipped: BenchRun['skipped'] = [...refused];
   const started = performance.now();
