@@ -95,10 +95,12 @@ if threads:
 
 # ---- data --------------------------------------------------------------------------------------------------------
 tasks = [json.loads(line) for line in open(REPO / data_dir / "tasks.jsonl")]
-if evo_require_diffs and (REPO / data_dir / "diff_embeddings.pt").exists():
+diff_path = REPO / data_dir / "diff_embeddings.pt"
+diffs = torch.load(diff_path)["repos"] if method == "code2lora-evo" or (evo_require_diffs and diff_path.exists()) else None
+if evo_require_diffs and diffs is not None:
     # Evo data whose diff embeddings are not all computed yet (training/embed.py --diffs writes repository by
     # repository): keep the repositories that have them, so Evo and the baselines train on the same tasks.
-    embedded_repos = set(torch.load(REPO / data_dir / "diff_embeddings.pt")["repos"])
+    embedded_repos = set(diffs)
     without = sum(1 for t in tasks if t["repo"] not in embedded_repos)
     tasks = [t for t in tasks if t["repo"] in embedded_repos]
     print(f"{without} tasks dropped: their repositories have no diff embeddings yet", flush=True)
@@ -124,7 +126,6 @@ cr_val_tasks = ir_val_tasks if selected_on == "ir_val" else sample.sample(cr_val
 
 hypernetwork_method = method in ("code2lora-static", "code2lora-evo")
 embeddings = torch.load(REPO / data_dir / "file_embeddings.pt") if hypernetwork_method else None
-diffs = torch.load(REPO / data_dir / "diff_embeddings.pt")["repos"] if method == "code2lora-evo" else None
 
 
 def repo_files(names: list[str]):
