@@ -1,6 +1,5 @@
 // The app shell: repository -> commits -> summary -> adapter -> completion, each stage with progress and errors; the session (repository, commit, adapter) survives a failed load, a cancel, a backend switch and a reload.
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import * as Comlink from 'comlink';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import type { CommitInfo } from '../git/index.ts';
 import type { BackendName } from '../model/backend.ts';
 import { ProgressBar } from './components/ProgressBar.tsx';
@@ -56,7 +55,6 @@ const NO_SESSION: SessionView = { repo: null, commits: [], selected: null, diff:
 const BACKEND_LABEL: Record<BackendName, string> = { webgpu: 'WebGPU', wasm: 'WASM' };
 
 export function App() {
-  const pipeline = usePipeline();
   const [settings, setSettings] = useState<Settings>(() => loadSettings(location.origin, location.search));
   const [backend, setBackend] = useState<BackendStatus | null>(null);
   const [model, setModel] = useState<ModelInfo | null>(null);
@@ -67,6 +65,7 @@ export function App() {
   const [modelRequest, setModelRequest] = useState(0);
   const [url, setUrl] = useState(() => loadLastSession()?.url ?? '');
   const [progress, setProgress] = useState<Progress | null>(null);
+  const pipeline = usePipeline(setProgress);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<AppError | null>(null);
   /** A neutral message (not an error), e.g. after the user cancelled. */
@@ -90,7 +89,6 @@ export function App() {
   const adapterModeRef = useRef(adapterMode);
   adapterModeRef.current = adapterMode;
 
-  const onProgress = useMemo(() => Comlink.proxy((p: Progress) => setProgress(p)), []);
   const update = useCallback((patch: Partial<SessionView>) => setSession((s) => ({ ...s, ...patch })), []);
 
   useEffect(() => saveSettings(settings), [settings]);
@@ -121,18 +119,18 @@ export function App() {
       stage.current = 'diff';
       update({ diff: await pipeline.call((api) => api.diff(commit)) });
       stage.current = 'parse';
-      update({ summary: await pipeline.call((api) => api.summarize(commit, onProgress)) });
+      update({ summary: await pipeline.call((api, progress) => api.summarize(commit, progress)) });
       if (!adapter) return;
       await makeAdapter(commit);
     },
-    [pipeline, onProgress, update],
+    [pipeline, update],
   );
 
   /** The adapter of `commit` in the current mode (Static: from its files; Evo: stepped along history). */
   async function makeAdapter(commit: string) {
     stage.current = 'adapter';
     const mode = adapterModeRef.current;
-    const made = await pipeline.call((api) => api.makeAdapter(commit, onProgress, mode));
+    const made = await pipeline.call((api, progress) => api.makeAdapter(commit, progress, mode));
     update({ adapter: made });
     setAnnouncement(made.evo
       ? `Evo adapter ready for ${commit.slice(0, 8)}: ${made.evo.steps} steps, ${made.evo.diffsEncoded} diffs encoded.`
@@ -171,7 +169,7 @@ export function App() {
       const status = await pipeline.call((api) => api.initBackend(settings.backend));
       if (!live) return;
       setBackend((known) => ({ ...status, available: status.available ?? known?.available ?? null }));
-      const info = await pipeline.call((api) => api.loadModel(settings.model, onProgress));
+      const info = await pipeline.call((api, progress) => api.loadModel(settings.model, progress));
       if (!live) return;
       setModel(info);
       setAnnouncement(`Model ready: ${info.name} on ${BACKEND_LABEL[status.backend]}.`);
@@ -191,14 +189,14 @@ export function App() {
     return () => {
       live = false;
     };
-  }, [pipeline, settings.backend, settings.model, workerGeneration, modelRequest, onProgress, reopenSession]);
+  }, [pipeline, settings.backend, settings.model, workerGeneration, modelRequest, reopenSession]);
 
   const complete = useCallback(
     async (prompt: string) => {
       setBusy(true);
       setNotice(null);
       try {
-        const result = await pipeline.call((api) => api.complete({ prompt, maxNewTokens: settings.maxNewTokens }, onProgress));
+        const result = await pipeline.call((api, progress) => api.complete({ prompt, maxNewTokens: settings.maxNewTokens }, progress));
         setAnnouncement(`Completion ready: ${result.adapted === null ? 'base model only' : `base and adapted for ${result.adapterCommit?.slice(0, 8)}`}.`);
         return result;
       } catch (err) {
@@ -209,7 +207,7 @@ export function App() {
         setProgress(null);
       }
     },
-    [pipeline, settings.maxNewTokens, onProgress],
+    [pipeline, settings.maxNewTokens],
   );
 
   /** Reports how an operation ended: a cancel as a notice, anything else as an error. */
@@ -225,7 +223,7 @@ export function App() {
     setBusy(true);
     try {
       stage.current = 'clone';
-      const result = await pipeline.call((api) => api.clone({ url, depth: settings.historyDepth, corsProxy: settings.corsProxy }, onProgress));
+      const result = await pipeline.call((api, progress) => api.clone({ url, depth: settings.historyDepth, corsProxy: settings.corsProxy }, progress));
       // Only a clone that worked replaces the session: a mistyped URL leaves the loaded repository as it was.
       setSession({ ...NO_SESSION, repo: result.repo, commits: result.commits, selected: result.repo.head });
       setFocusCommits((n) => n + 1);
@@ -237,7 +235,7 @@ export function App() {
       setBusy(false);
       setProgress(null);
     }
-  }, [pipeline, url, settings, onProgress, analyse, reportFailure]);
+  }, [pipeline, url, settings, analyse, reportFailure]);
 
   const selectCommit = useCallback(
     async (sha: string) => {

@@ -1,6 +1,6 @@
 // The UI's handle on the pipeline worker: every call can be cancelled at once, and a worker that does not stop within a grace period (a stuck GPU dispatch, a long synchronous loop) is replaced by a fresh one.
 import * as Comlink from 'comlink';
-import type { PipelineApi } from './workers/pipelineApi.ts';
+import type { PipelineApi, Progress, ProgressCallback } from './workers/pipelineApi.ts';
 
 /**
  * What a cancelled call rejects with: the same code as the git layer's GitError('Cancelled'). `reason`: the user
@@ -21,6 +21,8 @@ export type CancelOutcome = 'stopped' | 'restarted';
 interface InFlight {
   settled: Promise<unknown>;
   reject: (error: unknown) => void;
+  /** False once the call was cancelled: the worker may still report progress for it until it stops or is replaced. */
+  live: boolean;
 }
 
 /** How long a cancelled worker may take to stop before it is replaced. */
@@ -33,23 +35,33 @@ export class PipelineClient {
   private readonly restartListeners = new Set<() => void>();
   private disposed = false;
 
-  constructor(private readonly makeWorker: () => Worker) {
+  /** `onProgress` hears the progress of running calls only: a cancelled call's late reports never reach it. */
+  constructor(private readonly makeWorker: () => Worker, private readonly onProgress: (progress: Progress) => void = () => undefined) {
     this.worker = makeWorker();
     this.api = Comlink.wrap<PipelineApi>(this.worker);
   }
 
   /**
    * Runs one worker call. It rejects with CancelledError as soon as `cancel()` is called, whatever the worker is doing;
-   * a result that arrives later is dropped.
+   * a result or progress report that arrives later is dropped (a late report would bring back the progress bar that the
+   * cancel took away). `run` passes `progress` to the worker method that takes a progress callback.
    */
-  call<T>(run: (api: Comlink.Remote<PipelineApi>) => Promise<T>): Promise<T> {
+  call<T>(run: (api: Comlink.Remote<PipelineApi>, progress: ProgressCallback) => Promise<T>): Promise<T> {
     // React's StrictMode disposes and remounts in development: a disposed client starts a worker again when used.
     if (this.disposed) this.replaceWorker();
-    const settled = run(this.api);
+    const entry = { live: true } as InFlight;
+    const settled = run(this.api, Comlink.proxy((progress: Progress) => void (entry.live && this.onProgress(progress))));
     return new Promise<T>((resolve, reject) => {
-      const entry: InFlight = { settled, reject };
+      entry.settled = settled;
+      entry.reject = (error) => {
+        entry.live = false;
+        reject(error);
+      };
       this.inFlight.add(entry);
-      settled.then(resolve, reject).finally(() => this.inFlight.delete(entry));
+      settled.then(resolve, reject).finally(() => {
+        entry.live = false;
+        this.inFlight.delete(entry);
+      });
     });
   }
 
