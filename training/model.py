@@ -8,6 +8,7 @@ Runs on PyTorch 1.13 (no scaled_dot_product_attention: explicit softmax) and 2.x
 import json
 import math
 import os
+import time
 from dataclasses import dataclass, fields
 from typing import Optional
 
@@ -15,6 +16,21 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
+
+
+def bfloat16_is_faster(device: str) -> bool:
+    """A CPU without bf16 instructions (AVX2 only) emulates bf16 matmuls ~50x slower than float32: time both."""
+    if device != "cpu":
+        return True
+    rates = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        a, b = torch.randn(256, 256, dtype=dtype), torch.randn(256, 256, dtype=dtype)
+        started, count = time.time(), 0
+        while time.time() - started < 0.05:
+            a @ b
+            count += 1
+        rates[dtype] = count
+    return rates[torch.bfloat16] > rates[torch.float32]
 
 
 @dataclass

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from model import CausalLM, ModelConfig  # noqa: E402
+from model import CausalLM, ModelConfig, bfloat16_is_faster  # noqa: E402
 
 # -----------------------------------------------------------------------------
 # config: plain module-level values; --config=file.py then --key=value override them (see apply_overrides)
@@ -116,23 +116,8 @@ if device == "auto":
 torch.set_num_threads(num_threads)
 
 
-def bfloat16_is_faster() -> bool:
-    """A CPU without bf16 instructions (AVX2 only) emulates bf16 matmuls ~50x slower than float32: time both."""
-    if device != "cpu":
-        return True
-    rates = {}
-    for dtype in (torch.float32, torch.bfloat16):
-        a, b = torch.randn(256, 256, dtype=dtype), torch.randn(256, 256, dtype=dtype)
-        started, count = time.time(), 0
-        while time.time() - started < 0.05:
-            a @ b
-            count += 1
-        rates[dtype] = count
-    return rates[torch.bfloat16] > rates[torch.float32]
-
-
 if autocast_dtype == "auto":
-    autocast_dtype = "bfloat16" if bfloat16_is_faster() else "none"
+    autocast_dtype = "bfloat16" if bfloat16_is_faster(device) else "none"
 amp_dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16, "none": None}[autocast_dtype]
 if amp_dtype == torch.float16 and device == "cpu":
     raise SystemExit("autocast_dtype float16 is for cuda; use bfloat16 or none on cpu")

@@ -38,7 +38,7 @@ from safetensors.torch import load_file as load_safetensors
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hypernet import MODULES, EvoHypernetwork, Hypernetwork, HypernetConfig, module_shapes  # noqa: E402
-from model import CausalLM  # noqa: E402
+from model import CausalLM, bfloat16_is_faster  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -69,7 +69,7 @@ warm_start = "public/models/smollm2-135m-instruct/code2lora-static/hypernetwork.
 bptt_commits = 16  # evo: gradients flow through at most this many GRU steps
 new_lr_multiplier = 10.0  # evo: learning-rate factor of the parameters Static does not have (GRU, diff input)
 evo_require_diffs = True  # evo data: train only on repositories whose diff embeddings exist (any method)
-autocast_bf16 = True
+autocast_dtype = "auto"  # auto (bfloat16 where this CPU runs it faster than float32) | bfloat16 | none
 threads = 0  # 0: torch's default
 
 for argument in sys.argv[1:]:
@@ -92,6 +92,10 @@ if method == "code2lora-evo" and data_dir == "data/hypernet":
     data_dir = "data/evo"
 if threads:
     torch.set_num_threads(threads)
+if autocast_dtype == "auto":
+    autocast_dtype = "bfloat16" if bfloat16_is_faster("cpu") else "none"
+if autocast_dtype not in ("bfloat16", "none"):
+    sys.exit(f"USAGE: autocast_dtype is auto, bfloat16 or none, got {autocast_dtype!r}")
 
 # ---- data --------------------------------------------------------------------------------------------------------
 tasks = [json.loads(line) for line in open(REPO / data_dir / "tasks.jsonl")]
@@ -240,7 +244,7 @@ def target_loss(batch: list[dict], lora) -> torch.Tensor:
         ids[row, :len(sequence)] = torch.tensor(sequence)
     rows = torch.cat([torch.full((end - start,), row) for row, (start, end) in enumerate(spans)])
     positions = torch.cat([torch.arange(start, end) for start, end in spans])
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast_bf16):
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast_dtype == "bfloat16"):
         hidden = lm.model(ids, lora=lora)[rows, positions]
         logits = lm.lm_head(hidden)
     return F.cross_entropy(logits.float(), ids[rows, positions + 1])
@@ -315,7 +319,7 @@ trainable_parameters = sum(p.numel() for p in trainable.parameters())
 if step == 0:
     log({"event": "start", "method": method, "trainable_parameters": trainable_parameters, "train_tasks": len(train_tasks),
          "train_repos": len({t["repo"] for t in train_tasks}), "ir_val_tasks": len(ir_val_tasks), "selected_on": selected_on,
-         "cr_val_tasks": len(cr_val_tasks), "threads": torch.get_num_threads(), "batch_size": batch_size,
+         "cr_val_tasks": len(cr_val_tasks), "threads": torch.get_num_threads(), "autocast_dtype": autocast_dtype, "batch_size": batch_size,
          "prompt_tokens": prompt_tokens, "max_steps": max_steps, "learning_rate": learning_rate,
          "base_cr_val_loss": evaluate(cr_val_tasks, adapter="none"), **validation_losses(),
          **({"first_commit_" + k: v for k, v in validation_losses("first-commit").items()} if method == "code2lora-evo" else {})})

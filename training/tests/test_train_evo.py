@@ -83,7 +83,7 @@ def run_training(tmp_path: Path, out: str, *extra: str) -> list[dict]:
             f"--data_dir={tmp_path / 'data'}", f"--out_dir={tmp_path / out}", f"--warm_start={tmp_path / 'static.safetensors'}",
             f"--hidden_size={HIDDEN}", "--rank=4", "--alpha=8", "--batch_size=4", "--max_steps=12", "--eval_interval=6",
             "--eval_tasks=8", "--checkpoint_interval=3", "--bptt_commits=3", "--learning_rate=3e-2",
-            "--autocast_bf16=false", "--threads=1", *extra]
+            "--autocast_dtype=none", "--threads=1", *extra]
     result = subprocess.run(args, capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert result.returncode == 0, result.stderr[-3000:]
     return [json.loads(line) for line in (tmp_path / out / "log.jsonl").read_text().splitlines()]
