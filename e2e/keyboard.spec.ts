@@ -59,14 +59,14 @@ test('the whole flow by keyboard: focus never drops to the page, one tab stop fo
   expect((await focused(page)).title).toBe(shas[COMMITS - 3]);
   await expect(page.getByTestId('announcer')).toContainText(`Adapter ready for ${shas[COMMITS - 3].slice(0, 8)}`);
 
-  // From the selected commit to the prompt in a few Tab presses, not one per commit.
+  // From the selected commit to the editor in a few Tab presses, not one per commit (or file).
   let presses = 0;
-  while ((await focused(page)).label !== 'Prompt' && presses < 12) {
+  while ((await focused(page)).label !== 'Editor' && presses < 12) {
     await page.keyboard.press('Tab');
     presses++;
   }
-  expect((await focused(page)).label).toBe('Prompt');
-  console.log(`Tab presses from the selected commit to the prompt: ${presses}`);
+  expect((await focused(page)).label).toBe('Editor');
+  console.log(`Tab presses from the selected commit to the editor: ${presses}`);
 
   // Complete by keyboard: focus stays on the button, and the result is announced.
   await page.keyboard.press('Tab');

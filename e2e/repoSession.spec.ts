@@ -41,7 +41,7 @@ test('a failed load (mistyped URL, 404) leaves the loaded repository, its commit
 
 test('after selecting another commit, every result of the previous one is marked as outdated and cannot be downloaded', async ({ page }) => {
   const shas = await openLoaded(page);
-  await page.getByLabel('Prompt').fill('def test_value():\n    assert ');
+  await page.getByRole('textbox', { name: 'Editor' }).fill('def test_value():\n    assert ');
   await page.getByRole('button', { name: 'Complete' }).click();
   await expect(page.getByTestId('completion-adapted')).toBeVisible({ timeout: STAGE_TIMEOUT });
 

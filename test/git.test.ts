@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import http from 'isomorphic-git/http/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  cloneRepository, type CloneProgress, diffCommit, GitError, isEvoDiffPath, listCommits, normalizeRepoUrl, readSnapshot,
-  requirePythonFiles,
+  cloneRepository, type CloneProgress, diffCommit, GitError, isEvoDiffPath, listCommits, listTreeFiles, normalizeRepoUrl, readSnapshot,
+  readTextFile, requirePythonFiles,
 } from '../src/git/index.ts';
 import { snapshotAt } from '../src/synth/generateRepo.ts';
 import { makeSynthRepos, runGit, type SynthRepoOnDisk } from '../src/synth/writeGitRepo.ts';
@@ -215,6 +215,32 @@ describe('readSnapshot', () => {
     expect(error.message).toContain('2 other files');
     const python = await readSnapshot({ fs, dir: mainClone, commit: main.head });
     expect(requirePythonFiles(python)).toBe(python);
+  });
+});
+
+describe('listTreeFiles and readTextFile', () => {
+  it("list every file of a commit's tree and read each one as the generator wrote it", async () => {
+    for (const index of [0, COMMITS - 1]) {
+      const tree = snapshotAt(main.repo, index);
+      const commit = main.commitShas[index];
+      const paths = await listTreeFiles({ fs, dir: mainClone, commit });
+      expect(paths, `commit ${index}`).toEqual(Object.keys(tree).sort());
+      for (const path of paths.slice(0, 5)) expect(await readTextFile({ fs, dir: mainClone, commit, path })).toBe(tree[path]);
+    }
+  });
+
+  it('say NotFound for a path the tree lacks, NotText for a binary file, TooLarge past maxBytes', async () => {
+    await runGit(['clone', '--quiet', '--bare', main.dir, join(served, 'editor-files.git')]);
+    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00]);
+    const head = await pushCommit('editor-files', 'Add a logo', { 'docs/logo.png': png });
+    const dir = freshDir();
+    await cloneRepository({ fs, http, dir, url: urlOf('editor-files') });
+    expect(await listTreeFiles({ fs, dir, commit: head })).toContain('docs/logo.png');
+    await expectGitError(readTextFile({ fs, dir, commit: head, path: 'docs/logo.png' }), 'NotText', 'git.readTextFile');
+    const missing = await expectGitError(readTextFile({ fs, dir, commit: head, path: 'no/such.py' }), 'NotFound', 'git.readTextFile');
+    expect(missing.data).toEqual({ commit: head, path: 'no/such.py' });
+    const python = Object.keys(pythonFilesOf(snapshotAt(main.repo, COMMITS - 1)))[0];
+    await expectGitError(readTextFile({ fs, dir, commit: head, path: python, maxBytes: 4 }), 'TooLarge', 'git.readTextFile');
   });
 });
 

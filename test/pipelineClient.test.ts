@@ -47,4 +47,53 @@ describe('PipelineClient', () => {
     expect(heard).toEqual([1]);
     client.dispose();
   });
+
+  it("cancels one call by its signal: it rejects at once, the worker is asked to stop that completion, the other calls go on", async () => {
+    const { port1, port2 } = new MessageChannel();
+    const stopped = { completion: 0, all: 0 };
+    const heard: number[] = [];
+    Comlink.expose(
+      {
+        async complete(_request: unknown, onProgress: ProgressCallback) {
+          let loaded = 0;
+          while (!stopped.completion) {
+            await onProgress(report(++loaded));
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          }
+          await onProgress(report(99));
+          throw new Error('stopped');
+        },
+        async listFiles() {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          return ['a.py'];
+        },
+        cancelCompletion() {
+          stopped.completion = Date.now();
+        },
+        cancel() {
+          stopped.all = Date.now();
+        },
+      },
+      port1 as unknown as Comlink.Endpoint,
+    );
+    const worker = Object.assign(port2 as unknown as Worker, { terminate: () => (port1.close(), port2.close()) });
+    const client = new PipelineClient(() => worker, (progress) => heard.push(progress.loaded));
+    const controller = new AbortController();
+    const ghost = client.call((api, progress) => api.complete({ prompt: 'x', maxNewTokens: 4, model: 'base' }, progress), {
+      signal: controller.signal, stop: (api) => api.cancelCompletion(),
+    });
+    const files = client.call((api) => api.listFiles('HEAD'));
+    await expect.poll(() => heard.length).toBeGreaterThan(0);
+
+    const rejected = expect(ghost).rejects.toBeInstanceOf(CancelledError);
+    controller.abort();
+    await rejected;
+    await expect.poll(() => stopped.completion).toBeGreaterThan(0);
+    expect(await files).toEqual(['a.py']);
+    expect(stopped.all).toBe(0);
+    expect(heard).not.toContain(99);
+    // An already aborted signal never reaches the worker.
+    await expect(client.call((api) => api.listFiles('HEAD'), { signal: controller.signal })).rejects.toBeInstanceOf(CancelledError);
+    client.dispose();
+  });
 });

@@ -5,9 +5,9 @@ import type { BackendName } from '../model/backend.ts';
 import { ProgressBar } from './components/ProgressBar.tsx';
 import { CommitList } from './components/CommitList.tsx';
 import { DiffView } from './components/DiffView.tsx';
+import { EditorPanel } from './editor/EditorPanel.tsx';
 import { AdapterModeSwitch } from './components/AdapterModeSwitch.tsx';
 import { AdapterPanel } from './components/AdapterPanel.tsx';
-import { CompletionPanel } from './components/CompletionPanel.tsx';
 import { ModelPicker } from './components/ModelPicker.tsx';
 import { ModelStatus } from './components/ModelStatus.tsx';
 import { PipelineStages } from './components/PipelineStages.tsx';
@@ -16,7 +16,9 @@ import { loadLastSession, saveLastSession, type LastSession } from './lastSessio
 import { CancelledError } from './pipelineClient.ts';
 import { loadSettings, saveSettings, type Settings } from './settings.ts';
 import { usePipeline } from './usePipeline.ts';
-import type { AdapterInfo, AdapterMode, BackendStatus, CommitDiff, ModelInfo, Progress, RepoInfo, RepoSummary } from './workers/pipelineApi.ts';
+import type {
+  AdapterInfo, AdapterMode, BackendStatus, CommitDiff, CompletionModel, ModelInfo, Progress, RepoInfo, RepoSummary,
+} from './workers/pipelineApi.ts';
 
 interface AppError {
   stage: string;
@@ -191,14 +193,17 @@ export function App() {
     };
   }, [pipeline, settings.backend, settings.model, workerGeneration, modelRequest, reopenSession]);
 
-  const complete = useCallback(
+  /** Both models' completions at once (the Complete button): progress, Cancel and an announcement like every stage. */
+  const completeNow = useCallback(
     async (prompt: string) => {
       setBusy(true);
       setNotice(null);
       try {
-        const result = await pipeline.call((api, progress) => api.complete({ prompt, maxNewTokens: settings.maxNewTokens }, progress));
-        setAnnouncement(`Completion ready: ${result.adapted === null ? 'base model only' : `base and adapted for ${result.adapterCommit?.slice(0, 8)}`}.`);
-        return result;
+        const request = (model: CompletionModel) => pipeline.call((api, progress) => api.complete({ prompt, maxNewTokens: settings.maxNewTokens, model }, progress));
+        const adapted = await request('adapted');
+        const base = (await request('base'))!;
+        setAnnouncement(`Completion ready: ${adapted === null ? 'base model only' : `base and adapted for ${adapted.adapterCommit?.slice(0, 8)}`}.`);
+        return { adapted, base };
       } catch (err) {
         if (isCancellation(err) && !isRestart(err)) setNotice('Cancelled: the completion was stopped.');
         throw err;
@@ -209,6 +214,17 @@ export function App() {
     },
     [pipeline, settings.maxNewTokens],
   );
+
+  /** One model's completion for the ghost text: no progress bar, cancelled by the next keystroke (its signal). */
+  const completeQuietly = useCallback(
+    (prompt: string, model: CompletionModel, signal: AbortSignal) => pipeline.call(
+      (api) => api.complete({ prompt, maxNewTokens: settings.maxNewTokens, model }),
+      { signal, stop: (api) => api.cancelCompletion() },
+    ),
+    [pipeline, settings.maxNewTokens],
+  );
+  const listFiles = useCallback((commit: string) => pipeline.call((api) => api.listFiles(commit)), [pipeline]);
+  const readFile = useCallback((commit: string, path: string) => pipeline.call((api) => api.readFile(commit, path)), [pipeline]);
 
   /** Reports how an operation ended: a cancel as a notice, anything else as an error. */
   const reportFailure = useCallback((err: unknown, cancelled: string) => {
@@ -448,7 +464,17 @@ export function App() {
       {adapter && model && (
         <AdapterPanel adapter={adapter} hypernetwork={adapter.mode === 'evo' ? model.evoHypernetwork : model.hypernetwork} selected={selected} adapterFiles={() => pipeline.call((api) => api.adapterFiles())} />
       )}
-      {model && <CompletionPanel onComplete={complete} disabled={busy} adapterCommit={adapter && adapter.commit === selected ? adapter.commit : null} />}
+      {model && (
+        <EditorPanel
+          commit={repo ? selected : null}
+          disabled={busy}
+          adapterCommit={adapter && adapter.commit === selected ? adapter.commit : null}
+          listFiles={listFiles}
+          readFile={readFile}
+          complete={completeQuietly}
+          completeNow={completeNow}
+        />
+      )}
     </div>
   );
 }

@@ -44,13 +44,25 @@ export class PipelineClient {
   /**
    * Runs one worker call. It rejects with CancelledError as soon as `cancel()` is called, whatever the worker is doing;
    * a result or progress report that arrives later is dropped (a late report would bring back the progress bar that the
-   * cancel took away). `run` passes `progress` to the worker method that takes a progress callback.
+   * cancel took away). `run` passes `progress` to the worker method that takes a progress callback. `signal` cancels
+   * this call alone (a stale ghost-text completion): it rejects with CancelledError at once and `stop` asks the worker
+   * to stop the work; other calls go on.
    */
-  call<T>(run: (api: Comlink.Remote<PipelineApi>, progress: ProgressCallback) => Promise<T>): Promise<T> {
+  call<T>(
+    run: (api: Comlink.Remote<PipelineApi>, progress: ProgressCallback) => Promise<T>,
+    { signal, stop }: { signal?: AbortSignal; stop?: (api: Comlink.Remote<PipelineApi>) => Promise<unknown> } = {},
+  ): Promise<T> {
+    if (signal?.aborted) return Promise.reject(new CancelledError('cancel'));
     // React's StrictMode disposes and remounts in development: a disposed client starts a worker again when used.
     if (this.disposed) this.replaceWorker();
     const entry = { live: true } as InFlight;
-    const settled = run(this.api, Comlink.proxy((progress: Progress) => void (entry.live && this.onProgress(progress))));
+    const api = this.api;
+    const settled = run(api, Comlink.proxy((progress: Progress) => void (entry.live && this.onProgress(progress))));
+    const onAbort = () => {
+      if (!entry.live) return;
+      entry.reject(new CancelledError('cancel'));
+      void stop?.(api).catch(() => undefined);
+    };
     return new Promise<T>((resolve, reject) => {
       entry.settled = settled;
       entry.reject = (error) => {
@@ -58,9 +70,11 @@ export class PipelineClient {
         reject(error);
       };
       this.inFlight.add(entry);
+      signal?.addEventListener('abort', onAbort, { once: true });
       settled.then(resolve, reject).finally(() => {
         entry.live = false;
         this.inFlight.delete(entry);
+        signal?.removeEventListener('abort', onAbort);
       });
     });
   }

@@ -12,7 +12,8 @@ export type GitErrorCode =
   | 'NoPython'
   | 'Cancelled'
   | 'NotCloned'
-  | 'BadCommit';
+  | 'BadCommit'
+  | 'NotText';
 
 export class GitError extends Error {
   readonly code: GitErrorCode;

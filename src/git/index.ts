@@ -6,6 +6,7 @@ export type { CommitInfo } from './log.ts';
 export { readSnapshot, requirePythonFiles, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_FILES } from './snapshot.ts';
 export type { Snapshot, SnapshotFile, SnapshotSkips } from './snapshot.ts';
 export { diffCommit } from './diff.ts';
+export { listTreeFiles, readTextFile } from './files.ts';
 export type { DiffHunk, FileDiff } from './diff.ts';
 export { normalizeRepoUrl } from './normalizeUrl.ts';
 export type { NormalizedRepoUrl } from './normalizeUrl.ts';

@@ -1,6 +1,7 @@
 // The commit timeline, newest first: one tab stop (a listbox with arrow keys, Home and End); Enter, Space or a click selects a commit and regenerates the adapter for it.
-import { useEffect, useRef, useState, type KeyboardEvent } from 'react';
+import { useEffect } from 'react';
 import type { CommitInfo } from '../../git/index.ts';
+import { useListboxKeys } from './useListboxKeys.ts';
 
 function commitDate(commit: CommitInfo): string {
   return new Date(commit.timestamp * 1000).toISOString().slice(0, 10);
@@ -20,32 +21,14 @@ export function CommitList({ commits, selected, disabled, focusRequest, onSelect
   focusRequest: number;
   onSelect: (sha: string) => void;
 }) {
-  const list = useRef<HTMLOListElement>(null);
   const selectedIndex = Math.max(0, commits.findIndex((c) => c.sha === selected));
-  const [active, setActive] = useState(selectedIndex);
-  const activeIndex = Math.min(active, commits.length - 1);
-
-  useEffect(() => setActive(selectedIndex), [selectedIndex]);
+  const { list, activeIndex, setActive, onKeyDown } = useListboxKeys<HTMLOListElement>(commits.length, selectedIndex, (index) => {
+    if (!disabled) onSelect(commits[index].sha);
+  });
   useEffect(() => {
     if (focusRequest > 0) list.current?.querySelectorAll<HTMLElement>('[role="option"]')[selectedIndex]?.focus();
     // Only a new request moves focus, not a new selection.
   }, [focusRequest]);
-
-  const moveTo = (index: number) => {
-    const next = Math.max(0, Math.min(commits.length - 1, index));
-    setActive(next);
-    list.current?.querySelectorAll<HTMLElement>('[role="option"]')[next]?.focus();
-  };
-  const onKeyDown = (event: KeyboardEvent) => {
-    const moves: Record<string, number> = { ArrowDown: activeIndex + 1, ArrowUp: activeIndex - 1, Home: 0, End: commits.length - 1, PageDown: activeIndex + 10, PageUp: activeIndex - 10 };
-    if (event.key in moves) {
-      event.preventDefault();
-      moveTo(moves[event.key]);
-    } else if (event.key === 'Enter' || event.key === ' ') {
-      event.preventDefault();
-      if (!disabled) onSelect(commits[activeIndex].sha);
-    }
-  };
 
   return (
     <div>

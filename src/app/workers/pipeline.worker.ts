@@ -10,11 +10,13 @@ import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wa
 import treeSitterWasm from 'web-tree-sitter/web-tree-sitter.wasm?url';
 import pythonWasm from 'tree-sitter-python/tree-sitter-python.wasm?url';
 import {
-  cloneRepository, diffCommit, GitError, isEvoDiffPath, isTestPath, listCommits, normalizeRepoUrl, openClone, readSnapshot, requirePythonFiles,
+  cloneRepository, diffCommit, GitError, isEvoDiffPath, isTestPath, listCommits, listTreeFiles, normalizeRepoUrl, openClone, readSnapshot,
+  readTextFile, requirePythonFiles,
 } from '../../git/index.ts';
 import { initBackend, probeWebGpu } from '../../model/backend.ts';
 import { generate } from '../../model/generate.ts';
-import { disposePreparedLora, exportPeftAdapter, prepareLora, type LoraAdapter, type PreparedLora } from '../../model/lora.ts';
+import { exportPeftAdapter, type LoraAdapter } from '../../model/lora.ts';
+import { PreparedLoraSlot } from '../../model/preparedLoraSlot.ts';
 import { loadPythonParser, type PythonParser } from '../../parse/pythonParser.ts';
 import { summarizeFile } from '../../parse/codeUnits.ts';
 import { adapterDeltaNorms, adapterDigest, adapterParameterCount, makeRepoAdapter } from '../../code2lora/makeAdapter.ts';
@@ -38,17 +40,31 @@ let parser: PythonParser | null = null;
 let repoDir: string | null = null;
 /** The loaded history, oldest first (the commit list the app shows, reversed): Evo's state starts at its first commit. */
 let history: string[] = [];
-/** The current adapter: plain (for export) and prepared once on the device (for every completion until replaced). */
-let adapter: { commit: string; lora: LoraAdapter; prepared: PreparedLora } | null = null;
+/** The current adapter, plain (for export); its digest names the one held on the device in `preparedLora`. */
+let adapter: { commit: string; lora: LoraAdapter; digest: string } | null = null;
+/** The current adapter on the device: uploaded once per digest, reused by every completion until another is made. */
+const preparedLora = new PreparedLoraSlot();
 let running: AbortController | null = null;
+/** The completion being generated: the next one (a keystroke's ghost text) or any other operation stops it. */
+let completing: AbortController | null = null;
 /** File embeddings by encoder identity + git blob id, kept in IndexedDB across commits, repositories and visits. */
 const embeddingStore: KeyValueStore = indexedDbStore();
 let embeddingCache: PersistentFileEmbeddingCache | null = null;
 
 /** Frees the current adapter's device tensors; the next completion runs without it until a new one is made. */
 function dropAdapter(): void {
-  if (adapter) disposePreparedLora(adapter.prepared);
+  // A completion may be reading the held tensors: it stops at its next token, before it would touch them again.
+  completing?.abort();
+  preparedLora.release();
   adapter = null;
+}
+
+/** Makes `lora` the current adapter; uploaded only when its digest differs from the held one's. */
+function useAdapter(commit: string, lora: LoraAdapter, digest: string, model: LoadedModel['model']): void {
+  // As in dropAdapter: stop a completion before the tensors it reads may be freed (begin() has asked it to already).
+  completing?.abort();
+  preparedLora.hold(digest, lora, model.config);
+  adapter = { commit, lora, digest };
 }
 
 function cacheFor(encoderId: string): PersistentFileEmbeddingCache {
@@ -56,9 +72,10 @@ function cacheFor(encoderId: string): PersistentFileEmbeddingCache {
   return embeddingCache;
 }
 
-/** One cancellable operation at a time: a new one cancels the previous. */
+/** One cancellable operation at a time: a new one cancels the previous, and any completion. */
 function begin(): AbortSignal {
   running?.abort();
+  completing?.abort();
   running = new AbortController();
   return running.signal;
 }
@@ -142,6 +159,19 @@ const api: PipelineApi = {
 
   cancel() {
     running?.abort();
+    completing?.abort();
+  },
+
+  cancelCompletion() {
+    completing?.abort();
+  },
+
+  async listFiles(commit) {
+    return listTreeFiles({ fs, dir: requireRepo(), commit });
+  },
+
+  async readFile(commit, path) {
+    return readTextFile({ fs, dir: requireRepo(), commit, path });
   },
 
   async summarize(commit, onProgress) {
@@ -190,11 +220,10 @@ const api: PipelineApi = {
       onProgress: (done, total) => onProgress({ stage: 'encode', label: `Encoding files with ${info.encoder}`, loaded: done, total, unit: 'files' }),
     });
     signal.throwIfAborted();
-    const prepared = prepareLora(made.adapter, model.config);
-    dropAdapter();
-    adapter = { commit, lora: made.adapter, prepared };
+    const digest = await adapterDigest(made.adapter);
+    useAdapter(commit, made.adapter, digest, model);
     return {
-      commit, mode: 'static', digest: await adapterDigest(made.adapter), evo: null,
+      commit, mode: 'static', digest, evo: null,
       rank: made.adapter.rank, alpha: made.adapter.alpha, targetModules: made.adapter.targetModules, layers: made.adapter.layers.length,
       parameters: made.parameters, deltaNorms: made.deltaNorms, encodedFiles: made.encoding.files.length, cachedFiles: made.encoding.cached,
       encodedTokens: made.encoding.tokens, hypernetworkTrained: hypernetwork.trained, seconds: (performance.now() - started) / 1000,
@@ -202,34 +231,38 @@ const api: PipelineApi = {
     };
   },
 
-  async complete({ prompt, maxNewTokens }, onProgress) {
+  async complete({ prompt, maxNewTokens, model: which }, onProgress) {
     const { model, tokenizer } = requireModel();
-    const signal = begin();
-    const timed = async (label: string, lora: PreparedLora | null) => {
-      const started = performance.now();
-      let firstToken = 0;
+    const lora = which === 'adapted' ? preparedLora.current?.prepared ?? null : null;
+    if (which === 'adapted' && (!adapter || !lora)) return null;
+    completing?.abort();
+    const controller = new AbortController();
+    completing = controller;
+    const label = which === 'adapted' ? 'Adapted model' : 'Base model';
+    const adapterCommit = which === 'adapted' ? adapter!.commit : null;
+    const started = performance.now();
+    let firstToken = 0;
+    try {
       const result = await generate(model, prompt, {
-        tokenizer, maxNewTokens, signal, lora, stopSequences: ['\n\n'],
+        tokenizer, maxNewTokens, signal: controller.signal, lora, stopSequences: ['\n\n'],
         onToken: (t) => {
           if (t.index === 0) firstToken = performance.now();
-          onProgress({ stage: 'generate', label, loaded: t.index + 1, total: maxNewTokens, unit: 'tokens' });
+          onProgress?.({ stage: 'generate', label, loaded: t.index + 1, total: maxNewTokens, unit: 'tokens' });
         },
       });
       const tokens = result.ids.length;
       const decodeSeconds = (performance.now() - (firstToken || started)) / 1000;
-      const timing = {
-        tokens,
-        firstTokenSeconds: ((firstToken || performance.now()) - started) / 1000,
-        decodeTokensPerSecond: tokens > 1 && decodeSeconds > 0 ? (tokens - 1) / decodeSeconds : 0,
+      return {
+        model: which, text: result.text, promptTokens: result.promptTokens, adapterCommit,
+        timing: {
+          tokens,
+          firstTokenSeconds: ((firstToken || performance.now()) - started) / 1000,
+          decodeTokensPerSecond: tokens > 1 && decodeSeconds > 0 ? (tokens - 1) / decodeSeconds : 0,
+        },
       };
-      return { text: result.text, promptTokens: result.promptTokens, timing };
-    };
-    const base = await timed('Base model', null);
-    const adapted = adapter ? await timed('Adapted model', adapter.prepared) : null;
-    return {
-      base: base.text, adapted: adapted?.text ?? null, adapterCommit: adapter?.commit ?? null, promptTokens: base.promptTokens,
-      baseTiming: base.timing, adaptedTiming: adapted?.timing ?? null,
-    };
+    } finally {
+      if (completing === controller) completing = null;
+    }
   },
 
   async adapterFiles() {
@@ -260,11 +293,10 @@ async function makeEvoAdapter(commit: string, onProgress: ProgressCallback): Pro
     onProgress: (p) => onProgress({ ...evoProgressLabel(p, info.encoder), loaded: p.done, total: p.total, unit: p.unit }),
   });
   signal.throwIfAborted();
-  const prepared = prepareLora(lora, model.config);
-  dropAdapter();
-  adapter = { commit, lora, prepared };
+  const digest = await adapterDigest(lora);
+  useAdapter(commit, lora, digest, model);
   return {
-    commit, mode: 'evo', digest: await adapterDigest(lora),
+    commit, mode: 'evo', digest,
     evo: { ...report, historyLength: history.length, driftSeries: session.driftSeries() },
     rank: lora.rank, alpha: lora.alpha, targetModules: lora.targetModules, layers: lora.layers.length,
     parameters: adapterParameterCount(lora), deltaNorms: await adapterDeltaNorms(lora),

@@ -137,15 +137,17 @@ export interface GenerationTiming {
   decodeTokensPerSecond: number;
 }
 
+/** Which model a completion comes from: the base model, or the base model with the current adapter. */
+export type CompletionModel = 'base' | 'adapted';
+
 export interface CompletionResult {
-  base: string;
-  /** Null until an adapter has been generated. */
-  adapted: string | null;
-  /** The commit whose adapter made `adapted`. */
+  model: CompletionModel;
+  /** The generated text only (never the prompt). */
+  text: string;
+  /** The commit whose adapter made an adapted completion; null for the base model. */
   adapterCommit: string | null;
   promptTokens: number;
-  baseTiming: GenerationTiming;
-  adaptedTiming: GenerationTiming | null;
+  timing: GenerationTiming;
 }
 
 export interface PipelineApi {
@@ -162,6 +164,16 @@ export interface PipelineApi {
   diff(commit: string): Promise<CommitDiff>;
   /** The adapter of `commit`: Static from its snapshot, or Evo stepped from the nearest cached state (default Static). */
   makeAdapter(commit: string, onProgress: ProgressCallback, mode?: AdapterMode): Promise<AdapterInfo>;
-  complete(request: { prompt: string; maxNewTokens: number }, onProgress: ProgressCallback): Promise<CompletionResult>;
+  /**
+   * One model's continuation of `prompt`, with the adapter held on the device (never uploaded again); null for
+   * `adapted` before an adapter is made. A new completion or any other operation stops a running one.
+   */
+  complete(request: { prompt: string; maxNewTokens: number; model: CompletionModel }, onProgress?: ProgressCallback): Promise<CompletionResult | null>;
+  /** Stops the running completion only (a stale ghost text), not a clone or an adapter in the making. */
+  cancelCompletion(): void;
+  /** Every file path in the commit's tree, sorted. */
+  listFiles(commit: string): Promise<string[]>;
+  /** One file of the commit as text (GitError NotFound, TooLarge or NotText otherwise). */
+  readFile(commit: string, path: string): Promise<string>;
   adapterFiles(): Promise<{ safetensors: Uint8Array; adapterConfig: string }>;
 }

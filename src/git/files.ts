@@ -1,0 +1,54 @@
+// The files of a commit's tree, and one of them read as text: what an editor opens.
+import * as git from 'isomorphic-git';
+import { GitError, rethrowAsGitError } from './errors.ts';
+import type { GitFs } from './fsUtil.ts';
+import { looksBinary } from './pathFilters.ts';
+import { DEFAULT_MAX_FILE_BYTES } from './snapshot.ts';
+
+/**
+ * Every file path in `commit`'s tree, sorted.
+ *
+ * @example const paths = await listTreeFiles({ fs, dir, commit: head }) // ['README.md', 'pkg/__init__.py', ...]
+ */
+export async function listTreeFiles({ fs, dir, commit, cache }: { fs: GitFs; dir: string; commit: string; cache?: object }): Promise<string[]> {
+  try {
+    const paths = await git.listFiles({ fs, dir, ref: commit, cache });
+    return paths.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  } catch (err) {
+    rethrowAsGitError(err, 'git.listTreeFiles');
+  }
+}
+
+/**
+ * The text of `path` at `commit`. NotFound when the tree has no such file, TooLarge over `maxBytes`, NotText for a
+ * binary or non-UTF-8 file.
+ *
+ * @example const source = await readTextFile({ fs, dir, commit: head, path: 'pkg/core.py' })
+ */
+export async function readTextFile({ fs, dir, commit, path, maxBytes = DEFAULT_MAX_FILE_BYTES, cache }: {
+  fs: GitFs; dir: string; commit: string; path: string; maxBytes?: number; cache?: object;
+}): Promise<string> {
+  let blob: Uint8Array;
+  try {
+    ({ blob } = await git.readBlob({ fs, dir, oid: commit, filepath: path, cache }));
+  } catch (err) {
+    if ((err as { code?: string }).code === 'NotFoundError') {
+      const error = new GitError('NotFound', `No file ${path} at ${commit.slice(0, 8)}`, { commit, path });
+      error.caller = 'git.readTextFile';
+      throw error;
+    }
+    rethrowAsGitError(err, 'git.readTextFile');
+  }
+  const fail = (code: 'TooLarge' | 'NotText', message: string): never => {
+    const error = new GitError(code, message, { commit, path, bytes: blob.length });
+    error.caller = 'git.readTextFile';
+    throw error;
+  };
+  if (blob.length > maxBytes) fail('TooLarge', `${path} is ${blob.length} bytes, over the ${maxBytes}-byte limit`);
+  if (looksBinary(blob)) fail('NotText', `${path} is a binary file`);
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(blob);
+  } catch {
+    return fail('NotText', `${path} is not UTF-8 text`);
+  }
+}
