@@ -13,85 +13,8 @@ import { loadHfModel } from '../src/model/loadHfModel.ts';
 import { floatToHalf, writeSafetensors } from '../src/model/safetensors.ts';
 import { BYTE_TO_CHAR } from '../src/tokenizer/byteLevel.ts';
 import { seededUniform } from '../src/util/random.ts';
+import { writeGguf, type MetadataEntry, type TensorToWrite } from './fixtures/ggufWriter.ts';
 import { maxAbsDiff, tinyConfig } from './fixtures/tinyModel.ts';
-
-// ---- a small GGUF writer (the format as llama.cpp's gguf.c writes it) ----
-
-type MetadataEntry =
-  | [string, 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' | 'f64' | 'u64' | 'i64' | 'bool' | 'string', number | bigint | boolean | string]
-  | [string, 'array', { type: 'u32' | 'i32' | 'string' | 'array'; values: unknown[] }];
-
-interface TensorToWrite { name: string; type: number; dims: number[]; data: Uint8Array }
-
-const TYPE_IDS = { u8: 0, i8: 1, u16: 2, i16: 3, u32: 4, i32: 5, f32: 6, bool: 7, string: 8, array: 9, u64: 10, i64: 11, f64: 12 } as const;
-
-class ByteWriter {
-  private readonly parts: number[] = [];
-  private readonly scratch = new DataView(new ArrayBuffer(8));
-  private push(bytes: number) { for (let i = 0; i < bytes; i++) this.parts.push(this.scratch.getUint8(i)); }
-  get length() { return this.parts.length; }
-  u8(v: number) { this.parts.push(v & 255); }
-  u32(v: number) { this.scratch.setUint32(0, v, true); this.push(4); }
-  u64(v: number | bigint) { this.scratch.setBigUint64(0, BigInt(v), true); this.push(8); }
-  bytes(data: Uint8Array) { for (const b of data) this.parts.push(b); }
-  string(text: string) { const data = new TextEncoder().encode(text); this.u64(data.length); this.bytes(data); }
-  value(type: string, value: unknown): void {
-    const v = this.scratch;
-    switch (type) {
-      case 'u8': case 'bool': this.u8(Number(value)); return;
-      case 'i8': v.setInt8(0, value as number); this.push(1); return;
-      case 'u16': v.setUint16(0, value as number, true); this.push(2); return;
-      case 'i16': v.setInt16(0, value as number, true); this.push(2); return;
-      case 'u32': this.u32(value as number); return;
-      case 'i32': v.setInt32(0, value as number, true); this.push(4); return;
-      case 'f32': v.setFloat32(0, value as number, true); this.push(4); return;
-      case 'f64': v.setFloat64(0, value as number, true); this.push(8); return;
-      case 'u64': this.u64(value as number | bigint); return;
-      case 'i64': v.setBigInt64(0, BigInt(value as number), true); this.push(8); return;
-      case 'string': this.string(value as string); return;
-      case 'array': {
-        const { type: elementType, values } = value as { type: keyof typeof TYPE_IDS; values: unknown[] };
-        this.u32(TYPE_IDS[elementType]);
-        this.u64(values.length);
-        for (const element of values) this.value(elementType, element);
-        return;
-      }
-    }
-  }
-  finish() { return Uint8Array.from(this.parts); }
-}
-
-function writeGguf({ version = 3, alignment = 32, metadata = [], tensors = [] }:
-  { version?: number; alignment?: number; metadata?: MetadataEntry[]; tensors?: TensorToWrite[] }): Uint8Array {
-  const w = new ByteWriter();
-  w.bytes(new TextEncoder().encode('GGUF'));
-  w.u32(version);
-  w.u64(tensors.length);
-  w.u64(metadata.length);
-  for (const [key, type, value] of metadata) {
-    w.string(key);
-    w.u32(TYPE_IDS[type]);
-    w.value(type, value);
-  }
-  let offset = 0;
-  const offsets = tensors.map((t) => {
-    const at = offset;
-    offset = Math.ceil((offset + t.data.length) / alignment) * alignment;
-    return at;
-  });
-  tensors.forEach((t, i) => {
-    w.string(t.name);
-    w.u32(t.dims.length);
-    for (const d of t.dims) w.u64(d);
-    w.u32(t.type);
-    w.u64(offsets[i]);
-  });
-  for (const tensor of tensors) {
-    while (w.length % alignment) w.u8(0);
-    w.bytes(tensor.data);
-  }
-  return w.finish();
-}
 
 const f32Bytes = (values: ArrayLike<number>) => new Uint8Array(Float32Array.from(values).buffer);
 const infoOf = (file: Uint8Array, name: string): GgufTensorInfo => parseGguf(file).tensors.find((t) => t.name === name)!;

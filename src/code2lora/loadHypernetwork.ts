@@ -5,6 +5,7 @@ import { linearShape } from '../model/llama.ts';
 import type { ModelFileSource } from '../model/loadHfModel.ts';
 import { LORA_MODULES, type LoraModule } from '../model/lora.ts';
 import { parseSafetensors, toFloat32, type ParsedSafetensors } from '../model/safetensors.ts';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../util/jsonDepth.ts';
 import { ENCODER_SETTINGS } from './encoderSettings.ts';
 import { HypernetworkLoadError } from './errors.ts';
 import { hypernetworkWeightShapes, type Hypernetwork, type HypernetworkConfig, type HypernetworkKind } from './hypernetwork.ts';
@@ -87,6 +88,7 @@ function parseHypernetworkConfig(source: string | Uint8Array): HypernetworkFileC
     return value as string | null;
   };
   const json = object(raw, '(top level)');
+  if (nestsDeeperThan(json)) throw bad(`nests deeper than ${MAX_JSON_DEPTH} levels`);
   if (json.format !== FORMAT) throw bad(`"format" is ${JSON.stringify(json.format)}, expected "${FORMAT}"`);
   if (json.format_version !== FORMAT_VERSION) throw bad(`"format_version" ${JSON.stringify(json.format_version)} is not supported (only ${FORMAT_VERSION})`);
 

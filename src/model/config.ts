@@ -1,4 +1,5 @@
 // Hugging Face config.json for LlamaForCausalLM / Qwen2ForCausalLM: parsed, defaulted as transformers does, validated.
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../util/jsonDepth.ts';
 
 export type ModelArchitecture = 'llama' | 'qwen2';
 
@@ -93,18 +94,21 @@ export function parseModelConfig(source: string | Uint8Array | object): ModelCon
     }
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new ModelConfigError('not-json', 'config.json is not a JSON object');
+  if (nestsDeeperThan(json)) throw new ModelConfigError('not-json', `config.json nests deeper than ${MAX_JSON_DEPTH} levels`);
   const c = json as Record<string, unknown>;
 
   const declared = Array.isArray(c.architectures) ? c.architectures : [];
-  const architecture = declared.map((name) => ARCHITECTURES[name as string]).find(Boolean)
-    ?? (declared.length === 0 ? MODEL_TYPES[c.model_type as string] : undefined);
+  // Own keys only: "constructor" or "__proto__" must not name an architecture through Object.prototype.
+  const known = (table: Record<string, ModelArchitecture>, name: unknown) => (typeof name === 'string' && Object.hasOwn(table, name) ? table[name] : undefined);
+  const architecture = declared.map((name) => known(ARCHITECTURES, name)).find(Boolean)
+    ?? (declared.length === 0 ? known(MODEL_TYPES, c.model_type) : undefined);
   if (!architecture) {
     throw new ModelConfigError('unsupported-architecture',
       `Unsupported model: architectures ${JSON.stringify(c.architectures)}, model_type ${JSON.stringify(c.model_type)}; supported are LlamaForCausalLM and Qwen2ForCausalLM`);
   }
 
   const hiddenAct = c.hidden_act ?? 'silu';
-  if (hiddenAct !== 'silu') throw new ModelConfigError('unsupported-feature', `hidden_act "${hiddenAct}" is not supported (only silu)`, 'hidden_act');
+  if (hiddenAct !== 'silu') throw new ModelConfigError('unsupported-feature', `hidden_act ${JSON.stringify(hiddenAct)} is not supported (only silu)`, 'hidden_act');
   const ropeScaling = c.rope_scaling as Record<string, unknown> | null | undefined;
   const ropeType = ropeScaling?.rope_type ?? ropeScaling?.type;
   if (ropeScaling != null && ropeType !== 'default') {
@@ -135,7 +139,7 @@ export function parseModelConfig(source: string | Uint8Array | object): ModelCon
 
   const torchDtype = (c.torch_dtype ?? c.dtype ?? 'float32') as string;
   if (!['float32', 'float16', 'bfloat16'].includes(torchDtype)) {
-    throw new ModelConfigError('unsupported-feature', `torch_dtype "${torchDtype}" is not supported (float32, float16, bfloat16)`, 'torch_dtype');
+    throw new ModelConfigError('unsupported-feature', `torch_dtype ${JSON.stringify(torchDtype)} is not supported (float32, float16, bfloat16)`, 'torch_dtype');
   }
   const attentionBias = flag(c, 'attention_bias', false);
   return {

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { parseModelConfig, type ModelConfig } from './config.ts';
 import { checkHfTensor, hfTensorShapes, LlamaModel, weightsFromHfTensors } from './llama.ts';
 import { parseSafetensors, streamSafetensors, toFloat32, type SafetensorsEntry } from './safetensors.ts';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../util/jsonDepth.ts';
 
 /**
  * Fetches one file of the model directory by name (e.g. "config.json"). Resolves to null (or a 404 Response) when the
@@ -61,6 +62,7 @@ function parseShardIndex(bytes: Uint8Array): { shards: string[]; totalSize: numb
   } catch (error) {
     throw new ModelLoadError('bad-index', INDEX_FILE, `${INDEX_FILE} is not valid JSON: ${(error as Error).message}`);
   }
+  if (nestsDeeperThan(json)) throw new ModelLoadError('bad-index', INDEX_FILE, `${INDEX_FILE} nests deeper than ${MAX_JSON_DEPTH} levels`);
   const weightMap = (json as { weight_map?: unknown } | null)?.weight_map;
   if (weightMap === null || typeof weightMap !== 'object' || Array.isArray(weightMap)) {
     throw new ModelLoadError('bad-index', INDEX_FILE, `${INDEX_FILE} has no "weight_map" object`);

@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config.ts';
 import { HF_NAMES, LINEAR_MODULES, linearShape, type LinearModule, type LlamaModel } from './llama.ts';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../util/jsonDepth.ts';
 import { normalArray, seededUniform } from '../util/random.ts';
 import { parseSafetensors, SafetensorsError, toFloat32, writeSafetensors, type TensorToWrite } from './safetensors.ts';
 
@@ -281,6 +282,7 @@ function parseAdapterConfig(configJson: string | Uint8Array | object): { rank: n
     }
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new LoraError('bad-config', 'adapter_config.json is not a JSON object');
+  if (nestsDeeperThan(json)) throw new LoraError('bad-config', `adapter_config.json nests deeper than ${MAX_JSON_DEPTH} levels`);
   const c = json as Record<string, unknown>;
   if (c.peft_type !== 'LORA') throw new LoraError('unsupported-feature', `peft_type ${JSON.stringify(c.peft_type)} is not supported (LORA only)`);
   const unsupported: Array<[boolean, string]> = [

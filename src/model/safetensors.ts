@@ -4,6 +4,8 @@
 // "__metadata__"?: {string: string}}, then the data buffer. Offsets are relative to the data buffer, must tile it
 // exactly (no gaps, no overlaps) and agree with dtype x shape. These are the checks the Rust library makes.
 
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../util/jsonDepth.ts';
+
 export type SafetensorsDtype =
   | 'BOOL' | 'U8' | 'I8' | 'F8_E5M2' | 'F8_E4M3' | 'I16' | 'U16' | 'F16' | 'BF16'
   | 'I32' | 'U32' | 'F32' | 'F64' | 'I64' | 'U64';
@@ -113,6 +115,7 @@ export function readSafetensorsHeader(
     return fail('header-not-json', `Header is not valid JSON: ${(error as Error).message}`);
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) fail('header-not-object', 'Header JSON is not an object');
+  if (nestsDeeperThan(json)) fail('header-not-json', `Header JSON nests deeper than ${MAX_JSON_DEPTH} levels`);
 
   const metadata: Record<string, string> = {};
   const raw: Array<[string, SafetensorsTensorInfo]> = [];
@@ -366,15 +369,18 @@ export async function streamSafetensors(
     const size = Math.min(count, pendingBytes);
     const out = pending.length === 1 && pending[0].byteLength === size ? pending[0] : new Uint8Array(size);
     if (out !== pending[0]) {
+      // Drop used chunks once at the end: shifting them one by one is quadratic when a stream sends many small ones.
       let filled = 0;
+      let used = 0;
       while (filled < size) {
-        const head = pending[0];
-        const used = Math.min(head.byteLength, size - filled);
-        out.set(head.subarray(0, used), filled);
-        filled += used;
-        if (used === head.byteLength) pending.shift();
-        else pending[0] = head.subarray(used);
+        const head = pending[used];
+        const taken = Math.min(head.byteLength, size - filled);
+        out.set(head.subarray(0, taken), filled);
+        filled += taken;
+        if (taken === head.byteLength) used++;
+        else pending[used] = head.subarray(taken);
       }
+      pending = pending.slice(used);
     } else {
       pending = [];
     }

@@ -9,6 +9,7 @@
 import { BYTE_TO_CHAR, GPT2_SPLIT_PATTERN } from './byteLevel.ts';
 import { TokenizerLoadError, type TokenizerLoadErrorCode } from './errors.ts';
 import { compileOnigurumaPattern } from './onigurumaRegex.ts';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../util/jsonDepth.ts';
 
 /** Largest token id we accept: keeps id tables dense and merge keys exact in float64. */
 export const MAX_TOKEN_ID = 1 << 22;
@@ -78,6 +79,7 @@ export function readTokenizerSpec(json: unknown, { allowMissingByteTokens = fals
     }
   }
   if (!isObject(source)) fail('invalid_json', 'the top level must be a JSON object');
+  if (nestsDeeperThan(source)) fail('invalid_json', `nests deeper than ${MAX_JSON_DEPTH} levels`);
   const { vocab, merges, ignoreMerges } = readModel(source.model, allowMissingByteTokens);
   const addedTokens = readAddedTokens(source.added_tokens, vocab);
   const spec: TokenizerSpec = {
