@@ -114,8 +114,6 @@ os.makedirs(run_dir, exist_ok=True)
 if device == "auto":
     device = "cuda" if torch.cuda.is_available() else "cpu"
 torch.set_num_threads(num_threads)
-
-
 if autocast_dtype == "auto":
     autocast_dtype = "bfloat16" if bfloat16_is_faster(device) else "none"
 amp_dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16, "none": None}[autocast_dtype]
