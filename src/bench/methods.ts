@@ -136,13 +136,21 @@ function keepLast(ids: number[], limit: number): number[] {
   return ids.length > limit ? ids.slice(ids.length - limit) : ids;
 }
 
-function promptBudget(runtime: BenchRuntime): number {
+function promptBudget(runtime: Pick<BenchRuntime, 'contextTokens' | 'maxNewTokens'>): number {
   return runtime.contextTokens - runtime.maxNewTokens;
+}
+
+/**
+ * A task's own prompt as token ids, cut to the budget (its start dropped): what the base model and every
+ * adapter-only method decode from, in the benchmark and in the app's evaluation alike.
+ */
+export function taskPromptIds(runtime: Pick<BenchRuntime, 'tokenizer' | 'contextTokens' | 'maxNewTokens'>, prompt: string): number[] {
+  return keepLast(runtime.tokenizer.encode(prompt), promptBudget(runtime));
 }
 
 /** The task's own prompt, cut to the budget. */
 function plainPrompt(runtime: BenchRuntime): PreparedMethod['prompt'] {
-  return (task) => ({ ids: keepLast(runtime.tokenizer.encode(task.prompt), promptBudget(runtime)), extraPromptTokens: 0 });
+  return (task) => ({ ids: taskPromptIds(runtime, task.prompt), extraPromptTokens: 0 });
 }
 
 /**

@@ -20,6 +20,7 @@ import { PreparedLoraSlot } from '../../model/preparedLoraSlot.ts';
 import { loadPythonParser, type PythonParser } from '../../parse/pythonParser.ts';
 import { summarizeFile } from '../../parse/codeUnits.ts';
 import { adapterDeltaNorms, adapterDigest, adapterParameterCount, makeRepoAdapter } from '../../code2lora/makeAdapter.ts';
+import { evaluateAtCommit } from './evaluateRepo.ts';
 import { dropEvoSession, evoProgressLabel, evoSessionFor } from './evoWorker.ts';
 import { indexedDbStore, PersistentFileEmbeddingCache, type KeyValueStore } from './embeddingStore.ts';
 import { appBaseUrl, disposeLoadedModel, hasModelFile, loadModelChoice, SMOLLM2_GGUF_PATH, type LoadedModel } from './loadModelChoice.ts';
@@ -263,6 +264,16 @@ const api: PipelineApi = {
     } finally {
       if (completing === controller) completing = null;
     }
+  },
+
+  async evaluate(request, onProgress) {
+    const dir = requireRepo();
+    const { model, tokenizer } = requireModel();
+    const signal = begin();
+    const held = adapter && preparedLora.current ? { commit: adapter.commit, digest: adapter.digest, prepared: preparedLora.current.prepared } : null;
+    return evaluateAtCommit({
+      fs, dir, repo: dir.split('/').pop()!, request, model, tokenizer, parser: await getParser(), adapter: held, signal, onProgress,
+    });
   },
 
   async adapterFiles() {

@@ -3,9 +3,10 @@ import type { EvoDriftPoint, EvoStepReport } from '../../code2lora/evoSession.ts
 import type { CommitInfo, FileDiff } from '../../git/index.ts';
 import type { BackendName, BackendPreference } from '../../model/backend.ts';
 import type { TrainingFigure } from '../../util/trainingFigures.ts';
+import type { AppRepoEvaluation, EvaluationRequest } from './evaluateRepo.ts';
 
 export interface Progress {
-  stage: 'model' | 'clone' | 'parse' | 'encode' | 'evo' | 'adapter' | 'generate';
+  stage: 'model' | 'clone' | 'parse' | 'encode' | 'evo' | 'adapter' | 'generate' | 'evaluate';
   label: string;
   loaded: number;
   total?: number;
@@ -176,4 +177,9 @@ export interface PipelineApi {
   /** One file of the commit as text (GitError NotFound, TooLarge or NotText otherwise). */
   readFile(commit: string, path: string): Promise<string>;
   adapterFiles(): Promise<{ safetensors: Uint8Array; adapterConfig: string }>;
+  /**
+   * "How much does it help here?": the commit's test assertions, base model vs the current adapter (which must be
+   * this commit's), scored as the benchmark scores; progress per task as stage `evaluate`; `cancel` stops it.
+   */
+  evaluate(request: EvaluationRequest, onProgress: ProgressCallback): Promise<AppRepoEvaluation>;
 }

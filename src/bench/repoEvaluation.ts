@@ -1,0 +1,148 @@
+// "How much does it help here?": one repository's own test assertions at one commit, base model vs adapted model, with the benchmark's prompts, decoding and scoring.
+import type { PreparedLora } from '../model/lora.ts';
+import { type AssertionKind, mineRepoTasks, type SnapshotFile } from '../parse/mineTasks.ts';
+import { completePrompt, taskPromptIds, type BenchRuntime } from './methods.ts';
+import { pairedBootstrap, scoreCompletion, stripComments, type PairedDifference } from './metrics.ts';
+
+/** Tasks scored when the caller does not say: completions take seconds each on a CPU, and each task needs two. */
+export const DEFAULT_EVALUATION_TASKS = 20;
+/** The most a caller may ask for: the paper's per-repository cap. */
+export const MAX_EVALUATION_TASKS = 200;
+
+/** NO_ADAPTER: the caller holds no adapter for the commit (the app's worker checks it before mining). */
+export type RepoEvaluationErrorCode = 'NO_TEST_FILES' | 'NO_TASKS' | 'BAD_TASK_LIMIT' | 'NO_ADAPTER';
+
+export class RepoEvaluationError extends Error {
+  constructor(readonly code: RepoEvaluationErrorCode, message: string) {
+    super(message);
+    this.name = 'RepoEvaluationError';
+  }
+}
+
+/** One model's answer to one task, post-processed and scored as the benchmark scores it. */
+export interface ScoredAnswer {
+  /** The prediction after the paper's post-processing (what exact match compares). */
+  prediction: string;
+  em: boolean;
+  editSimilarity: number;
+}
+
+export interface EvaluatedTask {
+  file: string;
+  line: number;
+  kind: AssertionKind;
+  functionName: string;
+  /** The target without its comment, as scored. */
+  target: string;
+  promptTokens: number;
+  base: ScoredAnswer;
+  adapted: ScoredAnswer;
+}
+
+export interface ModelScores {
+  /** Mean lenient exact match over the tasks, 0..1. */
+  exactMatch: number;
+  /** Mean difflib ratio over the tasks, 0..1. */
+  editSimilarity: number;
+  /** Seconds spent generating this model's completions. */
+  seconds: number;
+}
+
+export interface RepoEvaluation {
+  repo: string;
+  commit: string;
+  seed: number;
+  /** The cap the tasks were sampled down to. */
+  taskLimit: number;
+  testFiles: number;
+  /** Assertion targets in the test files before the caps and the sampling. */
+  targetsFound: number;
+  tasks: EvaluatedTask[];
+  base: ModelScores;
+  adapted: ModelScores;
+  /** Paired bootstrap (seeded) of adapted minus base over the same tasks: with 20 tasks the interval is wide. */
+  exactMatchDifference: PairedDifference;
+  editSimilarityDifference: PairedDifference;
+  maxNewTokens: number;
+  contextTokens: number;
+  seconds: number;
+}
+
+export interface EvaluateRepositoryOptions {
+  repo: string;
+  commit: string;
+  /** The commit's Python files; only test files are mined (a caller may pass just those). */
+  files: readonly SnapshotFile[];
+  runtime: BenchRuntime;
+  /** The adapter on the device; it must have been made from non-test files for the tasks to be held out. */
+  adapter: PreparedLora;
+  /** At most this many tasks, sampled with the miner's seeded caps (default DEFAULT_EVALUATION_TASKS). */
+  taskLimit?: number;
+  seed?: number;
+  signal?: AbortSignal;
+  /** Tasks scored by both models so far; called with done = 0 once the tasks are mined. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+function mean(values: readonly number[]): number {
+  return values.reduce((sum, value) => sum + value, 0) / values.length;
+}
+
+/**
+ * Mines the repository's assertion tasks at `commit` (static prompts, the paper's caps, the repository cap lowered to
+ * `taskLimit`, no minimum size) and has the base model and the adapted model complete each one, greedily, as the
+ * benchmark's `base` and `code2lora-*` methods do; scores both with the benchmark's lenient exact match and edit
+ * similarity. Deterministic: the same files, runtime, adapter and seed give the same result. Errors:
+ * RepoEvaluationError (no test files, no tasks, a bad limit); the signal's reason (an AbortError) when it aborts.
+ *
+ * @example const evaluation = await evaluateRepository({ repo, commit, files, runtime, adapter: prepared, taskLimit: 20 });
+ */
+export async function evaluateRepository(options: EvaluateRepositoryOptions): Promise<RepoEvaluation> {
+  const { repo, commit, files, runtime, adapter, taskLimit = DEFAULT_EVALUATION_TASKS, seed = 0, signal, onProgress } = options;
+  if (!Number.isInteger(taskLimit) || taskLimit < 1 || taskLimit > MAX_EVALUATION_TASKS) {
+    throw new RepoEvaluationError('BAD_TASK_LIMIT', `the number of tasks must be an integer in 1-${MAX_EVALUATION_TASKS}, got ${taskLimit}`);
+  }
+  const started = performance.now();
+  const mined = mineRepoTasks({
+    repo, commit, files, parser: runtime.parser, mode: 'static', seed, limits: { perRepo: taskLimit, minPerRepo: 0 },
+  });
+  if (mined.testFiles === 0) throw new RepoEvaluationError('NO_TEST_FILES', `${repo} has no Python test files at ${commit.slice(0, 8)}`);
+  if (mined.tasks.length === 0) {
+    throw new RepoEvaluationError('NO_TASKS', `the ${mined.testFiles} test files of ${repo} at ${commit.slice(0, 8)} hold no assertion inside a function`);
+  }
+  onProgress?.(0, mined.tasks.length);
+  const seconds = { base: 0, adapted: 0 };
+  const answer = async (which: 'base' | 'adapted', ids: number[], target: string): Promise<ScoredAnswer> => {
+    const began = performance.now();
+    const raw = await completePrompt(runtime, ids, { target, lora: which === 'adapted' ? adapter : null, signal });
+    seconds[which] += (performance.now() - began) / 1000;
+    const score = scoreCompletion(raw, target);
+    return { prediction: score.prediction, em: score.em, editSimilarity: score.editsim };
+  };
+  const tasks: EvaluatedTask[] = [];
+  for (const task of mined.tasks) {
+    signal?.throwIfAborted();
+    const ids = taskPromptIds(runtime, task.prompt);
+    const base = await answer('base', ids, task.target);
+    const adapted = await answer('adapted', ids, task.target);
+    tasks.push({
+      file: task.file, line: task.line, kind: task.kind, functionName: task.functionName,
+      target: stripComments(task.target), promptTokens: ids.length, base, adapted,
+    });
+    onProgress?.(tasks.length, mined.tasks.length);
+  }
+  const scoresOf = (which: 'base' | 'adapted'): ModelScores => ({
+    exactMatch: mean(tasks.map((task) => Number(task[which].em))),
+    editSimilarity: mean(tasks.map((task) => task[which].editSimilarity)),
+    seconds: seconds[which],
+  });
+  const paired = (metric: (answer: ScoredAnswer) => number) => pairedBootstrap(
+    tasks.map((task) => metric(task.adapted)), tasks.map((task) => metric(task.base)), { seed },
+  );
+  return {
+    repo, commit, seed, taskLimit, testFiles: mined.testFiles, targetsFound: mined.found, tasks,
+    base: scoresOf('base'), adapted: scoresOf('adapted'),
+    exactMatchDifference: paired((a) => Number(a.em)), editSimilarityDifference: paired((a) => a.editSimilarity),
+    maxNewTokens: runtime.maxNewTokens, contextTokens: runtime.contextTokens, seconds: (performance.now() - started) / 1000,
+  };
+}
