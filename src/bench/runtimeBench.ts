@@ -16,6 +16,8 @@ export interface RuntimeBenchOptions {
   contexts?: number[];
   /** LoRA rank of the random adapter on all seven linear modules of every layer. */
   rank?: number;
+  /** Prefill chunk sizes (LlamaModel.prefillChunkTokens) to time a `prefillTokens` prompt with; none by default. */
+  prefillChunkSweep?: number[];
   /** Counts GPU kernel launches (see countKernels); absent on backends without them. */
   kernelCounter?: KernelCounter;
   onLog?: (line: string) => void;
@@ -27,6 +29,8 @@ export interface RuntimeBenchResult {
   parameters: number;
   prefill_tokens: number;
   prefill_tokens_per_s: number;
+  /** Prefill tokens/s of the same prompt by chunk size (prefillChunkSweep). */
+  prefill_tokens_per_s_by_chunk?: Record<string, number>;
   /** At the first context in `contexts`. */
   decode_ms_per_token: { base: number; lora_unmerged: number; lora_merged: number };
   decode_ms_per_token_by_context: Record<string, number>;
@@ -154,7 +158,7 @@ async function matmulGflops(m: number, k: number, n: number): Promise<number> {
  */
 export async function benchmarkRuntime(
   config: ModelConfig,
-  { prefillTokens = 128, decodeTokens = 8, rounds = 3, contexts = [32, 512], rank = 16, kernelCounter, onLog = () => {} }: RuntimeBenchOptions = {},
+  { prefillTokens = 128, decodeTokens = 8, rounds = 3, contexts = [32, 512], rank = 16, prefillChunkSweep = [], kernelCounter, onLog = () => {} }: RuntimeBenchOptions = {},
 ): Promise<RuntimeBenchResult> {
   const model = LlamaModel.random(config, { seed: 1 });
   const adapter = randomLoraAdapter(config, { rank, alpha: 2 * rank, seed: 2 });
@@ -162,15 +166,29 @@ export async function benchmarkRuntime(
     + config.vocabSize * config.hiddenSize * (config.tieWordEmbeddings ? 1 : 2);
   try {
     // Prefill: warm up once (kernels compile, buffers allocate), then time the best of two.
-    let prefillMs = Infinity;
-    for (let run = 0; run < 3; run++) {
-      const cache = new KVCache(config.numLayers);
-      const started = now();
-      await syncData(model.forward(promptIds(config, prefillTokens), { cache, logits: 'last' }));
-      if (run > 0) prefillMs = Math.min(prefillMs, now() - started);
-      cache.dispose();
-    }
+    const timePrefill = async () => {
+      let best = Infinity;
+      for (let run = 0; run < 3; run++) {
+        const cache = new KVCache(config.numLayers);
+        const started = now();
+        await syncData(model.forward(promptIds(config, prefillTokens), { cache, logits: 'last' }));
+        if (run > 0) best = Math.min(best, now() - started);
+        cache.dispose();
+      }
+      return best;
+    };
+    const prefillMs = await timePrefill();
     const prefillTokensPerS = prefillTokens / (prefillMs / 1000);
+    const defaultChunk = model.prefillChunkTokens;
+    const byChunk: Record<string, number> = {};
+    for (const chunk of prefillChunkSweep) {
+      model.prefillChunkTokens = chunk;
+      byChunk[chunk] = prefillTokens / ((await timePrefill()) / 1000);
+    }
+    model.prefillChunkTokens = defaultChunk;
+    if (prefillChunkSweep.length > 0) {
+      onLog(`prefill ${prefillTokens} tokens by chunk size (default ${defaultChunk}): ${prefillChunkSweep.map((c) => `${c}: ${byChunk[c].toFixed(0)} tokens/s`).join(', ')}`);
+    }
     const modelGflops = forwardFlops(config, 0, prefillTokens, 1) / (prefillMs / 1000) / 1e9;
     onLog(`prefill ${prefillTokens} tokens: ${prefillMs.toFixed(1)} ms = ${prefillTokensPerS.toFixed(0)} tokens/s, ${modelGflops.toFixed(2)} GFLOP/s`);
 
@@ -224,6 +242,7 @@ export async function benchmarkRuntime(
       parameters,
       prefill_tokens: prefillTokens,
       prefill_tokens_per_s: prefillTokensPerS,
+      ...(prefillChunkSweep.length > 0 ? { prefill_tokens_per_s_by_chunk: byChunk } : {}),
       decode_ms_per_token: { base, lora_unmerged: unmerged, lora_merged: merged },
       decode_ms_per_token_by_context: byContext,
       unmerged_over_base: unmerged / base,

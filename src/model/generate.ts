@@ -1,7 +1,8 @@
-// Text generation: prefill the prompt into a KV cache, then decode one token at a time (greedy or seeded top-p sampling).
+// Text generation: prefill the prompt into a KV cache in chunks, then decode one token at a time (greedy or seeded top-p sampling).
 import * as tf from '@tensorflow/tfjs';
 import { KVCache, type LlamaModel } from './llama.ts';
 import { disposePreparedLora, prepareLora, type LoraAdapter, type PreparedLora } from './lora.ts';
+import type { PromptCache } from './promptCache.ts';
 import { seededUniform } from '../util/random.ts';
 
 /** What generation needs from a tokenizer (src/tokenizer's tokenizer satisfies it). */
@@ -36,6 +37,13 @@ export interface GenerateOptions {
   stopTokenIds?: number[];
   signal?: AbortSignal;
   onToken?: (token: GeneratedToken) => void;
+  /** Prompt tokens run so far (those served by `promptCache` count as run), after each prefill chunk. */
+  onPrefill?: (done: number, total: number) => void;
+  /**
+   * Keeps this request's KV cache for the next one: a prompt that shares a prefix with the previous request's prompt
+   * and completion (under the same prepared adapter) runs only the tokens after it.
+   */
+  promptCache?: PromptCache;
   /**
    * Applied unmerged for this request only. A PreparedLora is used as is (prepare once, reuse across requests); a plain
    * LoraAdapter is prepared for this request and freed after it.
@@ -51,8 +59,30 @@ export interface GenerateResult {
   /** Decoded generated text, cut before a stop sequence. */
   text: string;
   stopReason: StopReason;
+  /** Prompt tokens the model saw (after dropping the start of a prompt longer than the context allows). */
   promptTokens: number;
+  /** Of those, the ones whose keys and values came from `promptCache`. */
+  reusedPromptTokens: number;
+  /** Tokens dropped from the start of the prompt to fit the context. */
+  droppedPromptTokens: number;
 }
+
+/**
+ * A prompt longer than the context (less the tokens to generate) loses its start in steps of this many tokens (or a
+ * quarter of that room, if less), so that the kept prompt, and with it the prompt cache, stays the same while the
+ * user types on.
+ */
+const PROMPT_DROP_STEP = 1024;
+
+/** How many tokens to drop from the start of a prompt of `length` tokens so that it fits `room`. */
+function tokensToDrop(length: number, room: number): number {
+  if (length <= room) return 0;
+  const step = Math.max(1, Math.min(PROMPT_DROP_STEP, Math.floor(room / 4)));
+  return Math.min(length - 1, Math.ceil((length - room) / step) * step);
+}
+
+/** Lets the worker's message queue run between prefill chunks, so a cancel arrives during a long prompt. */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 /** Picks the next token from logits [1, vocab]: argmax, or a temperature/top-p sample. */
 async function pickToken(logits: tf.Tensor2D, temperature: number, topP: number, uniform: () => number): Promise<number> {
@@ -115,8 +145,12 @@ export async function generate(model: LlamaModel, prompt: string | number[], opt
     tokenizer, maxNewTokens = 64, temperature = 0, topP = 1, seed = 0, stopSequences = [], signal, onToken,
   } = options;
   const stopTokenIds = new Set(options.stopTokenIds ?? model.config.eosTokenIds);
-  const promptIds = typeof prompt === 'string' ? tokenizer.encode(prompt) : prompt;
-  if (promptIds.length === 0) throw new RangeError('generate needs a non-empty prompt');
+  const allPromptIds = typeof prompt === 'string' ? tokenizer.encode(prompt) : prompt;
+  if (allPromptIds.length === 0) throw new RangeError('generate needs a non-empty prompt');
+  const room = model.config.maxPositionEmbeddings - maxNewTokens;
+  if (room < 1) throw new RangeError(`maxNewTokens ${maxNewTokens} leaves no room for a prompt in a ${model.config.maxPositionEmbeddings}-token context`);
+  const dropped = tokensToDrop(allPromptIds.length, room);
+  const promptIds = dropped > 0 ? allPromptIds.slice(dropped) : allPromptIds;
   const stops = stopSequences.filter((stop) => stop.length > 0);
   const uniform = seededUniform(seed);
   const ids: number[] = [];
@@ -126,11 +160,28 @@ export async function generate(model: LlamaModel, prompt: string | number[], opt
 
   signal?.throwIfAborted();
   const preparedHere = options.lora && 'targetModules' in options.lora ? prepareLora(options.lora, model.config) : null;
-  const lora = preparedHere ?? (options.lora as PreparedLora | null | undefined);
-  const cache = new KVCache(model.config.numLayers);
+  const lora = preparedHere ?? (options.lora as PreparedLora | null | undefined) ?? null;
+  const held = options.promptCache?.begin(promptIds, lora);
+  const cache = held?.cache ?? new KVCache(model.config.numLayers);
+  const reused = held?.reused ?? 0;
+  /** Ids run through the model into `cache` by this request, in order. */
+  const fed: number[] = [];
   let logits: tf.Tensor2D | null = null;
   try {
-    if (maxNewTokens > 0) logits = model.forward(promptIds, { cache, lora, logits: 'last' });
+    if (maxNewTokens > 0) {
+      const chunk = model.prefillChunkTokens;
+      for (let start = reused; start < promptIds.length; start += chunk) {
+        if (start > reused) {
+          await yieldToEventLoop();
+          signal?.throwIfAborted();
+        }
+        const part = promptIds.slice(start, start + chunk);
+        logits?.dispose();
+        logits = model.forward(part, { cache, lora, logits: 'last' });
+        fed.push(...part);
+        options.onPrefill?.(start + part.length, promptIds.length);
+      }
+    }
     for (let index = 0; index < maxNewTokens && logits; index++) {
       const id = await pickToken(logits, temperature, topP, uniform);
       logits.dispose();
@@ -160,11 +211,13 @@ export async function generate(model: LlamaModel, prompt: string | number[], opt
       }
       if (stopReason !== 'max-tokens' || index === maxNewTokens - 1) break;
       logits = model.forward([id], { cache, lora, logits: 'last' });
+      fed.push(id);
     }
   } finally {
     logits?.dispose();
-    cache.dispose();
+    if (held) options.promptCache!.end(cache, fed);
+    else cache.dispose();
     if (preparedHere) disposePreparedLora(preparedHere);
   }
-  return { ids, text, stopReason, promptTokens: promptIds.length };
+  return { ids, text, stopReason, promptTokens: promptIds.length, reusedPromptTokens: reused, droppedPromptTokens: dropped };
 }

@@ -198,6 +198,24 @@ export class KVCache {
     this.values[layer] = allValues;
     return { keys: allKeys, values: allValues };
   }
+  /**
+   * Keeps the first `length` positions of every layer (a prompt's unchanged prefix) and frees the rest. Also undoes
+   * the layers a failed step had already appended to.
+   */
+  truncate(length: number): void {
+    if (!Number.isInteger(length) || length < 0) throw new RangeError(`Cannot truncate a KV cache to ${length} positions`);
+    for (let layer = 0; layer < this.keys.length; layer++) {
+      const keys = this.keys[layer];
+      const values = this.values[layer];
+      if (!keys || !values || keys.shape[2] <= length) continue;
+      this.keys[layer] = length > 0 ? tf.keep(tf.slice(keys, [0, 0, 0], [-1, -1, length])) : null;
+      this.values[layer] = length > 0 ? tf.keep(tf.slice(values, [0, 0, 0], [-1, length, -1])) : null;
+      keys.dispose();
+      values.dispose();
+    }
+    this.length = Math.min(this.length, length);
+  }
+
   dispose(): void {
     for (const tensor of [...this.keys, ...this.values]) tensor?.dispose();
     this.keys.fill(null);
@@ -264,6 +282,12 @@ export class LlamaModel {
    */
   useFusedDecodeKernels = fusedDecodeKernelsAvailable();
 
+  /**
+   * Positions per prefill chunk. A chunk's attention scores take heads x chunk x context floats, so this bounds the
+   * transient memory of long prompts; too small and the matmuls lose efficiency (bench:runtime measures it).
+   */
+  prefillChunkTokens = 128;
+
   constructor(readonly config: ModelConfig, readonly weights: LlamaWeights) {}
 
   /** A randomly initialised model (see initRandomWeights). */
@@ -288,7 +312,11 @@ export class LlamaModel {
     }
   }
 
-  /** Final-norm hidden states [T, hiddenSize] for the new positions `ids`. */
+  /**
+   * Final-norm hidden states [T, hiddenSize] for the new positions `ids`. Long inputs run in chunks of
+   * `prefillChunkTokens` positions (through a temporary cache when none is given), and each layer's intermediates are
+   * freed as soon as the layer is done: peak memory grows with the chunk times the context, not with T^2 x layers.
+   */
   hidden(ids: ArrayLike<number>, { cache, lora }: Omit<ForwardOptions, 'logits'> = {}): tf.Tensor2D {
     const count = ids.length;
     if (count === 0) throw new RangeError('forward needs at least one token id');
@@ -296,23 +324,52 @@ export class LlamaModel {
     for (let i = 0; i < count; i++) {
       if (!Number.isInteger(ids[i]) || ids[i] < 0 || ids[i] >= vocabSize) throw new RangeError(`Token id ${ids[i]} is outside the vocabulary (0..${vocabSize - 1})`);
     }
-    const past = cache?.length ?? 0;
-    const output = tf.tidy(() => {
-      const { cos, sin } = ropeTables(this.config, past, count);
-      const mask = count > 1 ? causalMask(past, count) : null;
-      const idTensor = tf.tensor1d(Array.from(ids), 'int32');
-      const { embedTokens, lmHead } = this.weights;
-      let x = (embedTokens ? tf.gather(embedTokens, idTensor) : tf.transpose(tf.gather(lmHead, idTensor, 1))) as tf.Tensor2D;
-      for (let i = 0; i < numLayers; i++) {
-        const layer = this.weights.layers[i];
-        const attention = this.attention(i, this.rmsNorm(x, layer.inputNorm), { cos, sin, mask, past, cache, lora });
-        x = tf.add(x, attention);
-        x = tf.add(x, this.mlp(i, this.rmsNorm(x, layer.postAttentionNorm), lora));
+    const chunk = this.prefillChunkTokens;
+    if (count <= chunk) return this.hiddenChunk(Array.from(ids), cache, lora);
+    const chunkCache = cache ?? new KVCache(numLayers);
+    const parts: tf.Tensor2D[] = [];
+    try {
+      for (let start = 0; start < count; start += chunk) {
+        parts.push(this.hiddenChunk(Array.from(ids).slice(start, start + chunk), chunkCache, lora));
       }
-      return this.rmsNorm(x, this.weights.norm);
+      return tf.concat(parts);
+    } finally {
+      for (const part of parts) part.dispose();
+      if (!cache) chunkCache.dispose();
+    }
+  }
+
+  /** hidden() for ids that run as one chunk. */
+  private hiddenChunk(ids: number[], cache: KVCache | undefined, lora: PreparedLora | null | undefined): tf.Tensor2D {
+    const count = ids.length;
+    const past = cache?.length ?? 0;
+    const { cos, sin } = ropeTables(this.config, past, count);
+    const mask = count > 1 ? causalMask(past, count) : null;
+    const { embedTokens, lmHead } = this.weights;
+    let x = tf.tidy(() => {
+      const idTensor = tf.tensor1d(ids, 'int32');
+      return (embedTokens ? tf.gather(embedTokens, idTensor) : tf.transpose(tf.gather(lmHead, idTensor, 1))) as tf.Tensor2D;
     });
-    if (cache) cache.length = past + count;
-    return output;
+    try {
+      for (let i = 0; i < this.config.numLayers; i++) {
+        const layer = this.weights.layers[i];
+        const input = x;
+        x = tf.tidy(() => {
+          const afterAttention = tf.add(input, this.attention(i, this.rmsNorm(input, layer.inputNorm), { cos, sin, mask, past, cache, lora })) as tf.Tensor2D;
+          return tf.add(afterAttention, this.mlp(i, this.rmsNorm(afterAttention, layer.postAttentionNorm), lora)) as tf.Tensor2D;
+        });
+        input.dispose();
+      }
+      const output = tf.tidy(() => this.rmsNorm(x, this.weights.norm));
+      if (cache) cache.length = past + count;
+      return output;
+    } catch (error) {
+      cache?.truncate(past); // the layers this chunk reached hold positions the others lack
+      throw error;
+    } finally {
+      x.dispose();
+      for (const tensor of [cos, sin, mask]) tensor?.dispose();
+    }
   }
 
   /**

@@ -17,6 +17,7 @@ import { initBackend, probeWebGpu } from '../../model/backend.ts';
 import { generate } from '../../model/generate.ts';
 import { exportPeftAdapter, type LoraAdapter } from '../../model/lora.ts';
 import { PreparedLoraSlot } from '../../model/preparedLoraSlot.ts';
+import { PromptCache } from '../../model/promptCache.ts';
 import { loadPythonParser, type PythonParser } from '../../parse/pythonParser.ts';
 import { summarizeFile } from '../../parse/codeUnits.ts';
 import { adapterDeltaNorms, adapterDigest, adapterParameterCount, makeRepoAdapter } from '../../code2lora/makeAdapter.ts';
@@ -24,7 +25,7 @@ import { evaluateAtCommit } from './evaluateRepo.ts';
 import { dropEvoSession, evoProgressLabel, evoSessionFor } from './evoWorker.ts';
 import { indexedDbStore, PersistentFileEmbeddingCache, type KeyValueStore } from './embeddingStore.ts';
 import { appBaseUrl, disposeLoadedModel, hasModelFile, loadModelChoice, SMOLLM2_GGUF_PATH, type LoadedModel } from './loadModelChoice.ts';
-import type { AdapterInfo, PipelineApi, ProgressCallback, RepoSummary } from './pipelineApi.ts';
+import type { AdapterInfo, CompletionModel, PipelineApi, ProgressCallback, RepoSummary } from './pipelineApi.ts';
 
 // isomorphic-git and LightningFS expect Node's Buffer.
 (globalThis as { Buffer?: unknown }).Buffer ??= Buffer;
@@ -45,6 +46,12 @@ let history: string[] = [];
 let adapter: { commit: string; lora: LoraAdapter; digest: string } | null = null;
 /** The current adapter on the device: uploaded once per digest, reused by every completion until another is made. */
 const preparedLora = new PreparedLoraSlot();
+/**
+ * The KV cache of the last base and adapted completion, so the next keystroke's ghost text runs only the tokens that
+ * changed. Each is bounded (PROMPT_CACHE_TOKENS positions: 46 KB each for SmolLM2) and made for the loaded model.
+ */
+let promptCaches: Record<CompletionModel, PromptCache> | null = null;
+const PROMPT_CACHE_TOKENS = 4096;
 let running: AbortController | null = null;
 /** The completion being generated: the next one (a keystroke's ghost text) or any other operation stops it. */
 let completing: AbortController | null = null;
@@ -57,6 +64,7 @@ function dropAdapter(): void {
   // A completion may be reading the held tensors: it stops at its next token, before it would touch them again.
   completing?.abort();
   preparedLora.release();
+  promptCaches?.adapted.clear();
   adapter = null;
 }
 
@@ -64,6 +72,7 @@ function dropAdapter(): void {
 function useAdapter(commit: string, lora: LoraAdapter, digest: string, model: LoadedModel['model']): void {
   // As in dropAdapter: stop a completion before the tensors it reads may be freed (begin() has asked it to already).
   completing?.abort();
+  if (preparedLora.current?.key !== digest) promptCaches?.adapted.clear();
   preparedLora.hold(digest, lora, model.config);
   adapter = { commit, lora, digest };
 }
@@ -131,9 +140,14 @@ const api: PipelineApi = {
   async loadModel(choice, onProgress) {
     dropAdapter();
     dropEvoSession();
+    for (const cache of Object.values(promptCaches ?? {})) cache.clear();
+    promptCaches = null;
     if (loaded) await disposeLoadedModel(loaded);
     loaded = null;
     loaded = await loadModelChoice(choice, (p) => onProgress({ stage: 'model', ...p }));
+    const { numLayers, maxPositionEmbeddings } = loaded.model.config;
+    const cacheTokens = Math.min(maxPositionEmbeddings, PROMPT_CACHE_TOKENS);
+    promptCaches = { base: new PromptCache(numLayers, cacheTokens), adapted: new PromptCache(numLayers, cacheTokens) };
     return loaded.info;
   },
 
@@ -245,7 +259,8 @@ const api: PipelineApi = {
     let firstToken = 0;
     try {
       const result = await generate(model, prompt, {
-        tokenizer, maxNewTokens, signal: controller.signal, lora, stopSequences: ['\n\n'],
+        tokenizer, maxNewTokens, signal: controller.signal, lora, stopSequences: ['\n\n'], promptCache: promptCaches?.[which],
+        onPrefill: (done, total) => onProgress?.({ stage: 'generate', label: `${label}: prompt`, loaded: done, total, unit: 'tokens' }),
         onToken: (t) => {
           if (t.index === 0) firstToken = performance.now();
           onProgress?.({ stage: 'generate', label, loaded: t.index + 1, total: maxNewTokens, unit: 'tokens' });
@@ -254,7 +269,8 @@ const api: PipelineApi = {
       const tokens = result.ids.length;
       const decodeSeconds = (performance.now() - (firstToken || started)) / 1000;
       return {
-        model: which, text: result.text, promptTokens: result.promptTokens, adapterCommit,
+        model: which, text: result.text, adapterCommit,
+        promptTokens: result.promptTokens, reusedPromptTokens: result.reusedPromptTokens, droppedPromptTokens: result.droppedPromptTokens,
         timing: {
           tokens,
           firstTokenSeconds: ((firstToken || performance.now()) - started) / 1000,

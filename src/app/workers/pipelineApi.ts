@@ -147,7 +147,11 @@ export interface CompletionResult {
   text: string;
   /** The commit whose adapter made an adapted completion; null for the base model. */
   adapterCommit: string | null;
+  /** Prompt tokens the model saw; the start of a prompt longer than the context is dropped (`droppedPromptTokens`). */
   promptTokens: number;
+  /** Of those, the ones served from the previous completion's KV cache (the text before the edit). */
+  reusedPromptTokens: number;
+  droppedPromptTokens: number;
   timing: GenerationTiming;
 }
 
