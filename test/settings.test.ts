@@ -6,7 +6,7 @@ const defaults = defaultSettings('http://127.0.0.1:5173');
 
 describe('sanitizeSettings', () => {
   it('keeps well-formed values', () => {
-    const settings = { historyDepth: 50, corsProxy: 'https://proxy.example/git/', backend: 'wasm', model: { kind: 'url', url: 'https://host/m/' }, maxNewTokens: 12, stallSeconds: 20, adapterMode: 'evo' };
+    const settings = { historyDepth: 50, corsProxy: 'https://proxy.example/git/', backend: 'wasm', model: { kind: 'url', url: 'https://host/m/' }, maxNewTokens: 12, stallSeconds: 20, adapterMode: 'evo', evaluationTasks: 7 };
     expect(sanitizeSettings(settings, defaults)).toEqual({ ...settings, corsProxy: 'https://proxy.example/git' });
   });
 
@@ -29,6 +29,8 @@ describe('sanitizeSettings', () => {
     expect(sanitizeSettings({ model: { kind: 'random-tiny', seed: 1.5 } }, defaults).model).toEqual({ kind: 'random-tiny', seed: 1 });
     expect(sanitizeSettings({ historyDepth: 10_001 }, defaults).historyDepth).toBe(defaults.historyDepth);
     expect(sanitizeSettings({ historyDepth: 10_000 }, defaults).historyDepth).toBe(10_000);
+    expect(sanitizeSettings({ evaluationTasks: 200 }, defaults).evaluationTasks).toBe(200);
+    for (const evaluationTasks of [0, 201, 2.5, 'many']) expect(sanitizeSettings({ evaluationTasks }, defaults).evaluationTasks).toBe(defaults.evaluationTasks);
     expect(sanitizeSettings({ model: { kind: 'url', url: `https://h/${'x'.repeat(3000)}` } }, defaults).model).toEqual(defaults.model);
   });
 });
@@ -41,7 +43,7 @@ describe('loadSettings', () => {
     // code2lora-settings-v1 as earlier versions wrote it: "default" then meant c2l-base and now means SmolLM2 when installed.
     withStored({ historyDepth: 30, corsProxy: 'http://127.0.0.1:5173/git-proxy', backend: 'wasm', model: { kind: 'default' }, maxNewTokens: 16 });
     expect(loadSettings('http://127.0.0.1:5173', '')).toEqual({
-      historyDepth: 30, corsProxy: 'http://127.0.0.1:5173/git-proxy', backend: 'wasm', model: { kind: 'default' }, maxNewTokens: 16, stallSeconds: 30, adapterMode: 'auto',
+      historyDepth: 30, corsProxy: 'http://127.0.0.1:5173/git-proxy', backend: 'wasm', model: { kind: 'default' }, maxNewTokens: 16, stallSeconds: 30, adapterMode: 'auto', evaluationTasks: 20,
     });
   });
 

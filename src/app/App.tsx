@@ -6,6 +6,7 @@ import { ProgressBar } from './components/ProgressBar.tsx';
 import { CommitList } from './components/CommitList.tsx';
 import { DiffView } from './components/DiffView.tsx';
 import { EditorPanel } from './editor/EditorPanel.tsx';
+import { EvaluationPanel } from './evaluation/EvaluationPanel.tsx';
 import { AdapterModeSwitch } from './components/AdapterModeSwitch.tsx';
 import { AdapterPanel } from './components/AdapterPanel.tsx';
 import { ModelPicker } from './components/ModelPicker.tsx';
@@ -16,6 +17,7 @@ import { loadLastSession, saveLastSession, type LastSession } from './lastSessio
 import { CancelledError } from './pipelineClient.ts';
 import { loadSettings, saveSettings, type Settings } from './settings.ts';
 import { usePipeline } from './usePipeline.ts';
+import type { EvaluationRequest } from './workers/evaluateRepo.ts';
 import type {
   AdapterInfo, AdapterMode, BackendStatus, CommitDiff, CompletionModel, ModelInfo, Progress, RepoInfo, RepoSummary,
 } from './workers/pipelineApi.ts';
@@ -223,6 +225,16 @@ export function App() {
     ),
     [pipeline, settings.maxNewTokens],
   );
+  /** "How much does it help here?": its own Cancel (the signal) stops the worker's evaluation and nothing else. */
+  const evaluate = useCallback(
+    (request: EvaluationRequest, signal: AbortSignal) => pipeline.call((api, progress) => api.evaluate(request, progress), { signal, stop: (api) => api.cancel() }),
+    [pipeline],
+  );
+  const evaluationRunning = useCallback((running: boolean) => {
+    setBusy(running);
+    if (running) setNotice(null);
+    else setProgress(null);
+  }, []);
   const listFiles = useCallback((commit: string) => pipeline.call((api) => api.listFiles(commit)), [pipeline]);
   const readFile = useCallback((commit: string, path: string) => pipeline.call((api) => api.readFile(commit, path)), [pipeline]);
 
@@ -400,7 +412,8 @@ export function App() {
           </label>
         </details>
         {(repo || progress?.stage === 'clone') && <PipelineStages progress={progress} repo={repo} selected={selected} summary={summary} adapter={adapter} />}
-        {progress && <ProgressBar testId={`progress-${progress.stage}`} stage={progress} onCancel={() => void cancel()} />}
+        {/* The evaluation shows its progress and Cancel in its own panel. */}
+        {progress && progress.stage !== 'evaluate' && <ProgressBar testId={`progress-${progress.stage}`} stage={progress} onCancel={() => void cancel()} />}
         {progress && stalled && (
           <StallNotice
             progress={progress}
@@ -473,6 +486,19 @@ export function App() {
           readFile={readFile}
           complete={completeQuietly}
           completeNow={completeNow}
+        />
+      )}
+      {model && repo && (
+        <EvaluationPanel
+          commit={selected}
+          adapter={adapter}
+          disabled={busy}
+          progress={progress?.stage === 'evaluate' ? progress : null}
+          taskLimit={settings.evaluationTasks}
+          maxNewTokens={settings.maxNewTokens}
+          onTaskLimitChange={(evaluationTasks) => setSettings((s) => ({ ...s, evaluationTasks }))}
+          evaluate={evaluate}
+          onRunningChange={evaluationRunning}
         />
       )}
     </div>

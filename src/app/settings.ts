@@ -1,5 +1,6 @@
 // User settings: plain data, validated on load (localStorage and URL parameters are untrusted), saved on change.
 import type { BackendPreference } from '../model/backend.ts';
+import { DEFAULT_EVALUATION_TASKS, MAX_EVALUATION_TASKS } from '../bench/evaluationLimits.ts';
 import type { AdapterMode, ModelChoice } from './workers/pipelineApi.ts';
 
 export interface Settings {
@@ -14,12 +15,17 @@ export interface Settings {
   stallSeconds: number;
   /** Static or Evo adapters; `auto`: Evo when a trained Evo hypernetwork is loaded, else Static. */
   adapterMode: AdapterMode | 'auto';
+  /** "How much does it help here?" scores at most this many of the repository's tasks (two completions each). */
+  evaluationTasks: number;
 }
 
 const STORAGE_KEY = 'code2lora-settings-v1';
 
 export function defaultSettings(origin: string): Settings {
-  return { historyDepth: 200, corsProxy: `${origin}/git-proxy`, backend: 'auto', model: { kind: 'default' }, maxNewTokens: 32, stallSeconds: 30, adapterMode: 'auto' };
+  return {
+    historyDepth: 200, corsProxy: `${origin}/git-proxy`, backend: 'auto', model: { kind: 'default' }, maxNewTokens: 32, stallSeconds: 30, adapterMode: 'auto',
+    evaluationTasks: DEFAULT_EVALUATION_TASKS,
+  };
 }
 
 function clampInt(value: unknown, min: number, max: number, fallback: number): number {
@@ -54,6 +60,7 @@ export function sanitizeSettings(raw: unknown, defaults: Settings): Settings {
     maxNewTokens: clampInt(r.maxNewTokens, 1, 256, defaults.maxNewTokens),
     stallSeconds: clampInt(r.stallSeconds, 1, 3600, defaults.stallSeconds),
     adapterMode: parseAdapterMode(r.adapterMode) ?? defaults.adapterMode,
+    evaluationTasks: clampInt(r.evaluationTasks, 1, MAX_EVALUATION_TASKS, defaults.evaluationTasks),
   };
 }
 

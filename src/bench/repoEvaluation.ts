@@ -1,13 +1,9 @@
 // "How much does it help here?": one repository's own test assertions at one commit, base model vs adapted model, with the benchmark's prompts, decoding and scoring.
 import type { PreparedLora } from '../model/lora.ts';
 import { type AssertionKind, mineRepoTasks, type SnapshotFile } from '../parse/mineTasks.ts';
+import { DEFAULT_EVALUATION_TASKS, MAX_EVALUATION_TASKS } from './evaluationLimits.ts';
 import { completePrompt, taskPromptIds, type BenchRuntime } from './methods.ts';
 import { pairedBootstrap, scoreCompletion, stripComments, type PairedDifference } from './metrics.ts';
-
-/** Tasks scored when the caller does not say: completions take seconds each on a CPU, and each task needs two. */
-export const DEFAULT_EVALUATION_TASKS = 20;
-/** The most a caller may ask for: the paper's per-repository cap. */
-export const MAX_EVALUATION_TASKS = 200;
 
 /** NO_ADAPTER: the caller holds no adapter for the commit (the app's worker checks it before mining). */
 export type RepoEvaluationErrorCode = 'NO_TEST_FILES' | 'NO_TASKS' | 'BAD_TASK_LIMIT' | 'NO_ADAPTER';
