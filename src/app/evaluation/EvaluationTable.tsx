@@ -15,6 +15,16 @@ function difference(diff: PairedDifference, scale: number, digits: number, unit:
   );
 }
 
+function ColumnHeaders({ names }: { names: string[] }) {
+  return (
+    <thead>
+      <tr>
+        {names.map((name) => <th scope="col" key={name}>{name}</th>)}
+      </tr>
+    </thead>
+  );
+}
+
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
@@ -34,14 +44,7 @@ export function EvaluationTable({ evaluation, modeLabel, outdated, hypernetworkT
           {modeLabel} adapter {evaluation.adapterDigest} at {evaluation.commit.slice(0, 8)}
           {outdated && <span className="stale-mark"> · outdated: another commit or adapter is selected now</span>}
         </caption>
-        <thead>
-          <tr>
-            <th scope="col" />
-            <th scope="col">Base</th>
-            <th scope="col">Adapted</th>
-            <th scope="col">Difference</th>
-          </tr>
-        </thead>
+        <ColumnHeaders names={['', 'Base', 'Adapted', 'Difference']} />
         <tbody>
           <tr data-testid="evaluation-tasks">
             <th scope="row">Tasks</th>
@@ -78,14 +81,7 @@ export function EvaluationTable({ evaluation, modeLabel, outdated, hypernetworkT
       <details>
         <summary>Each task</summary>
         <table className="evaluation-tasks" data-testid="evaluation-task-list">
-          <thead>
-            <tr>
-              <th scope="col">Where</th>
-              <th scope="col">Target</th>
-              <th scope="col">Base</th>
-              <th scope="col">Adapted</th>
-            </tr>
-          </thead>
+          <ColumnHeaders names={['Where', 'Target', 'Base', 'Adapted']} />
           <tbody>
             {tasks.map((task, index) => (
               <tr key={`${task.file}:${task.line}:${index}`}>
