@@ -9,7 +9,7 @@
 // them (float32 arithmetic, same operation order), so the values agree bit for bit (training/tests/test_gguf_parity.py).
 import * as tf from '@tensorflow/tfjs';
 import { ModelConfigError, parseModelConfig, type ModelConfig } from './config.ts';
-import { checkHfTensor, HF_NAMES, hfTensorShapes, LlamaModel, ModelWeightsError, weightsFromHfTensors, type LinearModule } from './llama.ts';
+import { checkHfTensor, HF_NAMES, hfTensorShapes, LlamaModel, ModelWeightsError, uploadHfTensor, weightsFromHfTensors, type LinearModule } from './llama.ts';
 import type { ModelFileSource } from './loadHfModel.ts';
 import { halfToFloat } from './safetensors.ts';
 import { BpeTokenizer, TokenizerLoadError } from '../tokenizer/bpeTokenizer.ts';
@@ -441,14 +441,15 @@ export const DEQUANTIZABLE_TYPES: readonly string[] = Object.keys(DECODERS);
 
 /**
  * One tensor's values as float32, in ggml order (= row-major in `info.shape`). `bytes` is the whole file the info was
- * parsed from. Throws GgufError('unsupported-tensor-type') for types without a decoder (IQ*, TQ*, integer types).
+ * parsed from. With `into` (at least elementCount long), the values are written there and a view of it is returned.
+ * Throws GgufError('unsupported-tensor-type') for types without a decoder (IQ*, TQ*, integer types).
  */
-export function dequantizeGgufTensor(bytes: Uint8Array, info: GgufTensorInfo): Float32Array {
+export function dequantizeGgufTensor(bytes: Uint8Array, info: GgufTensorInfo, into?: Float32Array): Float32Array {
   const traits = GGML_TYPES[info.type];
   const decode = traits && DECODERS[traits.name];
   if (!decode) return fail('unsupported-tensor-type', `Tensor "${info.name}" has type ${traits?.name ?? info.type}, which cannot be dequantized here (supported: ${DEQUANTIZABLE_TYPES.join(', ')})`);
   if (info.begin < 0 || info.begin + info.byteLength > bytes.byteLength) fail('truncated', `Tensor "${info.name}" lies outside the file`);
-  const out = new Float32Array(info.elementCount);
+  const out = into && into.length >= info.elementCount ? into.subarray(0, info.elementCount) : new Float32Array(info.elementCount);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   decode(bytes, view, info.begin, out, info.elementCount / traits.blockSize, halfToFloatTable());
   return out;
@@ -733,19 +734,24 @@ export async function loadGgufModel(
   const tensors = new Map<string, tf.Tensor>();
   const total = gguf.tensors.reduce((sum, t) => sum + t.byteLength, 0);
   let loaded = 0;
+  // Every tensor is dequantized into one buffer, which the upload copies from: a model's worth of float32 arrays
+  // would otherwise wait for the garbage collector, adding their size to the page's peak memory.
+  // Sized by the tensors that lie inside the file (the others fail below): a forged element count allocates nothing.
+  const inside = gguf.tensors.filter((info) => info.begin >= 0 && info.begin + info.byteLength <= bytes.byteLength);
+  const scratch = new Float32Array(Math.max(0, ...inside.map((info) => info.elementCount)));
   try {
     for (const info of gguf.tensors) {
       signal?.throwIfAborted();
       const name = hfNameForGgufTensor(info.name);
       if (name === null) fail('unknown-tensor', `GGUF tensor "${info.name}" has no place in a llama model`);
       if (!checkHfTensor(expected, name!, info.shape)) continue;
-      let values = dequantizeGgufTensor(bytes, info);
+      let values = dequantizeGgufTensor(bytes, info, scratch);
       const rotary = /\.attn_(q|k)\./.exec(info.name);
       if (rotary) {
         const heads = rotary[1] === 'q' ? config.numHeads : config.numKvHeads;
         values = unpermuteRotaryRows(values, heads, info.shape.length === 2 ? info.shape[1] : 1);
       }
-      tensors.set(name!, tf.tensor(values, info.shape, 'float32'));
+      tensors.set(name!, uploadHfTensor(config, name!, values, info.shape));
       loaded += info.byteLength;
       onProgress?.({ stage: 'weights', file, loaded, total });
     }

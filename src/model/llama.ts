@@ -120,14 +120,34 @@ export function checkHfTensor(expected: Map<string, number[]>, name: string, sha
   return true;
 }
 
+/** Whether LlamaWeights holds the checkpoint matrix `name` transposed, as a kernel [in, out]. */
+function isKernel(config: ModelConfig, name: string): boolean {
+  return name.endsWith('_proj.weight') || name === (config.tieWordEmbeddings ? HF_NAMES.embedTokens : HF_NAMES.lmHead);
+}
+
 /**
- * Assembles weights from float32 tensors keyed by Hugging Face name, transposing the matrices into kernels.
- * Takes ownership of the tensors (all are freed or kept). Throws ModelWeightsError if one is missing, unexpected or misshapen.
+ * Uploads one checkpoint tensor (float32 values in Hugging Face's layout) the way LlamaWeights holds it, a matrix held
+ * as a kernel transposed at once. Done tensor by tensor while loading, the transpose's temporary copy is freed before
+ * the next tensor arrives and its memory reused (on WASM, whose heap never shrinks, transposing the LM head after
+ * everything is loaded would raise the peak by its 113 MB for good).
+ */
+export function uploadHfTensor(config: ModelConfig, name: string, values: Float32Array, shape: number[]): tf.Tensor {
+  const tensor = tf.tensor(values, shape, 'float32');
+  if (!isKernel(config, name) || shape.length !== 2) return tensor;
+  const kernel = tf.transpose(tensor);
+  tensor.dispose();
+  return kernel;
+}
+
+/**
+ * Assembles weights from tensors made by uploadHfTensor, keyed by Hugging Face name. Takes ownership of the tensors
+ * (all are freed or kept). Throws ModelWeightsError if one is missing, unexpected or misshapen.
  */
 export function weightsFromHfTensors(config: ModelConfig, tensors: Map<string, tf.Tensor>): LlamaWeights {
   const expected = hfTensorShapes(config);
   for (const [name, tensor] of tensors) {
-    if (!checkHfTensor(expected, name, tensor.shape)) {
+    const hfShape = isKernel(config, name) && tensor.rank === 2 ? [...tensor.shape].reverse() : tensor.shape;
+    if (!checkHfTensor(expected, name, hfShape)) {
       tensor.dispose();
       tensors.delete(name);
     }
@@ -138,19 +158,12 @@ export function weightsFromHfTensors(config: ModelConfig, tensors: Map<string, t
     return tensor as T;
   };
   for (const name of expected.keys()) take(name);
-  const transposed = (name: string): tf.Tensor2D => {
-    const weight = take<tf.Tensor2D>(name);
-    const kernel = tf.transpose(weight);
-    weight.dispose();
-    tensors.set(name, kernel); // the map always holds what the caller must free on error
-    return kernel;
-  };
   const layers: DecoderLayer[] = [];
   for (let i = 0; i < config.numLayers; i++) {
     const linear = {} as Record<LinearModule, Linear>;
     for (const module of LINEAR_MODULES) {
       const path = HF_NAMES.linear(i, module);
-      linear[module] = { kernel: transposed(`${path}.weight`), bias: hasBias(config, module) ? take<tf.Tensor1D>(`${path}.bias`) : null };
+      linear[module] = { kernel: take<tf.Tensor2D>(`${path}.weight`), bias: hasBias(config, module) ? take<tf.Tensor1D>(`${path}.bias`) : null };
     }
     layers.push({ inputNorm: take(HF_NAMES.inputNorm(i)), postAttentionNorm: take(HF_NAMES.postAttentionNorm(i)), linear });
   }
@@ -158,7 +171,7 @@ export function weightsFromHfTensors(config: ModelConfig, tensors: Map<string, t
     embedTokens: config.tieWordEmbeddings ? null : take<tf.Tensor2D>(HF_NAMES.embedTokens),
     layers,
     norm: take(HF_NAMES.norm),
-    lmHead: transposed(config.tieWordEmbeddings ? HF_NAMES.embedTokens : HF_NAMES.lmHead),
+    lmHead: take<tf.Tensor2D>(config.tieWordEmbeddings ? HF_NAMES.embedTokens : HF_NAMES.lmHead),
   };
 }
 
@@ -172,7 +185,7 @@ export function initRandomWeights(config: ModelConfig, { seed = 0, std = 0.02 }:
   for (const [name, shape] of hfTensorShapes(config)) {
     const size = shape.reduce((a, b) => a * b, 1);
     const isNorm = name.endsWith('layernorm.weight') || name === HF_NAMES.norm;
-    tensors.set(name, tf.tensor(isNorm ? new Float32Array(size).fill(1) : normalArray(size, std, uniform), shape, 'float32'));
+    tensors.set(name, uploadHfTensor(config, name, isNorm ? new Float32Array(size).fill(1) : normalArray(size, std, uniform), shape));
   }
   return weightsFromHfTensors(config, tensors);
 }
@@ -302,7 +315,7 @@ export class LlamaModel {
     try {
       for (const file of Array.isArray(parsed) ? parsed : [parsed]) {
         for (const [name, entry] of file.tensors) {
-          if (checkHfTensor(expected, name, entry.shape)) tensors.set(name, tf.tensor(toFloat32(entry), entry.shape, 'float32'));
+          if (checkHfTensor(expected, name, entry.shape)) tensors.set(name, uploadHfTensor(config, name, toFloat32(entry), entry.shape));
         }
       }
       return new LlamaModel(config, weightsFromHfTensors(config, tensors));

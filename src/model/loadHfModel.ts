@@ -4,7 +4,7 @@
 // the model plus one tensor, not the model plus the file.
 import * as tf from '@tensorflow/tfjs';
 import { parseModelConfig, type ModelConfig } from './config.ts';
-import { checkHfTensor, hfTensorShapes, LlamaModel, weightsFromHfTensors } from './llama.ts';
+import { checkHfTensor, hfTensorShapes, LlamaModel, uploadHfTensor, weightsFromHfTensors } from './llama.ts';
 import { parseSafetensors, streamSafetensors, toFloat32, type SafetensorsEntry } from './safetensors.ts';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../util/jsonDepth.ts';
 
@@ -115,7 +115,7 @@ export async function loadHfModel(
       const addTensor = (name: string, entry: SafetensorsEntry) => {
         signal?.throwIfAborted();
         if (tensors.has(name)) throw new ModelLoadError('duplicate-tensor', shard, `Tensor "${name}" appears in more than one shard`);
-        if (checkHfTensor(expected, name, entry.shape)) tensors.set(name, tf.tensor(toFloat32(entry), entry.shape, 'float32'));
+        if (checkHfTensor(expected, name, entry.shape)) tensors.set(name, uploadHfTensor(config, name, toFloat32(entry), entry.shape));
         loaded += entry.data.byteLength;
         onProgress?.({ stage: 'weights', file: shard, loaded, total });
       };
