@@ -36,6 +36,16 @@ describe('chunked prefill', () => {
     model.dispose();
   });
 
+  it('attention per kv head (the WASM path) equals the batched matmul', async () => {
+    const model = LlamaModel.random(config, { seed: 20, std: 0.2 });
+    expect(model.splitAttentionMatMuls).toBe(true); // Node runs the WASM backend
+    const ids = promptOf(30);
+    const perHead = await model.forward(ids).data();
+    model.splitAttentionMatMuls = false;
+    expect(maxAbsDiff(await model.forward(ids).data(), perHead)).toBeLessThan(1e-5);
+    model.dispose();
+  });
+
   it('frees every intermediate: tensors after a long prefill are the cache and the result only', async () => {
     const model = LlamaModel.random(config, { seed: 12 });
     model.prefillChunkTokens = 8;
