@@ -445,8 +445,8 @@ export class LlamaModel {
     if (cache) ({ keys, values } = cache.append(layer, keys, values));
     const total = past + count;
     // Query head h reads kv head floor(h / group) (transformers' repeat_kv): fold the group into the query rows.
-    const queries = tf.reshape(q, [numKvHeads, group * count, headDim]);
-    let scores = tf.mul(this.perHeadMatMul(queries, keys), 1 / Math.sqrt(headDim));
+    const queries = tf.reshape(q, [numKvHeads, group * count, headDim]) as tf.Tensor3D;
+    let scores: tf.Tensor3D = tf.mul(this.perHeadMatMul(queries, keys), 1 / Math.sqrt(headDim));
     if (mask) scores = tf.reshape(tf.add(tf.reshape(scores, [numKvHeads, group, count, total]), mask), [numKvHeads, group * count, total]);
     const context = this.perHeadMatMul(tf.softmax(scores), values); // [numKvHeads, group*T, headDim]
     const merged = tf.reshape(tf.transpose(tf.reshape(context, [numHeads, count, headDim]), [1, 0, 2]), [count, numHeads * headDim]);
