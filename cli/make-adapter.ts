@@ -197,7 +197,7 @@ export async function makeAdapterFromRepository(options: MakeAdapterOptions): Pr
       commit = await resolveCommit(gitDir, options.commit);
       files = requirePythonFiles(await readSnapshot({ fs, dir: gitDir, commit })).files;
     } else {
-      files = requirePythonFiles({ commit, files: await readFolder(localPath), skipped: { binary: 0, tooLarge: 0, vendored: 0, generated: 0, notIncluded: 0 } }).files;
+      files = requirePythonFiles({ commit, files: await readFolder(localPath), skipped: { binary: 0, tooLarge: 0, vendored: 0, generated: 0, notIncluded: 0, symlinks: 0, submodules: 0 } }).files;
     }
     const testFiles = files.filter((file) => isTestPath(file.path)).length;
     stage('read', started, `${files.length} Python files at ${commit.slice(0, 12)} (${testFiles} test files, never encoded)`);

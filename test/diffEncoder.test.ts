@@ -8,8 +8,8 @@ import { BpeTokenizer } from '../src/tokenizer/bpeTokenizer.ts';
 
 const tokenizer = BpeTokenizer.fromJSON(readFileSync('public/models/c2l-base/tokenizer.json', 'utf8'));
 
-function fileDiff(path: string, patch: string, binary = false): FileDiff {
-  return { path, status: 'modified', binary, hunks: [], patch };
+function fileDiff(path: string, patch: string, binary = false, tooLarge = false): FileDiff {
+  return { path, status: 'modified', binary, tooLarge, hunks: [], patch };
 }
 
 /** Patches whose ends are the awkward cases for a pre-tokenizer: punctuation, a blank context line, no newline at end. */
@@ -26,9 +26,10 @@ const ADDED = fileDiff('pkg/util.py', [
 ].join('\n'));
 
 describe('diffChunkIds', () => {
-  it('tokenizes the patches in path order, binaries left out, as consecutive chunks of chunkTokens ids', () => {
+  it('tokenizes the patches in path order, binaries and files too large to diff left out, as consecutive chunks of chunkTokens ids', () => {
     const settings = { chunkTokens: 16, diffChunksPerCommit: 16 };
-    const diffs = [CORE, fileDiff('pkg/logo.png', 'Binary files differ: pkg/logo.png\n', true), README, ADDED];
+    const tooLarge = fileDiff('pkg/big.py', 'File too large to diff: pkg/big.py (3.0 MiB, over the 1.0 MiB limit)\n', false, true);
+    const diffs = [CORE, fileDiff('pkg/logo.png', 'Binary files differ: pkg/logo.png\n', true), README, tooLarge, ADDED];
     const ids = tokenizer.encode(README.patch + CORE.patch + ADDED.patch);
     const chunks = diffChunkIds(diffs, tokenizer, settings);
     expect(chunks.flat()).toEqual(ids);

@@ -26,7 +26,7 @@ function diffOf(commit: string): FileDiff[] {
   if (i === 3) return [];
   const added = `def step_${i}(x):\n    return x * ${i + 2}\n`;
   const patch = `--- a/pkg/core.py\n+++ b/pkg/core.py\n@@ -${2 * i},0 +${2 * i},3 @@\n+\n${added.split('\n').filter(Boolean).map((l) => `+${l}`).join('\n')}\n`;
-  return [{ path: 'pkg/core.py', status: 'modified', binary: false, hunks: [], patch }];
+  return [{ path: 'pkg/core.py', status: 'modified', binary: false, tooLarge: false, hunks: [], patch }];
 }
 
 function history(calls = { reads: 0, diffs: 0 }): EvoHistory & { calls: typeof calls } {

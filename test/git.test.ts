@@ -163,7 +163,9 @@ describe('readSnapshot', () => {
       const snapshot = await readSnapshot({ fs, dir: mainClone, commit: main.commitShas[index] });
       expect(Object.fromEntries(snapshot.files.map((f) => [f.path, f.content])), `commit ${index}`).toEqual(pythonFilesOf(tree));
       expect(snapshot.files.map((f) => f.path)).toEqual(Object.keys(pythonFilesOf(tree)).sort());
-      expect(snapshot.skipped).toEqual({ binary: 0, tooLarge: 0, vendored: 0, generated: 0, notIncluded: Object.keys(tree).length - snapshot.files.length });
+      expect(snapshot.skipped).toEqual({
+        binary: 0, tooLarge: 0, vendored: 0, generated: 0, notIncluded: Object.keys(tree).length - snapshot.files.length, symlinks: 0, submodules: 0,
+      });
     }
   });
 
@@ -187,7 +189,7 @@ describe('readSnapshot', () => {
     expect(Object.fromEntries(snapshot.files.map((f) => [f.path, f.content]))).toEqual(pythonFilesOf(tree));
     const nonPython = Object.keys(tree).length - snapshot.files.length;
     // The README, the notebook and the PNG are not Python: they count as not included, wherever they are.
-    expect(snapshot.skipped).toEqual({ binary: 1, tooLarge: 1, vendored: 2, generated: 1, notIncluded: nonPython + 3 });
+    expect(snapshot.skipped).toEqual({ binary: 1, tooLarge: 1, vendored: 2, generated: 1, notIncluded: nonPython + 3, symlinks: 0, submodules: 0 });
   });
 
   it('fails with TooManyFiles past maxFiles, and accepts exactly maxFiles', async () => {

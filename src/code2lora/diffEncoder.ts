@@ -4,7 +4,7 @@ import type { TextTokenizer } from '../model/generate.ts';
 import type { EncoderSettings } from './encoderSettings.ts';
 
 /**
- * A commit's diff as the encoder's chunks of token ids: the `patch` texts of its non-binary files in path order,
+ * A commit's diff as the encoder's chunks of token ids: the `patch` texts of its text files (not binary, not too large to diff) in path order,
  * concatenated and tokenized, cut into consecutive chunks of `chunkTokens` ids, the first `diffChunksPerCommit` of
  * them. An empty list when no file qualifies. The one chunking function: the browser embeds these, cli/evo-data.ts
  * writes them for training.
@@ -22,7 +22,7 @@ export function diffChunkIds(
   { chunkTokens, diffChunksPerCommit }: Pick<EncoderSettings, 'chunkTokens' | 'diffChunksPerCommit'>,
 ): number[][] {
   const budget = chunkTokens * diffChunksPerCommit;
-  const patches = diffs.filter((diff) => !diff.binary && diff.patch)
+  const patches = diffs.filter((diff) => !diff.binary && !diff.tooLarge && diff.patch)
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const ids: number[] = [];
   for (const diff of patches) {

@@ -105,6 +105,12 @@ export async function cloneRepository({
   } catch (err) {
     if (!(await isCompleteCloneOf(fs, dir, url))) await removeDirectory(fs, dir);
     if (signal?.aborted) rethrowAsGitError(new GitError('Cancelled', 'Clone cancelled'), 'git.cloneRepository');
+    const failure = err as { code?: string; data?: { what?: string } };
+    if (!guarded.streamError && failure.code === 'NotFoundError' && failure.data?.what === 'HEAD') {
+      // The server's HEAD names a branch that does not exist, and isomorphic-git resolves HEAD on every fetch, even of
+      // another branch (a cut ref advertisement is a streamError instead, reported below).
+      rethrowAsGitError(new GitError('EmptyRepository', 'The repository\'s default branch (its HEAD) has no commits'), 'git.cloneRepository');
+    }
     // A transfer cut short surfaces in isomorphic-git as whatever the truncated data looked like: report the cause.
     rethrowAsGitError(guarded.streamError ?? err, 'git.cloneRepository');
   }

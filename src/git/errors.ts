@@ -13,7 +13,8 @@ export type GitErrorCode =
   | 'Cancelled'
   | 'NotCloned'
   | 'BadCommit'
-  | 'NotText';
+  | 'NotText'
+  | 'UnsafePath';
 
 export class GitError extends Error {
   readonly code: GitErrorCode;
@@ -64,6 +65,10 @@ function fromIsomorphicGitError(err: unknown): GitError {
     return new GitError('Network', `The git server answered HTTP ${status}${reason ? `: ${reason}` : ''}`, { status, reason });
   }
   if (e?.code === 'NotFoundError') return new GitError('BadCommit', message);
+  if (e?.code === 'UnsafeFilepathError') {
+    // isomorphic-git refuses a whole tree that names an entry `.`, `..`, `.git` (any case) or holds a slash or backslash.
+    return new GitError('UnsafePath', `The repository holds a file name that git refuses as unsafe: ${message}`, { reason: message });
+  }
   if (e?.code === 'SmartHttpError' || e?.code === 'UnknownTransportError' || e?.code === 'UrlParseError') {
     return new GitError('Network', `Not a git smart-HTTP server: ${message}`);
   }

@@ -20,8 +20,8 @@ export async function listTreeFiles({ fs, dir, commit, cache }: { fs: GitFs; dir
 }
 
 /**
- * The text of `path` at `commit`. NotFound when the tree has no such file, TooLarge over `maxBytes`, NotText for a
- * binary or non-UTF-8 file.
+ * The text of `path` at `commit` (of a symbolic link: the path it points to, as git shows it). NotFound when the tree
+ * has no such file, TooLarge over `maxBytes`, NotText for a binary or non-UTF-8 file or a submodule.
  *
  * @example const source = await readTextFile({ fs, dir, commit: head, path: 'pkg/core.py' })
  */
@@ -33,7 +33,11 @@ export async function readTextFile({ fs, dir, commit, path, maxBytes = DEFAULT_M
     ({ blob } = await git.readBlob({ fs, dir, oid: commit, filepath: path, cache }));
   } catch (err) {
     if ((err as { code?: string }).code === 'NotFoundError') {
-      const error = new GitError('NotFound', `No file ${path} at ${commit.slice(0, 8)}`, { commit, path });
+      // A submodule is listed in the tree, but its entry names a commit of another repository, which a clone never has.
+      const submodule = await gitlinkAt({ fs, dir, commit, path, cache });
+      const error = submodule
+        ? new GitError('NotText', `${path} is a submodule (commit ${submodule.slice(0, 8)} of another repository), not a file`, { commit, path, submodule })
+        : new GitError('NotFound', `No file ${path} at ${commit.slice(0, 8)}`, { commit, path });
       error.caller = 'git.readTextFile';
       throw error;
     }
@@ -50,5 +54,17 @@ export async function readTextFile({ fs, dir, commit, path, maxBytes = DEFAULT_M
     return new TextDecoder('utf-8', { fatal: true }).decode(blob);
   } catch {
     return fail('NotText', `${path} is not UTF-8 text`);
+  }
+}
+
+/** The commit a submodule entry at `path` points to, or null when `path` is not a submodule of `commit`'s tree. */
+async function gitlinkAt({ fs, dir, commit, path, cache }: { fs: GitFs; dir: string; commit: string; path: string; cache?: object }): Promise<string | null> {
+  const slash = path.lastIndexOf('/');
+  try {
+    const { tree } = await git.readTree({ fs, dir, oid: commit, filepath: slash < 0 ? undefined : path.slice(0, slash), cache });
+    const entry = tree.find((candidate) => candidate.path === path.slice(slash + 1));
+    return entry?.type === 'commit' ? entry.oid : null;
+  } catch {
+    return null;
   }
 }

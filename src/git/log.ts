@@ -39,6 +39,8 @@ export async function listCommits({
   /** isomorphic-git's object cache: pass one object to every call on a repository (a packfile is read once, not per call). */
   cache?: object;
 }): Promise<CommitInfo[]> {
+  // One object cache for the whole listing when the caller passes none: each commit's changedPaths would load the packfile again.
+  cache ??= {};
   try {
     const entries = firstParent ? await firstParentLog({ fs, dir, ref, limit, cache }) : await git.log({ fs, dir, ref, depth: limit, cache });
     const commits: CommitInfo[] = [];

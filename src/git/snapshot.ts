@@ -17,7 +17,13 @@ export interface SnapshotSkips {
   vendored: number;
   generated: number;
   notIncluded: number;
+  /** Symbolic links: their content is the path they point to (never followed), not code. */
+  symlinks: number;
+  /** Submodules (gitlinks): commits of other repositories, not fetched. */
+  submodules: number;
 }
+
+const SYMLINK_MODE = 0o120000;
 
 export interface Snapshot {
   commit: string;
@@ -29,8 +35,9 @@ export const DEFAULT_MAX_FILE_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_FILES = 20_000;
 
 /**
- * Reads every included text file at `commit`. Vendored and generated paths, binaries and files over
- * `maxFileBytes` are skipped and counted; more than `maxFiles` included files is an error (TooManyFiles).
+ * Reads every included text file at `commit`. Vendored and generated paths, binaries, non-UTF-8 files, files over
+ * `maxFileBytes`, symbolic links and submodules are skipped and counted; more than `maxFiles` included files is an
+ * error (TooManyFiles).
  *
  * @example const { files } = await readSnapshot({ fs, dir, commit: head }) // Python files by default
  */
@@ -54,7 +61,7 @@ export async function readSnapshot({
   /** isomorphic-git's object cache: pass one object to every call on a repository (a packfile is read once, not per call). */
   cache?: object;
 }): Promise<Snapshot> {
-  const skipped: SnapshotSkips = { binary: 0, tooLarge: 0, vendored: 0, generated: 0, notIncluded: 0 };
+  const skipped: SnapshotSkips = { binary: 0, tooLarge: 0, vendored: 0, generated: 0, notIncluded: 0, symlinks: 0, submodules: 0 };
   const files: SnapshotFile[] = [];
   const decoder = new TextDecoder('utf-8', { fatal: true });
   try {
@@ -68,8 +75,10 @@ export async function readSnapshot({
         if (path === '.' || !entry) return undefined;
         const type = await entry.type();
         if (type === 'tree') return undefined;
-        if (type !== 'blob') return null;
+        if (type !== 'blob' && type !== 'commit') return null;
         if (!include(path)) return (skipped.notIncluded++, null);
+        if (type === 'commit') return (skipped.submodules++, null);
+        if ((await entry.mode()) === SYMLINK_MODE) return (skipped.symlinks++, null);
         if (isVendoredPath(path)) return (skipped.vendored++, null);
         if (isGeneratedPath(path)) return (skipped.generated++, null);
         const bytes = await entry.content();

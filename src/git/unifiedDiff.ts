@@ -14,6 +14,12 @@ export interface DiffHunk {
 }
 
 const NO_NEWLINE = '\\ No newline at end of file';
+/**
+ * Myers' search costs about the square of the lines changed (a file of 10,000 lines rewritten: 26 s; of 60,000: hours).
+ * Past this many changed lines the diff is not searched for: everything between the common first and last lines is
+ * one change (valid, not minimal), as git's own cost limit also gives up on minimality for large rewrites.
+ */
+export const MAX_EDIT_LENGTH = 2000;
 const FUNCNAME_MAX_BYTES = 80;
 
 /** A file's lines, each with its `\n` (the last may lack one): what git compares. */
@@ -124,6 +130,17 @@ function compact(side: ChangeMarks, other: ChangeMarks): void {
   }
 }
 
+/** The fallback past MAX_EDIT_LENGTH: every line after the common prefix and before the common suffix changed. */
+function markBetweenCommonEnds(before: ChangeMarks, after: ChangeMarks): void {
+  const shorter = Math.min(before.lines.length, after.lines.length);
+  let prefix = 0;
+  while (prefix < shorter && before.lines[prefix] === after.lines[prefix]) prefix++;
+  let suffix = 0;
+  while (suffix < shorter - prefix && before.lines[before.lines.length - 1 - suffix] === after.lines[after.lines.length - 1 - suffix]) suffix++;
+  for (let i = prefix; i < before.lines.length - suffix; i++) before.set(i, true);
+  for (let j = prefix; j < after.lines.length - suffix; j++) after.set(j, true);
+}
+
 interface Change {
   oldIndex: number;
   oldCount: number;
@@ -177,16 +194,21 @@ function funcnameAbove(oldLines: readonly string[], firstLineIndex: number): str
 export function unifiedHunks(oldText: string, newText: string, context: number): DiffHunk[] {
   const before = new ChangeMarks(records(oldText));
   const after = new ChangeMarks(records(newText));
-  let i = 0;
-  let j = 0;
-  for (const part of diffArrays(before.lines as string[], after.lines as string[])) {
-    const count = part.value.length;
-    if (part.removed) for (let k = 0; k < count; k++) before.set(i++, true);
-    else if (part.added) for (let k = 0; k < count; k++) after.set(j++, true);
-    else {
-      i += count;
-      j += count;
+  const parts = diffArrays(before.lines as string[], after.lines as string[], { maxEditLength: MAX_EDIT_LENGTH });
+  if (parts) {
+    let i = 0;
+    let j = 0;
+    for (const part of parts) {
+      const count = part.value.length;
+      if (part.removed) for (let k = 0; k < count; k++) before.set(i++, true);
+      else if (part.added) for (let k = 0; k < count; k++) after.set(j++, true);
+      else {
+        i += count;
+        j += count;
+      }
     }
+  } else {
+    markBetweenCommonEnds(before, after);
   }
   compact(before, after);
   compact(after, before);

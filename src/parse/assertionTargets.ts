@@ -76,10 +76,36 @@ function unwrapParentheses(node: Node): Node {
   return current;
 }
 
-function insideErrorRecovery(node: Node): boolean {
+/**
+ * The outermost ERROR nodes' [start, end) ranges, sorted. A node lies under an ERROR node exactly when its range is
+ * inside one of them (or it is an ancestor of that ERROR with the same range, and then it has an error itself).
+ * Ranges instead of walking `node.parent`: tree-sitter finds a parent by descending from the root, so walking the
+ * ancestors of every call was cubic in the nesting depth (`f(f(f(...)))` 1,000 deep took 30 s, 5,000 deep hung).
+ */
+function errorRanges(root: Node): [number, number][] {
+  const ranges = root.descendantsOfType('ERROR')
+    .filter((node): node is Node => node !== null)
+    .map((node): [number, number] => [node.startIndex, node.endIndex])
+    .sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+  const outermost: [number, number][] = [];
+  for (const range of ranges) {
+    const last = outermost[outermost.length - 1];
+    if (!last || range[0] >= last[1]) outermost.push(range);
+    else if (range[1] > last[1]) last[1] = range[1];
+  }
+  return outermost;
+}
+
+function insideErrorRecovery(node: Node, errors: readonly [number, number][]): boolean {
   if (node.hasError) return true;
-  for (let ancestor = node.parent; ancestor; ancestor = ancestor.parent) {
-    if (ancestor.type === 'ERROR') return true;
+  let low = 0;
+  let high = errors.length - 1;
+  while (low <= high) {
+    const middle = (low + high) >> 1;
+    const [start, end] = errors[middle];
+    if (node.startIndex < start) high = middle - 1;
+    else if (node.startIndex >= end) low = middle + 1;
+    else return node.endIndex <= end;
   }
   return false;
 }
@@ -167,8 +193,9 @@ function acceptable(target: string): boolean {
  */
 export function findAssertionTargets(root: Node, source: string): AssertionTarget[] {
   const targets: AssertionTarget[] = [];
+  const errors = errorRanges(root);
   for (const node of root.descendantsOfType(['assert_statement', 'call'])) {
-    if (!node || insideErrorRecovery(node)) continue;
+    if (!node || insideErrorRecovery(node, errors)) continue;
     const draft = node.type === 'assert_statement' ? assertStatementTarget(node, source) : callTarget(node, source);
     if (!draft) continue;
     const target = flattenTarget(draft.text);

@@ -384,11 +384,18 @@ export function chunkForEncoder(source: string, units: readonly CodeUnit[], opti
     }
   };
   const addCharacters = (start: number, end: number) => {
-    // A single line over the limit: cut it into runs that fit (binary search on the run length).
+    // A single line over the limit: cut it into runs that fit. The run length is found by doubling, then binary
+    // search: searching the whole rest of the line measured slices as long as the line for every run, quadratic in
+    // its length (a 1 MiB base64 literal took minutes to chunk by tokens).
     let from = start;
     while (from < end) {
       let low = 1;
-      let high = end - from;
+      let high = 2;
+      while (from + high <= end && measure(source.slice(from, from + high)) <= limit) {
+        low = high;
+        high *= 2;
+      }
+      high = Math.min(high - 1, end - from);
       while (low < high) {
         const middle = Math.ceil((low + high) / 2);
         if (measure(source.slice(from, from + middle)) <= limit) low = middle;
