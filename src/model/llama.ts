@@ -278,6 +278,17 @@ function rmsNorm(x: tf.Tensor2D, weight: tf.Tensor1D, eps: number): tf.Tensor2D 
   return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, eps))), weight);
 }
 
+/**
+ * a[h]·b[h] for every kv head h as one 2-D matmul each. tfjs-wasm runs a batched matmul on its own loops, 8-12x
+ * slower than the XNNPACK path a 2-D one takes (182 vs 23 ms for [3,384,64]x[3,64,2000]), which made attention
+ * dominate long prompts. Only worth it with many query rows: for one decode token the split's copies cost more than
+ * the batched matmul (6.8 vs 3.1 ms at 2,000 positions).
+ */
+function perHeadMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
+  const bs = tf.unstack(b) as tf.Tensor2D[];
+  return tf.stack((tf.unstack(a) as tf.Tensor2D[]).map((head, h) => tf.matMul(head, bs[h]))) as tf.Tensor3D;
+}
+
 /** Additive causal mask [T, S] for T new positions after `past` cached ones: query t sees keys s <= past + t. */
 function causalMask(past: number, count: number): tf.Tensor2D {
   const total = past + count;
@@ -301,7 +312,7 @@ export class LlamaModel {
    */
   prefillChunkTokens = 128;
 
-  /** Attention matmuls per kv head (see perHeadMatMul); on when the model is built on the WASM backend. */
+  /** Prompt attention as one matmul per kv head (see perHeadMatMul); on when the model is built on the WASM backend. */
   splitAttentionMatMuls = tf.getBackend() === 'wasm';
 
   constructor(readonly config: ModelConfig, readonly weights: LlamaWeights) {}
@@ -446,9 +457,10 @@ export class LlamaModel {
     const total = past + count;
     // Query head h reads kv head floor(h / group) (transformers' repeat_kv): fold the group into the query rows.
     const queries = tf.reshape(q, [numKvHeads, group * count, headDim]) as tf.Tensor3D;
-    let scores: tf.Tensor3D = tf.mul(this.perHeadMatMul(queries, keys), 1 / Math.sqrt(headDim));
+    const matMul = this.splitAttentionMatMuls && count > 1 ? perHeadMatMul : tf.matMul;
+    let scores: tf.Tensor3D = tf.mul(matMul(queries, keys), 1 / Math.sqrt(headDim));
     if (mask) scores = tf.reshape(tf.add(tf.reshape(scores, [numKvHeads, group, count, total]), mask), [numKvHeads, group * count, total]);
-    const context = this.perHeadMatMul(tf.softmax(scores), values); // [numKvHeads, group*T, headDim]
+    const context = matMul(tf.softmax(scores), values); // [numKvHeads, group*T, headDim]
     const merged = tf.reshape(tf.transpose(tf.reshape(context, [numHeads, count, headDim]), [1, 0, 2]), [count, numHeads * headDim]);
     return this.linear(layer, 'o_proj', merged as tf.Tensor2D, lora);
   }
@@ -468,17 +480,6 @@ export class LlamaModel {
     let values = tf.reshape(heads('v_proj', numKvHeads), [numKvHeads, 1, headDim]) as tf.Tensor3D;
     if (cache) ({ keys, values } = cache.append(layer, keys, values));
     return this.linear(layer, 'o_proj', fusedDecodeAttention(q, keys, values), lora);
-  }
-
-  /**
-   * a[h]·b[h] for every kv head h. On WASM one 2-D matmul per head: tfjs-wasm runs a batched matmul on its own loops,
-   * 8-12x slower than the XNNPACK path a 2-D one takes (bench: 182 vs 23 ms for [3,384,64]x[3,64,2000]), which made
-   * attention dominate long prompts. Other backends take the batched matmul (one dispatch).
-   */
-  private perHeadMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
-    if (!this.splitAttentionMatMuls || a.shape[0] === 1) return tf.matMul(a, b);
-    const bs = tf.unstack(b) as tf.Tensor2D[];
-    return tf.stack((tf.unstack(a) as tf.Tensor2D[]).map((head, h) => tf.matMul(head, bs[h]))) as tf.Tensor3D;
   }
 
   private mlp(layer: number, x: tf.Tensor2D, lora: PreparedLora | null | undefined): tf.Tensor2D {
