@@ -3,12 +3,14 @@ import * as fs from 'node:fs';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { HttpClient } from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  cloneRepository, type CloneProgress, diffCommit, GitError, isEvoDiffPath, listCommits, listTreeFiles, normalizeRepoUrl, readSnapshot,
+  cloneRepository, type CloneProgress, diffCommit, formatBytes, GitError, isEvoDiffPath, listCommits, listTreeFiles, normalizeRepoUrl, readSnapshot,
   readTextFile, requirePythonFiles,
 } from '../src/git/index.ts';
+import { guardHttp } from '../src/git/guardedHttp.ts';
 import { snapshotAt } from '../src/synth/generateRepo.ts';
 import { makeSynthRepos, runGit, type SynthRepoOnDisk } from '../src/synth/writeGitRepo.ts';
 import { startGitHttpServer, type GitHttpServer } from './support/gitHttpServer.ts';
@@ -413,5 +415,146 @@ describe('re-cloning a URL already cloned', () => {
     }
     expect((await listCommits({ fs, dir, limit: 1 }))[0].sha).toBe(head);
     expect((await readSnapshot({ fs, dir, commit: head })).files.length).toBeGreaterThan(0);
+  });
+});
+
+
+describe('network faults during a clone, and a retry that starts clean', () => {
+  /** A clone after the fault is cleared: the whole history, as a clone that never failed. */
+  async function expectCleanRetry(dir: string): Promise<void> {
+    server.faults = {};
+    const retried = await cloneRepository({ fs, http, dir, url: urlOf(main.name) });
+    expect(retried).toMatchObject({ head: main.head, reused: false });
+    expect((await listCommits({ fs, dir })).map((c) => c.sha)).toEqual([...main.commitShas].reverse());
+    expect((await readSnapshot({ fs, dir, commit: main.head })).files.length).toBeGreaterThan(0);
+  }
+
+  it('reports HTTP 500 on the pack request as Network, keeps nothing, and a retry clones the whole history', async () => {
+    server.faults = { statusFor: (path) => (path.endsWith('/git-upload-pack') ? 500 : undefined) };
+    try {
+      const dir = freshDir();
+      const error = await expectGitError(cloneRepository({ fs, http, dir, url: urlOf(main.name) }), 'Network', 'git.cloneRepository');
+      expect(error.data).toMatchObject({ status: 500 });
+      expect(fs.existsSync(dir)).toBe(false);
+      await expectCleanRetry(dir);
+    } finally {
+      server.faults = {};
+    }
+  });
+
+  // Responses that end cleanly but early: isomorphic-git read a cut ref advertisement as an empty repository, and a cut
+  // pack as "commit ... is not available locally" or a pkt-line length mismatch.
+  it.each([
+    ['the ref advertisement', 100], ['the ref advertisement', 300], ['the pack', 1500], ['the pack', 5000], ['the pack', 20_000],
+  ])('reports %s truncated after %i bytes as a transfer cut short, keeps nothing, and a retry starts clean', async (_, bytes) => {
+    server.faults = { truncateAfterBytes: bytes };
+    try {
+      const dir = freshDir();
+      const error = await expectGitError(cloneRepository({ fs, http, dir, url: urlOf(main.name) }), 'Network', 'git.cloneRepository');
+      expect(error.message).toBe(`The server's answer ended before git's end marker after ${formatBytes(bytes)}: the transfer was cut short, try again`);
+      expect(fs.existsSync(dir)).toBe(false);
+      await expectCleanRetry(dir);
+    } finally {
+      server.faults = {};
+    }
+  });
+
+  it('keeps the earlier complete clone when an update\'s answer is truncated', async () => {
+    const dir = freshDir();
+    const { head } = await cloneRepository({ fs, http, dir, url: urlOf(main.name) });
+    server.faults = { truncateAfterBytes: 100 };
+    try {
+      await expectGitError(cloneRepository({ fs, http, dir, url: urlOf(main.name) }), 'Network', 'git.cloneRepository');
+    } finally {
+      server.faults = {};
+    }
+    expect((await listCommits({ fs, dir, limit: 1 }))[0].sha).toBe(head);
+    expect(await cloneRepository({ fs, http, dir, url: urlOf(main.name) })).toMatchObject({ head, reused: true });
+  });
+
+  it('cancels a pack transfer that stalls mid-way within a second, keeps nothing, and a retry starts clean', async () => {
+    server.faults = { stallAfterBytes: 1500 };
+    try {
+      const dir = freshDir();
+      const controller = new AbortController();
+      let abortedAt = 0;
+      const clone = cloneRepository({
+        fs, http, dir, url: urlOf(main.name), signal: controller.signal,
+        // Past the ref advertisement: the pack has started, then the server goes silent.
+        onProgress: (p) => {
+          if (p.bytes > 1000 && !abortedAt) {
+            setTimeout(() => {
+              abortedAt = performance.now();
+              controller.abort();
+            }, 300);
+          }
+        },
+      });
+      await expectGitError(clone, 'Cancelled', 'git.cloneRepository');
+      expect(abortedAt).toBeGreaterThan(0);
+      expect(performance.now() - abortedAt).toBeLessThan(1000);
+      expect(fs.existsSync(dir)).toBe(false);
+      await expectCleanRetry(dir);
+    } finally {
+      server.faults = {};
+    }
+  });
+
+  it('reports a server stopped mid-transfer, and one that is down, as Network; a retry after it is back clones it all', async () => {
+    const own = await startGitHttpServer({ root: served, faults: { stallAfterBytes: 1500 } });
+    const url = `${own.url}/${main.name}.git`;
+    const dir = freshDir();
+    let stopping: Promise<void> | undefined;
+    try {
+      const stopped = await expectGitError(cloneRepository({
+        fs, http, dir, url, onProgress: (p) => {
+          if (p.bytes > 1000) stopping ??= own.close();
+        },
+      }), 'Network', 'git.cloneRepository');
+      expect(stopped.message).toMatch(/^Network failure: /);
+      await stopping;
+      expect(fs.existsSync(dir)).toBe(false);
+      const down = await expectGitError(cloneRepository({ fs, http, dir, url }), 'Network', 'git.cloneRepository');
+      expect(down.message).toContain('ECONNREFUSED');
+      expect(fs.existsSync(dir)).toBe(false);
+    } finally {
+      await stopping;
+    }
+    const back = await startGitHttpServer({ root: served, port: own.port });
+    try {
+      expect(await cloneRepository({ fs, http, dir, url })).toMatchObject({ head: main.head, reused: false });
+      expect(await listCommits({ fs, dir })).toHaveLength(COMMITS);
+    } finally {
+      await back.close();
+    }
+  });
+
+  it('checks the end marker of smart-HTTP answers across chunks of any size (1 to 4 bytes at the end), not of other answers', async () => {
+    const complete = Buffer.from('001e# service=git-upload-pack\n0000003fabc HEAD\n0000');
+    const respond = (body: Buffer, chunk: number): HttpClient => ({
+      request: async () => ({
+        url: 'x', method: 'GET', statusCode: 200, statusMessage: 'OK', headers: { 'content-type': 'application/x-git-upload-pack-advertisement' },
+        body: (async function* () {
+          for (let at = 0; at < body.length; at += chunk) yield body.subarray(at, at + chunk);
+        })(),
+      }),
+    });
+    for (const chunk of [1, 2, 3, 4, 5, 64]) {
+      for (const [body, whole] of [[complete, true], [complete.subarray(0, complete.length - 1), false], [complete.subarray(0, 40), false]] as const) {
+        const guarded = guardHttp(respond(body, chunk), {});
+        const response = await guarded.request({ url: 'http://h/r.git/info/refs?service=git-upload-pack', method: 'GET', headers: {} });
+        const read = (async () => {
+          for await (const part of response.body!) void part;
+        })();
+        if (whole) await read;
+        else await expect(read, `${body.length} bytes in chunks of ${chunk}`).rejects.toMatchObject({ code: 'Network', data: { bytes: body.length } });
+        expect(guarded.streamError === undefined, `${body.length} bytes in chunks of ${chunk}`).toBe(whole);
+      }
+    }
+    // Not a smart-HTTP answer (a dumb server's plain text): not checked, isomorphic-git says what it is.
+    const plain: HttpClient = { request: async () => ({ ...(await respond(complete.subarray(0, 40), 8).request({ url: 'x' })), headers: { 'content-type': 'text/plain' } }) };
+    const guarded = guardHttp(plain, {});
+    for await (const part of (await guarded.request({ url: 'http://h/r.git/info/refs?service=git-upload-pack', method: 'GET', headers: {} })).body!) void part;
+    expect(guarded.streamError).toBeUndefined();
   });
 });

@@ -108,7 +108,7 @@ describe('startGitHttpServer', () => {
     }
   });
 
-  it('injects status codes and cut connections, and recovers when the faults are cleared', async () => {
+  it('injects status codes, cut connections, truncated and stalled bodies, and recovers when the faults are cleared', async () => {
     const repo = repos[0];
     server.faults = { statusFor: (path) => (path.startsWith(`/${repo.name}.git/`) ? 401 : undefined) };
     const denied = await fetch(`${repoUrl(repo)}/info/refs?service=git-upload-pack`);
@@ -123,6 +123,24 @@ describe('startGitHttpServer', () => {
     await expect(git.clone({ fs, http, dir: join(scratch, 'cut'), url: repoUrl(repo) })).rejects.toMatchObject({ code: 'ECONNRESET' });
     const cut = server.requests.filter((request) => request.path.endsWith('/git-upload-pack')).at(-1);
     expect(cut).toMatchObject({ method: 'POST', status: 200 });
+
+    server.faults = { truncateAfterBytes: 50 };
+    const truncated = await fetch(`${repoUrl(repo)}/info/refs?service=git-upload-pack`);
+    expect(truncated.status).toBe(200);
+    expect((await truncated.arrayBuffer()).byteLength).toBe(50);
+
+    server.faults = { stallAfterBytes: 50 };
+    const stalled = await fetch(`${repoUrl(repo)}/info/refs?service=git-upload-pack`, { signal: AbortSignal.timeout(500) });
+    const reader = stalled.body!.getReader();
+    let stalledBytes = 0;
+    const stallEnd = await (async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return 'ended';
+        stalledBytes += value.byteLength;
+      }
+    })().catch((error: Error) => error.name);
+    expect([stalledBytes, stallEnd]).toEqual([50, 'TimeoutError']);
 
     server.faults = { delayMs: 300 };
     const started = performance.now();

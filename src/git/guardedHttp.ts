@@ -41,7 +41,11 @@ export function guardHttp(base: HttpClient, { signal, maxBytes = Infinity, onByt
       }
       const body = response.body;
       if (!body) return response;
+      const mustEndWithFlush = response.statusCode === 200 && isSmartHttpAnswer(response.headers);
       async function* guardedBody(): AsyncIterableIterator<Uint8Array> {
+        // The last four bytes of the body so far, to check the final flush-pkt.
+        const tail = new Uint8Array(4);
+        let bodyBytes = 0;
         try {
           for await (const chunk of body as AsyncIterable<Uint8Array>) {
             throwIfCancelled(signal);
@@ -50,7 +54,16 @@ export function guardHttp(base: HttpClient, { signal, maxBytes = Infinity, onByt
               throw new GitError('TooLarge', `The repository is larger than the ${formatBytes(maxBytes)} limit`, { maxBytes });
             }
             onBytes?.(received);
+            keepTail(tail, chunk);
+            bodyBytes += chunk.byteLength;
             yield chunk;
+          }
+          if (mustEndWithFlush && !(bodyBytes >= 4 && FLUSH_PKT.every((byte, i) => tail[i] === byte))) {
+            throw new GitError(
+              'Network',
+              `The server's answer ended before git's end marker after ${formatBytes(bodyBytes)}: the transfer was cut short, try again`,
+              { bytes: bodyBytes },
+            );
           }
         } catch (err) {
           streamError ??= err;
@@ -60,6 +73,30 @@ export function guardHttp(base: HttpClient, { signal, maxBytes = Infinity, onByt
       return { ...response, body: guardedBody() };
     },
   };
+}
+
+/** "0000", the flush-pkt: the last bytes of every complete ref advertisement and upload-pack (side-band) response. */
+const FLUSH_PKT = [0x30, 0x30, 0x30, 0x30];
+
+/**
+ * Whether a response is one of git's smart-HTTP answers (a ref advertisement, an upload-pack result), which end with a
+ * flush-pkt. isomorphic-git's pkt-line reader takes an early end for the end of the data: a ref advertisement cut short
+ * read as an empty repository, a pack cut short as "commit ... is not available locally". Other answers (a dumb HTTP
+ * server's plain text) are left to isomorphic-git's own "not a smart-HTTP server" error.
+ */
+function isSmartHttpAnswer(headers: Record<string, string> | undefined): boolean {
+  const type = Object.entries(headers ?? {}).find(([name]) => name.toLowerCase() === 'content-type')?.[1] ?? '';
+  return /^application\/x-git-upload-pack-(advertisement|result)\b/.test(type);
+}
+
+/** Keeps in `tail` the last four bytes of the body, right-aligned, after `chunk`. */
+function keepTail(tail: Uint8Array, chunk: Uint8Array): void {
+  if (chunk.byteLength >= 4) {
+    tail.set(chunk.subarray(chunk.byteLength - 4));
+    return;
+  }
+  tail.copyWithin(0, chunk.byteLength);
+  tail.set(chunk, 4 - chunk.byteLength);
 }
 
 export function formatBytes(bytes: number): string {

@@ -7,6 +7,10 @@
 //     several kilobytes, so a value of ~1000 lets the ref discovery through and breaks the pack download);
 //   - statusFor(path, request): return a status (401, 403, 404, 500, ...) to answer a request with it instead of
 //     serving it (401 also sends `WWW-Authenticate: Basic`), or undefined to serve normally;
+//   - truncateAfterBytes: every response body ends after this many bytes, cleanly (a complete HTTP response that
+//     holds a short packfile, as a broken proxy or server would send);
+//   - stallAfterBytes: every response body stops after this many bytes and the connection stays open, silent,
+//     until the client gives up or the server closes;
 //   - delayMs: wait this long before answering each request (for cancellation tests).
 // `server.requests` logs method, path and status of every answered request. GET / answers 200 with the JSON list of
 // repository directories under root (a readiness URL for Playwright's webServer).
@@ -24,6 +28,8 @@ import { isolatedGitEnv, makeSynthRepos } from '../../src/synth/writeGitRepo.ts'
 
 export interface GitHttpFaults {
   failAfterBytes?: number;
+  truncateAfterBytes?: number;
+  stallAfterBytes?: number;
   statusFor?: (path: string, request: IncomingMessage) => number | undefined;
   delayMs?: number;
 }
@@ -89,16 +95,20 @@ function parseCgiHead(head: string): { status: number; headers: Record<string, s
   return { status, headers };
 }
 
-/** Writes to the response, destroying the connection once `limit` body bytes have gone out. */
-function limitedWriter(response: ServerResponse, limit: number | undefined) {
+/**
+ * Writes to the response until `limit` body bytes have gone out, then: destroys the connection (`cut`), ends the
+ * response as if it were complete (`truncate`), or writes nothing more and leaves the connection open (`stall`).
+ */
+function limitedWriter(response: ServerResponse, { limit, then }: { limit: number | undefined; then: 'cut' | 'truncate' | 'stall' }) {
   let sent = 0;
-  let cut = false;
+  let stopped = false;
   return {
-    get cut() {
-      return cut;
+    /** The body was stopped at the limit: the backend's later output and its end are not forwarded. */
+    get stopped() {
+      return stopped;
     },
     write(chunk: Buffer): void {
-      if (cut) return;
+      if (stopped) return;
       if (limit === undefined || sent + chunk.length <= limit) {
         sent += chunk.length;
         response.write(chunk);
@@ -106,11 +116,18 @@ function limitedWriter(response: ServerResponse, limit: number | undefined) {
       }
       response.write(chunk.subarray(0, limit - sent));
       sent = limit;
-      cut = true;
-      // Let the partial chunk reach the socket, then drop the connection without finishing the response.
-      setImmediate(() => response.socket?.destroy());
+      stopped = true;
+      // Let the partial chunk reach the socket first.
+      if (then === 'cut') setImmediate(() => response.socket?.destroy());
+      else if (then === 'truncate') response.end();
     },
   };
+}
+
+function writerFor(response: ServerResponse, faults: GitHttpFaults) {
+  if (faults.failAfterBytes !== undefined) return limitedWriter(response, { limit: faults.failAfterBytes, then: 'cut' });
+  if (faults.truncateAfterBytes !== undefined) return limitedWriter(response, { limit: faults.truncateAfterBytes, then: 'truncate' });
+  return limitedWriter(response, { limit: faults.stallAfterBytes, then: 'stall' });
 }
 
 function serveWithHttpBackend(root: string, request: IncomingMessage, response: ServerResponse, url: URL, faults: GitHttpFaults): void {
@@ -132,7 +149,7 @@ function serveWithHttpBackend(root: string, request: IncomingMessage, response: 
   const gzipped = String(request.headers['content-encoding'] ?? '').toLowerCase() === 'gzip';
   (gzipped ? request.pipe(createGunzip()) : request).on('error', () => child.kill()).pipe(child.stdin);
 
-  const writer = limitedWriter(response, faults.failAfterBytes);
+  const writer = writerFor(response, faults);
   let pending: Buffer = Buffer.alloc(0);
   let headSent = false;
   child.stdout.on('data', (chunk: Buffer) => {
@@ -152,7 +169,7 @@ function serveWithHttpBackend(root: string, request: IncomingMessage, response: 
     if (!headSent) sendPlain(response, 502, `git http-backend failed to start: ${error.message}`);
   });
   child.on('close', (exitCode) => {
-    if (writer.cut) return;
+    if (writer.stopped) return;
     if (!headSent) sendPlain(response, 502, `git http-backend exited ${exitCode}: ${Buffer.concat(stderr).toString('utf8').trim()}`);
     else response.end();
   });
