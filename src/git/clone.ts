@@ -28,6 +28,9 @@ export const DEFAULT_MAX_CLONE_BYTES = 200 * 1024 * 1024;
 /** Written last: a clone directory without it is a half-written clone and is discarded. */
 const COMPLETE_MARKER = '.git/code2lora-complete';
 
+/** Progress phases isomorphic-git reports itself and awaits the callback of (index.cjs: indexPack, checkout). */
+const AWAITED_PHASES: ReadonlySet<string> = new Set(['Receiving objects', 'Resolving deltas', 'Analyzing workdir', 'Updating workdir']);
+
 /**
  * Clones the last `depth` commits of one branch without a working tree (objects are read straight from the
  * object store). If `dir` already holds a complete clone of the same URL, only new commits are fetched.
@@ -71,7 +74,13 @@ export async function cloneRepository({
     onBytes: (bytes) => report({ ...latest, bytes }),
   });
   const reportProgress = (event: git.GitProgressEvent) => {
-    throwIfCancelled(signal);
+    if (signal?.aborted) {
+      // Throwing stops isomorphic-git only in its own phases, whose callbacks it awaits; the server's progress lines
+      // (Counting objects, ...) it reports without awaiting, where a throw would be an unhandled rejection. The
+      // transfer itself is stopped by the guarded HTTP client.
+      if (AWAITED_PHASES.has(event.phase)) throwIfCancelled(signal);
+      return;
+    }
     report({ phase: event.phase, loaded: event.loaded, total: event.total || undefined, bytes: latest.bytes });
   };
   try {
