@@ -13,9 +13,10 @@ import { ModelPicker } from './components/ModelPicker.tsx';
 import { ModelStatus } from './components/ModelStatus.tsx';
 import { PipelineStages } from './components/PipelineStages.tsx';
 import { StallNotice, useStalled } from './components/StallNotice.tsx';
-import { loadLastSession, saveLastSession, type LastSession } from './lastSession.ts';
+import { clearLastSession, loadLastSession, saveLastSession, type LastSession } from './lastSession.ts';
 import { CancelledError } from './pipelineClient.ts';
 import { loadSettings, saveSettings, type Settings } from './settings.ts';
+import { StoredRepositories } from './storage/StoredRepositories.tsx';
 import { usePipeline } from './usePipeline.ts';
 import type { EvaluationRequest } from './workers/evaluateRepo.ts';
 import type {
@@ -411,6 +412,15 @@ export function App() {
             <input aria-label="CORS proxy" value={settings.corsProxy} onChange={(e) => setSettings({ ...settings, corsProxy: e.target.value.trim() })} />
           </label>
         </details>
+        <StoredRepositories
+          pipeline={pipeline}
+          disabled={busy}
+          refreshKey={repo ? `${repo.url}|${repo.head}` : ''}
+          onOpenDeleted={() => {
+            setSession(NO_SESSION);
+            clearLastSession();
+          }}
+        />
         {(repo || progress?.stage === 'clone') && <PipelineStages progress={progress} repo={repo} selected={selected} summary={summary} adapter={adapter} />}
         {/* The evaluation shows its progress and Cancel in its own panel. */}
         {progress && progress.stage !== 'evaluate' && <ProgressBar testId={`progress-${progress.stage}`} stage={progress} onCancel={() => void cancel()} />}

@@ -30,3 +30,12 @@ export function saveLastSession(session: LastSession): void {
     // Storage full or disabled: the session is not reopened after a reload, nothing else changes.
   }
 }
+
+/** Forgets the saved session (its repository was deleted): a reload starts empty instead of failing to reopen it. */
+export function clearLastSession(): void {
+  try {
+    localStorage.removeItem(STORAGE_KEY);
+  } catch {
+    // Storage disabled: there is nothing saved to forget.
+  }
+}

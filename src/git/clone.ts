@@ -4,6 +4,7 @@ import type { HttpClient } from 'isomorphic-git';
 import { GitError, rethrowAsGitError } from './errors.ts';
 import { guardHttp, throwIfCancelled } from './guardedHttp.ts';
 import { type GitFs, makeDirectories, pathExists, removeDirectory } from './fsUtil.ts';
+import { asStorageFull } from './storageFull.ts';
 
 export interface CloneProgress {
   /** isomorphic-git's phase ("Counting objects", "Receiving objects", "Resolving deltas", ...). */
@@ -26,7 +27,7 @@ export const DEFAULT_HISTORY_DEPTH = 200;
 export const DEFAULT_MAX_CLONE_BYTES = 200 * 1024 * 1024;
 
 /** Written last: a clone directory without it is a half-written clone and is discarded. */
-const COMPLETE_MARKER = '.git/code2lora-complete';
+export const COMPLETE_MARKER = '.git/code2lora-complete';
 
 /** Progress phases isomorphic-git reports itself and awaits the callback of (index.cjs: indexPack, checkout). */
 const AWAITED_PHASES: ReadonlySet<string> = new Set(['Receiving objects', 'Resolving deltas', 'Analyzing workdir', 'Updating workdir']);
@@ -114,6 +115,9 @@ export async function cloneRepository({
   } catch (err) {
     if (!(await isCompleteCloneOf(fs, dir, url))) await removeDirectory(fs, dir);
     if (signal?.aborted) rethrowAsGitError(new GitError('Cancelled', 'Clone cancelled'), 'git.cloneRepository');
+    // The browser refused a write for quota: the half-written clone is gone (above), and the message says what to delete.
+    const storageFull = await asStorageFull(err, 'the clone');
+    if (storageFull !== err) rethrowAsGitError(storageFull, 'git.cloneRepository');
     const failure = err as { code?: string; data?: { what?: string } };
     if (!guarded.streamError && failure.code === 'NotFoundError' && failure.data?.what === 'HEAD') {
       // The server's HEAD names a branch that does not exist, and isomorphic-git resolves HEAD on every fetch, even of

@@ -14,7 +14,8 @@ export type GitErrorCode =
   | 'NotCloned'
   | 'BadCommit'
   | 'NotText'
-  | 'UnsafePath';
+  | 'UnsafePath'
+  | 'StorageFull';
 
 export class GitError extends Error {
   readonly code: GitErrorCode;

@@ -88,6 +88,11 @@ export function AdapterPanel({ adapter, hypernetwork, selected, adapterFiles }: 
         {' '}Digest <code data-testid="adapter-digest">{adapter.digest}</code>.
       </p>
       )}
+      {adapter.storageWarning && (
+        <p className="notice" role="status" data-testid="storage-warning">
+          Made, but not cached: {adapter.storageWarning}
+        </p>
+      )}
       {adapter.hypernetworkTrained && hypernetwork.state === 'trained' && (
         <p data-testid="trained-hypernetwork">
           Made by the trained hypernetwork{hypernetworkFigures(hypernetwork) ? ` (${hypernetworkFigures(hypernetwork)})` : ''}.

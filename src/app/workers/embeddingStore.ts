@@ -1,9 +1,11 @@
 // File embeddings kept across visits in IndexedDB (idb-keyval), keyed by the encoder's identity and the file's git blob id.
 import * as tf from '@tensorflow/tfjs';
-import { createStore, get, set } from 'idb-keyval';
+import { clear, createStore, get, set } from 'idb-keyval';
 import { ENCODER_SETTINGS } from '../../code2lora/encoderSettings.ts';
 import type { FileEmbeddingCache } from '../../code2lora/fileEmbeddingCache.ts';
 import { gitBlobId } from '../../code2lora/gitBlobId.ts';
+import { asStorageFull } from '../../git/storageFull.ts';
+import type { GitError } from '../../git/errors.ts';
 import type { RepoEncoderModel } from '../../code2lora/repoEncoder.ts';
 
 /** The two calls the cache needs from a key-value store: IndexedDB in the browser, a Map in tests. */
@@ -12,10 +14,33 @@ export interface KeyValueStore {
   set(key: string, value: unknown): Promise<void>;
 }
 
-/** The browser's store: one IndexedDB database for every repository and commit. */
-export function indexedDbStore(): KeyValueStore {
+/**
+ * The browser's store: one IndexedDB database for every repository and commit (file embeddings, diff embeddings and
+ * Evo states alike), its writes reporting quota failures (reportingStorageFull).
+ */
+export function indexedDbStore({ onStorageFull }: { onStorageFull?: (error: GitError) => void } = {}): KeyValueStore & { clear(): Promise<void> } {
   const store = createStore('code2lora-file-embeddings', 'embeddings');
-  return { get: (key) => get(key, store), set: (key, value) => set(key, value, store) };
+  const reporting = reportingStorageFull({ get: (key) => get(key, store), set: (key, value) => set(key, value, store) }, onStorageFull);
+  return { ...reporting, clear: () => clear(store) };
+}
+
+/**
+ * `store` whose write refused for quota rejects with GitError StorageFull, passed to `onStorageFull` first: the caches
+ * over it swallow their store's failures (they are caches), so this is how the user hears of it.
+ */
+export function reportingStorageFull(store: KeyValueStore, onStorageFull?: (error: GitError) => void): KeyValueStore {
+  return {
+    get: (key) => store.get(key),
+    set: async (key, value) => {
+      try {
+        await store.set(key, value);
+      } catch (err) {
+        const mapped = await asStorageFull(err, 'the cache of embeddings and Evo states');
+        if (mapped !== err) onStorageFull?.(mapped as GitError);
+        throw mapped;
+      }
+    },
+  };
 }
 
 /**

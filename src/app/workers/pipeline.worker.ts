@@ -10,8 +10,8 @@ import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wa
 import treeSitterWasm from 'web-tree-sitter/web-tree-sitter.wasm?url';
 import pythonWasm from 'tree-sitter-python/tree-sitter-python.wasm?url';
 import {
-  cloneRepository, diffCommit, GitError, isEvoDiffPath, isTestPath, listCommits, listTreeFiles, normalizeRepoUrl, openClone, readSnapshot,
-  readTextFile, requirePythonFiles,
+  cloneRepository, diffCommit, GitError, isEvoDiffPath, isTestPath, listCommits, listStoredClones, listTreeFiles, normalizeRepoUrl, openClone,
+  readSnapshot, readTextFile, removeStoredClone, requirePythonFiles, storageEstimate,
 } from '../../git/index.ts';
 import { initBackend, probeWebGpu } from '../../model/backend.ts';
 import { generate } from '../../model/generate.ts';
@@ -23,7 +23,7 @@ import { summarizeFile } from '../../parse/codeUnits.ts';
 import { adapterDeltaNorms, adapterDigest, adapterParameterCount, makeRepoAdapter } from '../../code2lora/makeAdapter.ts';
 import { evaluateAtCommit } from './evaluateRepo.ts';
 import { dropEvoSession, evoProgressLabel, evoSessionFor } from './evoWorker.ts';
-import { indexedDbStore, PersistentFileEmbeddingCache, type KeyValueStore } from './embeddingStore.ts';
+import { indexedDbStore, PersistentFileEmbeddingCache } from './embeddingStore.ts';
 import { appBaseUrl, disposeLoadedModel, hasModelFile, loadModelChoice, SMOLLM2_GGUF_PATH, type LoadedModel } from './loadModelChoice.ts';
 import type { AdapterInfo, CompletionModel, PipelineApi, ProgressCallback, RepoSummary } from './pipelineApi.ts';
 
@@ -31,6 +31,8 @@ import type { AdapterInfo, CompletionModel, PipelineApi, ProgressCallback, RepoS
 (globalThis as { Buffer?: unknown }).Buffer ??= Buffer;
 
 const fs = new LightningFS('code2lora-repos');
+/** Every clone lives in a directory under this one (repoDirectoryFor). */
+const REPOS_ROOT = '/repos';
 const WASM_BINARIES = {
   'tfjs-backend-wasm.wasm': wasmPlain,
   'tfjs-backend-wasm-simd.wasm': wasmSimd,
@@ -55,8 +57,24 @@ const PROMPT_CACHE_TOKENS = 4096;
 let running: AbortController | null = null;
 /** The completion being generated: the next one (a keystroke's ghost text) or any other operation stops it. */
 let completing: AbortController | null = null;
+/** Whether the cache's StorageFull was reported already (once, until the caches are cleared), and the message not yet shown. */
+let storageFullTold = false;
+let storageWarning: string | null = null;
 /** File embeddings by encoder identity + git blob id, kept in IndexedDB across commits, repositories and visits. */
-const embeddingStore: KeyValueStore = indexedDbStore();
+const embeddingStore = indexedDbStore({
+  // The caches go on in memory after a refused write; the user is told once, with the next adapter, until they clear them.
+  onStorageFull: (error) => {
+    if (storageFullTold) return;
+    storageFullTold = true;
+    storageWarning = error.message;
+  },
+});
+/** The cache-full message for the next adapter; null after it was taken. */
+function takeStorageWarning(): string | null {
+  const warning = storageWarning;
+  storageWarning = null;
+  return warning;
+}
 let embeddingCache: PersistentFileEmbeddingCache | null = null;
 
 /** Frees the current adapter's device tensors; the next completion runs without it until a new one is made. */
@@ -106,7 +124,7 @@ async function getParser(): Promise<PythonParser> {
 }
 
 function repoDirectoryFor(url: string): string {
-  return `/repos/${url.replace(/^https?:\/\//, '').replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 200)}`;
+  return `${REPOS_ROOT}/${url.replace(/^https?:\/\//, '').replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 200)}`;
 }
 
 /** The repository's commits and what the UI shows of it, for a clone just made or reopened. */
@@ -243,6 +261,7 @@ const api: PipelineApi = {
       parameters: made.parameters, deltaNorms: made.deltaNorms, encodedFiles: made.encoding.files.length, cachedFiles: made.encoding.cached,
       encodedTokens: made.encoding.tokens, hypernetworkTrained: hypernetwork.trained, seconds: (performance.now() - started) / 1000,
       pythonFiles: snapshot.files.length, testFiles, skippedFiles: snapshot.skipped.tooLarge + snapshot.skipped.vendored + snapshot.skipped.generated + snapshot.skipped.binary,
+      storageWarning: takeStorageWarning(),
     };
   },
 
@@ -292,6 +311,34 @@ const api: PipelineApi = {
     });
   },
 
+  async storageStatus() {
+    const clones = await listStoredClones({ fs, root: REPOS_ROOT });
+    return { repositories: clones.map((clone) => ({ ...clone, open: clone.dir === repoDir })), estimate: await storageEstimate() };
+  },
+
+  async deleteRepository(dir) {
+    const wasOpen = dir === repoDir;
+    if (wasOpen) {
+      // Nothing may go on reading the clone being deleted: stop it, and forget everything made from it.
+      running?.abort();
+      repoDir = null;
+      history = [];
+      dropAdapter();
+      dropEvoSession();
+    }
+    await removeStoredClone({ fs, root: REPOS_ROOT, dir });
+    return { wasOpen };
+  },
+
+  async clearCachedEmbeddings() {
+    await embeddingStore.clear();
+    // The session's in-memory copies go too, and a store given up after a quota failure is tried again.
+    embeddingCache = null;
+    dropEvoSession();
+    storageFullTold = false;
+    storageWarning = null;
+  },
+
   async adapterFiles() {
     if (!adapter) throw new Error('Generate an adapter first');
     const { peftBaseName } = requireModel();
@@ -329,7 +376,7 @@ async function makeEvoAdapter(commit: string, onProgress: ProgressCallback): Pro
     parameters: adapterParameterCount(lora), deltaNorms: await adapterDeltaNorms(lora),
     encodedFiles: report.filesEncoded + report.filesFromCache, cachedFiles: report.filesFromCache, encodedTokens: report.diffTokens,
     hypernetworkTrained: evoHypernetwork.trained, seconds: (performance.now() - started) / 1000,
-    pythonFiles: 0, testFiles: 0, skippedFiles: 0,
+    pythonFiles: 0, testFiles: 0, skippedFiles: 0, storageWarning: takeStorageWarning(),
   };
 }
 

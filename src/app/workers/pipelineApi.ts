@@ -1,6 +1,6 @@
 // The contract between the UI and the pipeline worker: plain serialisable requests, results and progress events.
 import type { EvoDriftPoint, EvoStepReport } from '../../code2lora/evoSession.ts';
-import type { CommitInfo, FileDiff } from '../../git/index.ts';
+import type { CommitInfo, FileDiff, StoredClone } from '../../git/index.ts';
 import type { BackendName, BackendPreference } from '../../model/backend.ts';
 import type { TrainingFigure } from '../../util/trainingFigures.ts';
 import type { AppRepoEvaluation, EvaluationRequest } from './evaluateRepo.ts';
@@ -114,6 +114,19 @@ export interface AdapterInfo {
   testFiles: number;
   /** Files the snapshot left out: too large, vendored, generated or binary. */
   skippedFiles: number;
+  /** Set once, on the first adapter after the embedding/Evo cache could not be saved (StorageFull): what to delete. */
+  storageWarning: string | null;
+}
+
+/** A clone kept in this browser's IndexedDB (LightningFS), and whether it is the one loaded now. */
+export interface StoredRepository extends StoredClone {
+  open: boolean;
+}
+
+/** What the app keeps in this browser: its clones, and the origin's usage of its quota (null where not reported). */
+export interface StorageStatus {
+  repositories: StoredRepository[];
+  estimate: { usage: number; quota: number } | null;
 }
 
 /** The backend in use, and why it is not the one the user might expect (e.g. a software WebGPU adapter). */
@@ -181,6 +194,12 @@ export interface PipelineApi {
   /** One file of the commit as text (GitError NotFound, TooLarge or NotText otherwise). */
   readFile(commit: string, path: string): Promise<string>;
   adapterFiles(): Promise<{ safetensors: Uint8Array; adapterConfig: string }>;
+  /** The stored repositories (with URL and size) and the storage estimate. */
+  storageStatus(): Promise<StorageStatus>;
+  /** Deletes a stored repository (a `dir` from storageStatus); the loaded one is unloaded first (`wasOpen`). */
+  deleteRepository(dir: string): Promise<{ wasOpen: boolean }>;
+  /** Empties the IndexedDB cache of file embeddings, diff embeddings and Evo states (they are made again when needed). */
+  clearCachedEmbeddings(): Promise<void>;
   /**
    * "How much does it help here?": the commit's test assertions, base model vs the current adapter (which must be
    * this commit's), scored as the benchmark scores; progress per task as stage `evaluate`; `cancel` stops it.
