@@ -69,6 +69,10 @@ export function EditorPanel({ commit, disabled, adapterCommit, listFiles, readFi
   const [shown, setShown] = useState<Shown | null>(null);
   const [running, setRunning] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  /** Why the open file is not the selected commit's version (the user's edits, or the file is not there). */
+  const [stale, setStale] = useState<string | null>(null);
+  /** The open file's text as read: a document that still equals it has no edits of the user's to keep. */
+  const loaded = useRef<string | null>(null);
 
   // The editor is made once; what the ghost source reads changes with every render.
   const latest = useRef({ disabled, adapterCommit, complete });
@@ -119,14 +123,38 @@ export function EditorPanel({ commit, disabled, adapterCommit, listFiles, readFi
     };
   }, [commit, listFiles]);
 
-  const show = (buffer: OpenBuffer, text: string) => {
+  /** Shows `text` as `buffer`; the scratch buffer opens with the cursor where its text ends, a file at `cursor`. */
+  const show = (buffer: OpenBuffer, text: string, cursor = 0) => {
     const editor = view.current!;
     if (open.kind === 'scratch') scratch.current = editor.state.doc.toString();
-    // The scratch buffer opens with the cursor where its text ends, a file at its start.
-    editor.setState(EditorState.create({ doc: text, selection: { anchor: buffer.kind === 'scratch' ? text.length : 0 }, extensions }));
+    editor.setState(EditorState.create({ doc: text, selection: { anchor: buffer.kind === 'scratch' ? text.length : Math.min(cursor, text.length) }, extensions }));
+    loaded.current = buffer.kind === 'file' ? text : null;
     setOpen(buffer);
     setShown(null);
+    setStale(null);
   };
+
+  // Another commit selected while a file is open: show that commit's version of it, unless the user has edited it.
+  useEffect(() => {
+    const editor = view.current;
+    if (!commit || !editor || open.kind !== 'file' || open.commit === commit) return;
+    const { path, commit: shownCommit } = open;
+    const asOf = `it still shows the file as of ${shownCommit.slice(0, 8)}`;
+    if (editor.state.doc.toString() !== loaded.current) {
+      setStale(`${path} has your edits, so ${asOf}; open it from the file list to load it at ${commit.slice(0, 8)}.`);
+      return;
+    }
+    let live = true;
+    const cursor = editor.state.selection.main.head;
+    readFile(commit, path).then(
+      (text) => live && show({ kind: 'file', commit, path }, text, cursor),
+      (err) => live && !isCancelled(err) && setStale(`${path} cannot be opened at ${commit.slice(0, 8)} (${(err as Error)?.message ?? err}), so ${asOf}.`),
+    );
+    return () => {
+      live = false;
+    };
+    // Only a change of commit reloads; `open` changes when the reload lands.
+  }, [commit]);
 
   const openBuffer = async (buffer: { kind: 'scratch' } | { kind: 'file'; path: string }) => {
     setError(null);
@@ -179,6 +207,7 @@ export function EditorPanel({ commit, disabled, adapterCommit, listFiles, readFi
       <button type="button" aria-disabled={disabled || running} onClick={() => void completeAtCursor()}>
         {running ? 'Generating…' : 'Complete'}
       </button>
+      {stale && <p className="stale-mark" data-testid="open-file-stale">{stale}</p>}
       {error && <div className="error" role="alert">{error}</div>}
       <div className="two-columns completions">
         <section role="region" aria-label="Adapted completion" data-testid="adapted-completion">
