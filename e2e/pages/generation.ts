@@ -5,21 +5,13 @@
 // thread, which costs the same renderer memory as the app's worker.
 import { Wllama } from '@wllama/wllama';
 import wllamaWasm from '@wllama/wllama/esm/wasm/wllama.wasm?url';
-import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
-import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
-import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { initBackend, type BackendName } from '../../src/model/backend.ts';
+import { WASM_BINARY_URLS } from '../../src/model/wasmBinaryUrls.ts';
 import { generate, type GenerateOptions } from '../../src/model/generate.ts';
 import { loadGgufModel } from '../../src/model/gguf.ts';
 import type { LlamaModel } from '../../src/model/llama.ts';
 import { disposePreparedLora, prepareLora, randomLoraAdapter } from '../../src/model/lora.ts';
 import { PromptCache } from '../../src/model/promptCache.ts';
-
-const WASM_BINARIES = {
-  'tfjs-backend-wasm.wasm': wasmPlain,
-  'tfjs-backend-wasm-simd.wasm': wasmSimd,
-  'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedSimd,
-};
 
 export interface PromptTiming {
   label: string;
@@ -84,7 +76,7 @@ const harness = {
     ggufUrl: string; backend: BackendName; prompts: Array<{ label: string; text: string }>; newTokens: number;
     ghostFile: string | null; ghostEdits: number; adapterRank: number;
   }): Promise<OursReport> {
-    const active = await initBackend({ preference: backend, wasmBinaries: WASM_BINARIES });
+    const active = await initBackend({ preference: backend, wasmBinaries: WASM_BINARY_URLS });
     const loadStarted = now();
     const response = await fetch(ggufUrl);
     if (!response.ok) throw new Error(`${ggufUrl}: HTTP ${response.status}`);

@@ -1,19 +1,11 @@
 // Browser harness for the model runtime: exposes `window.runtimeHarness` so Playwright can compare backends and benchmark.
 import * as tf from '@tensorflow/tfjs';
-import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
-import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
-import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { benchmarkRuntime, webgpuKernelCounter, type RuntimeBenchOptions, type RuntimeBenchResult } from '../../src/bench/runtimeBench.ts';
 import { initBackend, type BackendName } from '../../src/model/backend.ts';
+import { WASM_BINARY_URLS } from '../../src/model/wasmBinaryUrls.ts';
 import { parseModelConfig } from '../../src/model/config.ts';
 import { generate } from '../../src/model/generate.ts';
 import { filesFromUrl, loadHfModel } from '../../src/model/loadHfModel.ts';
-
-const WASM_BINARIES = {
-  'tfjs-backend-wasm.wasm': wasmPlain,
-  'tfjs-backend-wasm-simd.wasm': wasmSimd,
-  'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedSimd,
-};
 
 export interface LogitsReport {
   backend: string;
@@ -27,7 +19,7 @@ const harness = {
 
   /** Loads the HF model at `modelUrl` on `backend`, returns its logits for `ids` and `greedyTokens` greedy continuations. */
   async logits(backend: BackendName, modelUrl: string, ids: number[], greedyTokens: number): Promise<LogitsReport> {
-    const active = await initBackend({ preference: backend, wasmBinaries: WASM_BINARIES });
+    const active = await initBackend({ preference: backend, wasmBinaries: WASM_BINARY_URLS });
     if (active !== backend) throw new Error(`asked for ${backend}, got ${active}`);
     const { model } = await loadHfModel(filesFromUrl(modelUrl));
     try {
@@ -45,7 +37,7 @@ const harness = {
 
   /** benchmarkRuntime on `backend` for a config.json object; counts dispatches on webgpu. */
   async bench(backend: BackendName, configJson: object, options: Omit<RuntimeBenchOptions, 'kernelCounter' | 'onLog'>): Promise<RuntimeBenchResult & { log: string[] }> {
-    await initBackend({ preference: backend, wasmBinaries: WASM_BINARIES });
+    await initBackend({ preference: backend, wasmBinaries: WASM_BINARY_URLS });
     const log: string[] = [];
     const result = await benchmarkRuntime(parseModelConfig(configJson), {
       ...options, kernelCounter: webgpuKernelCounter() ?? undefined, onLog: (line) => log.push(line),

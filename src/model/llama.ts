@@ -352,12 +352,13 @@ export class LlamaModel {
       if (!Number.isInteger(ids[i]) || ids[i] < 0 || ids[i] >= vocabSize) throw new RangeError(`Token id ${ids[i]} is outside the vocabulary (0..${vocabSize - 1})`);
     }
     const chunk = this.prefillChunkTokens;
-    if (count <= chunk) return this.hiddenChunk(Array.from(ids), cache, lora);
+    const idList = Array.from(ids);
+    if (count <= chunk) return this.hiddenChunk(idList, cache, lora);
     const chunkCache = cache ?? new KVCache(numLayers);
     const parts: tf.Tensor2D[] = [];
     try {
       for (let start = 0; start < count; start += chunk) {
-        parts.push(this.hiddenChunk(Array.from(ids).slice(start, start + chunk), chunkCache, lora));
+        parts.push(this.hiddenChunk(idList.slice(start, start + chunk), chunkCache, lora));
       }
       return tf.concat(parts);
     } finally {

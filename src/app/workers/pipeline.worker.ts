@@ -4,9 +4,6 @@ import * as Comlink from 'comlink';
 import './errorTransfer.ts';
 import LightningFS from '@isomorphic-git/lightning-fs';
 import http from 'isomorphic-git/http/web';
-import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
-import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
-import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import treeSitterWasm from 'web-tree-sitter/web-tree-sitter.wasm?url';
 import pythonWasm from 'tree-sitter-python/tree-sitter-python.wasm?url';
 import {
@@ -14,6 +11,7 @@ import {
   readSnapshot, readTextFile, removeStoredClone, requirePythonFiles, storageEstimate,
 } from '../../git/index.ts';
 import { initBackend, probeWebGpu } from '../../model/backend.ts';
+import { WASM_BINARY_URLS } from '../../model/wasmBinaryUrls.ts';
 import { generate } from '../../model/generate.ts';
 import { exportPeftAdapter, type LoraAdapter } from '../../model/lora.ts';
 import { PreparedLoraSlot } from '../../model/preparedLoraSlot.ts';
@@ -33,12 +31,6 @@ import type { AdapterInfo, CompletionModel, PipelineApi, ProgressCallback, RepoS
 const fs = new LightningFS('code2lora-repos');
 /** Every clone lives in a directory under this one (repoDirectoryFor). */
 const REPOS_ROOT = '/repos';
-const WASM_BINARIES = {
-  'tfjs-backend-wasm.wasm': wasmPlain,
-  'tfjs-backend-wasm-simd.wasm': wasmSimd,
-  'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedSimd,
-};
-
 let loaded: LoadedModel | null = null;
 let parser: PythonParser | null = null;
 let repoDir: string | null = null;
@@ -142,7 +134,7 @@ async function describeRepo(dir: string, target: { url: string; name: string }, 
 
 const api: PipelineApi = {
   async initBackend(preference) {
-    const backend = await initBackend({ preference, wasmBinaries: WASM_BINARIES });
+    const backend = await initBackend({ preference, wasmBinaries: WASM_BINARY_URLS });
     // Not asked on 'wasm': a GPU process still busy with a replaced worker's dispatches can hold requestAdapter up.
     const webgpu = preference === 'wasm' ? null : await probeWebGpu();
     const note = backend === 'wasm' && webgpu?.available && webgpu.software
