@@ -9,8 +9,7 @@ import { parseArgs } from 'node:util';
 import * as git from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
 import {
-  cloneRepository, DEFAULT_MAX_FILE_BYTES, isGeneratedPath, isTestPath, isVendoredPath, listCommits, normalizeRepoUrl,
-  readSnapshot, requirePythonFiles, type SnapshotFile,
+  DEFAULT_MAX_FILE_BYTES, isGeneratedPath, isTestPath, isVendoredPath, listCommits, requirePythonFiles, type SnapshotFile,
 } from '../src/git/index.ts';
 import { initBackend } from '../src/model/backend.ts';
 import { loadGgufModel } from '../src/model/gguf.ts';
@@ -19,6 +18,8 @@ import { filesFromDirectory, loadHfModel } from '../src/model/loadHfModel.ts';
 import { exportPeftAdapter, type LoraAdapter } from '../src/model/lora.ts';
 import { C2L_BASE, SMOLLM2, STATIC_HYPERNETWORK_FOLDER } from '../src/model/shippedModels.ts';
 import { loadPythonParser } from '../src/parse/pythonParser.ts';
+import { nodeEnvironment } from '../src/session/nodeEnvironment.ts';
+import { RepoSession } from '../src/session/repoSession.ts';
 import { BpeTokenizer } from '../src/tokenizer/bpeTokenizer.ts';
 import { generateAdapter, type Hypernetwork } from '../src/code2lora/hypernetwork.ts';
 import { loadHypernetwork } from '../src/code2lora/loadHypernetwork.ts';
@@ -178,24 +179,24 @@ export async function makeAdapterFromRepository(options: MakeAdapterOptions): Pr
 
   let temporary: string | null = null;
   try {
-    let gitDir: string | null = isLocal && fs.existsSync(join(localPath, '.git')) ? localPath : null;
+    // A git source is read as the app reads it: through a RepoSession (clone, history, snapshot).
+    const environment = { ...nodeEnvironment(), parser: async () => parser };
+    let session: RepoSession | null = null;
     if (!isLocal) {
       started = performance.now();
-      const target = normalizeRepoUrl(options.source);
       temporary = await mkdtemp(join(tmpdir(), 'code2lora-make-adapter-'));
-      gitDir = temporary;
-      const { bytes } = await cloneRepository({
-        fs, http, dir: gitDir, url: target.url, branch: target.branch, depth: options.commit ? (options.history ?? 200) : 1,
-      });
-      stage('clone', started, `${target.url}: ${(bytes / 1e6).toFixed(2)} MB`);
+      session = await RepoSession.clone({ ...environment, http, dir: temporary, url: options.source, depth: options.commit ? (options.history ?? 200) : 1 });
+      stage('clone', started, `${session.info.url}: ${(session.info.bytes / 1e6).toFixed(2)} MB`);
+    } else if (fs.existsSync(join(localPath, '.git'))) {
+      session = await RepoSession.open({ ...environment, dir: localPath, depth: 1 });
     }
 
     started = performance.now();
     let commit = 'working-tree';
     let files: SnapshotFile[];
-    if (gitDir) {
-      commit = await resolveCommit(gitDir, options.commit);
-      files = requirePythonFiles(await readSnapshot({ fs, dir: gitDir, commit })).files;
+    if (session) {
+      commit = await resolveCommit(session.dir, options.commit);
+      files = requirePythonFiles(await session.snapshot(commit)).files;
     } else {
       files = requirePythonFiles({ commit, files: await readFolder(localPath), skipped: { binary: 0, tooLarge: 0, vendored: 0, generated: 0, notIncluded: 0, symlinks: 0, submodules: 0 } }).files;
     }

@@ -6,12 +6,14 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import http from 'isomorphic-git/http/node';
-import { cloneRepository, isPythonTestPath, listCommits, normalizeRepoUrl, readSnapshot } from '../src/git/index.ts';
+import { isPythonTestPath, listCommits, readSnapshot } from '../src/git/index.ts';
 import { ASSERTION_KINDS } from '../src/parse/assertionTargets.ts';
 import {
   type AssertionTask, mineHistoryTasks, type MineRepoResult, mineRepoTasks,
 } from '../src/parse/mineTasks.ts';
 import { loadPythonParser } from '../src/parse/pythonParser.ts';
+import { nodeEnvironment } from '../src/session/nodeEnvironment.ts';
+import { RepoSession } from '../src/session/repoSession.ts';
 import { readWorkingTree } from './readWorkingTree.ts';
 import { crSplitOfRepo, evoSplitCommits, irSplitTasks, type SplitName } from '../src/parse/splits.ts';
 
@@ -80,20 +82,19 @@ async function main(): Promise<void> {
     } else if (/^(\.{0,2}\/|~)/.test(options.source)) {
       throw new UsageError(`no such directory: ${localPath}`);
     } else {
-      const normalized = normalizeRepoUrl(options.source);
-      repo = options.name ?? normalized.name;
       temporaryDirectory = await mkdtemp(join(tmpdir(), 'code2lora-mine-'));
       gitDir = temporaryDirectory;
       let lastPhase = '';
-      const { bytes } = await cloneRepository({
-        fs, http, dir: gitDir, url: normalized.url, branch: normalized.branch, depth: options.history,
-        onProgress: ({ phase }) => {
+      const session = await RepoSession.clone({
+        ...nodeEnvironment(), http, dir: gitDir, url: options.source, name: options.name, depth: options.history,
+        onProgress: ({ detail: phase = '' }) => {
           if (phase !== lastPhase) process.stderr.write(`clone: ${(lastPhase = phase)}\n`);
         },
       });
+      repo = session.info.name;
+      const { url, bytes } = session.info;
       const seconds = (performance.now() - started) / 1000;
-      console.log(`cloned ${normalized.url}: ${(bytes / 1e6).toFixed(2)} MB in ${seconds.toFixed(1)} s`
-        + ` (${(bytes / 1e6 / seconds).toFixed(2)} MB/s)`);
+      console.log(`cloned ${url}: ${(bytes / 1e6).toFixed(2)} MB in ${seconds.toFixed(1)} s (${(bytes / 1e6 / seconds).toFixed(2)} MB/s)`);
     }
 
     let result: MineRepoResult;

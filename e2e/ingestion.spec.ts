@@ -71,8 +71,8 @@ test('clone with progress, cancel mid-clone, clone again, step through commits, 
   await expect(page.getByTestId('repo-info')).toContainText(`${COMMITS} commits`, { timeout: STAGE_TIMEOUT });
   await expect(page.getByTestId('notice')).toHaveCount(0);
   const labels = await page.evaluate(() => [...(window as unknown as { progressLabels: Set<string> }).progressLabels]);
-  expect(labels).toContain('Connecting');
-  expect(labels).toContain('Receiving objects');
+  expect(labels).toContain('Cloning: Connecting');
+  expect(labels).toContain('Cloning: Receiving objects');
   server.faults = {};
   await expect(page.getByTestId('adapter')).toBeVisible({ timeout: STAGE_TIMEOUT });
 

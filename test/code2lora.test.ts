@@ -117,7 +117,7 @@ describe('encodeRepository', () => {
 
   it('reports progress per file and refuses a snapshot with nothing to encode', async () => {
     const progress: Array<[number, number]> = [];
-    await encodeRepository({ files: SNAPSHOT, encoder: { model, tokenizer }, parser, onProgress: (done, total) => progress.push([done, total]) });
+    await encodeRepository({ files: SNAPSHOT, encoder: { model, tokenizer }, parser, onProgress: (p) => progress.push([p.done, p.total!]) });
     expect(progress).toEqual([[1, 3], [2, 3], [3, 3]]);
     await expect(encodeRepository({ files: [{ path: 'empty.py', content: '  \n' }], encoder: { model, tokenizer }, parser }))
       .rejects.toMatchObject({ name: 'RepoEncodeError', code: 'NO_ENCODABLE_FILES' });

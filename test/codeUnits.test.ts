@@ -131,9 +131,10 @@ describe('test detection', () => {
   it('summarises counts for the app', () => {
     const source = 'import unittest\n\nclass T(unittest.TestCase):\n    def test_a(self):\n        self.assertEqual(1, 1)\n'
       + '        self.assertTrue(x)\n\ndef helper():\n    return 1\n\ndef test_b():\n    assert helper() == 1\n    assert helper()\n';
-    expect(summarizeFile(source, parser)).toEqual({
-      lines: 13, functions: 3, classes: 1, testFunctions: 2, assertions: 4, hasSyntaxErrors: false,
-    });
+    const { units, ...counts } = summarizeFile(source, parser);
+    expect(counts).toEqual({ lines: 13, functions: 3, classes: 1, testFunctions: 2, assertions: 4, hasSyntaxErrors: false });
+    // The units it counted are the ones the encoder chunks along: one parse serves both.
+    expect(units).toEqual(extractCodeUnits(source, parser).units);
   });
 });
 

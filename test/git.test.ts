@@ -7,10 +7,11 @@ import type { HttpClient } from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  cloneRepository, type CloneProgress, diffCommit, formatBytes, GitError, isEvoDiffPath, listCommits, listTreeFiles, normalizeRepoUrl, readSnapshot,
+  cloneRepository, diffCommit, formatBytes, GitError, isEvoDiffPath, listCommits, listTreeFiles, normalizeRepoUrl, readSnapshot,
   readTextFile, requirePythonFiles,
 } from '../src/git/index.ts';
 import { guardHttp } from '../src/git/guardedHttp.ts';
+import type { Progress } from '../src/util/progress.ts';
 import { snapshotAt } from '../src/synth/generateRepo.ts';
 import { makeSynthRepos, runGit, type SynthRepoOnDisk } from '../src/synth/writeGitRepo.ts';
 import { startGitHttpServer, type GitHttpServer } from './support/gitHttpServer.ts';
@@ -33,7 +34,7 @@ let main: SynthRepoOnDisk;
 /** Gets new commits pushed in the re-clone test. */
 let growing: SynthRepoOnDisk;
 let mainClone: string;
-let cloneEvents: CloneProgress[];
+let cloneEvents: Progress[];
 let cloneResult: Awaited<ReturnType<typeof cloneRepository>>;
 let dirCount = 0;
 
@@ -85,18 +86,18 @@ describe('cloneRepository', () => {
   it('clones the whole short history and reports progress: phases in order, counts and bytes that only grow', () => {
     expect(cloneResult).toMatchObject({ head: main.head, branch: 'main', reused: false });
     expect(cloneResult.bytes).toBeGreaterThan(1000);
-    const phases = [...new Set(cloneEvents.map((e) => e.phase))];
+    const phases = [...new Set(cloneEvents.map((e) => e.detail))];
     expect(phases[0]).toBe('Connecting');
     expect(phases).toContain('Receiving objects');
     expect(phases[phases.length - 1]).toBe('Resolving deltas');
     for (let i = 1; i < cloneEvents.length; i++) {
-      expect(cloneEvents[i].bytes).toBeGreaterThanOrEqual(cloneEvents[i - 1].bytes);
-      if (cloneEvents[i].phase === cloneEvents[i - 1].phase) expect(cloneEvents[i].loaded).toBeGreaterThanOrEqual(cloneEvents[i - 1].loaded);
+      expect(cloneEvents[i].bytes!).toBeGreaterThanOrEqual(cloneEvents[i - 1].bytes!);
+      if (cloneEvents[i].detail === cloneEvents[i - 1].detail) expect(cloneEvents[i].done).toBeGreaterThanOrEqual(cloneEvents[i - 1].done);
     }
     expect(cloneEvents[cloneEvents.length - 1].bytes).toBe(cloneResult.bytes);
-    const receiving = cloneEvents.filter((e) => e.phase === 'Receiving objects');
-    expect(receiving[receiving.length - 1].loaded).toBe(receiving[receiving.length - 1].total);
-    expect(receiving[receiving.length - 1].loaded).toBeGreaterThan(COMMITS); // commits, trees and blobs
+    const receiving = cloneEvents.filter((e) => e.detail === 'Receiving objects');
+    expect(receiving[receiving.length - 1].done).toBe(receiving[receiving.length - 1].total);
+    expect(receiving[receiving.length - 1].done).toBeGreaterThan(COMMITS); // commits, trees and blobs
   });
 
   it('keeps only the last `depth` commits, and listCommits stops at that boundary', async () => {
@@ -373,8 +374,8 @@ describe('clone failures', () => {
         fs, http, dir, url: urlOf(main.name), signal: controller.signal,
         // The refs have arrived (bytes > 0): the pack request is now waiting on the server's delay.
         onProgress: (p) => {
-          phasesSeen.push(p.phase);
-          if (p.bytes > 0) controller.abort();
+          phasesSeen.push(p.detail!);
+          if (p.bytes! > 0) controller.abort();
         },
       });
       await expectGitError(clone, 'Cancelled', 'git.cloneRepository');
@@ -393,11 +394,11 @@ describe('re-cloning a URL already cloned', () => {
     const first = await cloneRepository({ fs, http, dir, url: urlOf(growing.name) });
     expect(first).toMatchObject({ head: growing.head, reused: false });
     const newHead = await pushCommit(growing.name, 'Document the release', { 'CHANGELOG.md': '# Changelog\n\n- first release\n' });
-    const events: CloneProgress[] = [];
+    const events: Progress[] = [];
     const second = await cloneRepository({ fs, http, dir, url: urlOf(growing.name), onProgress: (p) => events.push(p) });
     expect(second).toMatchObject({ head: newHead, reused: true, branch: 'main' });
     expect(second.bytes).toBeLessThan(first.bytes / 3);
-    const counted = events.filter((e) => e.phase === 'Counting objects').pop();
+    const counted = events.filter((e) => e.detail === 'Counting objects').pop();
     expect(counted?.total).toBe(3); // the server packs the new commit, its root tree and the new blob
     const commits = await listCommits({ fs, dir, withFiles: true });
     expect(commits[0]).toMatchObject({ sha: newHead, parents: [growing.head], message: 'Document the release', files: ['CHANGELOG.md'] });
@@ -472,7 +473,7 @@ describe('network faults during a clone, and a retry that starts clean', () => {
         fs, http, dir, url: urlOf(main.name), signal: controller.signal,
         // Past the ref advertisement: the pack has started, then the server goes silent.
         onProgress: (p) => {
-          if (p.bytes > 1000 && !abortedAt) {
+          if (p.bytes! > 1000 && !abortedAt) {
             setTimeout(() => {
               abortedAt = performance.now();
               controller.abort();
@@ -498,7 +499,7 @@ describe('network faults during a clone, and a retry that starts clean', () => {
     try {
       const stopped = await expectGitError(cloneRepository({
         fs, http, dir, url, onProgress: (p) => {
-          if (p.bytes > 1000) stopping ??= own.close();
+          if (p.bytes! > 1000) stopping ??= own.close();
         },
       }), 'Network', 'git.cloneRepository');
       expect(stopped.message).toMatch(/^Network failure: /);

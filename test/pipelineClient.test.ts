@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { CancelledError, PipelineClient } from '../src/app/pipelineClient.ts';
 import type { Progress, ProgressCallback } from '../src/app/workers/pipelineApi.ts';
 
-const report = (loaded: number): Progress => ({ stage: 'model', label: 'Loading the model', loaded, total: 10 });
+const report = (done: number): Progress => ({ stage: 'model', done, total: 10, unit: 'bytes' });
 
 /**
  * A worker whose model load reports once, then keeps going for a while after being asked to cancel (as a worker
@@ -35,7 +35,7 @@ describe('PipelineClient', () => {
   it("drops a cancelled call's late progress reports, so the progress bar the cancel removed stays removed", async () => {
     const heard: number[] = [];
     const cancelled = { at: 0 };
-    const client = new PipelineClient(() => slowWorker(cancelled), (progress) => heard.push(progress.loaded));
+    const client = new PipelineClient(() => slowWorker(cancelled), (progress) => heard.push(progress.done));
     const loading = client.call((api, progress) => api.loadModel('c2l-base' as never, progress));
     await expect.poll(() => heard).toEqual([1]);
 
@@ -77,7 +77,7 @@ describe('PipelineClient', () => {
       port1 as unknown as Comlink.Endpoint,
     );
     const worker = Object.assign(port2 as unknown as Worker, { terminate: () => (port1.close(), port2.close()) });
-    const client = new PipelineClient(() => worker, (progress) => heard.push(progress.loaded));
+    const client = new PipelineClient(() => worker, (progress) => heard.push(progress.done));
     const controller = new AbortController();
     const ghost = client.call((api, progress) => api.complete({ prompt: 'x', maxNewTokens: 4, model: 'base' }, progress), {
       signal: controller.signal, stop: (api) => api.cancelCompletion(),

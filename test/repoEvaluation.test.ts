@@ -86,8 +86,9 @@ describe('evaluateRepository', () => {
     const reports: Array<[number, number]> = [];
     const evaluation = evaluateRepository({
       repo: 'synth-3', commit: COMMIT, files, runtime, adapter, taskLimit: TASK_LIMIT, signal: controller.signal,
-      onProgress: (done, total) => {
-        reports.push([done, total]);
+      onProgress: ({ stage, done, total, unit }) => {
+        expect([stage, unit]).toEqual(['evaluate', 'tasks']);
+        reports.push([done, total!]);
         if (done === 2) controller.abort();
       },
     });

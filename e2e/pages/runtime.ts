@@ -6,6 +6,7 @@ import { WASM_BINARY_URLS } from '../../src/model/wasmBinaryUrls.ts';
 import { parseModelConfig } from '../../src/model/config.ts';
 import { generate } from '../../src/model/generate.ts';
 import { filesFromUrl, loadHfModel } from '../../src/model/loadHfModel.ts';
+import { disposePreparedLora, importPeftAdapter, prepareLora } from '../../src/model/lora.ts';
 
 export interface LogitsReport {
   backend: string;
@@ -31,6 +32,34 @@ const harness = {
       const { ids: greedy } = await generate(model, ids, { tokenizer: idsAsText, maxNewTokens: greedyTokens, stopTokenIds: [] });
       return { backend: tf.getBackend(), shape, logits: values, greedy };
     } finally {
+      model.dispose();
+    }
+  },
+
+  /**
+   * The HF model at `modelUrl` on `backend`, and the PEFT adapter at `adapterUrl` (adapter_model.safetensors and
+   * adapter_config.json, as the app downloads them) read back into the runtime: last-position logits for `ids` without
+   * and with the adapter.
+   */
+  async adapterLogits(backend: BackendName, modelUrl: string, adapterUrl: string, ids: number[]): Promise<{ base: number[]; adapted: number[] }> {
+    await initBackend({ preference: backend, wasmBinaries: WASM_BINARY_URLS });
+    const { model } = await loadHfModel(filesFromUrl(modelUrl));
+    const fetched = async (file: string) => {
+      const response = await fetch(new URL(file, adapterUrl));
+      if (!response.ok) throw new Error(`${file}: HTTP ${response.status}`);
+      return new Uint8Array(await response.arrayBuffer());
+    };
+    const adapter = importPeftAdapter(await fetched('adapter_model.safetensors'), await fetched('adapter_config.json'), model.config);
+    const lora = prepareLora(adapter, model.config);
+    try {
+      const last = async (logits: tf.Tensor2D) => {
+        const values = Array.from(await logits.data());
+        logits.dispose();
+        return values;
+      };
+      return { base: await last(model.forward(ids, { logits: 'last' })), adapted: await last(model.forward(ids, { lora, logits: 'last' })) };
+    } finally {
+      disposePreparedLora(lora);
       model.dispose();
     }
   },

@@ -8,6 +8,7 @@ import { DiffView } from './components/DiffView.tsx';
 import { EditorPanel } from './editor/EditorPanel.tsx';
 import { EvaluationPanel } from './evaluation/EvaluationPanel.tsx';
 import { AdapterModeSwitch } from './components/AdapterModeSwitch.tsx';
+import { AdapterFileInput, type AdapterFiles } from './components/AdapterFileInput.tsx';
 import { AdapterPanel } from './components/AdapterPanel.tsx';
 import { ModelPicker } from './components/ModelPicker.tsx';
 import { ModelStatus } from './components/ModelStatus.tsx';
@@ -140,6 +141,15 @@ export function App() {
     setAnnouncement(made.evo
       ? `Evo adapter ready for ${commit.slice(0, 8)}: ${made.evo.steps} steps, ${made.evo.diffsEncoded} diffs encoded.`
       : `Adapter ready for ${commit.slice(0, 8)}: ${made.encodedFiles} files, ${made.cachedFiles} from cache.`);
+  }
+
+  /** PEFT files chosen by the user become the selected commit's adapter; a LoraError is the input's to show. */
+  async function loadAdapterFile(files: AdapterFiles) {
+    const commit = sessionRef.current.selected;
+    if (!commit) return;
+    const loaded = await pipeline.call((api) => api.loadAdapterFile({ commit, ...files }));
+    update({ adapter: loaded });
+    setAnnouncement(`Adapter loaded from ${files.name} for ${commit.slice(0, 8)}.`);
   }
 
   /** Reopens a stored clone without the network at `commit` (a reload, or a fresh worker after a restart). */
@@ -423,7 +433,7 @@ export function App() {
         />
         {(repo || progress?.stage === 'clone') && <PipelineStages progress={progress} repo={repo} selected={selected} summary={summary} adapter={adapter} />}
         {/* The evaluation shows its progress and Cancel in its own panel. */}
-        {progress && progress.stage !== 'evaluate' && <ProgressBar testId={`progress-${progress.stage}`} stage={progress} onCancel={() => void cancel()} />}
+        {progress && progress.stage !== 'evaluate' && <ProgressBar testId={`progress-${progress.stage}`} progress={progress} onCancel={() => void cancel()} />}
         {progress && stalled && (
           <StallNotice
             progress={progress}
@@ -484,6 +494,7 @@ export function App() {
           onChange={(mode) => void switchMode(mode)}
         />
       )}
+      {model && repo && selected && <AdapterFileInput disabled={busy} onLoad={loadAdapterFile} />}
       {adapter && model && (
         <AdapterPanel adapter={adapter} hypernetwork={adapter.mode === 'evo' ? model.evoHypernetwork : model.hypernetwork} selected={selected} adapterFiles={() => pipeline.call((api) => api.adapterFiles())} />
       )}

@@ -1,4 +1,5 @@
 // "How much does it help here?": one repository's own test assertions at one commit, base model vs adapted model, with the benchmark's prompts, decoding and scoring.
+import type { ProgressCallback } from '../util/progress.ts';
 import type { PreparedLora } from '../model/lora.ts';
 import { type AssertionKind, mineRepoTasks, type SnapshotFile } from '../parse/mineTasks.ts';
 import { DEFAULT_EVALUATION_TASKS, MAX_EVALUATION_TASKS } from './evaluationLimits.ts';
@@ -76,8 +77,8 @@ export interface EvaluateRepositoryOptions {
   taskLimit?: number;
   seed?: number;
   signal?: AbortSignal;
-  /** Tasks scored by both models so far; called with done = 0 once the tasks are mined. */
-  onProgress?: (done: number, total: number) => void;
+  /** Stage `evaluate`: tasks scored by both models so far; done = 0 once the tasks are mined. */
+  onProgress?: ProgressCallback;
 }
 
 function mean(values: readonly number[]): number {
@@ -106,7 +107,7 @@ export async function evaluateRepository(options: EvaluateRepositoryOptions): Pr
   if (mined.tasks.length === 0) {
     throw new RepoEvaluationError('NO_TASKS', `the ${mined.testFiles} test files of ${repo} at ${commit.slice(0, 8)} hold no assertion inside a function`);
   }
-  onProgress?.(0, mined.tasks.length);
+  onProgress?.({ stage: 'evaluate', done: 0, total: mined.tasks.length, unit: 'tasks' });
   const seconds = { base: 0, adapted: 0 };
   const answer = async (which: 'base' | 'adapted', ids: number[], target: string): Promise<ScoredAnswer> => {
     const began = performance.now();
@@ -125,7 +126,7 @@ export async function evaluateRepository(options: EvaluateRepositoryOptions): Pr
       file: task.file, line: task.line, kind: task.kind, functionName: task.functionName,
       target: stripComments(task.target), promptTokens: ids.length, base, adapted,
     });
-    onProgress?.(tasks.length, mined.tasks.length);
+    onProgress?.({ stage: 'evaluate', done: tasks.length, total: mined.tasks.length, unit: 'tasks' });
   }
   const scoresOf = (which: 'base' | 'adapted'): ModelScores => ({
     exactMatch: mean(tasks.map((task) => Number(task[which].em))),

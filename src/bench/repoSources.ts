@@ -5,8 +5,10 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import http from 'isomorphic-git/http/node';
-import { cloneRepository, diffCommit, type FileDiff, listCommits, normalizeRepoUrl, readSnapshot } from '../git/index.ts';
+import type { FileDiff } from '../git/index.ts';
 import type { SnapshotFile } from '../parse/mineTasks.ts';
+import { nodeEnvironment } from '../session/nodeEnvironment.ts';
+import { RepoSession } from '../session/repoSession.ts';
 import { generateRepo } from '../synth/generateRepo.ts';
 import { writeGitRepo } from '../synth/writeGitRepo.ts';
 import type { MinableRepo } from './taskSet.ts';
@@ -48,6 +50,8 @@ export async function readRepoArgument(argument: string): Promise<RepoSpec[]> {
 export interface OpenedRepo extends MinableRepo {
   /** The git work tree read from (node:fs). */
   dir: string;
+  /** The repository as the app reads it: snapshots, parses and adapters per commit, each made once. */
+  session: RepoSession;
   /** Every Python file (tests included) at a commit, for the methods' per-repo state (RAG index, adapter). */
   readPythonFiles: (commit: string) => Promise<SnapshotFile[]>;
   /** A commit against its first parent: the non-test .py/.md/.rst files Evo reads (src/git diffCommit). */
@@ -67,48 +71,41 @@ export async function openRepository(spec: RepoSpec, { history, signal, onProgre
   onProgress?: (message: string) => void;
 }): Promise<OpenedRepo> {
   let temporary: string | null = null;
-  let dir: string;
-  let name: string;
   const synth = /^synth:(\d+)$/.exec(spec.source);
+  // The mainline (first parents), as Evo's training histories: each step is a diff against the previous commit.
+  const reading = { depth: history, firstParent: true, ...nodeEnvironment() };
   try {
+    let session: RepoSession;
     if (synth) {
       const repo = generateRepo({ seed: Number(synth[1]), commits: Math.max(2, Math.min(history, 200)) });
       temporary = await mkdtemp(join(tmpdir(), 'code2lora-bench-'));
-      dir = join(temporary, 'repo');
-      await writeGitRepo({ repo, dir });
-      name = spec.name ?? repo.name;
+      await writeGitRepo({ repo, dir: join(temporary, 'repo') });
+      session = await RepoSession.open({ ...reading, dir: join(temporary, 'repo'), name: spec.name ?? repo.name });
     } else if (/^(https?:\/\/|git@|[\w.-]+\.[a-z]{2,}\/)/i.test(spec.source) && !fs.existsSync(spec.source)) {
-      const normalized = normalizeRepoUrl(spec.source);
       temporary = await mkdtemp(join(tmpdir(), 'code2lora-bench-'));
-      dir = temporary;
-      onProgress?.(`cloning ${normalized.url}`);
-      await cloneRepository({ fs, http, dir, url: normalized.url, branch: normalized.branch, depth: history, signal });
-      name = spec.name ?? normalized.name;
+      onProgress?.(`cloning ${spec.source}`);
+      session = await RepoSession.clone({ ...reading, http, dir: temporary, url: spec.source, name: spec.name, signal });
     } else {
-      dir = resolve(spec.source);
+      const dir = resolve(spec.source);
       if (!fs.existsSync(dir)) throw new RepoSourceError('NO_SUCH_PATH', `no such directory: ${dir}`);
       if (!fs.existsSync(join(dir, '.git'))) {
         throw new RepoSourceError('NOT_A_GIT_REPO', `${dir} is not a git work tree (evo tasks and pinned commits need its history)`);
       }
-      name = spec.name ?? basename(dir);
+      session = await RepoSession.open({ ...reading, dir, name: spec.name ?? basename(dir) });
     }
-    // One isomorphic-git object cache for every read of this repository: a packfile is parsed once, not per call.
-    const cache = {};
-    // The mainline (first parents), as Evo's training histories: each step is a diff against the previous commit.
-    const commits = (await listCommits({ fs, dir, limit: history, firstParent: true, cache })).reverse();
+    const commits = [...session.commits].reverse();
     if (commits.length === 0) throw new RepoSourceError('EMPTY_HISTORY', `${spec.source} has no commits`);
-    const read = async (commit: string, include: (path: string) => boolean) =>
-      (await readSnapshot({ fs, dir, commit, include, signal, cache })).files;
     const workDir = temporary;
     return {
-      name,
-      dir,
+      name: session.info.name,
+      dir: session.dir,
+      session,
       source: spec.source,
       head: commits[commits.length - 1].sha,
       commits: commits.map(({ sha, timestamp }) => ({ sha, timestamp })),
-      readFiles: read,
-      readPythonFiles: (commit) => read(commit, (path) => path.endsWith('.py')),
-      diff: (commit) => diffCommit({ fs, dir, commit, cache }),
+      readFiles: (commit, include) => session.readFiles(commit, include, signal),
+      readPythonFiles: (commit) => session.readFiles(commit, undefined, signal),
+      diff: async (commit) => (await session.diff(commit)).files,
       close: async () => {
         if (workDir) await rm(workDir, { recursive: true, force: true });
       },

@@ -7,13 +7,14 @@ import type { PythonParser } from '../parse/pythonParser.ts';
 import { diffChunkIds } from './diffEncoder.ts';
 import { ENCODER_SETTINGS } from './encoderSettings.ts';
 import { evoAdapter, stepEvoState } from './evo.ts';
-import { EvoTimeline, type EvoStepProgress } from './evoTimeline.ts';
+import { EvoTimeline } from './evoTimeline.ts';
 import type { FileEmbeddingCache, VectorStore } from './fileEmbeddingCache.ts';
 import { gitBlobId } from './gitBlobId.ts';
 import { HypernetworkError } from './errors.ts';
 import { repoState, type Hypernetwork } from './hypernetwork.ts';
 import { adapterDeltaNorms } from './makeAdapter.ts';
 import { embedDiff, encodeRepository, type RepoEncoderModel } from './repoEncoder.ts';
+import type { ProgressCallback } from '../util/progress.ts';
 
 /** A repository's history as Evo reads it. */
 export interface EvoHistory {
@@ -77,8 +78,6 @@ export interface EvoSelection {
   report: EvoStepReport;
 }
 
-/** The one progress shape: commits stepped of commits to step (and the first state's files while it is encoded). */
-export type EvoSessionProgress = EvoStepProgress | { stage: 'encode'; done: number; total: number; unit: 'files' };
 
 const NO_DIFF = new Float32Array(0);
 
@@ -98,7 +97,7 @@ export class EvoSession {
   /** Counters of the selection in progress. */
   private cost = { diffsEncoded: 0, diffsFromCache: 0, diffTokens: 0, filesEncoded: 0, filesFromCache: 0, statesFromStore: 0 };
   private signal: AbortSignal | undefined;
-  private encodeProgress: ((progress: EvoSessionProgress) => void) | undefined;
+  private encodeProgress: ProgressCallback | undefined;
 
   constructor(private readonly options: EvoSessionOptions) {
     if (options.hypernetwork.kind !== 'code2lora-evo') {
@@ -144,7 +143,11 @@ export class EvoSession {
    * The adapter at commits[index]: the state from the nearest cached one (stepping forward and caching each state on
    * the way), then the heads. Each commit stepped over gets its drift.
    */
-  async select(index: number, { onProgress, signal }: { onProgress?: (progress: EvoSessionProgress) => void; signal?: AbortSignal } = {}): Promise<EvoSelection> {
+  async select(index: number, { onProgress, signal }: {
+    /** Stage `evo`: commits stepped of commits to step; stage `encode`: the first commit's files, while its state is computed. */
+    onProgress?: ProgressCallback;
+    signal?: AbortSignal;
+  } = {}): Promise<EvoSelection> {
     const started = performance.now();
     this.cost = { diffsEncoded: 0, diffsFromCache: 0, diffTokens: 0, filesEncoded: 0, filesFromCache: 0, statesFromStore: 0 };
     this.signal = signal;
@@ -194,7 +197,7 @@ export class EvoSession {
     const { history, encoder, parser, fileEmbeddings, hypernetwork } = this.options;
     const encoding = await encodeRepository({
       files: await history.readFiles(history.commits[0], this.signal), encoder, parser, cache: fileEmbeddings, signal: this.signal,
-      onProgress: (done, total) => this.encodeProgress?.({ stage: 'encode', done, total, unit: 'files' }),
+      onProgress: (progress) => this.encodeProgress?.({ ...progress, detail: 'the first commit\'s files: the Evo state starts there' }),
     });
     this.cost.filesFromCache += encoding.cached;
     this.cost.filesEncoded += encoding.files.length - encoding.cached;

@@ -1,6 +1,7 @@
 // The Evo state along a repository's history: h_0 at the first commit of the history, h_t = step(h_{t-1}, diff_t).
 // States are cached per commit (memory, and a VectorStore such as IndexedDB), so moving forward from the nearest cached
 // state costs one diff encode and one GRU step per commit, and moving back costs nothing.
+import type { ProgressCallback } from '../util/progress.ts';
 import { stepEvoState } from './evo.ts';
 import type { VectorStore } from './fileEmbeddingCache.ts';
 import type { Hypernetwork } from './hypernetwork.ts';
@@ -20,12 +21,6 @@ export interface EvoTimelineOptions {
   store?: VectorStore;
 }
 
-export interface EvoStepProgress {
-  stage: 'evo';
-  done: number;
-  total: number;
-  unit: 'commits';
-}
 
 /**
  * @example
@@ -73,7 +68,7 @@ export class EvoTimeline {
    * The state at commits[index]: from the nearest state at or before it (memory, then the store), stepping forward
    * and caching every state on the way. Errors: RangeError for an index outside the history; an AbortError.
    */
-  async stateAt(index: number, { onProgress, signal }: { onProgress?: (progress: EvoStepProgress) => void; signal?: AbortSignal } = {}): Promise<Float32Array> {
+  async stateAt(index: number, { onProgress, signal }: { onProgress?: ProgressCallback; signal?: AbortSignal } = {}): Promise<Float32Array> {
     this.checkIndex(index);
     let from = index;
     let state: Float32Array | undefined;

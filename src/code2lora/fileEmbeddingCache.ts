@@ -9,6 +9,27 @@ export interface VectorStore {
 /** Embeddings of one encoder (model + ENCODER_SETTINGS) keyed by git blob id; never shared between encoders. */
 export type FileEmbeddingCache = VectorStore;
 
+/**
+ * Vector caches that outlive a repository session, by namespace (file embeddings per encoder, Evo states per
+ * hypernetwork and encoder, diff embeddings per encoder): IndexedDB in the browser, memory in Node. The same namespace
+ * gives the same store each time.
+ */
+export type VectorStores = (namespace: string) => VectorStore;
+
+/**
+ * VectorStores made by `make`, one per namespace; `clear` forgets them (the next call makes new ones).
+ * @example const stores = vectorStores(() => new MemoryFileEmbeddingCache()); // the CLI's, the benchmark's
+ */
+export function vectorStores(make: (namespace: string) => VectorStore): VectorStores & { clear(): void } {
+  const stores = new Map<string, VectorStore>();
+  const storeFor = (namespace: string) => {
+    let store = stores.get(namespace);
+    if (!store) stores.set(namespace, store = make(namespace));
+    return store;
+  };
+  return Object.assign(storeFor, { clear: () => stores.clear() });
+}
+
 /** A FileEmbeddingCache in memory (one session, or the CLI and tests). */
 export class MemoryFileEmbeddingCache implements FileEmbeddingCache {
   private readonly entries = new Map<string, Float32Array>();

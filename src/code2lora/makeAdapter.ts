@@ -101,14 +101,16 @@ export function adapterParameterCount(adapter: LoraAdapter): number {
 }
 
 /**
- * A short digest of an adapter's values (SHA-256 over rank, alpha and every layer's A and B in module order, first 16
+ * A short digest of an adapter's values (SHA-256 over rank, alpha and every layer's A and B in LORA_MODULES order, first 16
  * hex digits): equal digests, equal adapters. The app shows it so that a test can compare adapters without a download.
  * @example await adapterDigest(adapter) // '3f9a0c…'
  */
 export async function adapterDigest(adapter: LoraAdapter): Promise<string> {
   const parts: Uint8Array[] = [new Uint8Array(Float32Array.from([adapter.rank, adapter.alpha]).buffer)];
+  // Modules in one fixed order, whatever order the adapter lists them in (a PEFT config read back lists them sorted).
+  const modules = LORA_MODULES.filter((module) => adapter.targetModules.includes(module));
   for (const layer of adapter.layers) {
-    for (const module of adapter.targetModules) {
+    for (const module of modules) {
       const pair = layer[module];
       if (!pair) continue;
       for (const m of [pair.A, pair.B]) {

@@ -3,8 +3,9 @@ import * as tf from '@tensorflow/tfjs';
 import { isPythonPath, isTestPath } from '../git/pathFilters.ts';
 import type { TextTokenizer } from '../model/generate.ts';
 import type { LlamaModel } from '../model/llama.ts';
-import { chunkForEncoder, extractCodeUnits } from '../parse/codeUnits.ts';
+import { chunkForEncoder, extractCodeUnits, type CodeUnit } from '../parse/codeUnits.ts';
 import type { PythonParser } from '../parse/pythonParser.ts';
+import type { ProgressCallback } from '../util/progress.ts';
 import { ENCODER_SETTINGS, type EncoderSettings } from './encoderSettings.ts';
 import { RepoEncodeError } from './errors.ts';
 import type { FileEmbeddingCache } from './fileEmbeddingCache.ts';
@@ -13,18 +14,30 @@ import { gitBlobId } from './gitBlobId.ts';
 /**
  * The encoder's chunks of one file as token ids: code-unit-aligned chunks of at most `chunkTokens`, the first
  * `chunksPerFile`. The one chunking function: the browser encodes these, cli/hypernet-data.ts writes them for training.
+ * `units`: the file's code units when the caller has parsed it already (RepoSession parses each blob once).
  */
 export function fileChunkIds(
   content: string,
   parser: PythonParser,
   tokenizer: TextTokenizer,
   { chunkTokens, chunksPerFile }: Pick<EncoderSettings, 'chunkTokens' | 'chunksPerFile'>,
+  units: readonly CodeUnit[] = extractCodeUnits(content, parser).units,
 ): number[][] {
-  const { units } = extractCodeUnits(content, parser);
-  return chunkForEncoder(content, units, { maxTokens: chunkTokens, countTokens: (text) => tokenizer.encode(text).length })
+  // Chunking counts the tokens of candidate texts, and a chunk of one piece is one of them: keep the ids of texts that
+  // fit a chunk, so that such a chunk is tokenised once. (Texts over the limit are never chunks: keeping them would
+  // hold every nested member of a deeply nested file at once.)
+  const fitting = new Map<string, number[]>();
+  const encode = (text: string) => {
+    const kept = fitting.get(text);
+    if (kept) return kept;
+    const encoded = tokenizer.encode(text);
+    if (encoded.length <= chunkTokens) fitting.set(text, encoded);
+    return encoded;
+  };
+  return chunkForEncoder(content, units, { maxTokens: chunkTokens, countTokens: (text) => encode(text).length })
     .slice(0, chunksPerFile)
-    .map((chunk) => tokenizer.encode(chunk.text).slice(0, chunkTokens))
-    .filter((ids) => ids.length > 0);
+    .map((chunk) => encode(chunk.text).slice(0, chunkTokens))
+    .filter((chunk) => chunk.length > 0);
 }
 
 /** The frozen repo encoder (ENCODER_SETTINGS.model) and its tokenizer. */
@@ -66,9 +79,9 @@ function padToBucket(ids: number[]): number[] {
  */
 export async function embedFile(
   content: string,
-  { encoder, parser }: { encoder: RepoEncoderModel; parser: PythonParser },
+  { encoder, parser, units }: { encoder: RepoEncoderModel; parser: PythonParser; units?: readonly CodeUnit[] },
 ): Promise<{ embedding: Float32Array; tokens: number } | null> {
-  const chunks = fileChunkIds(content, parser, encoder.tokenizer, ENCODER_SETTINGS);
+  const chunks = fileChunkIds(content, parser, encoder.tokenizer, ENCODER_SETTINGS, units);
   if (chunks.length === 0) return null;
   const vector = tf.tidy(() => tf.mean(chunkEmbeddings(chunks, encoder), 0));
   const embedding = (await vector.data()) as Float32Array;
@@ -109,8 +122,10 @@ export interface EncodeRepositoryOptions {
   parser: PythonParser;
   /** Embeddings by git blob id from earlier snapshots (same encoder): those files are not encoded again. */
   cache?: FileEmbeddingCache;
-  /** Files done of files to do. */
-  onProgress?: (done: number, total: number) => void;
+  /** The code units of a file parsed before (RepoSession keeps them by blob id); parsed here when absent. */
+  unitsOf?: (file: { path: string; content: string }, blobId: string) => readonly CodeUnit[] | undefined;
+  /** Stage `encode`: files done of files to do. */
+  onProgress?: ProgressCallback;
   signal?: AbortSignal;
 }
 
@@ -120,7 +135,7 @@ export interface EncodeRepositoryOptions {
  * Errors: RepoEncodeError NO_ENCODABLE_FILES; an AbortError DOMException when `signal` aborts.
  * @example const { files } = await encodeRepository({ files: snapshot.files, encoder, parser, cache });
  */
-export async function encodeRepository({ files, encoder, parser, cache, onProgress, signal }: EncodeRepositoryOptions): Promise<RepoEncoding> {
+export async function encodeRepository({ files, encoder, parser, cache, unitsOf, onProgress, signal }: EncodeRepositoryOptions): Promise<RepoEncoding> {
   const candidates = files.filter((file) => isPythonPath(file.path) && !isTestPath(file.path) && file.content.trim().length > 0);
   const encoded: FileEmbedding[] = [];
   let tokens = 0;
@@ -133,7 +148,7 @@ export async function encodeRepository({ files, encoder, parser, cache, onProgre
       encoded.push({ path: file.path, blobId, embedding: hit });
       cached++;
     } else {
-      const result = await embedFile(file.content, { encoder, parser });
+      const result = await embedFile(file.content, { encoder, parser, units: unitsOf?.(file, blobId) });
       if (result) {
         encoded.push({ path: file.path, blobId, embedding: result.embedding });
         tokens += result.tokens;
@@ -141,7 +156,7 @@ export async function encodeRepository({ files, encoder, parser, cache, onProgre
       }
       await new Promise((resolve) => setTimeout(resolve, 0)); // let a cancel message reach the worker
     }
-    onProgress?.(index + 1, candidates.length);
+    onProgress?.({ stage: 'encode', done: index + 1, total: candidates.length, unit: 'files' });
   }
   if (encoded.length === 0) throw new RepoEncodeError('NO_ENCODABLE_FILES', 'No non-test Python file with code to encode');
   return { files: encoded, tokens, cached };

@@ -5,15 +5,7 @@ import { GitError, rethrowAsGitError } from './errors.ts';
 import { guardHttp, throwIfCancelled } from './guardedHttp.ts';
 import { type GitFs, makeDirectories, pathExists, removeDirectory } from './fsUtil.ts';
 import { asStorageFull } from './storageFull.ts';
-
-export interface CloneProgress {
-  /** isomorphic-git's phase ("Counting objects", "Receiving objects", "Resolving deltas", ...). */
-  phase: string;
-  loaded: number;
-  total?: number;
-  /** Bytes received from the server so far. */
-  bytes: number;
-}
+import type { Progress, ProgressCallback } from '../util/progress.ts';
 
 export interface CloneResult {
   head: string;
@@ -60,12 +52,13 @@ export async function cloneRepository({
   corsProxy?: string;
   depth?: number;
   maxBytes?: number;
-  onProgress?: (progress: CloneProgress) => void;
+  /** Stage `clone`: objects counted in isomorphic-git's phase (`detail`: "Receiving objects", ...), `bytes` received. */
+  onProgress?: ProgressCallback;
   signal?: AbortSignal;
 }): Promise<CloneResult> {
   // The latest event, re-sent with the new byte count whenever bytes arrive between isomorphic-git's own events.
-  let latest: CloneProgress = { phase: 'Connecting', loaded: 0, bytes: 0 };
-  const report = (progress: CloneProgress) => {
+  let latest: Progress = { stage: 'clone', done: 0, unit: 'objects', detail: 'Connecting', bytes: 0 };
+  const report = (progress: Progress) => {
     latest = progress;
     onProgress?.(progress);
   };
@@ -82,7 +75,7 @@ export async function cloneRepository({
       if (AWAITED_PHASES.has(event.phase)) throwIfCancelled(signal);
       return;
     }
-    report({ phase: event.phase, loaded: event.loaded, total: event.total || undefined, bytes: latest.bytes });
+    report({ stage: 'clone', done: event.loaded, total: event.total || undefined, unit: 'objects', detail: event.phase, bytes: latest.bytes });
   };
   try {
     report(latest);
@@ -94,7 +87,7 @@ export async function cloneRepository({
       if (!fetched.fetchHead) throw new GitError('EmptyRepository', 'The repository has no commits');
       const current = await git.currentBranch({ fs, dir }) ?? branch ?? 'main';
       await git.writeRef({ fs, dir, ref: `refs/heads/${current}`, value: fetched.fetchHead, force: true });
-      return { head: fetched.fetchHead, branch: current, reused: true, bytes: latest.bytes };
+      return { head: fetched.fetchHead, branch: current, reused: true, bytes: latest.bytes ?? 0 };
     }
     await removeDirectory(fs, dir);
     await makeDirectories(fs, dir);
@@ -111,7 +104,7 @@ export async function cloneRepository({
       throw new GitError('EmptyRepository', 'The repository is empty: it has no commits');
     }
     await fs.promises.writeFile(`${dir}/${COMPLETE_MARKER}`, url);
-    return { head, branch: current ?? branch ?? 'main', reused: false, bytes: latest.bytes };
+    return { head, branch: current ?? branch ?? 'main', reused: false, bytes: latest.bytes ?? 0 };
   } catch (err) {
     if (!(await isCompleteCloneOf(fs, dir, url))) await removeDirectory(fs, dir);
     if (signal?.aborted) rethrowAsGitError(new GitError('Cancelled', 'Clone cancelled'), 'git.cloneRepository');

@@ -1,6 +1,6 @@
 // Public git API (browser Worker and Node alike): clone, history, snapshots and diffs over an isomorphic-git fs.
 export { cloneRepository, isCompleteCloneOf, openClone, DEFAULT_HISTORY_DEPTH, DEFAULT_MAX_CLONE_BYTES } from './clone.ts';
-export type { CloneProgress, CloneResult } from './clone.ts';
+export type { CloneResult } from './clone.ts';
 export { listCommits } from './log.ts';
 export type { CommitInfo } from './log.ts';
 export { readSnapshot, requirePythonFiles, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_FILES } from './snapshot.ts';

@@ -301,8 +301,11 @@ export interface FileSummary {
   hasSyntaxErrors: boolean;
 }
 
-/** Counts for the app's file list. */
-export function summarizeFile(source: string, parser: PythonParser): FileSummary {
+/**
+ * Counts for the app's file list, with the code units they were counted from (the encoder chunks along them), from
+ * one parse of the file.
+ */
+export function summarizeFile(source: string, parser: PythonParser): FileSummary & { units: CodeUnit[] } {
   const tree = parser.parse(source);
   try {
     const { units, hasSyntaxErrors } = codeUnitsOfTree(tree.rootNode, source);
@@ -313,6 +316,7 @@ export function summarizeFile(source: string, parser: PythonParser): FileSummary
       testFunctions: units.filter((unit) => isTestFunction(unit, units)).length,
       assertions: findAssertionTargets(tree.rootNode, source).length,
       hasSyntaxErrors,
+      units,
     };
   } finally {
     tree.delete();

@@ -67,10 +67,15 @@ export function AdapterPanel({ adapter, hypernetwork, selected, adapterFiles }: 
       data-digest={adapter.digest}
     >
       <h2>
-        Adapter for {adapter.commit.slice(0, 8)} <span className="muted" data-testid="adapter-mode-label">· {adapter.mode === 'evo' ? 'Evo' : 'Static'}</span>
+        Adapter for {adapter.commit.slice(0, 8)} <span className="muted" data-testid="adapter-mode-label">· {adapter.loadedFrom ? 'from a file' : adapter.mode === 'evo' ? 'Evo' : 'Static'}</span>
         {stale && selected && <span className="stale-mark" data-testid="adapter-outdated"> · outdated: the adapter for {selected.slice(0, 8)} is not made yet</span>}
       </h2>
-      {adapter.evo ? (
+      {adapter.loadedFrom ? (
+        <p data-testid="adapter-loaded-from">
+          Loaded from <code>{adapter.loadedFrom}</code>: LoRA r={adapter.rank}, alpha={adapter.alpha} on {adapter.targetModules.join(', ')} × {adapter.layers} layers ·{' '}
+          {adapter.parameters.toLocaleString()} parameters · digest <code data-testid="adapter-digest">{adapter.digest}</code>. Adapted completions use it until an adapter is made again.
+        </p>
+      ) : adapter.evo ? (
         <>
           <p>
             LoRA r={adapter.rank}, alpha={adapter.alpha} on {adapter.targetModules.join(', ')} × {adapter.layers} layers ·{' '}
@@ -93,7 +98,7 @@ export function AdapterPanel({ adapter, hypernetwork, selected, adapterFiles }: 
           Made, but not cached: {adapter.storageWarning}
         </p>
       )}
-      {adapter.hypernetworkTrained && hypernetwork.state === 'trained' && (
+      {!adapter.loadedFrom && adapter.hypernetworkTrained && hypernetwork.state === 'trained' && (
         <p data-testid="trained-hypernetwork">
           Made by the trained hypernetwork{hypernetworkFigures(hypernetwork) ? ` (${hypernetworkFigures(hypernetwork)})` : ''}.
         </p>

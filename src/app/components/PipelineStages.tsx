@@ -17,10 +17,10 @@ export function PipelineStages({ progress, repo, selected, summary, adapter }: {
     { name: 'Parse', status: status(['parse'], !!currentSummary), detail: currentSummary ? `${currentSummary.pythonFiles} files, ${currentSummary.seconds.toFixed(1)} s` : '' },
     currentAdapter?.evo || progress?.stage === 'evo'
       ? {
-        name: 'Evo step + adapter', status: status(['encode', 'evo', 'adapter'], !!currentAdapter),
+        name: 'Evo step + adapter', status: status(['encode', 'evo'], !!currentAdapter),
         detail: currentAdapter?.evo ? `${currentAdapter.evo.steps} steps, ${currentAdapter.encodedTokens.toLocaleString()} diff tokens, ${currentAdapter.seconds.toFixed(1)} s` : '',
       }
-      : { name: 'Encode + adapter', status: status(['encode', 'adapter'], !!currentAdapter), detail: currentAdapter ? `${currentAdapter.encodedTokens.toLocaleString()} tokens, ${currentAdapter.seconds.toFixed(1)} s` : '' },
+      : { name: 'Encode + adapter', status: status(['encode'], !!currentAdapter), detail: currentAdapter ? `${currentAdapter.encodedTokens.toLocaleString()} tokens, ${currentAdapter.seconds.toFixed(1)} s` : '' },
   ];
   return (
     <ol className="stages" data-testid="stages">

@@ -1,12 +1,13 @@
 // Says when a stage has stopped advancing, and offers the way out: the other compute backend for model work (Cancel stays on the progress bar).
 import { useEffect, useState } from 'react';
 import type { BackendName } from '../../model/backend.ts';
-import type { Progress } from '../workers/pipelineApi.ts';
+import type { Progress } from '../../util/progress.ts';
+import { STAGE_TITLES } from './ProgressBar.tsx';
 
 /** True once `progress` has not changed for `seconds` (a new event, or no progress, resets it). */
 export function useStalled(progress: Progress | null, seconds: number): boolean {
   const [stalled, setStalled] = useState(false);
-  const key = progress ? `${progress.stage}|${progress.label}|${progress.loaded}|${progress.total}` : null;
+  const key = progress ? `${progress.stage}|${progress.detail}|${progress.done}|${progress.total}|${progress.bytes}` : null;
   useEffect(() => {
     setStalled(false);
     if (key === null) return;
@@ -30,7 +31,7 @@ export function StallNotice({ progress, seconds, backend, available, onSwitchBac
   const other = progress.stage === 'clone' ? null : available.find((name) => name !== backend) ?? null;
   return (
     <div className="error" role="alert" data-testid="stall">
-      <strong>{progress.label} has not advanced for {seconds} s</strong>
+      <strong>{STAGE_TITLES[progress.stage]} has not advanced for {seconds} s</strong>
       {progress.stage === 'clone' ? ': the git server is not answering.' : ` on ${backend ? BACKEND_LABEL[backend] : 'this backend'}.`}{' '}
       {other && (
         <button type="button" onClick={() => onSwitchBackend(other)}>

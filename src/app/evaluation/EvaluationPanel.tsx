@@ -49,7 +49,7 @@ export function EvaluationPanel({ commit, adapter, disabled, progress, taskLimit
   /** " after 3 of 20 tasks" once scoring had started (a function: read when called, not narrowed by run's reset). */
   function howFarItGot(): string {
     const seen = lastProgress.current;
-    return seen?.total ? ` after ${seen.loaded} of ${seen.total} tasks` : '';
+    return seen?.total ? ` after ${seen.done} of ${seen.total} tasks` : '';
   }
 
   async function run() {
@@ -112,7 +112,7 @@ export function EvaluationPanel({ commit, adapter, disabled, progress, taskLimit
         <small className="muted">sampled with seed 0 as the miner samples; two completions per task, slow on a CPU</small>
       </form>
       {!ready && commit && <p className="muted" data-testid="evaluation-needs-adapter">The adapted model is scored with the selected commit&apos;s adapter: make it first.</p>}
-      {running && progress && <ProgressBar testId="progress-evaluate" stage={progress} onCancel={() => controller.current?.abort()} />}
+      {running && progress && <ProgressBar testId="progress-evaluate" progress={progress} onCancel={() => controller.current?.abort()} />}
       {view.status === 'cancelled' && (
         <div className="notice" role="status" data-testid="evaluation-notice">
           {view.message}

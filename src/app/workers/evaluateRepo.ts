@@ -1,11 +1,11 @@
 // The worker side of "How much does it help here?": the selected commit's test files and the adapter held on the device, handed to the benchmark's repository evaluation.
-import { type GitFs, isPythonTestPath, readSnapshot } from '../../git/index.ts';
 import type { TextTokenizer } from '../../model/generate.ts';
 import type { LlamaModel } from '../../model/llama.ts';
 import type { PreparedLora } from '../../model/lora.ts';
 import type { PythonParser } from '../../parse/pythonParser.ts';
 import { evaluateRepository, RepoEvaluationError, type RepoEvaluation } from '../../bench/repoEvaluation.ts';
-import type { ProgressCallback } from './pipelineApi.ts';
+import type { RepoSession } from '../../session/repoSession.ts';
+import type { ProgressCallback } from '../../util/progress.ts';
 
 export interface EvaluationRequest {
   commit: string;
@@ -33,10 +33,8 @@ export interface HeldAdapter {
  * `evaluate`. Errors: RepoEvaluationError NO_ADAPTER when the held adapter is not this commit's, and those of
  * evaluateRepository; the signal's reason when it aborts.
  */
-export async function evaluateAtCommit({ fs, dir, repo, request, model, tokenizer, parser, adapter, signal, onProgress }: {
-  fs: GitFs;
-  dir: string;
-  repo: string;
+export async function evaluateAtCommit({ session, request, model, tokenizer, parser, adapter, signal, onProgress }: {
+  session: RepoSession;
   request: EvaluationRequest;
   model: LlamaModel;
   tokenizer: TextTokenizer;
@@ -49,15 +47,14 @@ export async function evaluateAtCommit({ fs, dir, repo, request, model, tokenize
   if (!adapter || adapter.commit !== commit) {
     throw new RepoEvaluationError('NO_ADAPTER', `Make the adapter of ${commit.slice(0, 8)} first: the adapted model is scored with it`);
   }
-  onProgress({ stage: 'evaluate', label: 'Mining test assertions', loaded: 0 });
-  const { files } = await readSnapshot({ fs, dir, commit, include: isPythonTestPath, signal });
+  onProgress({ stage: 'evaluate', done: 0, unit: 'tasks', detail: 'mining test assertions' });
+  const files = await session.testFiles(commit, signal);
   const runtime = {
     model, tokenizer, parser, maxNewTokens,
     contextTokens: model.config.maxPositionEmbeddings,
   };
   const evaluation = await evaluateRepository({
-    repo, commit, files, runtime, adapter: adapter.prepared, taskLimit, signal,
-    onProgress: (done, total) => onProgress({ stage: 'evaluate', label: 'Scoring base and adapted models', loaded: done, total, unit: 'tasks' }),
+    repo: session.info.name, commit, files, runtime, adapter: adapter.prepared, taskLimit, signal, onProgress,
   });
   return { ...evaluation, adapterDigest: adapter.digest };
 }

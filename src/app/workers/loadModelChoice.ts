@@ -12,9 +12,9 @@ import { untrainedEvoHypernetwork, untrainedHypernetwork, type Hypernetwork } fr
 import type { RepoEncoderModel } from '../../code2lora/repoEncoder.ts';
 import { trainingFigures } from '../../util/trainingFigures.ts';
 import { encoderIdentity } from './embeddingStore.ts';
-import type { HypernetworkStatus, ModelChoice, ModelInfo, Progress } from './pipelineApi.ts';
+import type { ProgressCallback } from '../../util/progress.ts';
+import type { HypernetworkStatus, ModelChoice, ModelInfo } from './pipelineApi.ts';
 
-type OnProgress = (p: Omit<Progress, 'stage'>) => void;
 
 export interface LoadedModel {
   model: LlamaModel;
@@ -60,29 +60,29 @@ async function fetchTokenizer(baseUrl: string): Promise<BpeTokenizer> {
   return BpeTokenizer.fromJSON(await response.text());
 }
 
-async function loadHfDirectory(baseUrl: string, onProgress: OnProgress): Promise<{ model: LlamaModel; tokenizer: BpeTokenizer }> {
+async function loadHfDirectory(baseUrl: string, onProgress: ProgressCallback): Promise<{ model: LlamaModel; tokenizer: BpeTokenizer }> {
   const tokenizer = await fetchTokenizer(baseUrl);
   const { model } = await loadHfModel(filesFromUrl(baseUrl), {
-    onProgress: (p) => onProgress({ label: `Loading ${p.file || 'model'}`, loaded: p.loaded, total: p.total || undefined, unit: 'bytes' }),
+    onProgress: (p) => onProgress({ stage: 'model', done: p.loaded, total: p.total || undefined, unit: 'bytes', detail: p.file || 'model' }),
   });
   return { model, tokenizer };
 }
 
-async function loadGguf(url: string, onProgress: OnProgress): Promise<{ model: LlamaModel; tokenizer: BpeTokenizer }> {
+async function loadGguf(url: string, onProgress: ProgressCallback): Promise<{ model: LlamaModel; tokenizer: BpeTokenizer }> {
   const file = url.split('/').pop()!;
   const directory = url.slice(0, url.length - file.length);
   const { model, tokenizer } = await loadGgufModel(filesFromUrl(directory), {
     file,
-    onProgress: (p) => onProgress({ label: `Loading ${file}`, loaded: p.loaded, total: p.total || undefined, unit: 'bytes' }),
+    onProgress: (p) => onProgress({ stage: 'model', done: p.loaded, total: p.total || undefined, unit: 'bytes', detail: file }),
   });
   return { model, tokenizer };
 }
 
 /** c2l-base as the repo encoder, loaded on first use. */
-function loadEncoder(appBase: URL, onProgress: OnProgress): Promise<SharedEncoder> {
+function loadEncoder(appBase: URL, onProgress: ProgressCallback): Promise<SharedEncoder> {
   sharedEncoder ??= (async () => {
     const encoder = await loadHfDirectory(new URL(C2L_BASE_PATH, appBase).href,
-      (p) => onProgress({ ...p, label: `Loading the repo encoder (c2l-base): ${p.label.replace(/^Loading /, '')}` }));
+      (p) => onProgress({ ...p, detail: `the repo encoder (c2l-base): ${p.detail}` }));
     return { encoder, id: await encoderIdentity(C2L_BASE.folder, encoder) };
   })().catch((error: unknown) => {
     sharedEncoder = null;
@@ -165,7 +165,7 @@ function modelInfo(
  * server has its GGUF, else c2l-base with a notice. Errors: whatever loading the base model or the encoder throws
  * (ModelLoadError, GgufError, ...); a hypernetwork that fails to load is reported in info.hypernetwork instead.
  */
-export async function loadModelChoice(choice: ModelChoice, onProgress: OnProgress): Promise<LoadedModel> {
+export async function loadModelChoice(choice: ModelChoice, onProgress: ProgressCallback): Promise<LoadedModel> {
   if (choice.kind === 'random-tiny') {
     const { model, tokenizer } = tinyRandomModel({ seed: choice.seed });
     const name = `random-tiny-seed${choice.seed}`;
@@ -182,7 +182,7 @@ export async function loadModelChoice(choice: ModelChoice, onProgress: OnProgres
   let kind = choice.kind;
   let notice: string | null = null;
   if (kind === 'default') {
-    onProgress({ label: `Looking for ${SMOLLM2.displayName}`, loaded: 0 });
+    onProgress({ stage: 'model', done: 0, unit: 'bytes', detail: `looking for ${SMOLLM2.displayName}` });
     kind = (await hasModelFile(appBase, SMOLLM2_GGUF_PATH)) ? 'smollm2' : 'c2l-base';
     if (kind === 'c2l-base') notice = SMOLLM2_MISSING_NOTICE;
   }
@@ -222,12 +222,12 @@ export async function loadModelChoice(choice: ModelChoice, onProgress: OnProgres
     modelFolderUrl = directory;
   }
 
-  onProgress({ label: 'Loading the hypernetwork', loaded: 0 });
+  onProgress({ stage: 'model', done: 0, unit: 'bytes', detail: 'the hypernetwork' });
   const encoderHiddenSize = encoder.model.config.hiddenSize;
   const options = { baseModel: base.model.config, baseModelName, encoderHiddenSize };
   const found = await loadOwnHypernetwork(appBase, new URL(`${STATIC_HYPERNETWORK_FOLDER}/`, modelFolderUrl).href, options);
   const hypernetwork = found.hypernetwork ?? untrainedHypernetwork(base.model.config, encoderHiddenSize);
-  onProgress({ label: 'Loading the Evo hypernetwork', loaded: 0 });
+  onProgress({ stage: 'model', done: 0, unit: 'bytes', detail: 'the Evo hypernetwork' });
   const evo = await loadOwnHypernetwork(appBase, new URL(`${EVO_HYPERNETWORK_FOLDER}/`, modelFolderUrl).href, options, 'code2lora-evo');
   return {
     ...base, encoder, encoderId, peftBaseName, hypernetwork,

@@ -1,19 +1,13 @@
 // The contract between the UI and the pipeline worker: plain serialisable requests, results and progress events.
-import type { EvoDriftPoint, EvoStepReport } from '../../code2lora/evoSession.ts';
-import type { CommitInfo, FileDiff, StoredClone } from '../../git/index.ts';
+import type { CommitInfo, StoredClone } from '../../git/index.ts';
 import type { BackendName, BackendPreference } from '../../model/backend.ts';
 import type { TrainingFigure } from '../../util/trainingFigures.ts';
+import type { AdapterInfo, AdapterMode, CommitDiff, RepoInfo, RepoSummary } from '../../session/repoSession.ts';
+import type { ProgressCallback } from '../../util/progress.ts';
 import type { AppRepoEvaluation, EvaluationRequest } from './evaluateRepo.ts';
 
-export interface Progress {
-  stage: 'model' | 'clone' | 'parse' | 'encode' | 'evo' | 'adapter' | 'generate' | 'evaluate';
-  label: string;
-  loaded: number;
-  total?: number;
-  unit?: string;
-  detail?: string;
-}
-export type ProgressCallback = (progress: Progress) => void;
+export type { AdapterInfo, AdapterMode, CommitDiff, EvoAdapterReport, RepoInfo, RepoSummary } from '../../session/repoSession.ts';
+export type { Progress, ProgressCallback } from '../../util/progress.ts';
 
 /**
  * `default`: SmolLM2-135M-Instruct when the server has it (public/models/smollm2-135m-instruct/model.gguf, fetched by
@@ -53,71 +47,6 @@ export interface ModelInfo {
   notice: string | null;
 }
 
-export interface RepoInfo {
-  url: string;
-  name: string;
-  head: string;
-  branch: string;
-  reused: boolean;
-  bytes: number;
-  seconds: number;
-}
-
-export interface RepoSummary {
-  commit: string;
-  pythonFiles: number;
-  testFiles: number;
-  functions: number;
-  classes: number;
-  testFunctions: number;
-  assertions: number;
-  parseErrors: number;
-  skipped: Record<string, number>;
-  seconds: number;
-}
-
-/** Static: the adapter of the commit's snapshot; Evo: of the Evo state stepped along history to the commit. */
-export type AdapterMode = 'static' | 'evo';
-
-/** What an Evo selection cost and how the adapter moved (the commit and seconds are AdapterInfo's). */
-export interface EvoAdapterReport extends Omit<EvoStepReport, 'commit' | 'seconds'> {
-  /** The history's length (index counts from its oldest commit). */
-  historyLength: number;
-  /** Drift (summed over modules) of every commit computed so far, oldest first: the drift plot. */
-  driftSeries: EvoDriftPoint[];
-}
-
-export interface AdapterInfo {
-  commit: string;
-  mode: AdapterMode;
-  /** Short digest of the adapter's values (makeAdapter.ts adapterDigest): equal digests, equal adapters. */
-  digest: string;
-  /** Evo only: the step's report. */
-  evo: EvoAdapterReport | null;
-  rank: number;
-  alpha: number;
-  targetModules: string[];
-  layers: number;
-  parameters: number;
-  /** Frobenius norm of B·A per module type: how far the adapter moves each layer. */
-  deltaNorms: Record<string, number>;
-  /** Files the adapter was made from. */
-  encodedFiles: number;
-  /** Of those, files whose embedding came from the cache (same git blob id, same encoder): not encoded again. */
-  cachedFiles: number;
-  encodedTokens: number;
-  /** False when no trained hypernetwork was loaded for the model: its adapters carry no repository knowledge. */
-  hypernetworkTrained: boolean;
-  seconds: number;
-  /** Python files in the snapshot; of those, test files are never encoded (the adapter describes the code). */
-  pythonFiles: number;
-  testFiles: number;
-  /** Files the snapshot left out: too large, vendored, generated or binary. */
-  skippedFiles: number;
-  /** Set once, on the first adapter after the embedding/Evo cache could not be saved (StorageFull): what to delete. */
-  storageWarning: string | null;
-}
-
 /** A clone kept in this browser's IndexedDB (LightningFS), and whether it is the one loaded now. */
 export interface StoredRepository extends StoredClone {
   open: boolean;
@@ -135,13 +64,6 @@ export interface BackendStatus {
   note: string | null;
   /** The backends this browser can run (WASM always; WebGPU when it gives an adapter, software or not); null: not asked. */
   available: BackendName[] | null;
-}
-
-/** A commit's diff as the Evo state reads it, and the changed files it leaves out (tests, other file types). */
-export interface CommitDiff {
-  commit: string;
-  files: FileDiff[];
-  leftOut: string[];
 }
 
 /** One generation's speed: time to first token (prompt prefill + one step) and the decode rate after it. */
@@ -194,6 +116,11 @@ export interface PipelineApi {
   /** One file of the commit as text (GitError NotFound, TooLarge or NotText otherwise). */
   readFile(commit: string, path: string): Promise<string>;
   adapterFiles(): Promise<{ safetensors: Uint8Array; adapterConfig: string }>;
+  /**
+   * Makes PEFT adapter files (for the loaded model) the current adapter, applied to `commit`'s adapted completions
+   * until another adapter is made; a LoraError names what is wrong with them, and the current adapter stays.
+   */
+  loadAdapterFile(request: { commit: string; name: string; safetensors: Uint8Array; adapterConfig: string }): Promise<AdapterInfo>;
   /** The stored repositories (with URL and size) and the storage estimate. */
   storageStatus(): Promise<StorageStatus>;
   /** Deletes a stored repository (a `dir` from storageStatus); the loaded one is unloaded first (`wasOpen`). */
