@@ -17,6 +17,7 @@ import { StallNotice, useStalled } from './components/StallNotice.tsx';
 import { clearLastSession, loadLastSession, saveLastSession, type LastSession } from './lastSession.ts';
 import { CancelledError } from './pipelineClient.ts';
 import { loadSettings, saveSettings, type Settings } from './settings.ts';
+import { CachedModelFiles } from './storage/CachedModelFiles.tsx';
 import { StoredRepositories } from './storage/StoredRepositories.tsx';
 import { usePipeline } from './usePipeline.ts';
 import type { EvaluationRequest } from './workers/evaluateRepo.ts';
@@ -431,6 +432,7 @@ export function App() {
             clearLastSession();
           }}
         />
+        <CachedModelFiles disabled={busy} refreshKey={model?.name ?? ''} />
         {(repo || progress?.stage === 'clone') && <PipelineStages progress={progress} repo={repo} selected={selected} summary={summary} adapter={adapter} />}
         {/* The evaluation shows its progress and Cancel in its own panel. */}
         {progress && progress.stage !== 'evaluate' && <ProgressBar testId={`progress-${progress.stage}`} progress={progress} onCancel={() => void cancel()} />}

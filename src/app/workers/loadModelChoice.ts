@@ -2,7 +2,7 @@
 import type { ModelConfig } from '../../model/config.ts';
 import { GgufError, loadGgufModel } from '../../model/gguf.ts';
 import { parameterCount, type LlamaModel } from '../../model/llama.ts';
-import { filesFromUrl, loadHfModel, ModelLoadError, type ModelFileSource } from '../../model/loadHfModel.ts';
+import { loadHfModel, ModelLoadError, type ModelFileSource } from '../../model/loadHfModel.ts';
 import { C2L_BASE, EVO_HYPERNETWORK_FOLDER, SMOLLM2, STATIC_HYPERNETWORK_FOLDER } from '../../model/shippedModels.ts';
 import { tinyRandomModel } from '../../model/tinyRandomModel.ts';
 import { BpeTokenizer } from '../../tokenizer/bpeTokenizer.ts';
@@ -10,6 +10,7 @@ import { HypernetworkLoadError } from '../../code2lora/errors.ts';
 import { loadHypernetwork } from '../../code2lora/loadHypernetwork.ts';
 import { untrainedEvoHypernetwork, untrainedHypernetwork, type Hypernetwork } from '../../code2lora/makeAdapter.ts';
 import type { RepoEncoderModel } from '../../code2lora/repoEncoder.ts';
+import { ModelFileCache } from '../../offline/modelFileCache.ts';
 import { trainingFigures } from '../../util/trainingFigures.ts';
 import { encoderIdentity } from './embeddingStore.ts';
 import type { ProgressCallback } from '../../util/progress.ts';
@@ -48,12 +49,36 @@ interface SharedEncoder {
   id: string;
 }
 
+// The app's own model files (below models/) are kept in Cache Storage when first fetched and read from there while
+// they are current, so a later visit loads them without network; other URLs are fetched as they are.
+let modelFileCache: ModelFileCache | null = null;
+
+function modelFiles(): ModelFileCache {
+  modelFileCache ??= new ModelFileCache({
+    appBase: appBaseUrl(),
+    caches: typeof caches === 'undefined' ? undefined : caches,
+    onNotKept: (path) => console.warn(`${path} could not be kept for offline use (incomplete, or browser storage full)`),
+  });
+  return modelFileCache;
+}
+
+/** fetch() through the model file cache. */
+function fetchModelFile(url: string | URL, init?: RequestInit): Promise<Response> {
+  return modelFiles().fetchFile(url, init);
+}
+
+/** Files under a base URL (trailing slash optional), through the model file cache. */
+function filesFromUrl(baseUrl: string): ModelFileSource {
+  const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
+  return (name) => fetchModelFile(new URL(name, base));
+}
+
 // The encoder is loaded once per worker and kept across model changes (it is small: 9.4M parameters).
 let sharedEncoder: Promise<SharedEncoder> | null = null;
 
 async function fetchTokenizer(baseUrl: string): Promise<BpeTokenizer> {
   const url = new URL('tokenizer.json', baseUrl);
-  const response = await fetch(url);
+  const response = await fetchModelFile(url);
   if (!response.ok) throw new ModelLoadError(response.status === 404 ? 'file-not-found' : 'http-error', 'tokenizer.json', `tokenizer.json: HTTP ${response.status} at ${url}`);
   const length = Number(response.headers.get('content-length'));
   if (length > MAX_TOKENIZER_BYTES) throw new ModelLoadError('http-error', 'tokenizer.json', `tokenizer.json is larger than ${MAX_TOKENIZER_BYTES} bytes`);
@@ -100,20 +125,19 @@ async function isServed(url: string): Promise<boolean> {
   }
 }
 
-// The app's list of its model files (models/index.json, written by server/modelIndex.ts), read once per worker.
+// The app's list of its model files (models/index.json, written by server/modelIndex.ts), read once per worker
+// (from the network, or the copy kept for offline use).
 let modelIndex: Promise<Set<string> | null> | null = null;
 
 /** The app's own models/ files, or null when the server has no index (then files are probed one by one). */
-function servedModelFiles(appBase: URL): Promise<Set<string> | null> {
-  modelIndex ??= fetch(new URL('models/index.json', appBase))
-    .then(async (response) => (response.ok ? new Set((await response.json() as { files: string[] }).files) : null))
-    .catch(() => null);
+function servedModelFiles(): Promise<Set<string> | null> {
+  modelIndex ??= modelFiles().index().then((index) => (index ? new Set(index.files) : null), () => null);
   return modelIndex;
 }
 
 /** True when the app serves `path` (e.g. "models/smollm2-135m-instruct/model.gguf"): from the index, else by a HEAD request. */
 export async function hasModelFile(appBase: URL, path: string): Promise<boolean> {
-  const files = await servedModelFiles(appBase);
+  const files = await servedModelFiles();
   return files ? files.has(path) : isServed(new URL(path, appBase).href);
 }
 
@@ -132,7 +156,7 @@ async function loadHypernetworkBeside(
   let configBytes: Uint8Array | null = null;
   // The loader validates the config; the "training" figures are read from the same bytes, not fetched twice.
   const source: ModelFileSource = async (name) => {
-    const file = await fetch(new URL(name, directoryUrl));
+    const file = await fetchModelFile(new URL(name, directoryUrl));
     if (name !== HYPERNETWORK_CONFIG_FILE || !file.ok) return file;
     configBytes = new Uint8Array(await file.arrayBuffer());
     return configBytes;

@@ -1,0 +1,101 @@
+// "Cached model files": the model files this browser keeps for offline use (Cache Storage), with their sizes; Delete per file and Delete all; and whether the app itself is kept offline.
+import { useCallback, useEffect, useState } from 'react';
+import { formatBytes } from '../../git/guardedHttp.ts';
+import { APP_CACHE_PREFIX } from '../../offline/cachePolicy.ts';
+import {
+  appShellSize, deleteAllCachedModelFiles, deleteCachedModelFile, listCachedModelFiles, type CachedModelFile,
+} from '../../offline/modelFileCache.ts';
+
+interface CacheView {
+  files: CachedModelFile[];
+  app: { files: number; bytes: number } | null;
+}
+
+/** The app's base URL in the page. */
+function appBase(): URL {
+  return new URL(import.meta.env.BASE_URL, location.href);
+}
+
+export function CachedModelFiles({ disabled, refreshKey }: {
+  /** While the app is busy nothing is deleted (a model may be loading from the cache). */
+  disabled: boolean;
+  /** Changes when model files may have been kept (a model was loaded): the list is read again (only while open). */
+  refreshKey: string;
+}) {
+  const [expanded, setExpanded] = useState(false);
+  const [view, setView] = useState<CacheView | null>(null);
+  const [done, setDone] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const available = typeof caches !== 'undefined';
+
+  const refresh = useCallback(async () => {
+    if (!available) return;
+    try {
+      const [files, app] = await Promise.all([listCachedModelFiles(caches, appBase()), appShellSize(caches, APP_CACHE_PREFIX)]);
+      setView({ files, app });
+    } catch (err) {
+      setError(`Could not read the cached model files: ${(err as Error).message}`);
+    }
+  }, [available]);
+
+  useEffect(() => {
+    if (expanded) void refresh();
+  }, [expanded, refresh, refreshKey]);
+
+  async function act(action: () => Promise<string>) {
+    setDone(null);
+    setError(null);
+    try {
+      setDone(await action());
+    } catch (err) {
+      setError(`Could not delete: ${(err as Error).message ?? String(err)}`);
+    }
+    await refresh();
+  }
+
+  const deleteOne = (file: CachedModelFile) => act(async () => {
+    await deleteCachedModelFile(caches, file.url);
+    return `Deleted ${file.path} (${formatBytes(file.bytes)}): it is downloaded again when a model needs it.`;
+  });
+
+  const deleteAll = () => act(async () => {
+    await deleteAllCachedModelFiles(caches);
+    return 'Deleted every cached model file: models are downloaded again when loaded.';
+  });
+
+  const files = view?.files ?? [];
+  const total = files.reduce((sum, file) => sum + file.bytes, 0);
+  return (
+    <details onToggle={(e) => setExpanded(e.currentTarget.open)} data-testid="cached-model-files">
+      <summary>Cached model files</summary>
+      {!available && <p className="muted">This browser keeps no files for offline use here (Cache Storage needs https or localhost).</p>}
+      {view && (
+        <p className="muted" data-testid="offline-status">
+          {view.app
+            ? `For offline use this browser keeps the app (${view.app.files} files, ${formatBytes(view.app.bytes)}) and the model files below; a reload without network opens them.`
+            : 'The app is not kept for offline use yet (it is once its service worker has installed, on a served build).'}
+        </p>
+      )}
+      {view && files.length === 0 && <p className="muted">No model files are cached in this browser.</p>}
+      {files.length > 0 && <p className="muted" data-testid="cached-model-total">{files.length} files, {formatBytes(total)} in all.</p>}
+      <ul aria-label="Cached model files">
+        {files.map((file) => (
+          <li key={file.url} className="row">
+            <span>{file.path}</span>
+            <span className="muted">{formatBytes(file.bytes)}</span>
+            <button type="button" aria-label={`Delete ${file.path}`} aria-disabled={disabled} onClick={() => void (!disabled && deleteOne(file))}>
+              Delete
+            </button>
+          </li>
+        ))}
+      </ul>
+      {files.length > 0 && (
+        <button type="button" aria-disabled={disabled} onClick={() => void (!disabled && deleteAll())}>
+          Delete all cached model files
+        </button>
+      )}
+      {done && <p className="notice" role="status" data-testid="cached-model-files-done">{done}</p>}
+      {error && <p className="error" role="alert" data-testid="cached-model-files-error">{error}</p>}
+    </details>
+  );
+}
