@@ -349,7 +349,7 @@ export function App() {
         </span>
         {model && (
           <span className="badge" data-testid="model-info" title={model.trained ? 'trained checkpoint' : 'randomly initialised: for testing the pipeline only'}>
-            {model.name} · {(model.parameters / 1e6).toFixed(2)}M params{model.trained ? '' : ' · untrained'}
+            {model.name} · {(model.parameters / 1e6).toFixed(2)}M params · {(model.tensorBytes / 2 ** 20).toFixed(0)} MiB in memory{model.trained ? '' : ' · untrained'}
           </span>
         )}
       </header>

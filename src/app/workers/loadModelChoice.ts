@@ -1,4 +1,5 @@
 // Resolves the user's model choice into base model + tokenizer, the repo encoder (c2l-base, loaded once) and the hypernetwork shipped beside the model.
+import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../../model/config.ts';
 import { GgufError, loadGgufModel } from '../../model/gguf.ts';
 import { parameterCount, type LlamaModel } from '../../model/llama.ts';
@@ -178,10 +179,14 @@ async function loadHypernetworkBeside(
   }
 }
 
+/** The loaded model as the UI shows it; called once everything is loaded, so the tensor bytes count all of it. */
 function modelInfo(
   name: string, config: ModelConfig, trained: boolean, rest: Pick<ModelInfo, 'encoder' | 'hypernetwork' | 'evoHypernetwork' | 'notice'>,
 ): ModelInfo {
-  return { name, parameters: parameterCount(config), layers: config.numLayers, hiddenSize: config.hiddenSize, vocabSize: config.vocabSize, trained, ...rest };
+  return {
+    name, parameters: parameterCount(config), layers: config.numLayers, hiddenSize: config.hiddenSize, vocabSize: config.vocabSize, trained,
+    tensorBytes: tf.memory().numBytes, ...rest,
+  };
 }
 
 /**

@@ -34,6 +34,8 @@ export interface ModelInfo {
   layers: number;
   hiddenSize: number;
   vocabSize: number;
+  /** Bytes the backend holds in tensors once loaded (base model, encoder, hypernetworks; on WebGPU, GPU buffers). */
+  tensorBytes: number;
   trained: boolean;
   /** The model whose hidden states embed files for the hypernetwork: c2l-base, or random-tiny itself. */
   encoder: string;
