@@ -19,12 +19,38 @@ async function storedList(page: Page) {
   return section.getByRole('list', { name: 'Stored repositories' });
 }
 
+/** Whether a 64 KiB IndexedDB write from the page is refused for quota (the probe database is removed either way). */
+function indexedDbWriteRefused(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const open = indexedDB.open('quota-probe', 1);
+    open.onupgradeneeded = () => open.result.createObjectStore('probe');
+    open.onerror = () => resolve(open.error?.name === 'QuotaExceededError');
+    open.onsuccess = () => {
+      const db = open.result;
+      const transaction = db.transaction('probe', 'readwrite');
+      transaction.objectStore('probe').put(new Uint8Array(65536), 'bytes');
+      const finish = (refused: boolean) => {
+        db.close();
+        indexedDB.deleteDatabase('quota-probe');
+        resolve(refused);
+      };
+      transaction.oncomplete = () => finish(false);
+      transaction.onabort = () => finish(transaction.error?.name === 'QuotaExceededError');
+    };
+  });
+}
+
 /** Sets this origin's storage quota through Chromium's DevTools protocol; send the override again without a size to undo it. */
 async function overrideQuota(page: Page, quotaSize: number) {
   const cdp = await page.context().newCDPSession(page);
   const origin = new URL(page.url()).origin;
-  await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize });
-  return { cdp, origin };
+  // Chromium does not always apply the override at once: set it until a write of this origin is refused.
+  for (let attempt = 0; attempt < 20; attempt++) {
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize });
+    if (await page.evaluate(indexedDbWriteRefused)) return { cdp, origin };
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`the quota override of ${quotaSize} bytes never took effect`);
 }
 
 test('a cloned repository is listed with its size and the storage estimate; deleting it (open) returns the app to the empty state', async ({ page }) => {
@@ -55,6 +81,9 @@ test('a cloned repository is listed with its size and the storage estimate; dele
 test('a clone into a full browser store fails with StorageFull, says what to delete, and keeps nothing', async ({ page }) => {
   // A real quota: Chromium's DevTools protocol lowers this origin's quota to one byte, so IndexedDB refuses every write.
   const { cdp, origin } = await overrideQuota(page, 1);
+  // The worker opened its databases before the override: a fresh page opens them under it (else a write may still pass).
+  await page.reload();
+  await expect(page.getByTestId('backend')).toHaveText('tfjs backend: wasm');
 
   await page.getByLabel('Repository URL').fill(synth.url());
   await page.getByRole('button', { name: /Clone/ }).click();
