@@ -1,5 +1,6 @@
 // The editor: open a file of the selected commit, type, the adapted model's ghost text appears, Tab accepts it (the document gains the generated text), Escape dismisses the next one; base and adapted completions side by side.
 import { expect, test, type Locator } from '@playwright/test';
+import { snapshotAt } from '../src/synth/generateRepo.ts';
 import { loadRepository, useSynthServer } from './support/synthServer.ts';
 
 const COMMITS = 3;
@@ -34,9 +35,9 @@ test('type in the editor: ghost text from the adapted model, Tab accepts it, Esc
   const shas = served.repos[0].commitShas;
   await loadRepository(page, served.url(), shas[COMMITS - 1], STAGE_TIMEOUT);
 
-  // The file list is the selected commit's tree; a Python file opens in the editor.
-  const files = page.getByRole('listbox', { name: 'Files' });
-  const python = files.getByRole('option').filter({ hasText: /\.py$/ }).first();
+  // The file tree is the selected commit's tree (a small one: every folder open); a Python file opens in the editor.
+  const files = page.getByRole('tree', { name: 'Files' });
+  const python = files.getByRole('treeitem').filter({ hasText: /\.py$/ }).first();
   await expect(python).toBeVisible();
   const path = (await python.getAttribute('title'))!;
   await python.click();
@@ -83,4 +84,71 @@ test('type in the editor: ghost text from the adapted model, Tab accepts it, Esc
   const whole = testInfo.outputPath('editor-after-escape.png');
   await page.screenshot({ path: whole, fullPage: true });
   await testInfo.attach('editor-after-escape', { path: whole, contentType: 'image/png' });
+});
+
+test('the file tree: folders open and close, arrow keys move, Enter opens a file, the filter narrows it', async ({ page }, testInfo) => {
+  test.skip(testInfo.project.name === 'webgpu', 'The file tree does not depend on the model backend: checked on the WASM project only');
+  test.setTimeout(120_000);
+  await page.goto('/?model=random-tiny&tokens=4&backend=wasm');
+  await loadRepository(page, served.url(), served.repos[0].commitShas[COMMITS - 1], 60_000);
+  const tree = page.getByRole('tree', { name: 'Files' });
+  const row = (path: string) => tree.getByRole('treeitem').and(tree.getByTitle(path, { exact: true }));
+  const { packageName } = served.repos[0];
+  const snapshot = Object.keys(snapshotAt(served.repos[0].repo, COMMITS - 1));
+  const files = snapshot.filter((path) => path.startsWith(`${packageName}/`)).sort();
+  const [first, second] = files;
+
+  // A small repository opens with every folder open. One tab stop: Tab from the filter box lands on the first row.
+  await expect(row(packageName)).toHaveAttribute('aria-expanded', 'true');
+  await expect(row('tests')).toHaveAttribute('aria-expanded', 'true');
+  await page.getByLabel('Filter files').focus();
+  await page.keyboard.press('Tab');
+  await expect(row(packageName)).toBeFocused();
+  await expect(tree.locator('[tabindex="0"]')).toHaveCount(1);
+
+  // Left closes the folder (its files go), Right opens it, Right again enters it.
+  await page.keyboard.press('ArrowLeft');
+  await expect(row(packageName)).toHaveAttribute('aria-expanded', 'false');
+  await expect(row(first)).toHaveCount(0);
+  await page.keyboard.press('ArrowRight');
+  await expect(row(packageName)).toHaveAttribute('aria-expanded', 'true');
+  await page.keyboard.press('ArrowRight');
+  await expect(row(first)).toBeFocused();
+  await expect(row(first)).toHaveAttribute('aria-level', '2');
+  await expect(row(first)).toHaveAttribute('aria-posinset', '1');
+  await expect(row(first)).toHaveAttribute('aria-setsize', String(files.length));
+
+  // Down, then Enter opens the file: the editor shows it and the tree marks it selected.
+  await page.keyboard.press('ArrowDown');
+  await expect(row(second)).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('open-file')).toHaveText(second);
+  await expect(row(second)).toHaveAttribute('aria-selected', 'true');
+  await expect(row(first)).toHaveAttribute('aria-selected', 'false');
+
+  // Left goes to the parent folder; End and Home to the last and first rows; a click on a folder closes it.
+  await row(second).focus();
+  await page.keyboard.press('ArrowLeft');
+  await expect(row(packageName)).toBeFocused();
+  await page.keyboard.press('End');
+  await expect(tree.getByRole('treeitem').last()).toBeFocused();
+  await page.keyboard.press('Home');
+  await expect(row(packageName)).toBeFocused();
+  await row('tests').click();
+  await expect(row('tests')).toHaveAttribute('aria-expanded', 'false');
+
+  // The filter keeps the files whose path holds the text, with their folders open; the open file stays open.
+  const term = second.split('/').pop()!.replace(/\.py$/, '');
+  await page.getByLabel('Filter files').fill(term);
+  const matching = snapshot.filter((path) => path.includes(term));
+  await expect(tree.getByRole('treeitem').and(tree.locator(':not([aria-expanded])'))).toHaveCount(matching.length);
+  await expect(row(second)).toBeVisible();
+  await page.getByLabel('Filter files').fill('no such file');
+  await expect(page.getByTestId('files-empty')).toHaveText('No file matches "no such file".');
+  await page.getByLabel('Filter files').fill('');
+  await expect(row(packageName)).toBeVisible();
+  await expect(page.getByTestId('open-file')).toHaveText(second);
+  const shot = testInfo.outputPath('file-tree.png');
+  await page.getByRole('region', { name: 'Editor' }).screenshot({ path: shot });
+  await testInfo.attach('file-tree', { path: shot, contentType: 'image/png' });
 });

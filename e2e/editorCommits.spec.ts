@@ -2,7 +2,7 @@
 // edited it, which keeps the edits and says so.
 import { execFileSync } from 'node:child_process';
 import { expect, test, type Locator } from '@playwright/test';
-import { commitEntry, loadRepository, useSynthServer } from './support/synthServer.ts';
+import { commitEntry, fileInTree, loadRepository, useSynthServer } from './support/synthServer.ts';
 
 const COMMITS = 3;
 const served = useSynthServer({ seeds: [5], commits: COMMITS });
@@ -34,7 +34,7 @@ test('an open file reloads at the selected commit; an edited one keeps the edits
   const path = changed[0];
   const textAt = (sha: string) => execFileSync('git', ['-C', dir, 'show', `${sha}:${path}`], { encoding: 'utf8' });
 
-  await page.getByRole('listbox', { name: 'Files' }).getByRole('option', { name: path, exact: true }).click();
+  await (await fileInTree(page, path)).click();
   const editor = page.getByRole('textbox', { name: 'Editor' });
   const label = page.getByTestId('open-file').locator('..');
   await expect(label).toContainText(`${path} at ${shas[COMMITS - 1].slice(0, 8)}`);

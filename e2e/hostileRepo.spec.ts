@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGitHttpServer, type GitHttpServer } from '../test/support/gitHttpServer.ts';
 import { file, writeHostileRepo } from '../test/support/hostileRepo.ts';
-import { commitEntry, loadRepository } from './support/synthServer.ts';
+import { commitEntry, fileInTree, loadRepository } from './support/synthServer.ts';
 
 const STAGE_TIMEOUT = 60_000;
 /** Every payload sets window.__pwned (or opens a dialog) if the browser ever treats it as markup or script. */
@@ -78,23 +78,26 @@ test('a repository whose names, contents and commit message hold HTML and script
   await expect(diff).toContainText(IMG_NAME);
   await expect(diff).toContainText(`+    return "${SCRIPT_CONTENT}<img src=x onerror=alert(7)>"`);
   await expect(diff).toContainText(`+${SCRIPT_CONTENT}`);
-  // The file list: every name as text.
-  const files = page.getByRole('listbox', { name: 'Files' });
-  for (const name of [IMG_NAME, TEST_NAME, 'pkg/blob.py', 'pkg/link.py']) await expect(files.getByRole('option', { name, exact: true })).toHaveCount(1);
+  // The file tree: every name as text (a row's name is the file's name, its title the path).
+  const files = page.getByRole('tree', { name: 'Files' });
+  for (const path of [IMG_NAME, TEST_NAME, 'pkg/blob.py', 'pkg/link.py']) {
+    await expect(await fileInTree(page, path)).toHaveAccessibleName(path.split('/').pop()!);
+  }
+  await expect(files.getByRole('treeitem', { name: 'test_<svg onload=alert(6)>.py', exact: true })).toHaveAttribute('aria-level', '2');
 
   // Nothing of the repository became an element: no image with src=x, no iframe, no svg, no script of its own. This is
   // the check that catches an injection: the Content-Security-Policy would stop an injected onerror from running.
   await expect(page.locator('img[src="x"], iframe, svg[onload], script:not([src])')).toHaveCount(0);
 
   // Open the file with the hostile name: its content is the editor's text.
-  await files.getByRole('option', { name: IMG_NAME, exact: true }).click();
+  await (await fileInTree(page, IMG_NAME)).click();
   await expect(page.getByTestId('open-file')).toHaveText(IMG_NAME);
   await expect(page.getByRole('textbox', { name: 'Editor' })).toContainText(SCRIPT_CONTENT);
   // A binary file named .py says so instead of showing bytes.
-  await files.getByRole('option', { name: 'pkg/blob.py', exact: true }).click();
+  await (await fileInTree(page, 'pkg/blob.py')).click();
   await expect(page.getByRole('alert').filter({ hasText: 'pkg/blob.py is a binary file' })).toBeVisible();
   // A symbolic link shows the path it points to, as git does; the target is never read.
-  await files.getByRole('option', { name: 'pkg/link.py', exact: true }).click();
+  await (await fileInTree(page, 'pkg/link.py')).click();
   await expect(page.getByTestId('open-file')).toHaveText('pkg/link.py');
   await expect(page.getByRole('textbox', { name: 'Editor' })).toContainText('../../../../etc/passwd');
 

@@ -295,6 +295,9 @@ export function App() {
     [analyse, update, reportFailure],
   );
 
+  /** Stable, so the (memoised) commit list is not rendered again with every progress report. */
+  const onSelectCommit = useCallback((sha: string) => void selectCommit(sha), [selectCommit]);
+
   /** Another mode: the selected commit's adapter is made again by the other hypernetwork. */
   const switchMode = useCallback(
     async (mode: AdapterMode) => {
@@ -465,7 +468,7 @@ export function App() {
 
       {commits.length > 0 && (
         <section className="panel two-columns">
-          <CommitList commits={commits} selected={selected} disabled={busy} focusRequest={focusCommits} onSelect={(sha) => void selectCommit(sha)} />
+          <CommitList commits={commits} selected={selected} disabled={busy} focusRequest={focusCommits} onSelect={onSelectCommit} />
           <DiffView diff={diff} stale={!!diff && diff.commit !== selected} />
         </section>
       )}

@@ -1,4 +1,5 @@
 // What the selected commit changed in the files the Evo state reads (non-test .py/.md/.rst), as unified hunks, and which changed files it leaves out.
+import { memo } from 'react';
 import type { CommitDiff } from '../workers/pipelineApi.ts';
 
 const SHOWN_LEFT_OUT = 5;
@@ -14,7 +15,8 @@ function LeftOut({ paths }: { paths: string[] }) {
   );
 }
 
-export function DiffView({ diff, stale }: { diff: CommitDiff | null; stale: boolean }) {
+/** Memoised: the app renders on every progress report, which changes none of its props. */
+export const DiffView = memo(function DiffView({ diff, stale }: { diff: CommitDiff | null; stale: boolean }) {
   if (!diff) return <div className="diff muted">Select a commit to see what it changed.</div>;
   const marks = { 'aria-busy': stale, 'data-stale': stale || undefined } as const;
   if (diff.files.length === 0) {
@@ -46,4 +48,4 @@ export function DiffView({ diff, stale }: { diff: CommitDiff | null; stale: bool
       <LeftOut paths={diff.leftOut} />
     </div>
   );
-}
+});

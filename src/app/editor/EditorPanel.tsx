@@ -1,12 +1,12 @@
 // The editor: a file of the selected commit or a scratch buffer in CodeMirror (Python), ghost text from the adapted model as you type, and beside it the adapted and the base model's completions for the same cursor.
-import { useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
 import { python } from '@codemirror/lang-python';
 import { bracketMatching, defaultHighlightStyle, indentOnInput, syntaxHighlighting } from '@codemirror/language';
 import { EditorState, type Extension } from '@codemirror/state';
 import { drawSelection, EditorView, highlightActiveLine, keymap, lineNumbers } from '@codemirror/view';
 import { ghostText, setGhost, type GhostSource } from './ghostText.ts';
-import { FileList, type OpenBuffer } from './FileList.tsx';
+import { FileTree, type OpenBuffer } from './FileTree.tsx';
 import type { CompletionModel, CompletionResult, GenerationTiming } from '../workers/pipelineApi.ts';
 
 const SCRATCH_TEXT = 'def test_defaults():\n    assert ';
@@ -141,7 +141,7 @@ export function EditorPanel({ commit, disabled, adapterCommit, listFiles, readFi
     const { path, commit: shownCommit } = open;
     const asOf = `it still shows the file as of ${shownCommit.slice(0, 8)}`;
     if (editor.state.doc.toString() !== loaded.current) {
-      setStale(`${path} has your edits, so ${asOf}; open it from the file list to load it at ${commit.slice(0, 8)}.`);
+      setStale(`${path} has your edits, so ${asOf}; open it from the file tree to load it at ${commit.slice(0, 8)}.`);
       return;
     }
     let live = true;
@@ -166,6 +166,11 @@ export function EditorPanel({ commit, disabled, adapterCommit, listFiles, readFi
       if (!isCancelled(err)) setError(`${buffer.path}: ${(err as Error)?.message ?? err}`);
     }
   };
+
+  // One function for the file tree's whole life, so the (memoised) tree is not rendered again with every panel render.
+  const openBufferRef = useRef(openBuffer);
+  openBufferRef.current = openBuffer;
+  const onOpen = useCallback((buffer: { kind: 'scratch' } | { kind: 'file'; path: string }) => void openBufferRef.current(buffer), []);
 
   const completeAtCursor = async () => {
     // aria-disabled rather than disabled: a disabled button would drop keyboard focus to the page while it runs.
@@ -201,7 +206,7 @@ export function EditorPanel({ commit, disabled, adapterCommit, listFiles, readFi
         {' '}· ghost text from the {adapterCommit ? 'adapted' : 'base'} model as you type: Tab accepts, Escape dismisses.
       </p>
       <div className="editor-layout">
-        {commit && <FileList files={files} open={open} onOpen={(buffer) => void openBuffer(buffer)} />}
+        {commit && <FileTree files={files} open={open} onOpen={onOpen} />}
         <div className="editor-host" ref={host} />
       </div>
       <button type="button" aria-disabled={disabled || running} onClick={() => void completeAtCursor()}>
