@@ -47,7 +47,12 @@ async function main(): Promise<void> {
       await page.getByTestId(id).and(page.locator('[data-tokens]')).waitFor({ timeout: STAGE_MS });
       console.log(`${id}: ${JSON.stringify(await page.getByTestId(id).textContent())}`);
     }
-    await page.screenshot({ path: values.out, fullPage: true });
+    // The whole page in one viewport: content-visibility skips painting rows off-screen, which a fullPage capture
+    // (stitched past the viewport) would show blank.
+    const height = await page.evaluate(() => document.documentElement.scrollHeight);
+    await page.setViewportSize({ width: 1280, height });
+    await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
+    await page.screenshot({ path: values.out });
     console.log(`wrote ${values.out}`);
   } finally {
     await browser.close();
