@@ -185,7 +185,7 @@ export function App() {
       const status = await pipeline.call((api) => api.initBackend(settings.backend));
       if (!live) return;
       setBackend((known) => ({ ...status, available: status.available ?? known?.available ?? null }));
-      const info = await pipeline.call((api, progress) => api.loadModel(settings.model, progress));
+      const info = await pipeline.call((api, progress) => api.loadModel(settings.model, progress, { stallSeconds: settings.stallSeconds }));
       if (!live) return;
       setModel(info);
       setAnnouncement(`Model ready: ${info.name} on ${BACKEND_LABEL[status.backend]}.`);
@@ -453,6 +453,15 @@ export function App() {
         {error && (
           <div className="error" role="alert" data-testid="error">
             <strong>{error.stage} failed{error.code ? ` (${error.code})` : ''}:</strong> {error.message}
+            {/* Nothing of a failed load is kept: loading again starts over (the repository reopens once the model is there). */}
+            {error.stage === 'model' && (
+              <>
+                {' '}
+                <button type="button" onClick={() => setModelRequest((n) => n + 1)}>
+                  Load again
+                </button>
+              </>
+            )}
           </div>
         )}
         {repo && (

@@ -141,14 +141,14 @@ const api: PipelineApi = {
     return { smollm2: await hasModelFile(appBaseUrl(), SMOLLM2_GGUF_PATH) };
   },
 
-  async loadModel(choice, onProgress) {
+  async loadModel(choice, onProgress, options) {
     dropAdapter();
     adapterModels = null;
     for (const cache of Object.values(promptCaches ?? {})) cache.clear();
     promptCaches = null;
     if (loaded) await disposeLoadedModel(loaded);
     loaded = null;
-    loaded = await loadModelChoice(choice, onProgress);
+    loaded = await loadModelChoice(choice, onProgress, { stallMs: options?.stallSeconds && options.stallSeconds * 1000 });
     const { model, encoder, encoderId, hypernetwork, evoHypernetwork, info } = loaded;
     adapterModels = { baseModel: model.config, encoder, encoderId, encoderName: info.encoder, hypernetwork, evoHypernetwork };
     const { numLayers, maxPositionEmbeddings } = loaded.model.config;
