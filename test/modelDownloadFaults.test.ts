@@ -94,7 +94,7 @@ describe('a Hugging Face directory', () => {
   const CUT_FILE: Record<string, { code: string; name: string }> = {
     'config.json': { code: 'not-json', name: 'ModelConfigError' },
     'tokenizer.json': { code: 'invalid_json', name: 'TokenizerLoadError' },
-    'model.safetensors': { code: 'incomplete-buffer', name: 'SafetensorsError' },
+    'model.safetensors': { code: 'truncated', name: 'ModelLoadError' },
   };
   const cases = ['config.json', 'tokenizer.json', 'model.safetensors'].flatMap((file) => ['HTTP 500', 'a connection dropped mid-transfer', 'a cut file sent whole', 'a stall'].map((fault) => [file, fault] as const));
 

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { parseModelConfig, type ModelConfig } from './config.ts';
 import { checkHfTensor, hfTensorShapes, LlamaModel, uploadHfTensor, weightsFromHfTensors } from './llama.ts';
 import { parseSafetensors, SafetensorsError, streamSafetensors, toFloat32, type SafetensorsEntry } from './safetensors.ts';
+import { formatBytes } from '../util/formatBytes.ts';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../util/jsonDepth.ts';
 import { BpeTokenizer } from '../tokenizer/bpeTokenizer.ts';
 import { fetchModelFile } from './fetchModelFile.ts';
@@ -111,14 +112,25 @@ export async function loadHfModel(
         loaded += entry.data.byteLength;
         onProgress?.({ stage: 'weights', file: shard, loaded, total });
       };
+      /** Bytes of the streamed file read so far, and the length its header describes (once read). */
+      const streamed = { bytes: 0, described: 0 };
       try {
         if (file instanceof Response && file.body) {
           const length = Number(file.headers.get('content-length'));
           const compressed = file.headers.has('content-encoding') && file.headers.get('content-encoding') !== 'identity';
+          const known = length > 0 && !compressed ? length : 0;
           await streamSafetensors(file.body, addTensor, {
             maxHeaderBytes,
-            fileByteLength: length > 0 && !compressed ? length : undefined,
+            onBytes: (bytes) => {
+              streamed.bytes = bytes;
+            },
             onHeader: (header) => {
+              streamed.described = header.fileByteLength;
+              // A Content-Length short of the header's length: cut short, said before the rest downloads.
+              if (known && known < header.fileByteLength) throw cutShort(shard, known, header.fileByteLength);
+              if (known > header.fileByteLength) {
+                throw new SafetensorsError('incomplete-buffer', `${shard} is ${known} bytes, more than the ${header.fileByteLength} its header describes`);
+              }
               if (shards.length === 1 && !total) total = header.fileByteLength - header.dataStart;
             },
           });
@@ -128,8 +140,11 @@ export async function loadHfModel(
           for (const [name, entry] of parsed.tensors) addTensor(name, entry);
         }
       } catch (error) {
-        // A file cut short by a server that announced the short length reads as a bad safetensors file: say which.
-        throw error instanceof SafetensorsError ? new SafetensorsError(error.code, `${shard}: ${error.message}`) : error;
+        if (!(error instanceof SafetensorsError) || error.message.startsWith(shard)) throw error;
+        // A stream that ends before the length its own header describes was cut short (a compressed answer has no
+        // Content-Length to tell it sooner); any other fault is the file's, and named with it.
+        if (error.code === 'incomplete-buffer' && streamed.described && streamed.bytes < streamed.described) throw cutShort(shard, streamed.bytes, streamed.described);
+        throw new SafetensorsError(error.code, `${shard}: ${error.message}`);
       }
     }
     const model = new LlamaModel(config, weightsFromHfTensors(config, tensors));
@@ -139,6 +154,12 @@ export async function loadHfModel(
     for (const tensor of tensors.values()) tensor.dispose();
     throw error;
   }
+}
+
+/** A safetensors file that holds fewer bytes than its header describes. */
+function cutShort(file: string, bytes: number, described: number): ModelLoadError {
+  return new ModelLoadError('truncated', file, `${file} ended after ${formatBytes(bytes)} of the ${formatBytes(described)} its header describes: `
+    + 'the file was cut short, on the server or on its way. Load again to retry.');
 }
 
 /**
