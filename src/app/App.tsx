@@ -327,16 +327,27 @@ export function App() {
     }
   }, [pipeline, backend]);
 
-  /** Leaves a stalled backend behind: a fresh worker on the other one, which resumes the session's work. */
+  /** Leaves a stalled or failed backend behind: a fresh worker on the other one, which resumes the session's work. */
   const switchBackend = useCallback(
-    (next: BackendName) => {
+    (next: BackendName, why = '') => {
       const { repo, selected } = sessionRef.current;
       if (repo && selected) reopen.current = { url: repo.url, depth: settings.historyDepth, commit: selected, adapter: true };
-      setNotice(`Switched to ${BACKEND_LABEL[next]}: loading the model again and resuming.`);
+      setNotice(`${why}Switched to ${BACKEND_LABEL[next]}: loading the model again and resuming${repo ? ` ${repo.name} and its adapter` : ''}.`);
       setSettings((s) => ({ ...s, backend: next }));
       pipeline.restart();
     },
     [pipeline, settings.historyDepth],
+  );
+
+  // The GPU failed mid-work (device lost, out of memory): its model is gone, so the session moves to WASM.
+  const backendRef = useRef(backend);
+  backendRef.current = backend;
+  useEffect(
+    () => pipeline.onGpuFault((fault) => {
+      if (backendRef.current?.backend !== 'webgpu') return;
+      switchBackend('wasm', `${fault.message}. `);
+    }),
+    [pipeline, switchBackend],
   );
 
   const { repo, commits, selected, diff, summary, adapter } = session;
