@@ -13,6 +13,10 @@ import { fetchModelFile } from '../src/model/fetchModelFile.ts';
 import { loadGgufModel } from '../src/model/gguf.ts';
 import { filesFromUrl, loadHfModel, loadTokenizer } from '../src/model/loadHfModel.ts';
 import { loadHypernetwork } from '../src/code2lora/loadHypernetwork.ts';
+import { MODEL_CACHE } from '../src/offline/cachePolicy.ts';
+import { ModelFileCache } from '../src/offline/modelFileCache.ts';
+import { modelIndex } from '../server/modelIndex.ts';
+import { MemoryCacheStorage } from './support/memoryCacheStorage.ts';
 import { tinyGguf } from './fixtures/tinyGguf.ts';
 import { tinyConfig } from './fixtures/tinyModel.ts';
 import { startModelFileServer, type ModelFileFault, type ModelFileServer } from './support/modelFileServer.ts';
@@ -50,7 +54,9 @@ beforeAll(async () => {
   await symlink(resolve('public/models/c2l-base'), join(root, 'c2l-base'));
   await symlink(resolve('public/models/smollm2-135m-instruct/code2lora-static'), join(root, 'code2lora-static'));
   // A tiny Hugging Face directory for the fault matrix (fast to load again after every fault); c2l-base for the stopped server.
-  await mkdir(join(root, 'tiny-hf'));
+  // The app's layout for the model file cache: models/<model>/ and models/index.json with each file's digest.
+  await mkdir(join(root, 'models', 'tiny-hf'), { recursive: true });
+  await symlink(join(root, 'models', 'tiny-hf'), join(root, 'tiny-hf'));
   const tokenizer = trainBpeTokenizer({ texts: ['def add(a, b):\n    return a + b\n'.repeat(50)], vocabSize: 300, specialTokens: ['<|endoftext|>'] });
   const config = tinyConfig({ vocab_size: tokenizer.vocabSize, hidden_size: 64, intermediate_size: 128 });
   const random = LlamaModel.random(config, { seed: 2, std: 0.2 });
@@ -59,6 +65,7 @@ beforeAll(async () => {
   await writeFile(join(root, 'tiny-hf', 'tokenizer.json'), JSON.stringify(tokenizer.toJSON()));
   random.dispose();
   tinyVocabulary = tokenizer.vocabSize;
+  await writeFile(join(root, 'models', 'index.json'), JSON.stringify(await modelIndex(join(root, 'models'))));
   await mkdir(join(root, 'tiny-gguf'));
   const { file, reference } = await tinyGguf(tinyConfig({ vocab_size: 260, rms_norm_eps: Math.fround(1e-5), num_attention_heads: 4, num_key_value_heads: 2 }));
   reference.dispose();
@@ -227,5 +234,48 @@ describe('a hypernetwork (SmolLM2\'s code2lora-static)', () => {
     const hypernetwork = await load();
     expect(hypernetwork).toMatchObject({ kind: 'code2lora-static', trained: true });
     for (const tensor of hypernetwork.weights.values()) tensor.dispose();
+  });
+});
+
+describe('through the app\'s model file cache (Cache Storage)', () => {
+  const WEIGHTS = 'models/tiny-hf/model.safetensors';
+
+  it.each(['a connection dropped mid-transfer', 'a cut file sent whole', 'a stall', 'HTTP 500'])('model.safetensors with %s is not kept; the next load fetches it whole, keeps it, and loads from the cache with the server failing', async (fault) => {
+    const storage = new MemoryCacheStorage();
+    // As the worker makes it (loadModelChoice.ts): downloads through fetchModelFile, with the stall limit.
+    const cache = new ModelFileCache({
+      appBase: new URL(`${server.url}/`), caches: storage.asCacheStorage(),
+      fetch: (input, init) => fetchModelFile(String(input), { init, stallMs: STALL_MS }),
+    });
+    const load = async () => {
+      const files = (name: string) => cache.fetchFile(`${server.url}/models/tiny-hf/${name}`);
+      const tokenizer = await loadTokenizer(files);
+      return { ...(await loadHfModel(files)), tokenizer };
+    };
+    const kept = async () => {
+      await cache.settled();
+      return (storage.snapshot()[MODEL_CACHE] ?? []).map((url) => url.slice(server.url.length + 1)).sort();
+    };
+
+    server.faults.set('model.safetensors', Object.fromEntries(faultsFor('model.safetensors'))[fault]);
+    try {
+      const { error } = await failure(load);
+      expect(error.message).toContain('model.safetensors');
+    } finally {
+      server.faults.clear();
+    }
+    expect(await kept()).not.toContain(WEIGHTS);
+
+    (await load()).model.dispose();
+    expect(await kept()).toEqual(['models/index.json', 'models/tiny-hf/config.json', WEIGHTS, 'models/tiny-hf/tokenizer.json']);
+    // Whole and current: the next load reads every file from the cache, whatever the server does.
+    for (const file of ['config.json', 'tokenizer.json', 'model.safetensors']) server.faults.set(file, { status: 500 });
+    try {
+      const { model, tokenizer } = await load();
+      expect([model.config.hiddenSize, tokenizer.vocabSize]).toEqual([64, tinyVocabulary]);
+      model.dispose();
+    } finally {
+      server.faults.clear();
+    }
   });
 });

@@ -134,7 +134,13 @@ let modelIndex: Promise<Set<string> | null> | null = null;
 
 /** The app's own models/ files, or null when the server has no index (then files are probed one by one). */
 function servedModelFiles(): Promise<Set<string> | null> {
-  modelIndex ??= modelFiles().index().then((index) => (index ? new Set(index.files) : null), () => null);
+  modelIndex ??= modelFiles().index().then((index) => {
+    if (!index) modelIndex = null; // none now: asked for again by the next load
+    return index ? new Set(index.files) : null;
+  }, () => {
+    modelIndex = null;
+    return null;
+  });
   return modelIndex;
 }
 
