@@ -21,6 +21,14 @@ async function faultOn(page: Page, file: string, fault: (route: Route) => Promis
   return state;
 }
 
+/** The model files kept in Cache Storage for offline use (src/offline/modelFileCache.ts), as paths. */
+function keptModelFiles(page: Page): Promise<string[]> {
+  return page.evaluate(async () => {
+    const cache = await caches.open('code2lora-models');
+    return (await cache.keys()).map((request) => new URL(request.url).pathname.slice(1));
+  });
+}
+
 /** The model's load failed with `code`, its message as `message`; Load again (the fault lifted) loads c2l-base. */
 async function failsThenLoadsAgain(page: Page, fault: { lifted: boolean }, code: string, message: RegExp): Promise<void> {
   const alert = page.getByTestId('error');
@@ -42,8 +50,13 @@ test('model.safetensors cut off mid-transfer: the alert names the file and how m
     await route.fulfill({ response, body: body.subarray(0, Math.floor(body.length / 3)) });
   });
   await page.goto('/?model=c2l-base&backend=wasm');
+  const alert = page.getByTestId('error');
+  await expect(alert).toContainText('model failed (truncated):', { timeout: 60_000 });
+  // The cut file is not kept for offline use (models/index.json gives its SHA-256), so Load again fetches it again.
+  expect(await keptModelFiles(page)).not.toContain('models/c2l-base/model.safetensors');
   await failsThenLoadsAgain(page, fault, 'truncated',
     /^model failed \(truncated\): model\.safetensors ended after 6\.0 MiB of the 18\.0 MiB its header describes: the file was cut short, on the server or on its way\. Load again to retry\. Load again$/);
+  await expect.poll(() => keptModelFiles(page)).toContain('models/c2l-base/model.safetensors');
   expect(fault.requests).toBe(2);
   const { head } = served.repos[0];
   await loadRepository(page, served.url(), head, 60_000);
