@@ -4,16 +4,14 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/model/backend.ts';
-import { toHfConfig, type ModelConfig } from '../src/model/config.ts';
+import type { ModelConfig } from '../src/model/config.ts';
 import {
-  dequantizeGgufTensor, GgufError, hfNameForGgufTensor, loadGgufModel, parseGguf, unpermuteRotaryRows, type GgufTensorInfo,
+  dequantizeGgufTensor, GgufError, loadGgufModel, parseGguf, unpermuteRotaryRows, type GgufTensorInfo,
 } from '../src/model/gguf.ts';
-import { LlamaModel } from '../src/model/llama.ts';
-import { loadHfModel } from '../src/model/loadHfModel.ts';
-import { floatToHalf, writeSafetensors } from '../src/model/safetensors.ts';
-import { BYTE_TO_CHAR } from '../src/tokenizer/byteLevel.ts';
+import { floatToHalf } from '../src/model/safetensors.ts';
 import { seededUniform } from '../src/util/random.ts';
-import { writeGguf, type MetadataEntry, type TensorToWrite } from './fixtures/ggufWriter.ts';
+import { writeGguf, type MetadataEntry } from './fixtures/ggufWriter.ts';
+import { tinyGguf } from './fixtures/tinyGguf.ts';
 import { maxAbsDiff, tinyConfig } from './fixtures/tinyModel.ts';
 
 const f32Bytes = (values: ArrayLike<number>) => new Uint8Array(Float32Array.from(values).buffer);
@@ -147,103 +145,6 @@ describe('unpermuteRotaryRows', () => {
 });
 
 // ---- whole models ----
-
-/** llama.cpp's permute(): rows of each head reordered from [half, i] to [i, half]. */
-function permuteRotaryRows(values: Float32Array, heads: number, columns: number): Float32Array {
-  const headDim = values.length / columns / heads;
-  const out = new Float32Array(values.length);
-  for (let h = 0; h < heads; h++) {
-    for (let part = 0; part < 2; part++) {
-      for (let i = 0; i < headDim / 2; i++) {
-        const from = (h * headDim + part * (headDim / 2) + i) * columns;
-        out.set(values.subarray(from, from + columns), (h * headDim + 2 * i + part) * columns);
-      }
-    }
-  }
-  return out;
-}
-
-/** 256 byte tokens, merges for "de", "f" + " ", and a control token: a gpt2-style vocabulary of 260. */
-function tinyVocabulary(): { tokens: string[]; merges: string[]; types: number[] } {
-  const tokens = [...BYTE_TO_CHAR, 'de', 'ĠĠ', 'ĠĠĠĠ', '<|endoftext|>'];
-  return { tokens, merges: ['d e', 'Ġ Ġ', 'ĠĠ ĠĠ'], types: tokens.map((t) => (t === '<|endoftext|>' ? 3 : 1)) };
-}
-
-/** A random tiny llama written as llama.cpp would: GGUF names, q/k permuted, F32/F16 mixed, embedded tokenizer. */
-async function tinyGguf(config: ModelConfig, { seed = 3, pre = 'smollm' } = {}): Promise<{ file: Uint8Array; reference: LlamaModel }> {
-  const reference = LlamaModel.random(config, { seed, std: 0.2 });
-  const hf = await reference.toSafetensorsTensors('F32');
-  const ggufName: Record<string, string> = {
-    'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight',
-  };
-  const modules: Record<string, string> = { q_proj: 'attn_q', k_proj: 'attn_k', v_proj: 'attn_v', o_proj: 'attn_output', gate_proj: 'ffn_gate', up_proj: 'ffn_up', down_proj: 'ffn_down' };
-  const tensors: TensorToWrite[] = Object.entries(hf).map(([name, tensor], index) => {
-    let gname = ggufName[name];
-    const m = /^model\.layers\.(\d+)\.(?:self_attn|mlp)\.(\w+)\.(weight|bias)$/.exec(name);
-    if (m) gname = `blk.${m[1]}.${modules[m[2]]}.${m[3]}`;
-    const norm = /^model\.layers\.(\d+)\.(input|post_attention)_layernorm\.weight$/.exec(name);
-    if (norm) gname = `blk.${norm[1]}.${norm[2] === 'input' ? 'attn_norm' : 'ffn_norm'}.weight`;
-    let values = tensor.data as Float32Array;
-    const columns = tensor.shape.length === 2 ? tensor.shape[1] : 1;
-    if (m?.[2] === 'q_proj') values = permuteRotaryRows(values, config.numHeads, columns);
-    if (m?.[2] === 'k_proj') values = permuteRotaryRows(values, config.numKvHeads, columns);
-    // Every other matrix as F16 (values rounded first so both models hold the same numbers).
-    const asHalf = tensor.shape.length === 2 && index % 2 === 0;
-    const dims = [...tensor.shape].reverse();
-    if (!asHalf) return { name: gname, type: 0, dims, data: f32Bytes(values) };
-    return { name: gname, type: 1, dims, data: new Uint8Array(Uint16Array.from(values, floatToHalf).buffer) };
-  });
-  const { tokens, merges, types } = tinyVocabulary();
-  const metadata: MetadataEntry[] = [
-    ['general.architecture', 'string', 'llama'],
-    ['llama.block_count', 'u32', config.numLayers],
-    ['llama.context_length', 'u32', config.maxPositionEmbeddings],
-    ['llama.embedding_length', 'u32', config.hiddenSize],
-    ['llama.feed_forward_length', 'u32', config.intermediateSize],
-    ['llama.attention.head_count', 'u32', config.numHeads],
-    ['llama.attention.head_count_kv', 'u32', config.numKvHeads],
-    ['llama.rope.freq_base', 'f32', config.ropeTheta],
-    ['llama.attention.layer_norm_rms_epsilon', 'f32', config.rmsNormEps],
-    ['tokenizer.ggml.model', 'string', 'gpt2'],
-    ['tokenizer.ggml.pre', 'string', pre],
-    ['tokenizer.ggml.tokens', 'array', { type: 'string', values: tokens }],
-    ['tokenizer.ggml.token_type', 'array', { type: 'i32', values: types }],
-    ['tokenizer.ggml.merges', 'array', { type: 'string', values: merges }],
-    ['tokenizer.ggml.eos_token_id', 'u32', tokens.length - 1],
-  ];
-  const file = writeGguf({ metadata, tensors });
-  reference.dispose();
-  // The reference holds exactly what the file holds (F16 values rounded), loaded through the safetensors path.
-  return { file, reference: await referenceFromFile(config, file) };
-}
-
-/** The reference model: the file's own tensor values (F16 widened), un-permuted by hand, through the safetensors path. */
-async function referenceFromFile(config: ModelConfig, file: Uint8Array): Promise<LlamaModel> {
-  const gguf = parseGguf(file);
-  const tensors: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
-  for (const info of gguf.tensors) {
-    let values = dequantizeGgufTensor(file, info);
-    const columns = info.shape.length === 2 ? info.shape[1] : 1;
-    // Rows of head h: GGUF row 2i+part is HF row part*headDim/2+i (the inverse of permuteRotaryRows above).
-    if (info.name.includes('.attn_q.')) values = inverseByLookup(values, config.numHeads, columns);
-    if (info.name.includes('.attn_k.')) values = inverseByLookup(values, config.numKvHeads, columns);
-    tensors[hfNameForGgufTensor(info.name)!] = { dtype: 'F32', shape: info.shape, data: values };
-  }
-  const files: Record<string, Uint8Array> = {
-    'config.json': new TextEncoder().encode(JSON.stringify(toHfConfig(config))),
-    'model.safetensors': writeSafetensors(tensors),
-  };
-  return (await loadHfModel(async (name) => files[name] ?? null)).model;
-}
-
-/** Inverse of permuteRotaryRows found by permuting row indices (independent of unpermuteRotaryRows' arithmetic). */
-function inverseByLookup(values: Float32Array, heads: number, columns: number): Float32Array {
-  const rows = values.length / columns;
-  const rowIds = permuteRotaryRows(Float32Array.from({ length: rows }, (_, i) => i), heads, 1);
-  const out = new Float32Array(values.length);
-  rowIds.forEach((hfRow, ggufRow) => out.set(values.subarray(ggufRow * columns, (ggufRow + 1) * columns), hfRow * columns));
-  return out;
-}
 
 describe('loadGgufModel', () => {
   const IDS = [5, 17, 3, 42, 8, 8, 200, 1, 33, 12, 0, 7, 259];

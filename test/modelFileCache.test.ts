@@ -1,4 +1,5 @@
-// The model file cache: a model file is kept when first fetched and read from the cache while its models/index.json version matches; a new version is fetched again; without network the kept copies (and the kept index) are used; an incomplete download is never kept; the git proxy and other origins go to the network untouched. Listing and deleting for the Caches section.
+// The model file cache: a model file is kept when first fetched and read from the cache while its models/index.json version matches; a new version is fetched again; without network the kept copies (and the kept index) are used; an incomplete download, or a file cut short but sent whole (not its version's SHA-256), is never kept; the git proxy and other origins go to the network untouched. Listing and deleting for the Caches section.
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MODEL_CACHE, VERSION_HEADER } from '../src/offline/cachePolicy.ts';
 import { deleteAllCachedModelFiles, deleteCachedModelFile, listCachedModelFiles, ModelFileCache } from '../src/offline/modelFileCache.ts';
@@ -8,6 +9,8 @@ const appBase = new URL('https://app.example/');
 const CONFIG = 'https://app.example/models/c2l-base/config.json';
 const WEIGHTS = 'https://app.example/models/c2l-base/model.safetensors';
 const INDEX = 'https://app.example/models/index.json';
+/** A file's version in models/index.json: the first 16 hex digits of its SHA-256 (server/modelIndex.ts). */
+const v = (body: string) => createHash('sha256').update(body).digest('hex').slice(0, 16);
 
 /** A server of `files` (path -> body) with models/index.json versions, that counts requests and can be taken offline. */
 function server(files: Record<string, string>, versions: Record<string, string>) {
@@ -31,7 +34,7 @@ function server(files: Record<string, string>, versions: Record<string, string>)
 }
 
 function setup(files: Record<string, string> = { 'models/c2l-base/config.json': '{"hidden":8}', 'models/c2l-base/model.safetensors': 'WEIGHTS-v1' },
-  versions: Record<string, string> = { 'models/c2l-base/config.json': 'c1', 'models/c2l-base/model.safetensors': 'w1' }) {
+  versions: Record<string, string> = { 'models/c2l-base/config.json': v('{"hidden":8}'), 'models/c2l-base/model.safetensors': v('WEIGHTS-v1') }) {
   const storage = new MemoryCacheStorage();
   const { state, fetchFn } = server(files, versions);
   const notKept: string[] = [];
@@ -46,7 +49,7 @@ describe('ModelFileCache', () => {
     expect(await (await first.fetchFile(WEIGHTS)).text()).toBe('WEIGHTS-v1');
     await first.settled();
     expect(storage.snapshot()[MODEL_CACHE]).toEqual(expect.arrayContaining([INDEX, WEIGHTS]));
-    expect((await (await storage.open(MODEL_CACHE)).match(WEIGHTS))!.headers.get(VERSION_HEADER)).toBe('w1');
+    expect((await (await storage.open(MODEL_CACHE)).match(WEIGHTS))!.headers.get(VERSION_HEADER)).toBe(v('WEIGHTS-v1'));
 
     state.requests.length = 0;
     const second = make(); // a new visit: a new worker
@@ -60,12 +63,12 @@ describe('ModelFileCache', () => {
     await (await first.fetchFile(WEIGHTS)).text();
     await first.settled();
     state.files['models/c2l-base/model.safetensors'] = 'WEIGHTS-v2';
-    state.versions['models/c2l-base/model.safetensors'] = 'w2';
+    state.versions['models/c2l-base/model.safetensors'] = v('WEIGHTS-v2');
     const second = make();
     expect(await (await second.fetchFile(WEIGHTS)).text()).toBe('WEIGHTS-v2');
     await second.settled();
     const kept = (await (await storage.open(MODEL_CACHE)).match(WEIGHTS))!;
-    expect(kept.headers.get(VERSION_HEADER)).toBe('w2');
+    expect(kept.headers.get(VERSION_HEADER)).toBe(v('WEIGHTS-v2'));
     expect(await kept.text()).toBe('WEIGHTS-v2');
   });
 
@@ -114,8 +117,28 @@ describe('ModelFileCache', () => {
     expect(storage.snapshot()[MODEL_CACHE]).toContain(WEIGHTS);
   });
 
+  it('never keeps a file cut short but sent whole (its own short Content-Length, or compressed and ended cleanly early): not its version\'s content', async () => {
+    const { storage, state, make, notKept } = setup();
+    const cache = make();
+    for (const headers of [{ 'content-length': '4' }, { 'content-encoding': 'gzip' }] as Record<string, string>[]) {
+      state.override.set(WEIGHTS, () => new Response('WEIG', { headers }));
+      // The caller gets the bytes as they came (the loader refuses them with its own error); the cache keeps none.
+      expect(await (await cache.fetchFile(WEIGHTS)).text()).toBe('WEIG');
+      await cache.settled();
+      expect(storage.snapshot()[MODEL_CACHE]).not.toContain(WEIGHTS);
+    }
+    expect(notKept).toEqual(['models/c2l-base/model.safetensors', 'models/c2l-base/model.safetensors']);
+    // Load again: not from the cache but the network, and the whole file is kept.
+    state.override.clear();
+    state.requests.length = 0;
+    expect(await (await cache.fetchFile(WEIGHTS)).text()).toBe('WEIGHTS-v1');
+    expect(state.requests).toEqual([`GET ${WEIGHTS}`]);
+    await cache.settled();
+    expect(storage.snapshot()[MODEL_CACHE]).toContain(WEIGHTS);
+  });
+
   it('does not keep an error answer, nor a file the index gives no version', async () => {
-    const { storage, make } = setup({ 'models/c2l-base/config.json': '{}', 'models/extra/unlisted.bin': 'xyz' }, { 'models/c2l-base/config.json': 'c1' });
+    const { storage, make } = setup({ 'models/c2l-base/config.json': '{}', 'models/extra/unlisted.bin': 'xyz' }, { 'models/c2l-base/config.json': v('{}') });
     const cache = make();
     expect((await cache.fetchFile('https://app.example/models/c2l-base/absent.json')).status).toBe(404);
     expect(await (await cache.fetchFile('https://app.example/models/extra/unlisted.bin')).text()).toBe('xyz');
@@ -168,8 +191,8 @@ describe('the Caches section', () => {
     const caches = storage.asCacheStorage();
     const listed = await listCachedModelFiles(caches, appBase);
     expect(listed.map(({ path, bytes, version }) => ({ path, bytes, version }))).toEqual([
-      { path: 'models/c2l-base/config.json', bytes: 12, version: 'c1' },
-      { path: 'models/c2l-base/model.safetensors', bytes: 10, version: 'w1' },
+      { path: 'models/c2l-base/config.json', bytes: 12, version: v('{"hidden":8}') },
+      { path: 'models/c2l-base/model.safetensors', bytes: 10, version: v('WEIGHTS-v1') },
     ]);
     expect(Number.isNaN(Date.parse(listed[0].stored!))).toBe(false);
 

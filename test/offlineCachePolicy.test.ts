@@ -1,7 +1,8 @@
 // Which requests the offline caches may keep (the app's own files and model files; never the git proxy, another origin, a Range or non-GET request) and which responses count as complete (200 with a Content-Length that the body matches).
 import { describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import {
-  checkedLength, completeness, IncompleteBodyError, keepIfComplete, MODEL_CACHE, modelCacheRole, pathBelowBase,
+  checkedDigest, checkedLength, completeness, DigestMismatchError, IncompleteBodyError, keepIfComplete, MODEL_CACHE, modelCacheRole, pathBelowBase,
 } from '../src/offline/cachePolicy.ts';
 import { failingBody, MemoryCacheStorage } from './support/memoryCacheStorage.ts';
 
@@ -101,6 +102,25 @@ describe('checkedLength', () => {
   it('fails a body that ends short or runs long', async () => {
     await expect(readAll(checkedLength(chunks(3, 3), 7))).rejects.toBeInstanceOf(IncompleteBodyError);
     await expect(readAll(checkedLength(chunks(5, 5), 7))).rejects.toThrow('The body ended after 10 of 7 bytes');
+  });
+});
+
+describe('checkedDigest', () => {
+  const body = (chunks: string[]) => new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const chunk of chunks) controller.enqueue(new TextEncoder().encode(chunk));
+      controller.close();
+    },
+  });
+  const prefix = createHash('sha256').update('model weights, whole').digest('hex').slice(0, 16);
+
+  it('passes a body whose SHA-256 begins with the prefix, in any chunking', async () => {
+    expect(await readAll(checkedDigest(body(['model weights, whole']), prefix))).toBe(20);
+    expect(await readAll(checkedDigest(body(['model', ' weights,', ' wh', 'ole']), prefix))).toBe(20);
+  });
+
+  it('fails a body with other content, e.g. the same file cut short', async () => {
+    await expect(readAll(checkedDigest(body(['model weights, wh']), prefix))).rejects.toBeInstanceOf(DigestMismatchError);
   });
 });
 

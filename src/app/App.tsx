@@ -185,7 +185,7 @@ export function App() {
       const status = await pipeline.call((api) => api.initBackend(settings.backend));
       if (!live) return;
       setBackend((known) => ({ ...status, available: status.available ?? known?.available ?? null }));
-      const info = await pipeline.call((api, progress) => api.loadModel(settings.model, progress));
+      const info = await pipeline.call((api, progress) => api.loadModel(settings.model, progress, { stallSeconds: settings.stallSeconds }));
       if (!live) return;
       setModel(info);
       setAnnouncement(`Model ready: ${info.name} on ${BACKEND_LABEL[status.backend]}.`);
@@ -330,16 +330,27 @@ export function App() {
     }
   }, [pipeline, backend]);
 
-  /** Leaves a stalled backend behind: a fresh worker on the other one, which resumes the session's work. */
+  /** Leaves a stalled or failed backend behind: a fresh worker on the other one, which resumes the session's work. */
   const switchBackend = useCallback(
-    (next: BackendName) => {
+    (next: BackendName, why = '') => {
       const { repo, selected } = sessionRef.current;
       if (repo && selected) reopen.current = { url: repo.url, depth: settings.historyDepth, commit: selected, adapter: true };
-      setNotice(`Switched to ${BACKEND_LABEL[next]}: loading the model again and resuming.`);
+      setNotice(`${why}Switched to ${BACKEND_LABEL[next]}: loading the model again and resuming${repo ? ` ${repo.name} and its adapter` : ''}.`);
       setSettings((s) => ({ ...s, backend: next }));
       pipeline.restart();
     },
     [pipeline, settings.historyDepth],
+  );
+
+  // The GPU failed mid-work (device lost, out of memory): its model is gone, so the session moves to WASM.
+  const backendRef = useRef(backend);
+  backendRef.current = backend;
+  useEffect(
+    () => pipeline.onGpuFault((fault) => {
+      if (backendRef.current?.backend !== 'webgpu') return;
+      switchBackend('wasm', `${fault.message}. `);
+    }),
+    [pipeline, switchBackend],
   );
 
   const { repo, commits, selected, diff, summary, adapter } = session;
@@ -456,6 +467,15 @@ export function App() {
         {error && (
           <div className="error" role="alert" data-testid="error">
             <strong>{error.stage} failed{error.code ? ` (${error.code})` : ''}:</strong> {error.message}
+            {/* Nothing of a failed load is kept: loading again starts over (the repository reopens once the model is there). */}
+            {error.stage === 'model' && (
+              <>
+                {' '}
+                <button type="button" onClick={() => setModelRequest((n) => n + 1)}>
+                  Load again
+                </button>
+              </>
+            )}
           </div>
         )}
         {repo && (

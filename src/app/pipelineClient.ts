@@ -33,6 +33,7 @@ export class PipelineClient {
   private api: Comlink.Remote<PipelineApi>;
   private readonly inFlight = new Set<InFlight>();
   private readonly restartListeners = new Set<() => void>();
+  private readonly gpuFaultListeners = new Set<(fault: { code: string; message: string }) => void>();
   private disposed = false;
 
   /** `onProgress` hears the progress of running calls only: a cancelled call's late reports never reach it. */
@@ -71,7 +72,12 @@ export class PipelineClient {
       };
       this.inFlight.add(entry);
       signal?.addEventListener('abort', onAbort, { once: true });
-      settled.then(resolve, reject).finally(() => {
+      settled.then(resolve, (error: unknown) => {
+        // Told once per worker: a restart (which the listener may start) silences the calls still running.
+        const heard = entry.live && isGpuFault(error);
+        reject(error);
+        if (heard) for (const listener of this.gpuFaultListeners) listener(error);
+      }).finally(() => {
         entry.live = false;
         this.inFlight.delete(entry);
         signal?.removeEventListener('abort', onAbort);
@@ -116,6 +122,15 @@ export class PipelineClient {
     this.disposed = false;
   }
 
+  /**
+   * Hears a call failing because the worker's GPU failed (BackendError DeviceLost or OutOfMemory, model/backend.ts):
+   * the worker's model is gone, so the listener should move the session to another backend.
+   */
+  onGpuFault(listener: (fault: { code: string; message: string }) => void): () => void {
+    this.gpuFaultListeners.add(listener);
+    return () => this.gpuFaultListeners.delete(listener);
+  }
+
   onRestart(listener: () => void): () => void {
     this.restartListeners.add(listener);
     return () => this.restartListeners.delete(listener);
@@ -127,4 +142,10 @@ export class PipelineClient {
     this.worker.terminate();
     this.disposed = true;
   }
+}
+
+/** The worker's BackendError codes (model/backend.ts; the UI thread does not load tfjs to check the class). */
+function isGpuFault(error: unknown): error is { code: string; message: string } {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'DeviceLost' || code === 'OutOfMemory';
 }

@@ -3,7 +3,7 @@ import * as git from 'isomorphic-git';
 import type { HttpClient } from 'isomorphic-git';
 import { GitError, rethrowAsGitError } from './errors.ts';
 import { guardHttp, throwIfCancelled } from './guardedHttp.ts';
-import { type GitFs, makeDirectories, pathExists, removeDirectory } from './fsUtil.ts';
+import { flush, type GitFs, makeDirectories, pathExists, removeDirectory } from './fsUtil.ts';
 import { asStorageFull } from './storageFull.ts';
 import type { Progress, ProgressCallback } from '../util/progress.ts';
 
@@ -18,7 +18,7 @@ export interface CloneResult {
 export const DEFAULT_HISTORY_DEPTH = 200;
 export const DEFAULT_MAX_CLONE_BYTES = 200 * 1024 * 1024;
 
-/** Written last: a clone directory without it is a half-written clone and is discarded. */
+/** Written last (and flushed): a clone directory without it is a half-written clone and is discarded. */
 export const COMPLETE_MARKER = '.git/code2lora-complete';
 
 /** Progress phases isomorphic-git reports itself and awaits the callback of (index.cjs: indexPack, checkout). */
@@ -86,7 +86,10 @@ export async function cloneRepository({
       if (guarded.streamError) throw guarded.streamError;
       if (!fetched.fetchHead) throw new GitError('EmptyRepository', 'The repository has no commits');
       const current = await git.currentBranch({ fs, dir }) ?? branch ?? 'main';
+      // The new objects are saved before the branch names them: a reload in between finds the clone as it was.
+      await flush(fs);
       await git.writeRef({ fs, dir, ref: `refs/heads/${current}`, value: fetched.fetchHead, force: true });
+      await flush(fs);
       return { head: fetched.fetchHead, branch: current, reused: true, bytes: latest.bytes ?? 0 };
     }
     await removeDirectory(fs, dir);
@@ -103,7 +106,9 @@ export async function cloneRepository({
     } catch {
       throw new GitError('EmptyRepository', 'The repository is empty: it has no commits');
     }
+    await flush(fs);
     await fs.promises.writeFile(`${dir}/${COMPLETE_MARKER}`, url);
+    await flush(fs);
     return { head, branch: current ?? branch ?? 'main', reused: false, bytes: latest.bytes ?? 0 };
   } catch (err) {
     if (!(await isCompleteCloneOf(fs, dir, url))) await removeDirectory(fs, dir);
@@ -138,7 +143,20 @@ export async function openClone({ fs, dir, url }: { fs: GitFs; dir: string; url:
 }
 
 export async function isCompleteCloneOf(fs: GitFs, dir: string, url: string): Promise<boolean> {
-  if (!(await pathExists(fs, `${dir}/${COMPLETE_MARKER}`))) return false;
-  const recorded = await fs.promises.readFile(`${dir}/${COMPLETE_MARKER}`, 'utf8');
-  return String(recorded) === url;
+  return (await completeCloneUrl(fs, dir)) === url;
+}
+
+/**
+ * The URL a complete clone in `dir` was cloned from (its marker's content), or null when there is none. A marker whose
+ * content is gone (a reload while it was being deleted: LightningFS drops the content at once, the tree entry later)
+ * counts as none.
+ */
+export async function completeCloneUrl(fs: GitFs, dir: string): Promise<string | null> {
+  if (!(await pathExists(fs, `${dir}/${COMPLETE_MARKER}`))) return null;
+  try {
+    const recorded: unknown = await fs.promises.readFile(`${dir}/${COMPLETE_MARKER}`, 'utf8');
+    return typeof recorded === 'string' && recorded !== '' ? recorded : null;
+  } catch {
+    return null;
+  }
 }

@@ -3,6 +3,17 @@ import type { PromiseFsClient } from 'isomorphic-git';
 
 export type GitFs = PromiseFsClient;
 
+/**
+ * Makes every change so far survive a reload. LightningFS writes a file's content to IndexedDB at once but saves the
+ * directory tree that reaches it half a second after the last change: until then a reload finds the old tree, in which
+ * a new file is missing while a file overwritten in place already holds its new content. So a write that makes new
+ * files count (a ref that names new objects, the marker of a complete clone) comes after a flush, and a clone is
+ * reported complete only after the flush that follows it. node:fs needs nothing (no flush there).
+ */
+export async function flush(fs: GitFs): Promise<void> {
+  await (fs.promises as { flush?: () => Promise<void> }).flush?.();
+}
+
 export async function pathExists(fs: GitFs, path: string): Promise<boolean> {
   try {
     await fs.promises.stat(path);

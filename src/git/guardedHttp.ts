@@ -1,5 +1,6 @@
 // Wraps an isomorphic-git HTTP client with cancellation, a download-size limit and a byte counter.
 import type { HttpClient, GitHttpRequest, GitHttpResponse } from 'isomorphic-git';
+import { formatBytes } from '../util/formatBytes.ts';
 import { GitError } from './errors.ts';
 
 export interface HttpGuard {
@@ -99,9 +100,4 @@ function keepTail(tail: Uint8Array, chunk: Uint8Array): void {
   tail.set(chunk, 4 - chunk.byteLength);
 }
 
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
-  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
-  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
-}
+export { formatBytes };

@@ -1,7 +1,7 @@
 // The clones kept under one root directory (the app's /repos in LightningFS): list them with URL and size, delete one.
-import { COMPLETE_MARKER } from './clone.ts';
+import { COMPLETE_MARKER, completeCloneUrl } from './clone.ts';
 import { GitError, rethrowAsGitError } from './errors.ts';
-import { type GitFs, pathExists, removeDirectory } from './fsUtil.ts';
+import { flush, type GitFs, pathExists, removeDirectory } from './fsUtil.ts';
 
 export interface StoredClone {
   /** The clone's directory, e.g. /repos/127.0.0.1_8080_demo.git: what `removeStoredClone` takes. */
@@ -23,9 +23,7 @@ export async function listStoredClones({ fs, root }: { fs: GitFs; root: string }
   for (const entry of (await fs.promises.readdir(root)).sort()) {
     const dir = `${root}/${entry}`;
     if (!(await fs.promises.lstat(dir)).isDirectory()) continue;
-    const marker = `${dir}/${COMPLETE_MARKER}`;
-    const url = (await pathExists(fs, marker)) ? String(await fs.promises.readFile(marker, 'utf8')) : null;
-    clones.push({ dir, url, bytes: await directoryBytes(fs, dir) });
+    clones.push({ dir, url: await completeCloneUrl(fs, dir), bytes: await directoryBytes(fs, dir) });
   }
   return clones;
 }
@@ -41,7 +39,14 @@ export async function removeStoredClone({ fs, root, dir }: { fs: GitFs; root: st
     rethrowAsGitError(new GitError('UnsafePath', `Not a stored clone: ${dir}`), 'git.removeStoredClone');
   }
   if (!(await pathExists(fs, dir))) rethrowAsGitError(new GitError('NotCloned', `No clone is stored in ${dir}`), 'git.removeStoredClone');
+  // The marker goes first, and for good, so that a reload mid-delete finds a half-deleted clone, never a complete one
+  // missing files.
+  if (await pathExists(fs, `${dir}/${COMPLETE_MARKER}`)) {
+    await fs.promises.unlink(`${dir}/${COMPLETE_MARKER}`);
+    await flush(fs);
+  }
   await removeDirectory(fs, dir);
+  await flush(fs);
 }
 
 async function directoryBytes(fs: GitFs, dir: string): Promise<number> {

@@ -719,7 +719,14 @@ export async function loadGgufModel(
   { file = 'model.gguf', onProgress, signal }: { file?: string; onProgress?: (progress: GgufLoadProgress) => void; signal?: AbortSignal } = {},
 ): Promise<{ model: LlamaModel; config: ModelConfig; tokenizer: BpeTokenizer; metadata: Map<string, GgufValue> }> {
   const bytes = await readSource(source, file, onProgress, signal);
-  const gguf = parseGguf(bytes);
+  let gguf: ParsedGguf;
+  try {
+    gguf = parseGguf(bytes);
+  } catch (error) {
+    // A file cut short by a server that announced the short length parses as a truncated GGUF: say which file.
+    if (error instanceof GgufError) throw new GgufError(error.code, `${file}: ${error.message}`, { cause: error });
+    throw error;
+  }
   let config: ModelConfig;
   try {
     config = parseModelConfig(hfConfigFromGguf(gguf));

@@ -5,8 +5,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { parseModelConfig, type ModelConfig } from './config.ts';
 import { checkHfTensor, hfTensorShapes, LlamaModel, uploadHfTensor, weightsFromHfTensors } from './llama.ts';
-import { parseSafetensors, streamSafetensors, toFloat32, type SafetensorsEntry } from './safetensors.ts';
+import { parseSafetensors, SafetensorsError, streamSafetensors, toFloat32, type SafetensorsEntry } from './safetensors.ts';
+import { formatBytes } from '../util/formatBytes.ts';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../util/jsonDepth.ts';
+import { BpeTokenizer } from '../tokenizer/bpeTokenizer.ts';
+import { fetchModelFile } from './fetchModelFile.ts';
+import { ModelLoadError } from './modelLoadError.ts';
+
+export { ModelLoadError, type ModelLoadErrorCode } from './modelLoadError.ts';
 
 /**
  * Fetches one file of the model directory by name (e.g. "config.json"). Resolves to null (or a 404 Response) when the
@@ -22,19 +28,6 @@ export interface LoadProgress {
   loaded: number;
   /** Tensor bytes in all weight files, once known (0 before). */
   total: number;
-}
-
-export type ModelLoadErrorCode = 'file-not-found' | 'http-error' | 'bad-index' | 'duplicate-tensor';
-
-export class ModelLoadError extends Error {
-  readonly code: ModelLoadErrorCode;
-  readonly file: string;
-  constructor(code: ModelLoadErrorCode, file: string, message: string) {
-    super(message);
-    this.name = 'ModelLoadError';
-    this.code = code;
-    this.file = file;
-  }
 }
 
 const INDEX_FILE = 'model.safetensors.index.json';
@@ -119,20 +112,39 @@ export async function loadHfModel(
         loaded += entry.data.byteLength;
         onProgress?.({ stage: 'weights', file: shard, loaded, total });
       };
-      if (file instanceof Response && file.body) {
-        const length = Number(file.headers.get('content-length'));
-        const compressed = file.headers.has('content-encoding') && file.headers.get('content-encoding') !== 'identity';
-        await streamSafetensors(file.body, addTensor, {
-          maxHeaderBytes,
-          fileByteLength: length > 0 && !compressed ? length : undefined,
-          onHeader: (header) => {
-            if (shards.length === 1 && !total) total = header.fileByteLength - header.dataStart;
-          },
-        });
-      } else {
-        const parsed = parseSafetensors(await readBytes(file), { maxHeaderBytes });
-        if (shards.length === 1 && !total) for (const entry of parsed.tensors.values()) total += entry.data.byteLength;
-        for (const [name, entry] of parsed.tensors) addTensor(name, entry);
+      /** Bytes of the streamed file read so far, and the length its header describes (once read). */
+      const streamed = { bytes: 0, described: 0 };
+      try {
+        if (file instanceof Response && file.body) {
+          const length = Number(file.headers.get('content-length'));
+          const compressed = file.headers.has('content-encoding') && file.headers.get('content-encoding') !== 'identity';
+          const known = length > 0 && !compressed ? length : 0;
+          await streamSafetensors(file.body, addTensor, {
+            maxHeaderBytes,
+            onBytes: (bytes) => {
+              streamed.bytes = bytes;
+            },
+            onHeader: (header) => {
+              streamed.described = header.fileByteLength;
+              // A Content-Length short of the header's length: cut short, said before the rest downloads.
+              if (known && known < header.fileByteLength) throw cutShort(shard, known, header.fileByteLength);
+              if (known > header.fileByteLength) {
+                throw new SafetensorsError('incomplete-buffer', `${shard} is ${known} bytes, more than the ${header.fileByteLength} its header describes`);
+              }
+              if (shards.length === 1 && !total) total = header.fileByteLength - header.dataStart;
+            },
+          });
+        } else {
+          const parsed = parseSafetensors(await readBytes(file), { maxHeaderBytes });
+          if (shards.length === 1 && !total) for (const entry of parsed.tensors.values()) total += entry.data.byteLength;
+          for (const [name, entry] of parsed.tensors) addTensor(name, entry);
+        }
+      } catch (error) {
+        if (!(error instanceof SafetensorsError) || error.message.startsWith(shard)) throw error;
+        // A stream that ends before the length its own header describes was cut short (a compressed answer has no
+        // Content-Length to tell it sooner); any other fault is the file's, and named with it.
+        if (error.code === 'incomplete-buffer' && streamed.described && streamed.bytes < streamed.described) throw cutShort(shard, streamed.bytes, streamed.described);
+        throw new SafetensorsError(error.code, `${shard}: ${error.message}`);
       }
     }
     const model = new LlamaModel(config, weightsFromHfTensors(config, tensors));
@@ -144,10 +156,34 @@ export async function loadHfModel(
   }
 }
 
-/** Files under a base URL (trailing slash optional), fetched with `init` (e.g. headers). */
-export function filesFromUrl(baseUrl: string, init?: RequestInit): ModelFileSource {
+/** A safetensors file that holds fewer bytes than its header describes. */
+function cutShort(file: string, bytes: number, described: number): ModelLoadError {
+  return new ModelLoadError('truncated', file, `${file} ended after ${formatBytes(bytes)} of the ${formatBytes(described)} its header describes: `
+    + 'the file was cut short, on the server or on its way. Load again to retry.');
+}
+
+/**
+ * Files under a base URL (trailing slash optional), fetched with `init` (e.g. headers) by fetchModelFile: a transfer cut
+ * off, cut short or silent for `stallMs` fails with ModelLoadError naming the file.
+ */
+export function filesFromUrl(baseUrl: string, { init, signal, stallMs }: { init?: RequestInit; signal?: AbortSignal; stallMs?: number } = {}): ModelFileSource {
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
-  return (name) => fetch(new URL(name, base), init);
+  return (name) => fetchModelFile(new URL(name, base), { file: name, init, signal, stallMs });
+}
+
+const TOKENIZER_FILE = 'tokenizer.json';
+const MAX_TOKENIZER_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The directory's tokenizer.json. Errors: ModelLoadError (absent, HTTP, cut off, larger than 64 MiB), TokenizerLoadError
+ * ("tokenizer.json: ...") for a file that is not a tokenizer, e.g. one cut short.
+ * @example const tokenizer = await loadTokenizer(filesFromUrl('https://example.org/my-model/'));
+ */
+export async function loadTokenizer(source: ModelFileSource): Promise<BpeTokenizer> {
+  const file = (await openFile(source, TOKENIZER_FILE, true))!;
+  const length = file instanceof Response ? Number(file.headers.get('content-length')) : file.byteLength;
+  if (length > MAX_TOKENIZER_BYTES) throw new ModelLoadError('http-error', TOKENIZER_FILE, `${TOKENIZER_FILE} is larger than ${MAX_TOKENIZER_BYTES} bytes`);
+  return BpeTokenizer.fromJSON(new TextDecoder().decode(await readBytes(file)));
 }
 
 /** Files a user picked (e.g. <input type="file" multiple> or a dropped folder), matched by file name. */

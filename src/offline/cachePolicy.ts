@@ -1,4 +1,5 @@
-// What the app keeps in Cache Storage for offline use, and the rules for it: which requests may be cached (the app's own files and model files, never the git CORS proxy or another origin) and which responses are complete enough to keep.
+// What the app keeps in Cache Storage for offline use, and the rules for it: which requests may be cached (the app's own files and model files, never the git CORS proxy or another origin) and which responses are complete enough to keep (a model file: only with the content digest its index gives).
+import { Sha256 } from '../util/sha256.ts';
 
 /** The app's own files (HTML, JS, CSS, wasm) of one build: `code2lora-app-<version>`, written by the service worker. */
 export const APP_CACHE_PREFIX = 'code2lora-app-';
@@ -119,15 +120,43 @@ export function checkedLength(body: ReadableStream<Uint8Array>, expected: number
   }));
 }
 
+/** The error a stored body fails with when its SHA-256 is not the one its index gives. */
+export class DigestMismatchError extends Error {
+  constructor(readonly expected: string, readonly actual: string) {
+    super(`The body's SHA-256 begins ${actual}, not ${expected}`);
+    this.name = 'DigestMismatchError';
+  }
+}
+
+/**
+ * `body` passed through unchanged, failing at its end when its SHA-256 does not begin with `sha256Prefix` (hex), so
+ * that Cache.put keeps nothing: a file cut short but sent whole (a short Content-Length, or a compressed answer that
+ * ends cleanly early) has the length it says, not the content.
+ */
+export function checkedDigest(body: ReadableStream<Uint8Array>, sha256Prefix: string): ReadableStream<Uint8Array> {
+  const hash = new Sha256();
+  return body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      hash.update(chunk);
+      controller.enqueue(chunk);
+    },
+    flush() {
+      const actual = hash.hex().slice(0, sha256Prefix.length);
+      if (actual !== sha256Prefix.toLowerCase()) throw new DigestMismatchError(sha256Prefix, actual);
+    },
+  }));
+}
+
 /**
  * Keeps `response` under `key` in `cache` only if it is complete ({@link completeness}) and its body is as long as
  * it says; returns the response to hand on (the original's body teed: the caller reads it while the copy is
  * written) and a promise of whether it was kept. A body that fails or ends short leaves no entry (Cache.put commits
  * nothing then); the caller's copy fails as the original does (a dropped connection) or arrives as it came (short:
- * the loaders check lengths themselves). `extraHeaders` are added to the kept copy.
+ * the loaders check lengths themselves). `extraHeaders` are added to the kept copy. With `sha256Prefix` (a model
+ * file's version in models/index.json) the body is kept only if its SHA-256 begins with it.
  */
 export function keepIfComplete(
-  cache: Pick<Cache, 'put'>, key: string, response: Response, extraHeaders: Record<string, string> = {},
+  cache: Pick<Cache, 'put'>, key: string, response: Response, extraHeaders: Record<string, string> = {}, { sha256Prefix }: { sha256Prefix?: string } = {},
 ): { response: Response; kept: Promise<boolean> } {
   const verdict = completeness(response);
   if (!verdict.complete || !response.body) return { response, kept: Promise.resolve(false) };
@@ -137,7 +166,8 @@ export function keepIfComplete(
   // A body compressed in transit is kept decoded: its headers then say so (no encoding, no length of other bytes).
   if (verdict.bytes === null) for (const name of ['content-encoding', 'content-length', 'transfer-encoding']) headers.delete(name);
   const init = { status: response.status, statusText: response.statusText };
-  const kept = cache.put(key, new Response(checkedLength(forCache, verdict.bytes), { ...init, headers }))
+  const checked = checkedLength(forCache, verdict.bytes);
+  const kept = cache.put(key, new Response(sha256Prefix ? checkedDigest(checked, sha256Prefix) : checked, { ...init, headers }))
     .then(() => true, () => false);
   return { response: new Response(forCaller, { ...init, headers: response.headers }), kept };
 }

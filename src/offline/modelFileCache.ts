@@ -57,8 +57,8 @@ export class ModelFileCache {
     while (this.writes.size > 0) await Promise.all([...this.writes]);
   }
 
-  private keep(cache: Cache, key: string, path: string, response: Response, headers: Record<string, string>): Response {
-    const { response: handedOn, kept } = keepIfComplete(cache, key, response, { [STORED_HEADER]: new Date().toISOString(), ...headers });
+  private keep(cache: Cache, key: string, path: string, response: Response, headers: Record<string, string>, sha256Prefix?: string): Response {
+    const { response: handedOn, kept } = keepIfComplete(cache, key, response, { [STORED_HEADER]: new Date().toISOString(), ...headers }, { sha256Prefix });
     const write = kept.then((ok) => {
       if (!ok) this.onNotKept(path);
       return ok;
@@ -87,7 +87,10 @@ export class ModelFileCache {
         return parseIndex(await handedOn.text());
       } catch {
         const kept = await cache?.match(key, { ignoreVary: true });
-        return kept ? parseIndex(await kept.text()) : null;
+        if (kept) return parseIndex(await kept.text());
+        // No answer and no kept copy: asked for again next time (a Load after the network is back).
+        this.indexPromise = null;
+        return null;
       }
     })();
     return this.indexPromise;
@@ -122,9 +125,10 @@ export class ModelFileCache {
       throw error;
     }
     if (kept && (response.status === 404 || response.status === 410)) await cache.delete(url, { ignoreVary: true });
-    // Only a file the index vouches for is kept (its version says when the copy is out of date), and only a whole one.
+    // Only a file the index vouches for is kept (its version says when the copy is out of date), and only a whole one:
+    // the version is the file's SHA-256, which a file cut short but sent whole does not have.
     if (version === undefined || response.status !== 200) return response;
-    return this.keep(cache, url, path, response, { [VERSION_HEADER]: version });
+    return this.keep(cache, url, path, response, { [VERSION_HEADER]: version }, version);
   }
 }
 

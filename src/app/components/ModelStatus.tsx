@@ -27,7 +27,7 @@ export function ModelStatus({ model }: { model: ModelInfo }) {
       </p>
       {hypernetwork.state === 'error' && (
         <div className="error" role="alert" data-testid="hypernetwork-error">
-          <strong>hypernetwork failed ({hypernetwork.code}):</strong> {hypernetwork.message}
+          <strong>hypernetwork failed ({hypernetwork.code}):</strong> {hypernetwork.message.replace(/\.$/, '')}
           {hypernetwork.file && !hypernetwork.message.includes(hypernetwork.file) ? ` (${hypernetwork.file})` : ''}. Adapters come from an untrained hypernetwork until this is fixed; everything else works.
         </div>
       )}

@@ -27,12 +27,14 @@ export function StallNotice({ progress, seconds, backend, available, onSwitchBac
   available: BackendName[];
   onSwitchBackend: (backend: BackendName) => void;
 }) {
-  // The clone waits on the network; every other stage computes on the backend, which the other one may get past.
-  const other = progress.stage === 'clone' ? null : available.find((name) => name !== backend) ?? null;
+  // The clone and a model file's download wait on the network; every other stage computes on the backend, which the
+  // other one may get past.
+  const waiting = progress.stage === 'clone' ? 'the git server is not answering' : progress.detail?.startsWith('downloading ') ? 'the server is not sending the file' : null;
+  const other = waiting ? null : available.find((name) => name !== backend) ?? null;
   return (
     <div className="error" role="alert" data-testid="stall">
       <strong>{STAGE_TITLES[progress.stage]} has not advanced for {seconds} s</strong>
-      {progress.stage === 'clone' ? ': the git server is not answering.' : ` on ${backend ? BACKEND_LABEL[backend] : 'this backend'}.`}{' '}
+      {waiting ? `: ${waiting}.` : ` on ${backend ? BACKEND_LABEL[backend] : 'this backend'}.`}{' '}
       {other && (
         <button type="button" onClick={() => onSwitchBackend(other)}>
           Switch to {BACKEND_LABEL[other]}

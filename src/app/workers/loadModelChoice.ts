@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../../model/config.ts';
 import { GgufError, loadGgufModel } from '../../model/gguf.ts';
 import { parameterCount, type LlamaModel } from '../../model/llama.ts';
-import { loadHfModel, ModelLoadError, type ModelFileSource } from '../../model/loadHfModel.ts';
+import { fetchModelFile as downloadModelFile } from '../../model/fetchModelFile.ts';
+import { loadHfModel, loadTokenizer, type ModelFileSource } from '../../model/loadHfModel.ts';
 import { C2L_BASE, EVO_HYPERNETWORK_FOLDER, SMOLLM2, STATIC_HYPERNETWORK_FOLDER } from '../../model/shippedModels.ts';
 import { tinyRandomModel } from '../../model/tinyRandomModel.ts';
 import { BpeTokenizer } from '../../tokenizer/bpeTokenizer.ts';
@@ -17,6 +18,10 @@ import { encoderIdentity } from './embeddingStore.ts';
 import type { ProgressCallback } from '../../util/progress.ts';
 import type { HypernetworkStatus, ModelChoice, ModelInfo } from './pipelineApi.ts';
 
+/** How the model's files are downloaded: a transfer silent for `stallMs` is given up with ModelLoadError `stalled`. */
+export interface LoadModelOptions {
+  stallMs?: number;
+}
 
 export interface LoadedModel {
   model: LlamaModel;
@@ -37,7 +42,6 @@ export interface LoadedModel {
 export const C2L_BASE_PATH = `models/${C2L_BASE.folder}/`;
 /** Put there by `npm start` or `npm run models:smollm2` (scripts/fetch-smollm2.mjs; not committed). */
 export const SMOLLM2_GGUF_PATH = `models/${SMOLLM2.folder}/${SMOLLM2.file}`;
-const MAX_TOKENIZER_BYTES = 64 * 1024 * 1024;
 const HYPERNETWORK_CONFIG_FILE = 'hypernetwork_config.json';
 
 /** Says why the default model is c2l-base and how to get SmolLM2. */
@@ -51,13 +55,18 @@ interface SharedEncoder {
 }
 
 // The app's own model files (below models/) are kept in Cache Storage when first fetched and read from there while
-// they are current, so a later visit loads them without network; other URLs are fetched as they are.
+// they are current, so a later visit loads them without network; other URLs are fetched as they are. What comes from
+// the network is downloaded by src/model's fetchModelFile: a transfer cut off, cut short or silent for the load's
+// stall limit fails with ModelLoadError naming the file (and its body, failing, is not kept).
 let modelFileCache: ModelFileCache | null = null;
+/** The stall limit of the load in progress (its options), for the downloads the cache makes. */
+let downloadStallMs: number | undefined;
 
 function modelFiles(): ModelFileCache {
   modelFileCache ??= new ModelFileCache({
     appBase: appBaseUrl(),
     caches: typeof caches === 'undefined' ? undefined : caches,
+    fetch: (input, init) => downloadModelFile(input instanceof Request ? input.url : input, { init, stallMs: downloadStallMs }),
     onNotKept: (path) => console.warn(`${path} could not be kept for offline use (incomplete, or browser storage full)`),
   });
   return modelFileCache;
@@ -77,18 +86,10 @@ function filesFromUrl(baseUrl: string): ModelFileSource {
 // The encoder is loaded once per worker and kept across model changes (it is small: 9.4M parameters).
 let sharedEncoder: Promise<SharedEncoder> | null = null;
 
-async function fetchTokenizer(baseUrl: string): Promise<BpeTokenizer> {
-  const url = new URL('tokenizer.json', baseUrl);
-  const response = await fetchModelFile(url);
-  if (!response.ok) throw new ModelLoadError(response.status === 404 ? 'file-not-found' : 'http-error', 'tokenizer.json', `tokenizer.json: HTTP ${response.status} at ${url}`);
-  const length = Number(response.headers.get('content-length'));
-  if (length > MAX_TOKENIZER_BYTES) throw new ModelLoadError('http-error', 'tokenizer.json', `tokenizer.json is larger than ${MAX_TOKENIZER_BYTES} bytes`);
-  return BpeTokenizer.fromJSON(await response.text());
-}
-
 async function loadHfDirectory(baseUrl: string, onProgress: ProgressCallback): Promise<{ model: LlamaModel; tokenizer: BpeTokenizer }> {
-  const tokenizer = await fetchTokenizer(baseUrl);
-  const { model } = await loadHfModel(filesFromUrl(baseUrl), {
+  const files = filesFromUrl(baseUrl);
+  const tokenizer = await loadTokenizer(files);
+  const { model } = await loadHfModel(files, {
     onProgress: (p) => onProgress({ stage: 'model', done: p.loaded, total: p.total || undefined, unit: 'bytes', detail: p.file || 'model' }),
   });
   return { model, tokenizer };
@@ -99,7 +100,8 @@ async function loadGguf(url: string, onProgress: ProgressCallback): Promise<{ mo
   const directory = url.slice(0, url.length - file.length);
   const { model, tokenizer } = await loadGgufModel(filesFromUrl(directory), {
     file,
-    onProgress: (p) => onProgress({ stage: 'model', done: p.loaded, total: p.total || undefined, unit: 'bytes', detail: file }),
+    // "downloading": the stall notice then blames the server, not the backend.
+    onProgress: (p) => onProgress({ stage: 'model', done: p.loaded, total: p.total || undefined, unit: 'bytes', detail: p.stage === 'download' ? `downloading ${file}` : file }),
   });
   return { model, tokenizer };
 }
@@ -132,7 +134,13 @@ let modelIndex: Promise<Set<string> | null> | null = null;
 
 /** The app's own models/ files, or null when the server has no index (then files are probed one by one). */
 function servedModelFiles(): Promise<Set<string> | null> {
-  modelIndex ??= modelFiles().index().then((index) => (index ? new Set(index.files) : null), () => null);
+  modelIndex ??= modelFiles().index().then((index) => {
+    if (!index) modelIndex = null; // none now: asked for again by the next load
+    return index ? new Set(index.files) : null;
+  }, () => {
+    modelIndex = null;
+    return null;
+  });
   return modelIndex;
 }
 
@@ -194,7 +202,8 @@ function modelInfo(
  * server has its GGUF, else c2l-base with a notice. Errors: whatever loading the base model or the encoder throws
  * (ModelLoadError, GgufError, ...); a hypernetwork that fails to load is reported in info.hypernetwork instead.
  */
-export async function loadModelChoice(choice: ModelChoice, onProgress: ProgressCallback): Promise<LoadedModel> {
+export async function loadModelChoice(choice: ModelChoice, onProgress: ProgressCallback, { stallMs }: LoadModelOptions = {}): Promise<LoadedModel> {
+  downloadStallMs = stallMs;
   if (choice.kind === 'random-tiny') {
     const { model, tokenizer } = tinyRandomModel({ seed: choice.seed });
     const name = `random-tiny-seed${choice.seed}`;

@@ -8,7 +8,7 @@ import http from 'isomorphic-git/http/web';
 import treeSitterWasm from 'web-tree-sitter/web-tree-sitter.wasm?url';
 import pythonWasm from 'tree-sitter-python/tree-sitter-python.wasm?url';
 import { GitError, listStoredClones, normalizeRepoUrl, removeStoredClone, storageEstimate } from '../../git/index.ts';
-import { initBackend, probeWebGpu } from '../../model/backend.ts';
+import { initBackend, probeWebGpu, rejectingOnGpuFault } from '../../model/backend.ts';
 import { WASM_BINARY_URLS } from '../../model/wasmBinaryUrls.ts';
 import { generate } from '../../model/generate.ts';
 import { exportPeftAdapter, type LoraAdapter } from '../../model/lora.ts';
@@ -141,14 +141,14 @@ const api: PipelineApi = {
     return { smollm2: await hasModelFile(appBaseUrl(), SMOLLM2_GGUF_PATH) };
   },
 
-  async loadModel(choice, onProgress) {
+  async loadModel(choice, onProgress, options) {
     dropAdapter();
     adapterModels = null;
     for (const cache of Object.values(promptCaches ?? {})) cache.clear();
     promptCaches = null;
     if (loaded) await disposeLoadedModel(loaded);
     loaded = null;
-    loaded = await loadModelChoice(choice, onProgress);
+    loaded = await loadModelChoice(choice, onProgress, { stallMs: options?.stallSeconds && options.stallSeconds * 1000 });
     const { model, encoder, encoderId, hypernetwork, evoHypernetwork, info } = loaded;
     adapterModels = { baseModel: model.config, encoder, encoderId, encoderName: info.encoder, hypernetwork, evoHypernetwork };
     const { numLayers, maxPositionEmbeddings } = loaded.model.config;
@@ -289,4 +289,5 @@ const api: PipelineApi = {
   },
 };
 
-Comlink.expose(api);
+// A lost or exhausted GPU fails every call with BackendError DeviceLost/OutOfMemory: the app moves to WASM.
+Comlink.expose(rejectingOnGpuFault(api));

@@ -96,8 +96,11 @@ export interface PipelineApi {
   initBackend(preference: BackendPreference): Promise<BackendStatus>;
   /** Which optional models this server has (SmolLM2 is fetched by `npm start`, not committed). */
   installedModels(): Promise<{ smollm2: boolean }>;
-  /** Replaces the loaded model (and forgets the adapter made for the previous one); the encoder is loaded once. */
-  loadModel(choice: ModelChoice, onProgress: ProgressCallback): Promise<ModelInfo>;
+  /**
+   * Replaces the loaded model (and forgets the adapter made for the previous one); the encoder is loaded once. A model
+   * file whose download stays silent for `stallSeconds` (default 30) fails with ModelLoadError `stalled`.
+   */
+  loadModel(choice: ModelChoice, onProgress: ProgressCallback, options?: { stallSeconds?: number }): Promise<ModelInfo>;
   clone(request: { url: string; depth: number; corsProxy: string }, onProgress: ProgressCallback): Promise<{ repo: RepoInfo; commits: CommitInfo[] }>;
   /** Opens a clone kept in IndexedDB by an earlier visit, without the network (GitError NotCloned when there is none). */
   open(request: { url: string; depth: number }): Promise<{ repo: RepoInfo; commits: CommitInfo[] }>;
