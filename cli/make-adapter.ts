@@ -148,7 +148,7 @@ const seconds = (since: number) => (performance.now() - since) / 1000;
 /**
  * Clones or opens the repository, reads its Python files at the commit, embeds the non-test ones with c2l-base,
  * generates the adapter with the hypernetwork and writes adapter_model.safetensors + adapter_config.json to `out`.
- * Errors: MakeAdapterError (USAGE, NO_MODEL, NO_HYPERNETWORK), GitError (NotFound, NoPython, ...), HypernetworkLoadError,
+ * Errors: MakeAdapterError (USAGE, NO_MODEL, NO_HYPERNETWORK), GitError (NOT_FOUND, NO_PYTHON, ...), HypernetworkLoadError,
  * RepoEncodeError, HypernetworkError; each has a `code`.
  * @example await makeAdapterFromRepository({ source: 'https://github.com/owner/repo', out: 'adapter/' })
  */

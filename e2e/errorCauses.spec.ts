@@ -23,7 +23,7 @@ test('a load while the computer is offline says so plainly', async ({ page, cont
   await context.setOffline(true);
   await page.getByLabel('Repository URL').fill(served.url());
   await page.getByRole('button', { name: /Clone/ }).click();
-  await expect(page.getByTestId('error')).toContainText('clone failed (Offline)');
+  await expect(page.getByTestId('error')).toContainText('clone failed (OFFLINE)');
   await expect(page.getByTestId('error')).toContainText('This computer is offline');
   await context.setOffline(false);
 });

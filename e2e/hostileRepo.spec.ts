@@ -116,7 +116,7 @@ test('a missing repository (HTTP 404): its error is in an element with role "ale
   await page.getByRole('button', { name: /Clone/ }).click();
   const alert = page.getByRole('alert');
   await expect(alert).toHaveCount(1);
-  await expect(alert).toContainText('clone failed (NotFound)');
+  await expect(alert).toContainText('clone failed (NOT_FOUND)');
   await expect(alert).toContainText('Repository not found (HTTP 404)');
   await expect(page.getByTestId('commits')).toHaveCount(0);
 });

@@ -103,11 +103,11 @@ test('clone with progress, cancel mid-clone, clone again, step through commits, 
   // Errors carry their code to the UI, and leave the loaded repository as it was (repoSession.spec.ts).
   await page.getByLabel('Repository URL').fill(`${server.url}/no-such-repo.git`);
   await cloneButton.click();
-  await expect(page.getByTestId('error')).toContainText('clone failed (NotFound)');
+  await expect(page.getByTestId('error')).toContainText('clone failed (NOT_FOUND)');
   await expect(page.getByTestId('repo-info')).toContainText(`${COMMITS} commits`);
 
   await page.getByLabel('Repository URL').fill('http://exa mple.org/owner/repo');
   await cloneButton.click();
-  await expect(page.getByTestId('error')).toContainText('clone failed (InvalidUrl): Not a URL');
+  await expect(page.getByTestId('error')).toContainText('clone failed (INVALID_URL): Not a URL');
   await expect(page.getByTestId('repo-info')).toContainText(`${COMMITS} commits`);
 });

@@ -51,11 +51,11 @@ test('model.safetensors cut off mid-transfer: the alert names the file and how m
   });
   await page.goto('/?model=c2l-base&backend=wasm');
   const alert = page.getByTestId('error');
-  await expect(alert).toContainText('model failed (truncated):', { timeout: 60_000 });
+  await expect(alert).toContainText('model failed (TRUNCATED):', { timeout: 60_000 });
   // The cut file is not kept for offline use (models/index.json gives its SHA-256), so Load again fetches it again.
   expect(await keptModelFiles(page)).not.toContain('models/c2l-base/model.safetensors');
-  await failsThenLoadsAgain(page, fault, 'truncated',
-    /^model failed \(truncated\): model\.safetensors ended after 6\.0 MiB of the 18\.0 MiB its header describes: the file was cut short, on the server or on its way\. Load again to retry\. Load again$/);
+  await failsThenLoadsAgain(page, fault, 'TRUNCATED',
+    /^model failed \(TRUNCATED\): model\.safetensors ended after 6\.0 MiB of the 18\.0 MiB its header describes: the file was cut short, on the server or on its way\. Load again to retry\. Load again$/);
   await expect.poll(() => keptModelFiles(page)).toContain('models/c2l-base/model.safetensors');
   expect(fault.requests).toBe(2);
   const { head } = served.repos[0];
@@ -65,14 +65,14 @@ test('model.safetensors cut off mid-transfer: the alert names the file and how m
 test('tokenizer.json answered with HTTP 500: the alert says so; Load again loads the model', async ({ page }) => {
   const fault = await faultOn(page, 'tokenizer.json', (route) => route.fulfill({ status: 500, body: 'fault' }));
   await page.goto('/?model=c2l-base&backend=wasm');
-  await failsThenLoadsAgain(page, fault, 'http-error', /^model failed \(http-error\): Fetching tokenizer\.json failed: HTTP 500 .*Load again$/);
+  await failsThenLoadsAgain(page, fault, 'HTTP_ERROR', /^model failed \(HTTP_ERROR\): Fetching tokenizer\.json failed: HTTP 500 .*Load again$/);
 });
 
 test('config.json never answered: the load gives up after the stall limit and says so; Load again loads the model', async ({ page }) => {
   const fault = await faultOn(page, 'config.json', async () => undefined); // never fulfilled: the server is silent
   const started = Date.now();
   await page.goto('/?model=c2l-base&backend=wasm&stall=3');
-  await failsThenLoadsAgain(page, fault, 'stalled',
-    /^model failed \(stalled\): Downloading config\.json stalled: the server sent no answer for 3 s \(http:\/\/127\.0\.0\.1:\d+\/models\/c2l-base\/config\.json\)\. Load again to retry\. Load again$/);
+  await failsThenLoadsAgain(page, fault, 'STALLED',
+    /^model failed \(STALLED\): Downloading config\.json stalled: the server sent no answer for 3 s \(http:\/\/127\.0\.0\.1:\d+\/models\/c2l-base\/config\.json\)\. Load again to retry\. Load again$/);
   expect(Date.now() - started).toBeLessThan(30_000);
 });

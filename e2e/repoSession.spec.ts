@@ -27,7 +27,7 @@ test('a failed load (mistyped URL, 404) leaves the loaded repository, its commit
 
   await page.getByLabel('Repository URL').fill(`${served.server.url}/no-such-repo.git`);
   await page.getByRole('button', { name: /Clone/ }).click();
-  await expect(page.getByTestId('error')).toContainText('clone failed (NotFound)');
+  await expect(page.getByTestId('error')).toContainText('clone failed (NOT_FOUND)');
   await expect(page.getByTestId('repo-info')).toHaveText(repoInfo!);
   await expect(page.getByTestId('commits').locator('[title]')).toHaveCount(COMMITS);
   await expect(page.getByTestId('adapter')).toContainText(`Adapter for ${shas[COMMITS - 1].slice(0, 8)}`);

@@ -1,4 +1,4 @@
-// Stored repositories: a clone is listed with its size and deleted (the open one too, back to the empty state), a clone into a full browser store fails with StorageFull and keeps nothing, and clearing the cached embeddings makes the next adapter encode again.
+// Stored repositories: a clone is listed with its size and deleted (the open one too, back to the empty state), a clone into a full browser store fails with STORAGE_FULL and keeps nothing, and clearing the cached embeddings makes the next adapter encode again.
 import { expect, test, type Page } from '@playwright/test';
 import { commitEntry, useSynthServer } from './support/synthServer.ts';
 
@@ -78,7 +78,7 @@ test('a cloned repository is listed with its size and the storage estimate; dele
   await expect(page.getByTestId('error')).toHaveCount(0);
 });
 
-test('a clone into a full browser store fails with StorageFull, says what to delete, and keeps nothing', async ({ page }) => {
+test('a clone into a full browser store fails with STORAGE_FULL, says what to delete, and keeps nothing', async ({ page }) => {
   // A real quota: Chromium's DevTools protocol lowers this origin's quota to one byte, so IndexedDB refuses every write.
   const { cdp, origin } = await overrideQuota(page, 1);
   // The worker opened its databases before the override: a fresh page opens them under it (else a write may still pass).
@@ -88,7 +88,7 @@ test('a clone into a full browser store fails with StorageFull, says what to del
   await page.getByLabel('Repository URL').fill(synth.url());
   await page.getByRole('button', { name: /Clone/ }).click();
   const alert = page.getByRole('alert');
-  await expect(alert).toContainText('clone failed (StorageFull)', { timeout: 20_000 });
+  await expect(alert).toContainText('clone failed (STORAGE_FULL)', { timeout: 20_000 });
   await expect(alert).toContainText('Browser storage is full (');
   await expect(alert).toContainText('remove repositories you no longer need under Stored repositories, or clear cached embeddings');
 

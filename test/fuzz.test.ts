@@ -385,14 +385,14 @@ describe('GGUF', () => {
         try {
           expect(dequantizeGgufTensor(file, info).length).toBe(info.elementCount);
         } catch (error) {
-          if (!(error instanceof GgufError && error.code === 'unsupported-tensor-type')) throw error;
+          if (!(error instanceof GgufError && error.code === 'UNSUPPORTED_TENSOR_TYPE')) throw error;
         }
       }
       try {
         const config = parseModelConfig(hfConfigFromGguf(gguf));
         expect(['llama', 'qwen2']).toContain(config.architecture);
       } catch (error) {
-        // loadGgufModel wraps these as GgufError('bad-model'); the message is the config's own.
+        // loadGgufModel wraps these as GgufError('BAD_MODEL'); the message is the config's own.
         if (!(error instanceof ModelConfigError)) throw error;
       }
       const tokenizer = tokenizerFromGguf(gguf.metadata);

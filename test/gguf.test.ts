@@ -71,33 +71,33 @@ describe('parseGguf', () => {
     const good = writeGguf({ metadata: [['k', 'u32', 1]], tensors: [{ name: 'w', type: 0, dims: [4], data: f32Bytes([1, 2, 3, 4]) }] });
     const patched = (at: number, bytes: number[]) => { const f = good.slice(); f.set(bytes, at); return f; };
     const u64 = (v: bigint) => Array.from(new Uint8Array(new BigUint64Array([v]).buffer));
-    expectGgufError(() => parseGguf(new TextEncoder().encode('GGML....')), 'not-gguf');
-    expectGgufError(() => parseGguf(new Uint8Array(2)), 'not-gguf');
-    expectGgufError(() => parseGguf(patched(4, [1, 0, 0, 0])), 'unsupported-version');
-    expectGgufError(() => parseGguf(patched(4, [0, 0, 0, 3])), 'unsupported-version'); // big-endian
-    expectGgufError(() => parseGguf(patched(8, u64(2n ** 40n))), 'too-many'); // tensor count
-    expectGgufError(() => parseGguf(patched(16, u64(2n ** 62n))), 'too-many'); // metadata count
-    expectGgufError(() => parseGguf(good.subarray(0, good.length - 3)), 'truncated');
-    expectGgufError(() => parseGguf(good.subarray(0, 30)), 'truncated');
+    expectGgufError(() => parseGguf(new TextEncoder().encode('GGML....')), 'NOT_GGUF');
+    expectGgufError(() => parseGguf(new Uint8Array(2)), 'NOT_GGUF');
+    expectGgufError(() => parseGguf(patched(4, [1, 0, 0, 0])), 'UNSUPPORTED_VERSION');
+    expectGgufError(() => parseGguf(patched(4, [0, 0, 0, 3])), 'UNSUPPORTED_VERSION'); // big-endian
+    expectGgufError(() => parseGguf(patched(8, u64(2n ** 40n))), 'TOO_MANY'); // tensor count
+    expectGgufError(() => parseGguf(patched(16, u64(2n ** 62n))), 'TOO_MANY'); // metadata count
+    expectGgufError(() => parseGguf(good.subarray(0, good.length - 3)), 'TRUNCATED');
+    expectGgufError(() => parseGguf(good.subarray(0, 30)), 'TRUNCATED');
     const claimsHugeArray = writeGguf({ metadata: [['a', 'array', { type: 'u32', values: [] }]] });
     claimsHugeArray.set(u64(2n ** 50n), claimsHugeArray.length - 8);
-    expectGgufError(() => parseGguf(claimsHugeArray), 'truncated');
+    expectGgufError(() => parseGguf(claimsHugeArray), 'TRUNCATED');
     const deep = { type: 'array', values: [{ type: 'array', values: [{ type: 'array', values: [{ type: 'array', values: [{ type: 'u32', values: [] }] }] }] }] };
-    expectGgufError(() => parseGguf(writeGguf({ metadata: [['deep', 'array', deep as never]] })), 'too-many');
-    expectGgufError(() => parseGguf(writeGguf({ metadata: [['k', 'u32', 1], ['k', 'u32', 2]] })), 'duplicate-key');
-    expectGgufError(() => parseGguf(writeGguf({ metadata: [['general.alignment', 'u32', 48]] })), 'bad-alignment');
-    expectGgufError(() => parseGguf(writeGguf({ tensors: [{ name: 'w', type: 99, dims: [4], data: f32Bytes([1, 2, 3, 4]) }] })), 'unknown-tensor-type');
-    expectGgufError(() => parseGguf(writeGguf({ tensors: [{ name: 'w', type: 8, dims: [16], data: new Uint8Array(34) }] })), 'bad-tensor-info');
-    expectGgufError(() => parseGguf(writeGguf({ tensors: [{ name: 'w', type: 0, dims: [1, 1, 1, 1, 1], data: f32Bytes([1]) }] })), 'bad-tensor-info');
+    expectGgufError(() => parseGguf(writeGguf({ metadata: [['deep', 'array', deep as never]] })), 'TOO_MANY');
+    expectGgufError(() => parseGguf(writeGguf({ metadata: [['k', 'u32', 1], ['k', 'u32', 2]] })), 'DUPLICATE_KEY');
+    expectGgufError(() => parseGguf(writeGguf({ metadata: [['general.alignment', 'u32', 48]] })), 'BAD_ALIGNMENT');
+    expectGgufError(() => parseGguf(writeGguf({ tensors: [{ name: 'w', type: 99, dims: [4], data: f32Bytes([1, 2, 3, 4]) }] })), 'UNKNOWN_TENSOR_TYPE');
+    expectGgufError(() => parseGguf(writeGguf({ tensors: [{ name: 'w', type: 8, dims: [16], data: new Uint8Array(34) }] })), 'BAD_TENSOR_INFO');
+    expectGgufError(() => parseGguf(writeGguf({ tensors: [{ name: 'w', type: 0, dims: [1, 1, 1, 1, 1], data: f32Bytes([1]) }] })), 'BAD_TENSOR_INFO');
     const twoTensors = writeGguf({ tensors: [{ name: 'a', type: 0, dims: [8], data: new Uint8Array(32) }, { name: 'b', type: 0, dims: [8], data: new Uint8Array(32) }] });
     const bOffset = twoTensors.indexOf(98, 24) + 1 + 4 + 8 + 4; // after name "b", dim count, dim, type
     const overlapping = twoTensors.slice();
     overlapping.set(u64(0n), bOffset);
-    expectGgufError(() => parseGguf(overlapping), 'bad-offsets');
+    expectGgufError(() => parseGguf(overlapping), 'BAD_OFFSETS');
     const misaligned = twoTensors.slice();
     misaligned.set(u64(36n), bOffset);
-    expectGgufError(() => parseGguf(misaligned), 'bad-offsets');
-    expectGgufError(() => dequantizeGgufTensor(good, { ...infoOf(good, 'w'), type: 16, name: 'w' }), 'unsupported-tensor-type');
+    expectGgufError(() => parseGguf(misaligned), 'BAD_OFFSETS');
+    expectGgufError(() => dequantizeGgufTensor(good, { ...infoOf(good, 'w'), type: 16, name: 'w' }), 'UNSUPPORTED_TENSOR_TYPE');
   });
 });
 
@@ -186,11 +186,11 @@ describe('loadGgufModel', () => {
     const config = CONFIGS['GQA untied'];
     const { file, reference } = await tinyGguf(config, { pre: 'mystery' });
     reference.dispose();
-    await expect(loadGgufModel(file)).rejects.toMatchObject({ name: 'GgufError', code: 'unsupported-tokenizer' });
+    await expect(loadGgufModel(file)).rejects.toMatchObject({ name: 'GgufError', code: 'UNSUPPORTED_TOKENIZER' });
     const noArch = writeGguf({ metadata: [['general.architecture', 'string', 'mamba']] });
-    await expect(loadGgufModel(noArch)).rejects.toMatchObject({ code: 'unsupported-architecture' });
-    await expect(loadGgufModel(async () => null)).rejects.toMatchObject({ code: 'file-not-found' });
-    await expect(loadGgufModel(async () => new Response('nope', { status: 500 }))).rejects.toMatchObject({ code: 'http-error' });
+    await expect(loadGgufModel(noArch)).rejects.toMatchObject({ code: 'UNSUPPORTED_ARCHITECTURE' });
+    await expect(loadGgufModel(async () => null)).rejects.toMatchObject({ code: 'FILE_NOT_FOUND' });
+    await expect(loadGgufModel(async () => new Response('nope', { status: 500 }))).rejects.toMatchObject({ code: 'HTTP_ERROR' });
   });
 
   it('streams a Response body with download progress', async () => {

@@ -195,15 +195,15 @@ describe('readSnapshot', () => {
     expect(snapshot.skipped).toEqual({ binary: 1, tooLarge: 1, vendored: 2, generated: 1, notIncluded: nonPython + 3, symlinks: 0, submodules: 0 });
   });
 
-  it('fails with TooManyFiles past maxFiles, and accepts exactly maxFiles', async () => {
+  it('fails with TOO_MANY_FILES past maxFiles, and accepts exactly maxFiles', async () => {
     const commit = main.head;
     const count = Object.keys(pythonFilesOf(snapshotAt(main.repo, COMMITS - 1))).length;
     expect((await readSnapshot({ fs, dir: mainClone, commit, maxFiles: count })).files).toHaveLength(count);
-    const error = await expectGitError(readSnapshot({ fs, dir: mainClone, commit, maxFiles: count - 1 }), 'TooManyFiles', 'git.readSnapshot');
+    const error = await expectGitError(readSnapshot({ fs, dir: mainClone, commit, maxFiles: count - 1 }), 'TOO_MANY_FILES', 'git.readSnapshot');
     expect(error.data).toEqual({ maxFiles: count - 1 });
   });
 
-  it('reports a snapshot without Python as NoPython (requirePythonFiles)', async () => {
+  it('reports a snapshot without Python as NO_PYTHON (requirePythonFiles)', async () => {
     await runGit(['init', '--quiet', '--bare', '--initial-branch=main', join(served, 'docs-only.git')]);
     const work = join(scratch, 'docs-only-work');
     await runGit(['clone', '--quiet', join(served, 'docs-only.git'), work]);
@@ -216,7 +216,7 @@ describe('readSnapshot', () => {
     const { head } = await cloneRepository({ fs, http, dir, url: urlOf('docs-only') });
     const snapshot = await readSnapshot({ fs, dir, commit: head });
     expect(snapshot.skipped.notIncluded).toBe(2);
-    const error = await expectGitError(Promise.resolve().then(() => requirePythonFiles(snapshot)), 'NoPython', 'git.requirePythonFiles');
+    const error = await expectGitError(Promise.resolve().then(() => requirePythonFiles(snapshot)), 'NO_PYTHON', 'git.requirePythonFiles');
     expect(error.message).toContain('2 other files');
     const python = await readSnapshot({ fs, dir: mainClone, commit: main.head });
     expect(requirePythonFiles(python)).toBe(python);
@@ -234,18 +234,18 @@ describe('listTreeFiles and readTextFile', () => {
     }
   });
 
-  it('say NotFound for a path the tree lacks, NotText for a binary file, TooLarge past maxBytes', async () => {
+  it('say NOT_FOUND for a path the tree lacks, NOT_TEXT for a binary file, TOO_LARGE past maxBytes', async () => {
     await runGit(['clone', '--quiet', '--bare', main.dir, join(served, 'editor-files.git')]);
     const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00]);
     const head = await pushCommit('editor-files', 'Add a logo', { 'docs/logo.png': png });
     const dir = freshDir();
     await cloneRepository({ fs, http, dir, url: urlOf('editor-files') });
     expect(await listTreeFiles({ fs, dir, commit: head })).toContain('docs/logo.png');
-    await expectGitError(readTextFile({ fs, dir, commit: head, path: 'docs/logo.png' }), 'NotText', 'git.readTextFile');
-    const missing = await expectGitError(readTextFile({ fs, dir, commit: head, path: 'no/such.py' }), 'NotFound', 'git.readTextFile');
+    await expectGitError(readTextFile({ fs, dir, commit: head, path: 'docs/logo.png' }), 'NOT_TEXT', 'git.readTextFile');
+    const missing = await expectGitError(readTextFile({ fs, dir, commit: head, path: 'no/such.py' }), 'NOT_FOUND', 'git.readTextFile');
     expect(missing.data).toEqual({ commit: head, path: 'no/such.py' });
     const python = Object.keys(pythonFilesOf(snapshotAt(main.repo, COMMITS - 1)))[0];
-    await expectGitError(readTextFile({ fs, dir, commit: head, path: python, maxBytes: 4 }), 'TooLarge', 'git.readTextFile');
+    await expectGitError(readTextFile({ fs, dir, commit: head, path: python, maxBytes: 4 }), 'TOO_LARGE', 'git.readTextFile');
   });
 });
 
@@ -296,18 +296,18 @@ describe('diffCommit', () => {
 });
 
 describe('clone failures', () => {
-  it('rejects host names that some URL parsers let through (Chromium keeps a space as %20) with InvalidUrl', () => {
+  it('rejects host names that some URL parsers let through (Chromium keeps a space as %20) with INVALID_URL', () => {
     for (const input of ['http://exa%20mple.org/owner/repo', 'https://exa mple.org/a/b', 'http://a..b/x.git', 'http://host!/x']) {
-      expect(() => normalizeRepoUrl(input), input).toThrow(expect.objectContaining({ code: 'InvalidUrl' }));
+      expect(() => normalizeRepoUrl(input), input).toThrow(expect.objectContaining({ code: 'INVALID_URL' }));
     }
     for (const input of ['http://127.0.0.1:8080/x.git', 'http://[::1]:9/x', 'https://git.example-host.org/a/b.git', 'https://bücher.de/a/b']) {
       expect(normalizeRepoUrl(input).url, input).toMatch(/^https?:\/\//);
     }
   });
 
-  it('reports a missing repository as NotFound (404) and leaves no directory', async () => {
+  it('reports a missing repository as NOT_FOUND (404) and leaves no directory', async () => {
     const dir = freshDir();
-    const error = await expectGitError(cloneRepository({ fs, http, dir, url: urlOf('no-such-repo') }), 'NotFound', 'git.cloneRepository');
+    const error = await expectGitError(cloneRepository({ fs, http, dir, url: urlOf('no-such-repo') }), 'NOT_FOUND', 'git.cloneRepository');
     expect(error.data).toEqual({ status: 404 });
     expect(fs.existsSync(dir)).toBe(false);
   });
@@ -316,7 +316,7 @@ describe('clone failures', () => {
     server.faults = { statusFor: (path) => (path.startsWith(`/${main.name}.git/`) ? status : undefined) };
     try {
       const dir = freshDir();
-      const error = await expectGitError(cloneRepository({ fs, http, dir, url: urlOf(main.name) }), 'Unauthorized', 'git.cloneRepository');
+      const error = await expectGitError(cloneRepository({ fs, http, dir, url: urlOf(main.name) }), 'UNAUTHORIZED', 'git.cloneRepository');
       // The server's own words ride along (its body is the status text here, so the message does not repeat it).
       expect(error.data).toEqual({ status, reason: status === 401 ? 'Unauthorized' : 'Forbidden' });
       expect(error.message).not.toContain('the server says');
@@ -329,7 +329,7 @@ describe('clone failures', () => {
   it('reports any other HTTP error as Network with the reason the server gave', async () => {
     server.faults = { statusFor: (path) => (path.startsWith(`/${main.name}.git/`) ? 502 : undefined) };
     try {
-      const error = await expectGitError(cloneRepository({ fs, http, dir: freshDir(), url: urlOf(main.name) }), 'Network', 'git.cloneRepository');
+      const error = await expectGitError(cloneRepository({ fs, http, dir: freshDir(), url: urlOf(main.name) }), 'NETWORK', 'git.cloneRepository');
       expect(error.message).toBe('The git server answered HTTP 502: Bad Gateway');
       expect(error.data).toEqual({ status: 502, reason: 'Bad Gateway' });
     } finally {
@@ -341,7 +341,7 @@ describe('clone failures', () => {
     server.faults = { failAfterBytes: 1500 };
     try {
       const dir = freshDir();
-      await expectGitError(cloneRepository({ fs, http, dir, url: urlOf(main.name) }), 'Network', 'git.cloneRepository');
+      await expectGitError(cloneRepository({ fs, http, dir, url: urlOf(main.name) }), 'NETWORK', 'git.cloneRepository');
       expect(fs.existsSync(dir)).toBe(false);
       expect(server.requests.some((r) => r.path.endsWith('/git-upload-pack'))).toBe(true);
     } finally {
@@ -349,17 +349,17 @@ describe('clone failures', () => {
     }
   });
 
-  it('stops with TooLarge past maxBytes and keeps nothing', async () => {
+  it('stops with TOO_LARGE past maxBytes and keeps nothing', async () => {
     const dir = freshDir();
-    const error = await expectGitError(cloneRepository({ fs, http, dir, url: urlOf(main.name), maxBytes: 4096 }), 'TooLarge', 'git.cloneRepository');
+    const error = await expectGitError(cloneRepository({ fs, http, dir, url: urlOf(main.name), maxBytes: 4096 }), 'TOO_LARGE', 'git.cloneRepository');
     expect(error.data).toEqual({ maxBytes: 4096 });
     expect(fs.existsSync(dir)).toBe(false);
   });
 
-  it('reports a repository without commits as EmptyRepository', async () => {
+  it('reports a repository without commits as EMPTY_REPOSITORY', async () => {
     await runGit(['init', '--quiet', '--bare', '--initial-branch=main', join(served, 'empty.git')]);
     const dir = freshDir();
-    await expectGitError(cloneRepository({ fs, http, dir, url: urlOf('empty') }), 'EmptyRepository', 'git.cloneRepository');
+    await expectGitError(cloneRepository({ fs, http, dir, url: urlOf('empty') }), 'EMPTY_REPOSITORY', 'git.cloneRepository');
     expect(fs.existsSync(dir)).toBe(false);
   });
 
@@ -378,7 +378,7 @@ describe('clone failures', () => {
           if (p.bytes! > 0) controller.abort();
         },
       });
-      await expectGitError(clone, 'Cancelled', 'git.cloneRepository');
+      await expectGitError(clone, 'CANCELLED', 'git.cloneRepository');
       expect(performance.now() - started).toBeLessThan(2 * 400 + 300); // did not wait for the pack
       expect(phasesSeen).not.toContain('Resolving deltas');
       expect(fs.existsSync(dir)).toBe(false);
@@ -406,13 +406,13 @@ describe('re-cloning a URL already cloned', () => {
   });
 
   it.each([
-    ['cut off', { failAfterBytes: 200 }], ['truncated', { truncateAfterBytes: 100 }],
+    ['cut off', { failAfterBytes: 200 }], ['TRUNCATED', { truncateAfterBytes: 100 }],
   ])('keeps the earlier complete clone when an update is %s, and updates it on the next try', async (_, faults) => {
     const dir = freshDir();
     const { head } = await cloneRepository({ fs, http, dir, url: urlOf(main.name) });
     server.faults = faults;
     try {
-      await expectGitError(cloneRepository({ fs, http, dir, url: urlOf(main.name) }), 'Network', 'git.cloneRepository');
+      await expectGitError(cloneRepository({ fs, http, dir, url: urlOf(main.name) }), 'NETWORK', 'git.cloneRepository');
     } finally {
       server.faults = {};
     }
@@ -437,7 +437,7 @@ describe('network faults during a clone, and a retry that starts clean', () => {
     server.faults = { statusFor: (path) => (path.endsWith('/git-upload-pack') ? 500 : undefined) };
     try {
       const dir = freshDir();
-      const error = await expectGitError(cloneRepository({ fs, http, dir, url: urlOf(main.name) }), 'Network', 'git.cloneRepository');
+      const error = await expectGitError(cloneRepository({ fs, http, dir, url: urlOf(main.name) }), 'NETWORK', 'git.cloneRepository');
       expect(error.data).toMatchObject({ status: 500 });
       expect(fs.existsSync(dir)).toBe(false);
       await expectCleanRetry(dir);
@@ -454,7 +454,7 @@ describe('network faults during a clone, and a retry that starts clean', () => {
     server.faults = { truncateAfterBytes: bytes };
     try {
       const dir = freshDir();
-      const error = await expectGitError(cloneRepository({ fs, http, dir, url: urlOf(main.name) }), 'Network', 'git.cloneRepository');
+      const error = await expectGitError(cloneRepository({ fs, http, dir, url: urlOf(main.name) }), 'NETWORK', 'git.cloneRepository');
       expect(error.message).toBe(`The server's answer ended before git's end marker after ${formatBytes(bytes)}: the transfer was cut short, try again`);
       expect(fs.existsSync(dir)).toBe(false);
       await expectCleanRetry(dir);
@@ -481,7 +481,7 @@ describe('network faults during a clone, and a retry that starts clean', () => {
           }
         },
       });
-      await expectGitError(clone, 'Cancelled', 'git.cloneRepository');
+      await expectGitError(clone, 'CANCELLED', 'git.cloneRepository');
       expect(abortedAt).toBeGreaterThan(0);
       expect(performance.now() - abortedAt).toBeLessThan(1000);
       expect(fs.existsSync(dir)).toBe(false);
@@ -501,11 +501,11 @@ describe('network faults during a clone, and a retry that starts clean', () => {
         fs, http, dir, url, onProgress: (p) => {
           if (p.bytes! > 1000) stopping ??= own.close();
         },
-      }), 'Network', 'git.cloneRepository');
+      }), 'NETWORK', 'git.cloneRepository');
       expect(stopped.message).toMatch(/^Network failure: /);
       await stopping;
       expect(fs.existsSync(dir)).toBe(false);
-      const down = await expectGitError(cloneRepository({ fs, http, dir, url }), 'Network', 'git.cloneRepository');
+      const down = await expectGitError(cloneRepository({ fs, http, dir, url }), 'NETWORK', 'git.cloneRepository');
       expect(down.message).toContain('ECONNREFUSED');
       expect(fs.existsSync(dir)).toBe(false);
     } finally {
@@ -538,7 +538,7 @@ describe('network faults during a clone, and a retry that starts clean', () => {
           for await (const part of response.body!) void part;
         })();
         if (whole) await read;
-        else await expect(read, `${body.length} bytes in chunks of ${chunk}`).rejects.toMatchObject({ code: 'Network', data: { bytes: body.length } });
+        else await expect(read, `${body.length} bytes in chunks of ${chunk}`).rejects.toMatchObject({ code: 'NETWORK', data: { bytes: body.length } });
         expect(guarded.streamError === undefined, `${body.length} bytes in chunks of ${chunk}`).toBe(whole);
       }
     }

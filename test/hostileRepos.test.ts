@@ -154,7 +154,7 @@ async function expectOnlyGitDirectory(dir: string): Promise<void> {
 }
 
 describe('hostile repositories', () => {
-  it('binary files named .py: skipped as binary, NotText in the editor, "Binary files differ" in the diff', async () => {
+  it('binary files named .py: skipped as binary, NOT_TEXT in the editor, "Binary files differ" in the diff', async () => {
     const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d]);
     const noise = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 131 + 7) % 256));
     const { r, shas } = await hostile('binary', [
@@ -167,7 +167,7 @@ describe('hostile repositories', () => {
     expect(r.diffs!.get(shas[1])).toEqual([
       { path: 'pkg/core.py', status: 'modified', binary: true, tooLarge: false, hunks: [], patch: 'Binary files differ: pkg/core.py\n' },
     ]);
-    expect((await gitErrorOf(readTextFile({ fs, dir: r.dir, commit: shas[1], path: 'pkg/core.py' }))).code).toBe('NotText');
+    expect((await gitErrorOf(readTextFile({ fs, dir: r.dir, commit: shas[1], path: 'pkg/core.py' }))).code).toBe('NOT_TEXT');
     expect(r.encoding!.files.map((f) => f.path)).toEqual(['pkg/util.py']);
   });
 
@@ -196,7 +196,7 @@ describe('hostile repositories', () => {
     expect(rewrite.hunks[0]).toMatchObject({ oldStart: 1, oldLines: rewritten, newStart: 1, newLines: rewritten });
     expect(rewrite.hunks[0].lines.filter((line) => line.startsWith('-'))).toHaveLength(rewritten);
     expect(r.seconds.diff).toBeLessThan(30);
-    expect((await gitErrorOf(readTextFile({ fs, dir: r.dir, commit: shas[1], path: 'pkg/big.py' }))).code).toBe('TooLarge');
+    expect((await gitErrorOf(readTextFile({ fs, dir: r.dir, commit: shas[1], path: 'pkg/big.py' }))).code).toBe('TOO_LARGE');
     expect(r.summaries!.get('pkg/blob_literal.py')).toMatchObject({ lines: 1, hasSyntaxErrors: false });
     expect(r.encoding!.files).toHaveLength(3);
   });
@@ -231,7 +231,7 @@ describe('hostile repositories', () => {
     expect(r.encoding!.files.map((f) => f.path)).toEqual(['pkg/classes.py', 'pkg/dict.py']);
   });
 
-  it('non-UTF-8 and mixed encodings: skipped as binary (NotText in the editor), UTF-8 with a BOM, CRLF and non-ASCII read', async () => {
+  it('non-UTF-8 and mixed encodings: skipped as binary (NOT_TEXT in the editor), UTF-8 with a BOM, CRLF and non-ASCII read', async () => {
     const latin1Name = Buffer.from('pkg/caf\xe9.py', 'latin1');
     const { r, shas } = await hostile('encodings', [{ message: 'encodings', entries: [
       file('pkg/latin1.py', Buffer.from('NAME = "caf\xe9"\n', 'latin1')),
@@ -252,7 +252,7 @@ describe('hostile repositories', () => {
     ]);
     expect(await readTextFile({ fs, dir: r.dir, commit: shas[0], path: 'pkg/caf\ufffd.py' })).toBe('Z = 3\n');
     const latin1 = await gitErrorOf(readTextFile({ fs, dir: r.dir, commit: shas[0], path: 'pkg/latin1.py' }));
-    expect([latin1.code, latin1.message]).toEqual(['NotText', 'pkg/latin1.py is not UTF-8 text']);
+    expect([latin1.code, latin1.message]).toEqual(['NOT_TEXT', 'pkg/latin1.py is not UTF-8 text']);
     expect((await gitErrorOf(readTextFile({ fs, dir: r.dir, commit: shas[0], path: 'pkg/utf16.py' }))).message).toBe('pkg/utf16.py is a binary file');
     expect(r.encoding!.files).toHaveLength(4);
   });
@@ -274,7 +274,7 @@ describe('hostile repositories', () => {
     await expectOnlyGitDirectory(r.dir);
   });
 
-  it('submodules: listed, not fetched, not read; NotText with the commit when opened', async () => {
+  it('submodules: listed, not fetched, not read; NOT_TEXT with the commit when opened', async () => {
     const gitmodules = '[submodule "lib"]\n\tpath = lib\n\turl = https://example.org/lib.git\n[submodule "evil"]\n\tpath = pkg/evil\n\turl = ../../../etc\n';
     const { r, shas } = await hostile('submodules', [
       { message: 'submodules', entries: [
@@ -289,7 +289,7 @@ describe('hostile repositories', () => {
     expect(r.diffs!.get(shas[1])).toEqual([]);
     const opened = await gitErrorOf(readTextFile({ fs, dir: r.dir, commit: shas[1], path: 'lib' }));
     expect([opened.code, opened.message, opened.data.submodule]).toEqual([
-      'NotText', 'lib is a submodule (commit abcdefab of another repository), not a file', 'abcdefabcdefabcdefabcdefabcdefabcdefabcd',
+      'NOT_TEXT', 'lib is a submodule (commit abcdefab of another repository), not a file', 'abcdefabcdefabcdefabcdefabcdefabcdefabcd',
     ]);
     const everything = await readSnapshot({ fs, dir: r.dir, commit: shas[1], include: () => true });
     expect(everything.files.map((f) => f.path)).toEqual(['.gitmodules', 'pkg/real.py']);
@@ -321,22 +321,22 @@ describe('hostile repositories', () => {
 
   it.each([
     ['dotdot', '../evil.py'], ['dotgit', '.git/hooks/post-checkout'], ['dotgit-case', '.GIT/config'], ['dot', 'a/./b.py'],
-  ])('a tree entry git refuses as unsafe (%s: %s): UnsafePath, and nothing written', async (name, path) => {
+  ])('a tree entry git refuses as unsafe (%s: %s): UNSAFE_PATH, and nothing written', async (name, path) => {
     const { r, shas } = await hostile(`unsafe-${name}`, [{ message: 'unsafe', entries: [file(path, '#!/bin/sh\ntouch pwned\n', '100755'), file('pkg/ok.py', 'OK = 1\n')] }]);
-    expect(r.failed).toMatchObject({ stage: 'log', code: 'UnsafePath' });
+    expect(r.failed).toMatchObject({ stage: 'log', code: 'UNSAFE_PATH' });
     for (const read of [
       () => readSnapshot({ fs, dir: r.dir, commit: shas[0] }), () => listTreeFiles({ fs, dir: r.dir, commit: shas[0] }),
       () => diffCommit({ fs, dir: r.dir, commit: shas[0] }),
     ]) {
       const error = await gitErrorOf(read());
-      expect(error.code).toBe('UnsafePath');
+      expect(error.code).toBe('UNSAFE_PATH');
       expect(error.message).toMatch(/^The repository holds a file name that git refuses as unsafe: The filepath ".+" contains unsafe character sequences$/);
     }
     await expectOnlyGitDirectory(r.dir);
     expect(fs.existsSync(join(r.dir, '..', 'evil.py'))).toBe(false);
   });
 
-  it('thousands of files: 5,000 Python files read, TooManyFiles past maxFiles, the packfile read once per diff', async () => {
+  it('thousands of files: 5,000 Python files read, TOO_MANY_FILES past maxFiles, the packfile read once per diff', async () => {
     const modules = Array.from({ length: 5000 }, (_, i) => file(`pkg/m${i % 50}/mod_${i}.py`, `def f_${i}(x):\n    return x + ${i}\n`));
     const flat = Array.from({ length: 3000 }, (_, i) => file(`flat/f_${i}.txt`, `${i}\n`));
     const { r, shas } = await hostile('thousands', [
@@ -350,7 +350,7 @@ describe('hostile repositories', () => {
     expect([r.diffs!.get(shas[1])!.length, r.diffs!.get(shas[0])!.length]).toEqual([100, 5000]);
     expect(r.mined!.found).toBe(1);
     const error = await gitErrorOf(readSnapshot({ fs, dir: r.dir, commit: shas[1], maxFiles: 1000 }));
-    expect([error.code, error.data]).toEqual(['TooManyFiles', { maxFiles: 1000 }]);
+    expect([error.code, error.data]).toEqual(['TOO_MANY_FILES', { maxFiles: 1000 }]);
     // Without a shared object cache every blob read loaded the packfile again: 5,000 reads, 47 s for the root commit.
     let packReads = 0;
     const counting: GitFs = { promises: { ...fs.promises, readFile: ((path: string, ...rest: unknown[]) => {
@@ -361,21 +361,21 @@ describe('hostile repositories', () => {
     expect(packReads).toBeLessThanOrEqual(1);
   });
 
-  it('empty repositories: EmptyRepository without commits or with HEAD on a missing branch, NoPython for an empty tree', async () => {
+  it('empty repositories: EMPTY_REPOSITORY without commits or with HEAD on a missing branch, NO_PYTHON for an empty tree', async () => {
     await writeHostileRepo({ dir: join(served, 'no-commits.git'), commits: [] });
     const none = await measured('no-commits', () => ingest('no-commits'), outcomeOf);
-    expect(none.failed).toMatchObject({ stage: 'clone', code: 'EmptyRepository' });
+    expect(none.failed).toMatchObject({ stage: 'clone', code: 'EMPTY_REPOSITORY' });
     const { r: emptyTree } = await hostile('empty-tree', [{ message: 'nothing at all' }]);
-    expect(emptyTree.failed).toEqual({ stage: 'snapshot', code: 'NoPython', message: expect.stringMatching(/^No Python files to read at [0-9a-f]{8} \(0 other files skipped\)$/) });
+    expect(emptyTree.failed).toEqual({ stage: 'snapshot', code: 'NO_PYTHON', message: expect.stringMatching(/^No Python files to read at [0-9a-f]{8} \(0 other files skipped\)$/) });
     expect(emptyTree.diffs!.size).toBe(1);
     // HEAD names main; the only commits are on `other`. isomorphic-git resolves HEAD on every fetch, so `other` cannot be cloned either.
     await writeHostileRepo({ dir: join(served, 'unborn-head.git'), commits: [{ branch: 'other', message: 'x', entries: [file('a.py', 'A = 1\n')] }] });
     const unborn = await measured('unborn-head', () => ingest('unborn-head'), outcomeOf);
-    expect(unborn.failed).toEqual({ stage: 'clone', code: 'EmptyRepository', message: 'The repository\'s default branch (its HEAD) has no commits' });
+    expect(unborn.failed).toEqual({ stage: 'clone', code: 'EMPTY_REPOSITORY', message: 'The repository\'s default branch (its HEAD) has no commits' });
     expect(fs.existsSync(unborn.dir)).toBe(false);
     const dir = join(scratch, 'clones', 'unborn-other');
     const other = await gitErrorOf(cloneRepository({ fs, http, dir, url: `${server.url}/unborn-head.git`, branch: 'other' }));
-    expect(other.code).toBe('EmptyRepository');
+    expect(other.code).toBe('EMPTY_REPOSITORY');
     expect(fs.existsSync(dir)).toBe(false);
   });
 

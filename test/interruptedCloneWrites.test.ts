@@ -150,7 +150,7 @@ describe('a reload after any write', () => {
         expect(await describeClone(visit), `after write ${i}: ${point.after}`).toEqual(complete);
         found++;
       } else {
-        await expect(openClone({ fs: visit, dir: DIR, url: url() })).rejects.toMatchObject({ code: 'NotCloned' });
+        await expect(openClone({ fs: visit, dir: DIR, url: url() })).rejects.toMatchObject({ code: 'NOT_CLONED' });
         // The half-written directory is discarded by the next clone, which is then complete.
         expect(await cloneRepository({ fs: visit, http, dir: DIR, url: url(), depth: DEPTH })).toMatchObject({ head, reused: false });
         expect(await describeClone(visit)).toEqual(complete);
@@ -201,7 +201,7 @@ describe('a reload after any write', () => {
       if (stored?.url) {
         expect(await describeClone(visit), `after write ${i}: ${point.after}`).toEqual(whole);
         kept++;
-      } else await expect(openClone({ fs: visit, dir: DIR, url: url() })).rejects.toMatchObject({ code: 'NotCloned' });
+      } else await expect(openClone({ fs: visit, dir: DIR, url: url() })).rejects.toMatchObject({ code: 'NOT_CLONED' });
     }
     console.log(`deletion: ${points.length} crash points, the clone found whole after ${kept}, a half-deleted one (no marker) after ${points.length - kept}`);
     const last = await nextVisit(points[points.length - 1].records);

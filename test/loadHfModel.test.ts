@@ -110,7 +110,7 @@ describe('loadHfModel', () => {
       const b = await loadHfModel(filesFromUrl(`http://127.0.0.1:${port}/m`));
       expect(maxAbsDiff(await logitsOf(b.model), referenceLogits)).toBe(0);
       b.model.dispose();
-      await expect(loadHfModel(filesFromUrl(`http://127.0.0.1:${port}/missing/`))).rejects.toMatchObject({ code: 'file-not-found', file: 'config.json' });
+      await expect(loadHfModel(filesFromUrl(`http://127.0.0.1:${port}/missing/`))).rejects.toMatchObject({ code: 'FILE_NOT_FOUND', file: 'config.json' });
     } finally {
       server.close();
     }
@@ -141,50 +141,50 @@ describe('loadHfModel', () => {
         const dir = await writeModelDirectory('no-config');
         await rm(join(dir, 'config.json'));
         return dir;
-      }, (e) => expect(e).toMatchObject({ name: 'ModelLoadError', code: 'file-not-found', file: 'config.json' })],
+      }, (e) => expect(e).toMatchObject({ name: 'ModelLoadError', code: 'FILE_NOT_FOUND', file: 'config.json' })],
       ['no weights', async () => {
         const dir = await writeModelDirectory('no-weights');
         await rm(join(dir, 'model.safetensors'));
         return dir;
-      }, (e) => expect(e).toMatchObject({ code: 'file-not-found', file: 'model.safetensors' })],
+      }, (e) => expect(e).toMatchObject({ code: 'FILE_NOT_FOUND', file: 'model.safetensors' })],
       ['a config that is not JSON', async () => {
         const dir = await writeModelDirectory('bad-json');
         await writeFile(join(dir, 'config.json'), '{"hidden_size": ');
         return dir;
-      }, (e) => expect(e).toMatchObject({ name: 'ModelConfigError', code: 'not-json' })],
+      }, (e) => expect(e).toMatchObject({ name: 'ModelConfigError', code: 'NOT_JSON' })],
       ['an unsupported architecture', () => writeModelDirectory('gpt2', { modelConfig: { ...toHfConfig(config), architectures: ['GPT2LMHeadModel'] } }),
-        (e) => expect(e).toMatchObject({ code: 'unsupported-architecture' })],
+        (e) => expect(e).toMatchObject({ code: 'UNSUPPORTED_ARCHITECTURE' })],
       ['rope scaling', () => writeModelDirectory('rope', { modelConfig: { ...toHfConfig(config), rope_scaling: { rope_type: 'llama3', factor: 8 } } }),
-        (e) => expect(e).toMatchObject({ code: 'unsupported-feature', field: 'rope_scaling' })],
+        (e) => expect(e).toMatchObject({ code: 'UNSUPPORTED_FEATURE', field: 'rope_scaling' })],
       ['heads that do not divide', () => writeModelDirectory('heads', { modelConfig: { ...toHfConfig(config), num_key_value_heads: 3 } }),
         (e) => expect(e).toBeInstanceOf(ModelConfigError)],
-      ['a missing tensor', () => writeModelDirectory('missing-tensor', {
+      ['a missing tensor', () => writeModelDirectory('MISSING_TENSOR', {
         weights: Object.fromEntries(Object.entries(tensors).filter(([key]) => key !== 'model.layers.1.mlp.up_proj.weight')),
-      }), (e) => expect(e).toMatchObject({ name: 'ModelWeightsError', code: 'missing-tensor', tensor: 'model.layers.1.mlp.up_proj.weight' })],
+      }), (e) => expect(e).toMatchObject({ name: 'ModelWeightsError', code: 'MISSING_TENSOR', tensor: 'model.layers.1.mlp.up_proj.weight' })],
       ['a tensor of the wrong shape', () => writeModelDirectory('wrong-shape', {
         modelConfig: { ...toHfConfig(config), intermediate_size: 40 },
-      }), (e) => expect(e).toMatchObject({ code: 'shape-mismatch' })],
+      }), (e) => expect(e).toMatchObject({ code: 'SHAPE_MISMATCH' })],
       ['an unexpected tensor', () => writeModelDirectory('extra', {
         weights: { ...tensors, 'model.layers.0.self_attn.extra.weight': { dtype: 'F32', shape: [1], data: new Float32Array(1) } },
       }), (e) => expect(e).toBeInstanceOf(ModelWeightsError)],
       ['a truncated safetensors file', async () => {
-        const dir = await writeModelDirectory('truncated');
+        const dir = await writeModelDirectory('TRUNCATED');
         const bytes = await readFile(join(dir, 'model.safetensors'));
         await writeFile(join(dir, 'model.safetensors'), bytes.subarray(0, bytes.length - 100));
         return dir;
-      }, (e) => expect(e).toMatchObject({ name: 'ModelLoadError', code: 'truncated', file: 'model.safetensors' })],
+      }, (e) => expect(e).toMatchObject({ name: 'ModelLoadError', code: 'TRUNCATED', file: 'model.safetensors' })],
       ['a corrupt safetensors header', async () => {
         const dir = await writeModelDirectory('corrupt');
         const bytes = await readFile(join(dir, 'model.safetensors'));
         bytes[8] = 0x5d; // the opening "{" of the JSON header
         await writeFile(join(dir, 'model.safetensors'), bytes);
         return dir;
-      }, (e) => expect(e).toMatchObject({ name: 'SafetensorsError', code: 'header-not-json' })],
+      }, (e) => expect(e).toMatchObject({ name: 'SafetensorsError', code: 'HEADER_NOT_JSON' })],
       ['a shard index pointing outside the directory', async () => {
-        const dir = await writeModelDirectory('bad-index', { shards: 2 });
+        const dir = await writeModelDirectory('BAD_INDEX', { shards: 2 });
         await writeFile(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { 'model.norm.weight': '../secret.safetensors' } }));
         return dir;
-      }, (e) => expect(e).toMatchObject({ name: 'ModelLoadError', code: 'bad-index' })],
+      }, (e) => expect(e).toMatchObject({ name: 'ModelLoadError', code: 'BAD_INDEX' })],
     ];
     it.each(cases)('%s', async (_what, make, check) => {
       const dir = await make();
@@ -198,7 +198,7 @@ describe('loadHfModel', () => {
     it('HTTP errors other than 404 are reported as such', async () => {
       const source: ModelFileSource = async () => new Response('nope', { status: 503, statusText: 'Service Unavailable' });
       await expect(loadHfModel(source)).rejects.toBeInstanceOf(ModelLoadError);
-      await expect(loadHfModel(source)).rejects.toMatchObject({ code: 'http-error' });
+      await expect(loadHfModel(source)).rejects.toMatchObject({ code: 'HTTP_ERROR' });
     });
 
     it('can be cancelled', async () => {

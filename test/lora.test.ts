@@ -175,18 +175,18 @@ describe('PEFT layout', () => {
       }
       throw new Error(`expected LoraError ${code}`);
     };
-    expectCode(() => importPeftAdapter(safetensors, { ...adapterConfig, r: 8 }, config), 'shape-mismatch');
-    expectCode(() => importPeftAdapter(safetensors, adapterConfig, tinyConfig({ hidden_size: 64 })), 'shape-mismatch');
-    expectCode(() => importPeftAdapter(safetensors, adapterConfig, tinyConfig({ num_hidden_layers: 1 })), 'bad-key');
-    expectCode(() => importPeftAdapter(safetensors, { ...adapterConfig, target_modules: ['v_proj'] }, config), 'bad-key');
-    expectCode(() => importPeftAdapter(safetensors, { ...adapterConfig, use_dora: true }, config), 'unsupported-feature');
-    expectCode(() => importPeftAdapter(safetensors, { ...adapterConfig, peft_type: 'IA3' }, config), 'unsupported-feature');
-    expectCode(() => importPeftAdapter(safetensors, '{not json', config), 'bad-config');
-    expectCode(() => importPeftAdapter(safetensors.subarray(0, 100), adapterConfig, config), 'bad-file');
+    expectCode(() => importPeftAdapter(safetensors, { ...adapterConfig, r: 8 }, config), 'SHAPE_MISMATCH');
+    expectCode(() => importPeftAdapter(safetensors, adapterConfig, tinyConfig({ hidden_size: 64 })), 'SHAPE_MISMATCH');
+    expectCode(() => importPeftAdapter(safetensors, adapterConfig, tinyConfig({ num_hidden_layers: 1 })), 'BAD_KEY');
+    expectCode(() => importPeftAdapter(safetensors, { ...adapterConfig, target_modules: ['v_proj'] }, config), 'BAD_KEY');
+    expectCode(() => importPeftAdapter(safetensors, { ...adapterConfig, use_dora: true }, config), 'UNSUPPORTED_FEATURE');
+    expectCode(() => importPeftAdapter(safetensors, { ...adapterConfig, peft_type: 'IA3' }, config), 'UNSUPPORTED_FEATURE');
+    expectCode(() => importPeftAdapter(safetensors, '{not json', config), 'BAD_CONFIG');
+    expectCode(() => importPeftAdapter(safetensors.subarray(0, 100), adapterConfig, config), 'BAD_FILE');
     const onlyA = writeSafetensors({
       'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight': { dtype: 'F32', shape: [4, config.hiddenSize], data: new Float32Array(4 * config.hiddenSize) },
     });
-    expectCode(() => importPeftAdapter(onlyA, adapterConfig, config), 'missing-pair');
-    expectCode(() => prepareLora({ ...adapter, rank: 5 }, config), 'shape-mismatch');
+    expectCode(() => importPeftAdapter(onlyA, adapterConfig, config), 'MISSING_PAIR');
+    expectCode(() => prepareLora({ ...adapter, rank: 5 }, config), 'SHAPE_MISMATCH');
   });
 });

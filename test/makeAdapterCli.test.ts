@@ -167,7 +167,7 @@ describe('make-adapter', () => {
     writeRandomHypernetwork(other, c2lConfig, 'smollm2-135m-instruct', hypernetworkConfig);
     await expect(run({ source: workTree.dir, hypernetwork: other, out: join(root, 'x') })).rejects.toMatchObject({ code: 'BASE_MODEL_MISMATCH' });
     await expect(run({ source: join(root, 'plain'), commit: 'HEAD', out: join(root, 'x') })).rejects.toMatchObject({ code: 'USAGE' });
-    await expect(run({ source: `${server.url}/no-such-repo.git`, out: join(root, 'x') })).rejects.toMatchObject({ code: 'NotFound' });
+    await expect(run({ source: `${server.url}/no-such-repo.git`, out: join(root, 'x') })).rejects.toMatchObject({ code: 'NOT_FOUND' });
   }, 120_000);
 
   it('prints CODE: message and exits 1 from the command line', () => {

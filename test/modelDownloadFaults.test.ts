@@ -91,17 +91,17 @@ function faultsFor(file: string): Array<[string, ModelFileFault]> {
 
 /** What each fault must say: the typed code and the words of the message (besides the file's name). */
 const EXPECTED: Record<string, (file: string) => { code: string; message: RegExp }> = {
-  'HTTP 500': () => ({ code: 'http-error', message: /HTTP 500/ }),
-  'a connection dropped mid-transfer': (file) => ({ code: 'network', message: new RegExp(`^Downloading ${file} was cut off after [\\d.]+ (B|KiB|MiB) of [\\d.]+ (B|KiB|MiB): .*Load again to retry\\.$`) }),
-  'a stall': (file) => ({ code: 'stalled', message: new RegExp(`^Downloading ${file} stalled: no data for 0.3 s after [\\d.]+ (B|KiB|MiB) of [\\d.]+ (B|KiB|MiB) \\(http://127.0.0.1:\\d+/.*${file.replace('.', '\\.')}\\)\\. Load again to retry\\.$`) }),
+  'HTTP 500': () => ({ code: 'HTTP_ERROR', message: /HTTP 500/ }),
+  'a connection dropped mid-transfer': (file) => ({ code: 'NETWORK', message: new RegExp(`^Downloading ${file} was cut off after [\\d.]+ (B|KiB|MiB) of [\\d.]+ (B|KiB|MiB): .*Load again to retry\\.$`) }),
+  'a stall': (file) => ({ code: 'STALLED', message: new RegExp(`^Downloading ${file} stalled: no data for 0.3 s after [\\d.]+ (B|KiB|MiB) of [\\d.]+ (B|KiB|MiB) \\(http://127.0.0.1:\\d+/.*${file.replace('.', '\\.')}\\)\\. Load again to retry\\.$`) }),
 };
 
 describe('a Hugging Face directory', () => {
   /** A cut file sent whole passes the transfer and fails as the format it no longer is, naming the file. */
   const CUT_FILE: Record<string, { code: string; name: string }> = {
-    'config.json': { code: 'not-json', name: 'ModelConfigError' },
-    'tokenizer.json': { code: 'invalid_json', name: 'TokenizerLoadError' },
-    'model.safetensors': { code: 'truncated', name: 'ModelLoadError' },
+    'config.json': { code: 'NOT_JSON', name: 'ModelConfigError' },
+    'tokenizer.json': { code: 'INVALID_JSON', name: 'TokenizerLoadError' },
+    'model.safetensors': { code: 'TRUNCATED', name: 'ModelLoadError' },
   };
   const cases = ['config.json', 'tokenizer.json', 'model.safetensors'].flatMap((file) => ['HTTP 500', 'a connection dropped mid-transfer', 'a cut file sent whole', 'a stall'].map((fault) => [file, fault] as const));
 
@@ -142,12 +142,12 @@ describe('a Hugging Face directory', () => {
     })();
     const stopped = await failure(() => loadHfModel(filesFromUrl(url, { stallMs: 10_000 })));
     await stopping;
-    expect(stopped.error).toMatchObject({ name: 'ModelLoadError', code: 'network', file: 'model.safetensors' });
+    expect(stopped.error).toMatchObject({ name: 'ModelLoadError', code: 'NETWORK', file: 'model.safetensors' });
     expect(stopped.error.message).toMatch(/^Downloading model\.safetensors was cut off after [\d.]+ MiB of 18\.0 MiB: /);
     expect(stopped.leakedTensors).toBe(0);
 
     const down = await failure(() => loadDirectory(url));
-    expect(down.error).toMatchObject({ name: 'ModelLoadError', code: 'network', file: 'tokenizer.json' });
+    expect(down.error).toMatchObject({ name: 'ModelLoadError', code: 'NETWORK', file: 'tokenizer.json' });
     expect(down.error.message).toMatch(/^Downloading tokenizer\.json failed: no answer from the server \(fetch failed: ECONNREFUSED\) at http/);
 
     const back = await startModelFileServer({ root, port: own.port });
@@ -176,7 +176,7 @@ describe('a Hugging Face directory', () => {
 });
 
 describe('a GGUF file', () => {
-  const CUT_FILE = { name: 'GgufError', code: 'truncated' };
+  const CUT_FILE = { name: 'GgufError', code: 'TRUNCATED' };
 
   it.each(['HTTP 500', 'a connection dropped mid-transfer', 'a cut file sent whole', 'a stall'])('model.gguf with %s: a typed error naming the file, and the next load works', async (fault) => {
     const files = filesFromUrl(`${server.url}/tiny-gguf/`, { stallMs: STALL_MS });
@@ -189,7 +189,7 @@ describe('a GGUF file', () => {
     }
     const { error, leakedTensors } = result;
     expect(error.message).toContain('model.gguf');
-    if (fault === 'HTTP 500') expect(error).toMatchObject({ name: 'GgufError', code: 'http-error' });
+    if (fault === 'HTTP 500') expect(error).toMatchObject({ name: 'GgufError', code: 'HTTP_ERROR' });
     else if (fault === 'a cut file sent whole') expect(error).toMatchObject(CUT_FILE);
     else {
       const expected = EXPECTED[fault]('model.gguf');

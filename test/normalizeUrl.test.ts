@@ -29,13 +29,13 @@ describe('normalizeRepoUrl', () => {
   });
 
   it.each(['', '   ', 'ftp://example.com/x.git', 'https://github.com/onlyowner', 'https://user:pw@github.com/a/b', 'https://example.com/', 'http://[bad', 'x'.repeat(3000)])(
-    'rejects %j with InvalidUrl',
+    'rejects %j with INVALID_URL',
     (input) => {
       expect(() => normalizeRepoUrl(input)).toThrow(GitError);
       try {
         normalizeRepoUrl(input);
       } catch (err) {
-        expect((err as GitError).code).toBe('InvalidUrl');
+        expect((err as GitError).code).toBe('INVALID_URL');
       }
     },
   );

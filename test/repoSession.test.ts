@@ -127,7 +127,7 @@ describe('RepoSession', () => {
     expect(info.evo).toMatchObject({ index: COMMITS - 1, steps: COMMITS - 1, historyLength: COMMITS });
     const back = await session.adapter(written.commitShas[1], 'evo', models);
     expect(back.info.evo).toMatchObject({ steps: 0, diffsEncoded: 0 });
-    await expect(session.adapter('f'.repeat(40), 'evo', models)).rejects.toMatchObject({ name: 'GitError', code: 'NotFound' });
+    await expect(session.adapter('f'.repeat(40), 'evo', models)).rejects.toMatchObject({ name: 'GitError', code: 'NOT_FOUND' });
   });
 
   it('is what the benchmark reads a repository through', async () => {

@@ -89,8 +89,8 @@ describe('writeSafetensors', () => {
   });
 
   it('refuses data that does not match dtype x shape', () => {
-    expectSafetensorsError(() => writeSafetensors({ x: { dtype: 'F32', shape: [3], data: new Float32Array(2) } }), 'size-mismatch');
-    expectSafetensorsError(() => writeSafetensors({ x: { dtype: 'I32', shape: [2], data: new Float32Array(2) } }), 'bad-input');
+    expectSafetensorsError(() => writeSafetensors({ x: { dtype: 'F32', shape: [3], data: new Float32Array(2) } }), 'SIZE_MISMATCH');
+    expectSafetensorsError(() => writeSafetensors({ x: { dtype: 'I32', shape: [2], data: new Float32Array(2) } }), 'BAD_INPUT');
   });
 });
 
@@ -132,23 +132,23 @@ describe('parseSafetensors', () => {
   });
 
   const bad: Array<[string, () => Uint8Array, string]> = [
-    ['shorter than 8 bytes', () => new Uint8Array(5), 'too-small'],
-    ['a header length past the file', () => fileWithHeader('{}', 0).subarray(0, 9), 'header-out-of-bounds'],
-    ['not JSON', () => fileWithHeader('{"a":', 0), 'header-not-json'],
-    ['not starting with {', () => fileWithHeader(' {}', 0), 'header-not-json'],
-    ['a JSON array', () => fileWithHeader('[]', 0), 'header-not-json'],
-    ['invalid UTF-8', () => { const f = fileWithHeader('{"\u00e9":1}', 0); f[10] = 0xff; return f; }, 'header-not-utf8'],
-    ['metadata values that are not strings', () => fileWithHeader({ __metadata__: { a: 1 } }, 0), 'bad-metadata'],
-    ['an unknown dtype', () => fileWithHeader({ x: { dtype: 'F7', shape: [1], data_offsets: [0, 1] } }, 1), 'unknown-dtype'],
-    ['a negative dimension', () => fileWithHeader({ x: { dtype: 'U8', shape: [-1], data_offsets: [0, 1] } }, 1), 'bad-shape'],
-    ['end before begin', () => fileWithHeader({ x: { dtype: 'U8', shape: [0], data_offsets: [1, 0] } }, 1), 'bad-offsets'],
-    ['bytes disagreeing with the shape', () => fileWithHeader({ x: { dtype: 'F32', shape: [2], data_offsets: [0, 4] } }, 4), 'size-mismatch'],
+    ['shorter than 8 bytes', () => new Uint8Array(5), 'TOO_SMALL'],
+    ['a header length past the file', () => fileWithHeader('{}', 0).subarray(0, 9), 'HEADER_OUT_OF_BOUNDS'],
+    ['not JSON', () => fileWithHeader('{"a":', 0), 'HEADER_NOT_JSON'],
+    ['not starting with {', () => fileWithHeader(' {}', 0), 'HEADER_NOT_JSON'],
+    ['a JSON array', () => fileWithHeader('[]', 0), 'HEADER_NOT_JSON'],
+    ['invalid UTF-8', () => { const f = fileWithHeader('{"\u00e9":1}', 0); f[10] = 0xff; return f; }, 'HEADER_NOT_UTF8'],
+    ['metadata values that are not strings', () => fileWithHeader({ __metadata__: { a: 1 } }, 0), 'BAD_METADATA'],
+    ['an unknown dtype', () => fileWithHeader({ x: { dtype: 'F7', shape: [1], data_offsets: [0, 1] } }, 1), 'UNKNOWN_DTYPE'],
+    ['a negative dimension', () => fileWithHeader({ x: { dtype: 'U8', shape: [-1], data_offsets: [0, 1] } }, 1), 'BAD_SHAPE'],
+    ['end before begin', () => fileWithHeader({ x: { dtype: 'U8', shape: [0], data_offsets: [1, 0] } }, 1), 'BAD_OFFSETS'],
+    ['bytes disagreeing with the shape', () => fileWithHeader({ x: { dtype: 'F32', shape: [2], data_offsets: [0, 4] } }, 4), 'SIZE_MISMATCH'],
     ['overlapping tensors', () => fileWithHeader({
-      x: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, y: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, 8), 'overlap-or-gap'],
-    ['a gap', () => fileWithHeader({ x: { dtype: 'U8', shape: [2], data_offsets: [1, 3] } }, 3), 'overlap-or-gap'],
-    ['trailing bytes', () => fileWithHeader({ x: { dtype: 'U8', shape: [2], data_offsets: [0, 2] } }, 3), 'incomplete-buffer'],
-    ['missing bytes', () => fileWithHeader({ x: { dtype: 'U8', shape: [4], data_offsets: [0, 4] } }, 3), 'incomplete-buffer'],
-    ['an element count that overflows', () => fileWithHeader({ x: { dtype: 'F64', shape: [2 ** 40, 2 ** 20], data_offsets: [0, 8] } }, 8), 'size-mismatch'],
+      x: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, y: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, 8), 'OVERLAP_OR_GAP'],
+    ['a gap', () => fileWithHeader({ x: { dtype: 'U8', shape: [2], data_offsets: [1, 3] } }, 3), 'OVERLAP_OR_GAP'],
+    ['trailing bytes', () => fileWithHeader({ x: { dtype: 'U8', shape: [2], data_offsets: [0, 2] } }, 3), 'INCOMPLETE_BUFFER'],
+    ['missing bytes', () => fileWithHeader({ x: { dtype: 'U8', shape: [4], data_offsets: [0, 4] } }, 3), 'INCOMPLETE_BUFFER'],
+    ['an element count that overflows', () => fileWithHeader({ x: { dtype: 'F64', shape: [2 ** 40, 2 ** 20], data_offsets: [0, 8] } }, 8), 'SIZE_MISMATCH'],
   ];
   it.each(bad)('rejects a file with %s', (_what, make, code) => {
     expectSafetensorsError(() => parseSafetensors(make()), code);
@@ -156,10 +156,10 @@ describe('parseSafetensors', () => {
 
   it('enforces the header size limit before reading the header', () => {
     const bytes = writeSafetensors(PYTHON_TENSORS);
-    expectSafetensorsError(() => parseSafetensors(bytes, { maxHeaderBytes: 64 }), 'header-too-large');
+    expectSafetensorsError(() => parseSafetensors(bytes, { maxHeaderBytes: 64 }), 'HEADER_TOO_LARGE');
     const huge = new Uint8Array(16);
     new DataView(huge.buffer).setBigUint64(0, 2n ** 62n, true);
-    expectSafetensorsError(() => parseSafetensors(huge), 'header-too-large');
+    expectSafetensorsError(() => parseSafetensors(huge), 'HEADER_TOO_LARGE');
   });
 });
 
@@ -180,7 +180,7 @@ describe('streamSafetensors', () => {
   it('reports a truncated stream', async () => {
     const bytes = writeSafetensors(PYTHON_TENSORS);
     await expect(streamSafetensors(streamOf(bytes.subarray(0, bytes.length - 2), 7), () => {}))
-      .rejects.toMatchObject({ name: 'SafetensorsError', code: 'incomplete-buffer' });
+      .rejects.toMatchObject({ name: 'SafetensorsError', code: 'INCOMPLETE_BUFFER' });
   });
 
   it('readSafetensorsHeader needs only the header bytes', () => {

@@ -1,6 +1,6 @@
 // User settings are untrusted (localStorage, URL parameters): anything malformed falls back to defaults, field by field.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { defaultSettings, loadSettings, sanitizeSettings } from '../src/app/settings.ts';
+import { defaultSettings, loadSettings, sanitizeSettings } from '../src/app/settings/settings.ts';
 
 const defaults = defaultSettings('http://127.0.0.1:5173');
 

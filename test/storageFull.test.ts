@@ -1,4 +1,4 @@
-// Storage full and stored clones: a quota refusal becomes GitError StorageFull saying what to delete, a clone that hits it keeps nothing, and stored clones are listed and deleted.
+// Storage full and stored clones: a quota refusal becomes GitError STORAGE_FULL saying what to delete, a clone that hits it keeps nothing, and stored clones are listed and deleted.
 import * as fs from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -31,11 +31,11 @@ afterAll(async () => {
 afterEach(() => vi.unstubAllGlobals());
 
 describe('asStorageFull', () => {
-  it('turns a QuotaExceededError DOMException into StorageFull with the usage of the quota and what to delete', async () => {
+  it('turns a QuotaExceededError DOMException into STORAGE_FULL with the usage of the quota and what to delete', async () => {
     vi.stubGlobal('navigator', { storage: { estimate: async () => ({ usage: 1.9 * 1024 ** 3, quota: 2 * 1024 ** 3 }) } });
     const mapped = await asStorageFull(quotaError(), 'the clone');
     expect(mapped).toBeInstanceOf(GitError);
-    expect((mapped as GitError).code).toBe('StorageFull');
+    expect((mapped as GitError).code).toBe('STORAGE_FULL');
     expect((mapped as GitError).message).toBe(
       `Browser storage is full (1.90 GiB of 2.00 GiB used): the clone could not be saved. To make room, ${STORAGE_FULL_ADVICE}.`,
     );
@@ -49,14 +49,14 @@ describe('asStorageFull', () => {
   });
 
   it('returns any other error unchanged, a DOMException of another name included', async () => {
-    for (const other of [new DOMException('aborted', 'AbortError'), new Error('disk says no'), new GitError('Network', 'cut')]) {
+    for (const other of [new DOMException('aborted', 'AbortError'), new Error('disk says no'), new GitError('NETWORK', 'cut')]) {
       expect(await asStorageFull(other, 'the clone')).toBe(other);
     }
   });
 });
 
 describe('the embedding and Evo state cache over a full store', () => {
-  it('keeps working in memory, reports StorageFull once per cache, and passes other failures on unreported', async () => {
+  it('keeps working in memory, reports STORAGE_FULL once per cache, and passes other failures on unreported', async () => {
     vi.stubGlobal('navigator', { storage: { estimate: async () => ({ usage: 500 * 1024 ** 2, quota: 512 * 1024 ** 2 }) } });
     let next: Error = quotaError();
     const full: KeyValueStore = { get: async () => undefined, set: async () => { throw next; } };
@@ -69,7 +69,7 @@ describe('the embedding and Evo state cache over a full store', () => {
     expect(await cache.get('blob1')).toEqual(Float32Array.from([1, 2]));
     expect(await cache.get('blob2')).toEqual(Float32Array.from([3]));
     expect(reported.map((error) => [error.code, error.message])).toEqual([[
-      'StorageFull',
+      'STORAGE_FULL',
       `Browser storage is full (500.0 MiB of 512.0 MiB used): the cache of embeddings and Evo states could not be saved. To make room, ${STORAGE_FULL_ADVICE}.`,
     ]]);
 
@@ -99,13 +99,13 @@ function fillingFs(allowed: number): GitFs & { refused: number } {
 }
 
 describe('cloneRepository into a full store', () => {
-  it('fails with StorageFull tagged git.cloneRepository and leaves no directory behind', async () => {
+  it('fails with STORAGE_FULL tagged git.cloneRepository and leaves no directory behind', async () => {
     const dir = join(scratch, 'full-clone');
     const full = fillingFs(3);
     const error = await cloneRepository({ fs: full, http, dir, url: urlOf(repo.name) }).then(() => null, (err: unknown) => err);
     expect(full.refused).toBeGreaterThan(0);
     expect(error).toBeInstanceOf(GitError);
-    expect((error as GitError).code).toBe('StorageFull');
+    expect((error as GitError).code).toBe('STORAGE_FULL');
     expect((error as GitError).caller).toBe('git.cloneRepository');
     expect((error as GitError).message).toContain(STORAGE_FULL_ADVICE);
     expect(fs.existsSync(dir)).toBe(false);
@@ -127,13 +127,13 @@ describe('listStoredClones and removeStoredClone', () => {
 
     for (const outside of [root, `${root}/..`, `${root}/complete/.git`, join(scratch, 'served')]) {
       const refused = await removeStoredClone({ fs, root, dir: outside }).then(() => null, (err: unknown) => err);
-      expect((refused as GitError).code, outside).toBe('UnsafePath');
+      expect((refused as GitError).code, outside).toBe('UNSAFE_PATH');
     }
     await removeStoredClone({ fs, root, dir });
     expect(fs.existsSync(dir)).toBe(false);
     expect((await listStoredClones({ fs, root })).map((clone) => clone.dir)).toEqual([join(root, 'half')]);
     const missing = await removeStoredClone({ fs, root, dir }).then(() => null, (err: unknown) => err);
-    expect((missing as GitError).code).toBe('NotCloned');
+    expect((missing as GitError).code).toBe('NOT_CLONED');
     expect(await listStoredClones({ fs, root: join(scratch, 'nothing-here') })).toEqual([]);
   });
 });

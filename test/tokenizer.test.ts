@@ -201,7 +201,7 @@ describe('Oniguruma pattern translation', () => {
 
   it('rejects what it cannot reproduce with bad_regex', () => {
     for (const pattern of ['\\G', '[[:alpha:]]', '(?i)abc', '(a)\\1', '[a&&b]', '(unclosed', '*a', '\\k<x>']) {
-      expect(() => translateOnigurumaPattern(pattern), pattern).toThrow(expect.objectContaining({ code: 'bad_regex' }));
+      expect(() => translateOnigurumaPattern(pattern), pattern).toThrow(expect.objectContaining({ code: 'BAD_REGEX' }));
     }
   });
 });
@@ -213,28 +213,28 @@ describe('malformed tokenizer.json', () => {
     return json;
   };
   const cases: Array<[string, TokenizerLoadError['code'], (json: Json) => unknown]> = [
-    ['not JSON', 'invalid_json', () => '{"model": '],
-    ['a top-level array', 'invalid_json', () => []],
-    ['WordPiece model', 'unsupported_model', edit((j) => (j.model.type = 'WordPiece'))],
-    ['BPE dropout', 'unsupported_model', edit((j) => (j.model.dropout = 0.1))],
-    ['byte fallback', 'unsupported_model', edit((j) => (j.model.byte_fallback = true))],
-    ['missing vocab', 'invalid_vocab', edit((j) => delete j.model.vocab)],
-    ['fractional id', 'invalid_vocab', edit((j) => (j.model.vocab.Ġ = 1.5))],
-    ['shared id', 'invalid_vocab', edit((j) => (j.model.vocab.zzz = j.model.vocab.Ġ))],
-    ['missing byte token', 'incomplete_byte_alphabet', edit((j) => delete j.model.vocab['Ā'])],
-    ['merges not an array', 'invalid_merges', edit((j) => (j.model.merges = 'a b'))],
-    ['three-part merge', 'invalid_merges', edit((j) => (j.model.merges[0] = 'a b c'))],
-    ['merge of an unknown token', 'unknown_merge_token', edit((j) => (j.model.merges[0] = ['nope', 'a']))],
-    ['merge whose result is not in the vocab', 'unknown_merge_token', edit((j) => j.model.merges.push(['Ā', 'ā']))],
-    ['added token with the wrong id', 'invalid_added_tokens', edit((j) => (j.added_tokens[0].id = 5))],
-    ['Lowercase normalizer', 'unsupported_normalizer', edit((j) => (j.normalizer = { type: 'Lowercase' }))],
-    ['no pre-tokenizer', 'unsupported_pre_tokenizer', edit((j) => (j.pre_tokenizer = null))],
-    ['Whitespace pre-tokenizer', 'unsupported_pre_tokenizer', edit((j) => (j.pre_tokenizer = { type: 'Whitespace' }))],
-    ['ByteLevel before Split', 'unsupported_pre_tokenizer', edit((j) => (j.pre_tokenizer = { type: 'Sequence', pretokenizers: [j.pre_tokenizer, { type: 'Split', pattern: { Regex: 'a' }, behavior: 'Isolated' }] }))],
-    ['bad Split behavior', 'unsupported_pre_tokenizer', edit((j) => (j.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: 'a' }, behavior: 'Sideways' }, j.pre_tokenizer] }))],
-    ['bad regex', 'bad_regex', edit((j) => (j.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: '(?<x' }, behavior: 'Isolated' }, j.pre_tokenizer] }))],
-    ['unknown post-processor', 'unsupported_post_processor', edit((j) => (j.post_processor = { type: 'Magic' }))],
-    ['WordPiece decoder', 'unsupported_decoder', edit((j) => (j.decoder = { type: 'WordPiece' }))],
+    ['not JSON', 'INVALID_JSON', () => '{"model": '],
+    ['a top-level array', 'INVALID_JSON', () => []],
+    ['WordPiece model', 'UNSUPPORTED_MODEL', edit((j) => (j.model.type = 'WordPiece'))],
+    ['BPE dropout', 'UNSUPPORTED_MODEL', edit((j) => (j.model.dropout = 0.1))],
+    ['byte fallback', 'UNSUPPORTED_MODEL', edit((j) => (j.model.byte_fallback = true))],
+    ['missing vocab', 'INVALID_VOCAB', edit((j) => delete j.model.vocab)],
+    ['fractional id', 'INVALID_VOCAB', edit((j) => (j.model.vocab.Ġ = 1.5))],
+    ['shared id', 'INVALID_VOCAB', edit((j) => (j.model.vocab.zzz = j.model.vocab.Ġ))],
+    ['missing byte token', 'INCOMPLETE_BYTE_ALPHABET', edit((j) => delete j.model.vocab['Ā'])],
+    ['merges not an array', 'INVALID_MERGES', edit((j) => (j.model.merges = 'a b'))],
+    ['three-part merge', 'INVALID_MERGES', edit((j) => (j.model.merges[0] = 'a b c'))],
+    ['merge of an unknown token', 'UNKNOWN_MERGE_TOKEN', edit((j) => (j.model.merges[0] = ['nope', 'a']))],
+    ['merge whose result is not in the vocab', 'UNKNOWN_MERGE_TOKEN', edit((j) => j.model.merges.push(['Ā', 'ā']))],
+    ['added token with the wrong id', 'INVALID_ADDED_TOKENS', edit((j) => (j.added_tokens[0].id = 5))],
+    ['Lowercase normalizer', 'UNSUPPORTED_NORMALIZER', edit((j) => (j.normalizer = { type: 'Lowercase' }))],
+    ['no pre-tokenizer', 'UNSUPPORTED_PRE_TOKENIZER', edit((j) => (j.pre_tokenizer = null))],
+    ['Whitespace pre-tokenizer', 'UNSUPPORTED_PRE_TOKENIZER', edit((j) => (j.pre_tokenizer = { type: 'Whitespace' }))],
+    ['ByteLevel before Split', 'UNSUPPORTED_PRE_TOKENIZER', edit((j) => (j.pre_tokenizer = { type: 'Sequence', pretokenizers: [j.pre_tokenizer, { type: 'Split', pattern: { Regex: 'a' }, behavior: 'Isolated' }] }))],
+    ['bad Split behavior', 'UNSUPPORTED_PRE_TOKENIZER', edit((j) => (j.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: 'a' }, behavior: 'Sideways' }, j.pre_tokenizer] }))],
+    ['bad regex', 'BAD_REGEX', edit((j) => (j.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: '(?<x' }, behavior: 'Isolated' }, j.pre_tokenizer] }))],
+    ['unknown post-processor', 'UNSUPPORTED_POST_PROCESSOR', edit((j) => (j.post_processor = { type: 'Magic' }))],
+    ['WordPiece decoder', 'UNSUPPORTED_DECODER', edit((j) => (j.decoder = { type: 'WordPiece' }))],
   ];
 
   it.each(cases)('%s -> %s', (_name, code, mutate) => {

@@ -2,23 +2,23 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { CommitInfo } from '../git/index.ts';
 import type { BackendName } from '../model/backend.ts';
-import { ProgressBar } from './components/ProgressBar.tsx';
-import { CommitList } from './components/CommitList.tsx';
-import { DiffView } from './components/DiffView.tsx';
+import { ProgressBar } from './shared/ProgressBar.tsx';
+import { CommitList } from './timeline/CommitList.tsx';
+import { DiffView } from './timeline/DiffView.tsx';
 import { EditorPanel } from './editor/EditorPanel.tsx';
 import { EvaluationPanel } from './evaluation/EvaluationPanel.tsx';
-import { AdapterModeSwitch } from './components/AdapterModeSwitch.tsx';
-import { AdapterFileInput, type AdapterFiles } from './components/AdapterFileInput.tsx';
-import { AdapterPanel } from './components/AdapterPanel.tsx';
-import { ModelPicker } from './components/ModelPicker.tsx';
-import { ModelStatus } from './components/ModelStatus.tsx';
-import { PipelineStages } from './components/PipelineStages.tsx';
-import { StallNotice, useStalled } from './components/StallNotice.tsx';
-import { clearLastSession, loadLastSession, saveLastSession, type LastSession } from './lastSession.ts';
+import { AdapterModeSwitch } from './adapter/AdapterModeSwitch.tsx';
+import { AdapterFileInput, type AdapterFiles } from './adapter/AdapterFileInput.tsx';
+import { AdapterPanel } from './adapter/AdapterPanel.tsx';
+import { ModelPicker } from './settings/ModelPicker.tsx';
+import { ModelStatus } from './settings/ModelStatus.tsx';
+import { PipelineStages } from './repository/PipelineStages.tsx';
+import { StallNotice, useStalled } from './shared/StallNotice.tsx';
+import { clearLastSession, loadLastSession, saveLastSession, type LastSession } from './repository/lastSession.ts';
 import { CancelledError } from './pipelineClient.ts';
-import { loadSettings, saveSettings, type Settings } from './settings.ts';
-import { CachedModelFiles } from './storage/CachedModelFiles.tsx';
-import { StoredRepositories } from './storage/StoredRepositories.tsx';
+import { loadSettings, saveSettings, type Settings } from './settings/settings.ts';
+import { CachedModelFiles } from './cache/CachedModelFiles.tsx';
+import { StoredRepositories } from './cache/StoredRepositories.tsx';
 import { usePipeline } from './usePipeline.ts';
 import type { EvaluationRequest } from './workers/evaluateRepo.ts';
 import type {
@@ -39,7 +39,7 @@ function toAppError(stage: string, err: unknown): AppError {
 /** The user pressed Cancel: the git layer says so with a code, the other stages with an AbortSignal's AbortError. */
 function isCancellation(err: unknown): boolean {
   const e = err as { code?: string; name?: string };
-  return e?.code === 'Cancelled' || e?.name === 'AbortError';
+  return e?.code === 'CANCELLED' || e?.name === 'AbortError';
 }
 
 /** The worker was replaced for another reason than Cancel (a backend switch): nothing to tell the user. */
@@ -161,7 +161,7 @@ export function App() {
       try {
         opened = await pipeline.call((api) => api.open({ url: last.url, depth: last.depth }));
       } catch (err) {
-        if ((err as { code?: string }).code !== 'NotCloned') throw err;
+        if ((err as { code?: string }).code !== 'NOT_CLONED') throw err;
         setNotice(`The last repository (${last.url}) is no longer stored in this browser: load it again.`);
         return;
       }

@@ -3,11 +3,11 @@ import * as Comlink from 'comlink';
 import type { PipelineApi, Progress, ProgressCallback } from './workers/pipelineApi.ts';
 
 /**
- * What a cancelled call rejects with: the same code as the git layer's GitError('Cancelled'). `reason`: the user
+ * What a cancelled call rejects with: the same code as the git layer's GitError('CANCELLED'). `reason`: the user
  * pressed Cancel, or the worker was replaced for another reason (e.g. switching the backend).
  */
 export class CancelledError extends Error {
-  readonly code = 'Cancelled';
+  readonly code = 'CANCELLED';
 
   constructor(readonly reason: 'cancel' | 'restart') {
     super('Cancelled');
@@ -123,7 +123,7 @@ export class PipelineClient {
   }
 
   /**
-   * Hears a call failing because the worker's GPU failed (BackendError DeviceLost or OutOfMemory, model/backend.ts):
+   * Hears a call failing because the worker's GPU failed (BackendError DEVICE_LOST or OUT_OF_MEMORY, model/backend.ts):
    * the worker's model is gone, so the listener should move the session to another backend.
    */
   onGpuFault(listener: (fault: { code: string; message: string }) => void): () => void {
@@ -147,5 +147,5 @@ export class PipelineClient {
 /** The worker's BackendError codes (model/backend.ts; the UI thread does not load tfjs to check the class). */
 function isGpuFault(error: unknown): error is { code: string; message: string } {
   const code = (error as { code?: unknown } | null)?.code;
-  return code === 'DeviceLost' || code === 'OutOfMemory';
+  return code === 'DEVICE_LOST' || code === 'OUT_OF_MEMORY';
 }

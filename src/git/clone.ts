@@ -84,7 +84,7 @@ export async function cloneRepository({
         fs, http: guarded, dir, url, corsProxy, depth, singleBranch: true, ref: branch, tags: false, onProgress: reportProgress,
       });
       if (guarded.streamError) throw guarded.streamError;
-      if (!fetched.fetchHead) throw new GitError('EmptyRepository', 'The repository has no commits');
+      if (!fetched.fetchHead) throw new GitError('EMPTY_REPOSITORY', 'The repository has no commits');
       const current = await git.currentBranch({ fs, dir }) ?? branch ?? 'main';
       // The new objects are saved before the branch names them: a reload in between finds the clone as it was.
       await flush(fs);
@@ -104,7 +104,7 @@ export async function cloneRepository({
     try {
       head = await git.resolveRef({ fs, dir, ref: 'HEAD' });
     } catch {
-      throw new GitError('EmptyRepository', 'The repository is empty: it has no commits');
+      throw new GitError('EMPTY_REPOSITORY', 'The repository is empty: it has no commits');
     }
     await flush(fs);
     await fs.promises.writeFile(`${dir}/${COMPLETE_MARKER}`, url);
@@ -112,7 +112,7 @@ export async function cloneRepository({
     return { head, branch: current ?? branch ?? 'main', reused: false, bytes: latest.bytes ?? 0 };
   } catch (err) {
     if (!(await isCompleteCloneOf(fs, dir, url))) await removeDirectory(fs, dir);
-    if (signal?.aborted) rethrowAsGitError(new GitError('Cancelled', 'Clone cancelled'), 'git.cloneRepository');
+    if (signal?.aborted) rethrowAsGitError(new GitError('CANCELLED', 'Clone cancelled'), 'git.cloneRepository');
     // The browser refused a write for quota: the half-written clone is gone (above), and the message says what to delete.
     const storageFull = await asStorageFull(err, 'the clone');
     if (storageFull !== err) rethrowAsGitError(storageFull, 'git.cloneRepository');
@@ -120,7 +120,7 @@ export async function cloneRepository({
     if (!guarded.streamError && failure.code === 'NotFoundError' && failure.data?.what === 'HEAD') {
       // The server's HEAD names a branch that does not exist, and isomorphic-git resolves HEAD on every fetch, even of
       // another branch (a cut ref advertisement is a streamError instead, reported below).
-      rethrowAsGitError(new GitError('EmptyRepository', 'The repository\'s default branch (its HEAD) has no commits'), 'git.cloneRepository');
+      rethrowAsGitError(new GitError('EMPTY_REPOSITORY', 'The repository\'s default branch (its HEAD) has no commits'), 'git.cloneRepository');
     }
     // A transfer cut short surfaces in isomorphic-git as whatever the truncated data looked like: report the cause.
     rethrowAsGitError(guarded.streamError ?? err, 'git.cloneRepository');
@@ -129,11 +129,11 @@ export async function cloneRepository({
 
 /**
  * Opens a complete clone of `url` that an earlier `cloneRepository` left in `dir`, without the network.
- * Errors: GitError NotCloned when there is none (or only a half-written one).
+ * Errors: GitError NOT_CLONED when there is none (or only a half-written one).
  * @example const { head, branch } = await openClone({ fs, dir: '/repos/demo', url });
  */
 export async function openClone({ fs, dir, url }: { fs: GitFs; dir: string; url: string }): Promise<{ head: string; branch: string }> {
-  if (!(await isCompleteCloneOf(fs, dir, url))) rethrowAsGitError(new GitError('NotCloned', `No clone of ${url} is stored in this browser`), 'git.openClone');
+  if (!(await isCompleteCloneOf(fs, dir, url))) rethrowAsGitError(new GitError('NOT_CLONED', `No clone of ${url} is stored in this browser`), 'git.openClone');
   try {
     const head = await git.resolveRef({ fs, dir, ref: 'HEAD' });
     return { head, branch: (await git.currentBranch({ fs, dir })) ?? 'main' };

@@ -20,8 +20,8 @@ export async function listTreeFiles({ fs, dir, commit, cache }: { fs: GitFs; dir
 }
 
 /**
- * The text of `path` at `commit` (of a symbolic link: the path it points to, as git shows it). NotFound when the tree
- * has no such file, TooLarge over `maxBytes`, NotText for a binary or non-UTF-8 file or a submodule.
+ * The text of `path` at `commit` (of a symbolic link: the path it points to, as git shows it). NOT_FOUND when the tree
+ * has no such file, TOO_LARGE over `maxBytes`, NOT_TEXT for a binary or non-UTF-8 file or a submodule.
  *
  * @example const source = await readTextFile({ fs, dir, commit: head, path: 'pkg/core.py' })
  */
@@ -36,24 +36,24 @@ export async function readTextFile({ fs, dir, commit, path, maxBytes = DEFAULT_M
       // A submodule is listed in the tree, but its entry names a commit of another repository, which a clone never has.
       const submodule = await gitlinkAt({ fs, dir, commit, path, cache });
       const error = submodule
-        ? new GitError('NotText', `${path} is a submodule (commit ${submodule.slice(0, 8)} of another repository), not a file`, { commit, path, submodule })
-        : new GitError('NotFound', `No file ${path} at ${commit.slice(0, 8)}`, { commit, path });
+        ? new GitError('NOT_TEXT', `${path} is a submodule (commit ${submodule.slice(0, 8)} of another repository), not a file`, { commit, path, submodule })
+        : new GitError('NOT_FOUND', `No file ${path} at ${commit.slice(0, 8)}`, { commit, path });
       error.caller = 'git.readTextFile';
       throw error;
     }
     rethrowAsGitError(err, 'git.readTextFile');
   }
-  const fail = (code: 'TooLarge' | 'NotText', message: string): never => {
+  const fail = (code: 'TOO_LARGE' | 'NOT_TEXT', message: string): never => {
     const error = new GitError(code, message, { commit, path, bytes: blob.length });
     error.caller = 'git.readTextFile';
     throw error;
   };
-  if (blob.length > maxBytes) fail('TooLarge', `${path} is ${blob.length} bytes, over the ${maxBytes}-byte limit`);
-  if (looksBinary(blob)) fail('NotText', `${path} is a binary file`);
+  if (blob.length > maxBytes) fail('TOO_LARGE', `${path} is ${blob.length} bytes, over the ${maxBytes}-byte limit`);
+  if (looksBinary(blob)) fail('NOT_TEXT', `${path} is a binary file`);
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(blob);
   } catch {
-    return fail('NotText', `${path} is not UTF-8 text`);
+    return fail('NOT_TEXT', `${path} is not UTF-8 text`);
   }
 }
 

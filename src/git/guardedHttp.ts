@@ -5,14 +5,14 @@ import { GitError } from './errors.ts';
 
 export interface HttpGuard {
   signal?: AbortSignal;
-  /** Abort with TooLarge once more than this many response bytes arrived. */
+  /** Abort with TOO_LARGE once more than this many response bytes arrived. */
   maxBytes?: number;
   onBytes?: (totalBytes: number) => void;
 }
 
 export interface GuardedHttpClient extends HttpClient {
   /**
-   * The first error that ended a response body early (a dropped connection, TooLarge, Cancelled), or undefined.
+   * The first error that ended a response body early (a dropped connection, TOO_LARGE, Cancelled), or undefined.
    * isomorphic-git's pkt-line reader swallows stream errors and treats them as the end of the data, so a cut ref
    * advertisement would otherwise pass for a short (even empty) list of refs: callers must check this.
    */
@@ -20,7 +20,7 @@ export interface GuardedHttpClient extends HttpClient {
 }
 
 export function throwIfCancelled(signal?: AbortSignal): void {
-  if (signal?.aborted) throw new GitError('Cancelled', 'Cancelled');
+  if (signal?.aborted) throw new GitError('CANCELLED', 'Cancelled');
 }
 
 /** isomorphic-git's commands do not take an AbortSignal; enforcing it in the body stream stops them mid-transfer. */
@@ -52,7 +52,7 @@ export function guardHttp(base: HttpClient, { signal, maxBytes = Infinity, onByt
             throwIfCancelled(signal);
             received += chunk.byteLength;
             if (received > maxBytes) {
-              throw new GitError('TooLarge', `The repository is larger than the ${formatBytes(maxBytes)} limit`, { maxBytes });
+              throw new GitError('TOO_LARGE', `The repository is larger than the ${formatBytes(maxBytes)} limit`, { maxBytes });
             }
             onBytes?.(received);
             keepTail(tail, chunk);
@@ -61,7 +61,7 @@ export function guardHttp(base: HttpClient, { signal, maxBytes = Infinity, onByt
           }
           if (mustEndWithFlush && !(bodyBytes >= 4 && FLUSH_PKT.every((byte, i) => tail[i] === byte))) {
             throw new GitError(
-              'Network',
+              'NETWORK',
               `The server's answer ended before git's end marker after ${formatBytes(bodyBytes)}: the transfer was cut short, try again`,
               { bytes: bodyBytes },
             );

@@ -22,34 +22,34 @@ const VALID_HOST = /^(\[[0-9a-f:.]+\]|[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?)$/i;
  */
 export function normalizeRepoUrl(input: string): NormalizedRepoUrl {
   const trimmed = input.trim();
-  if (!trimmed) throw new GitError('InvalidUrl', 'Enter a repository URL');
-  if (trimmed.length > 2048) throw new GitError('InvalidUrl', 'The URL is too long');
+  if (!trimmed) throw new GitError('INVALID_URL', 'Enter a repository URL');
+  if (trimmed.length > 2048) throw new GitError('INVALID_URL', 'The URL is too long');
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) ? trimmed : `https://${trimmed}`;
   let parsed: URL;
   try {
     parsed = new URL(withScheme);
   } catch {
-    throw new GitError('InvalidUrl', `Not a URL: ${trimmed}`);
+    throw new GitError('INVALID_URL', `Not a URL: ${trimmed}`);
   }
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-    throw new GitError('InvalidUrl', `Only http(s) git URLs are supported, not ${parsed.protocol}`);
+    throw new GitError('INVALID_URL', `Only http(s) git URLs are supported, not ${parsed.protocol}`);
   }
   if (parsed.username || parsed.password) {
-    throw new GitError('InvalidUrl', 'Credentials in URLs are not supported: only public repositories can be cloned');
+    throw new GitError('INVALID_URL', 'Credentials in URLs are not supported: only public repositories can be cloned');
   }
   const host = parsed.hostname.toLowerCase();
-  if (!VALID_HOST.test(host)) throw new GitError('InvalidUrl', `Not a URL: ${trimmed} (the host name is not valid)`);
+  if (!VALID_HOST.test(host)) throw new GitError('INVALID_URL', `Not a URL: ${trimmed} (the host name is not valid)`);
   const isLoopback = LOOPBACK_HOSTS.has(host);
   const segments = parsed.pathname.split('/').filter(Boolean);
 
   if (host === 'github.com' || host === 'www.github.com') {
-    if (segments.length < 2) throw new GitError('InvalidUrl', 'A GitHub URL needs an owner and a repository: github.com/OWNER/REPO');
+    if (segments.length < 2) throw new GitError('INVALID_URL', 'A GitHub URL needs an owner and a repository: github.com/OWNER/REPO');
     const [owner, rawRepo, kind, ...rest] = segments;
     const repo = rawRepo.replace(/\.git$/, '');
     const branch = kind === 'tree' && rest.length > 0 ? decodeURIComponent(rest.join('/')) : undefined;
     return { url: `https://github.com/${owner}/${repo}.git`, branch, name: `${owner}/${repo}`, isLoopback: false };
   }
-  if (segments.length === 0) throw new GitError('InvalidUrl', 'The URL names no repository path');
+  if (segments.length === 0) throw new GitError('INVALID_URL', 'The URL names no repository path');
   const path = parsed.pathname.replace(/\/+$/, '');
   const name = segments.slice(-2).join('/').replace(/\.git$/, '');
   return { url: `${parsed.protocol}//${parsed.host}${path}`, name, isLoopback };

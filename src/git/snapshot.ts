@@ -37,7 +37,7 @@ export const DEFAULT_MAX_FILES = 20_000;
 /**
  * Reads every included text file at `commit`. Vendored and generated paths, binaries, non-UTF-8 files, files over
  * `maxFileBytes`, symbolic links and submodules are skipped and counted; more than `maxFiles` included files is an
- * error (TooManyFiles).
+ * error (TOO_MANY_FILES).
  *
  * @example const { files } = await readSnapshot({ fs, dir, commit: head }) // Python files by default
  */
@@ -92,7 +92,7 @@ export async function readSnapshot({
           return (skipped.binary++, null);
         }
         if (files.length >= maxFiles) {
-          throw new GitError('TooManyFiles', `The repository has more than ${maxFiles} matching files`, { maxFiles });
+          throw new GitError('TOO_MANY_FILES', `The repository has more than ${maxFiles} matching files`, { maxFiles });
         }
         files.push({ path, content });
         return null;
@@ -106,7 +106,7 @@ export async function readSnapshot({
 }
 
 /**
- * The snapshot itself when it holds at least one file, NoPython otherwise: call it on a Python snapshot (the default
+ * The snapshot itself when it holds at least one file, NO_PYTHON otherwise: call it on a Python snapshot (the default
  * `include`) before parsing, so that a repository without Python is reported as such, not as an empty adapter.
  *
  * @example const { files } = requirePythonFiles(await readSnapshot({ fs, dir, commit }))
@@ -114,7 +114,7 @@ export async function readSnapshot({
 export function requirePythonFiles(snapshot: Snapshot): Snapshot {
   if (snapshot.files.length > 0) return snapshot;
   const skippedTotal = Object.values(snapshot.skipped).reduce((sum, count) => sum + count, 0);
-  const error = new GitError('NoPython', `No Python files to read at ${snapshot.commit.slice(0, 8)} (${skippedTotal} other files skipped)`, {
+  const error = new GitError('NO_PYTHON', `No Python files to read at ${snapshot.commit.slice(0, 8)} (${skippedTotal} other files skipped)`, {
     commit: snapshot.commit, skipped: snapshot.skipped,
   });
   rethrowAsGitError(error, 'git.requirePythonFiles');

@@ -1,4 +1,4 @@
-// Storage full: a browser write refused for quota becomes GitError StorageFull, saying how full storage is and what to delete.
+// Storage full: a browser write refused for quota becomes GitError STORAGE_FULL, saying how full storage is and what to delete.
 import { GitError } from './errors.ts';
 import { formatBytes } from './guardedHttp.ts';
 
@@ -28,15 +28,15 @@ export async function storageEstimate(): Promise<{ usage: number; quota: number 
 }
 
 /**
- * `err` as GitError StorageFull when it is a quota failure (`what` names the write: "the clone", "the embedding
+ * `err` as GitError STORAGE_FULL when it is a quota failure (`what` names the write: "the clone", "the embedding
  * cache"), with the usage of the quota when the browser says it; any other error is returned unchanged.
- * @example throw await asStorageFull(err, 'the clone') // StorageFull: Browser storage is full (1.9 GiB of 2.0 GiB used) ...
+ * @example throw await asStorageFull(err, 'the clone') // STORAGE_FULL: Browser storage is full (1.9 GiB of 2.0 GiB used) ...
  */
 export async function asStorageFull(err: unknown, what: string): Promise<unknown> {
   if (!isQuotaExceeded(err)) return err;
   const estimate = await storageEstimate();
   const used = estimate ? ` (${formatBytes(estimate.usage)} of ${formatBytes(estimate.quota)} used)` : '';
-  return new GitError('StorageFull', `Browser storage is full${used}: ${what} could not be saved. To make room, ${STORAGE_FULL_ADVICE}.`, {
+  return new GitError('STORAGE_FULL', `Browser storage is full${used}: ${what} could not be saved. To make room, ${STORAGE_FULL_ADVICE}.`, {
     usage: estimate?.usage, quota: estimate?.quota,
   });
 }

@@ -29,16 +29,16 @@ export async function listStoredClones({ fs, root }: { fs: GitFs; root: string }
 }
 
 /**
- * Deletes one clone under `root`. Errors: GitError UnsafePath when `dir` is not a direct child of `root` (the UI
- * passes back a listed directory; anything else is refused rather than deleted), NotCloned when it is not there.
+ * Deletes one clone under `root`. Errors: GitError UNSAFE_PATH when `dir` is not a direct child of `root` (the UI
+ * passes back a listed directory; anything else is refused rather than deleted), NOT_CLONED when it is not there.
  * @example await removeStoredClone({ fs, root: '/repos', dir: clones[0].dir })
  */
 export async function removeStoredClone({ fs, root, dir }: { fs: GitFs; root: string; dir: string }): Promise<void> {
   const name = dir.startsWith(`${root}/`) ? dir.slice(root.length + 1) : '';
   if (!name || name.includes('/') || name === '.' || name === '..') {
-    rethrowAsGitError(new GitError('UnsafePath', `Not a stored clone: ${dir}`), 'git.removeStoredClone');
+    rethrowAsGitError(new GitError('UNSAFE_PATH', `Not a stored clone: ${dir}`), 'git.removeStoredClone');
   }
-  if (!(await pathExists(fs, dir))) rethrowAsGitError(new GitError('NotCloned', `No clone is stored in ${dir}`), 'git.removeStoredClone');
+  if (!(await pathExists(fs, dir))) rethrowAsGitError(new GitError('NOT_CLONED', `No clone is stored in ${dir}`), 'git.removeStoredClone');
   // The marker goes first, and for good, so that a reload mid-delete finds a half-deleted clone, never a complete one
   // missing files.
   if (await pathExists(fs, `${dir}/${COMPLETE_MARKER}`)) {

@@ -53,8 +53,8 @@ export async function probeWebGpu(): Promise<WebGpuAdapterProbe> {
 
 let active: BackendName | null = null;
 
-/** The GPU went away under the model: `DeviceLost` (destroyed, a driver reset, the GPU process gone) or `OutOfMemory`. */
-export type BackendErrorCode = 'DeviceLost' | 'OutOfMemory';
+/** The GPU went away under the model: `DEVICE_LOST` (destroyed, a driver reset, the GPU process gone) or `OUT_OF_MEMORY`. */
+export type BackendErrorCode = 'DEVICE_LOST' | 'OUT_OF_MEMORY';
 
 export class BackendError extends Error {
   readonly code: BackendErrorCode;
@@ -89,12 +89,12 @@ function webGpuDevice(): GpuDeviceLike | null {
  * its results are gone or garbage, and every call in rejectingOnGpuFault's wrapper fails with the BackendError.
  */
 function watchWebGpuDevice(device: GpuDeviceLike): void {
-  void device.lost.then((info) => reportGpuFault(new BackendError('DeviceLost',
+  void device.lost.then((info) => reportGpuFault(new BackendError('DEVICE_LOST',
     `The WebGPU device was lost (${info.reason || 'unknown reason'}${info.message ? `: ${info.message}` : ''})`)));
   device.addEventListener('uncapturederror', (event) => {
     const error = (event as Event & { error?: { message?: string; constructor: { name: string } } }).error;
     if (error?.constructor.name === 'GPUOutOfMemoryError') {
-      reportGpuFault(new BackendError('OutOfMemory', `WebGPU ran out of memory${error.message ? ` (${error.message})` : ''}`));
+      reportGpuFault(new BackendError('OUT_OF_MEMORY', `WebGPU ran out of memory${error.message ? ` (${error.message})` : ''}`));
     }
   });
   listenForGpuTestFaults(device);
@@ -158,7 +158,7 @@ async function checkDeviceAfter(error: unknown): Promise<void> {
   const verdict = await Promise.race([deviceStillReads(device).then((works) => (works ? 'works' : 'gone')), known, after(DEVICE_CHECK_MS)]);
   if (verdict !== 'gone') return;
   // Gone: `lost` says why when it comes.
-  if ((await Promise.race([known, after(1000)])) === 'waited') reportGpuFault(new BackendError('DeviceLost', 'The WebGPU device was lost (it no longer reads back)'));
+  if ((await Promise.race([known, after(1000)])) === 'waited') reportGpuFault(new BackendError('DEVICE_LOST', 'The WebGPU device was lost (it no longer reads back)'));
 }
 
 /** Maps a 4-byte buffer: a working device does once its queue is done; a lost or destroyed one refuses. */

@@ -29,7 +29,7 @@ export interface ModelConfig {
   eosTokenIds: number[];
 }
 
-export type ModelConfigErrorCode = 'not-json' | 'unsupported-architecture' | 'missing-field' | 'bad-field' | 'unsupported-feature';
+export type ModelConfigErrorCode = 'NOT_JSON' | 'UNSUPPORTED_ARCHITECTURE' | 'MISSING_FIELD' | 'BAD_FIELD' | 'UNSUPPORTED_FEATURE';
 
 export class ModelConfigError extends Error {
   readonly code: ModelConfigErrorCode;
@@ -47,9 +47,9 @@ const MODEL_TYPES: Record<string, ModelArchitecture> = { llama: 'llama', qwen2: 
 
 function positiveInteger(json: Record<string, unknown>, field: string, fallback?: number): number {
   const value = json[field] ?? fallback;
-  if (value === undefined) throw new ModelConfigError('missing-field', `config.json has no "${field}"`, field);
+  if (value === undefined) throw new ModelConfigError('MISSING_FIELD', `config.json has no "${field}"`, field);
   if (!Number.isSafeInteger(value) || (value as number) <= 0) {
-    throw new ModelConfigError('bad-field', `config.json "${field}" must be a positive integer, got ${JSON.stringify(value)}`, field);
+    throw new ModelConfigError('BAD_FIELD', `config.json "${field}" must be a positive integer, got ${JSON.stringify(value)}`, field);
   }
   return value as number;
 }
@@ -57,14 +57,14 @@ function positiveInteger(json: Record<string, unknown>, field: string, fallback?
 function positiveNumber(json: Record<string, unknown>, field: string, fallback: number): number {
   const value = json[field] ?? fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new ModelConfigError('bad-field', `config.json "${field}" must be a positive number, got ${JSON.stringify(value)}`, field);
+    throw new ModelConfigError('BAD_FIELD', `config.json "${field}" must be a positive number, got ${JSON.stringify(value)}`, field);
   }
   return value;
 }
 
 function flag(json: Record<string, unknown>, field: string, fallback: boolean): boolean {
   const value = json[field] ?? fallback;
-  if (typeof value !== 'boolean') throw new ModelConfigError('bad-field', `config.json "${field}" must be true or false`, field);
+  if (typeof value !== 'boolean') throw new ModelConfigError('BAD_FIELD', `config.json "${field}" must be true or false`, field);
   return value;
 }
 
@@ -72,7 +72,7 @@ function tokenIds(value: unknown, field: string): number[] {
   if (value === undefined || value === null) return [];
   const ids = Array.isArray(value) ? value : [value];
   if (!ids.every((id) => Number.isSafeInteger(id) && id >= 0)) {
-    throw new ModelConfigError('bad-field', `config.json "${field}" must be a token id or a list of them`, field);
+    throw new ModelConfigError('BAD_FIELD', `config.json "${field}" must be a token id or a list of them`, field);
   }
   return ids as number[];
 }
@@ -90,11 +90,11 @@ export function parseModelConfig(source: string | Uint8Array | object): ModelCon
     try {
       json = JSON.parse(typeof source === 'string' ? source : new TextDecoder().decode(source));
     } catch (error) {
-      throw new ModelConfigError('not-json', `config.json is not valid JSON: ${(error as Error).message}`);
+      throw new ModelConfigError('NOT_JSON', `config.json is not valid JSON: ${(error as Error).message}`);
     }
   }
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new ModelConfigError('not-json', 'config.json is not a JSON object');
-  if (nestsDeeperThan(json)) throw new ModelConfigError('not-json', `config.json nests deeper than ${MAX_JSON_DEPTH} levels`);
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new ModelConfigError('NOT_JSON', 'config.json is not a JSON object');
+  if (nestsDeeperThan(json)) throw new ModelConfigError('NOT_JSON', `config.json nests deeper than ${MAX_JSON_DEPTH} levels`);
   const c = json as Record<string, unknown>;
 
   const declared = Array.isArray(c.architectures) ? c.architectures : [];
@@ -103,43 +103,43 @@ export function parseModelConfig(source: string | Uint8Array | object): ModelCon
   const architecture = declared.map((name) => known(ARCHITECTURES, name)).find(Boolean)
     ?? (declared.length === 0 ? known(MODEL_TYPES, c.model_type) : undefined);
   if (!architecture) {
-    throw new ModelConfigError('unsupported-architecture',
+    throw new ModelConfigError('UNSUPPORTED_ARCHITECTURE',
       `Unsupported model: architectures ${JSON.stringify(c.architectures)}, model_type ${JSON.stringify(c.model_type)}; supported are LlamaForCausalLM and Qwen2ForCausalLM`);
   }
 
   const hiddenAct = c.hidden_act ?? 'silu';
-  if (hiddenAct !== 'silu') throw new ModelConfigError('unsupported-feature', `hidden_act ${JSON.stringify(hiddenAct)} is not supported (only silu)`, 'hidden_act');
+  if (hiddenAct !== 'silu') throw new ModelConfigError('UNSUPPORTED_FEATURE', `hidden_act ${JSON.stringify(hiddenAct)} is not supported (only silu)`, 'hidden_act');
   const ropeScaling = c.rope_scaling as Record<string, unknown> | null | undefined;
   const ropeType = ropeScaling?.rope_type ?? ropeScaling?.type;
   if (ropeScaling != null && ropeType !== 'default') {
-    throw new ModelConfigError('unsupported-feature', `rope_scaling ${JSON.stringify(ropeScaling)} is not supported`, 'rope_scaling');
+    throw new ModelConfigError('UNSUPPORTED_FEATURE', `rope_scaling ${JSON.stringify(ropeScaling)} is not supported`, 'rope_scaling');
   }
   if (architecture === 'qwen2' && c.use_sliding_window === true) {
-    throw new ModelConfigError('unsupported-feature', 'Qwen2 use_sliding_window=true is not supported', 'use_sliding_window');
+    throw new ModelConfigError('UNSUPPORTED_FEATURE', 'Qwen2 use_sliding_window=true is not supported', 'use_sliding_window');
   }
 
   const hiddenSize = positiveInteger(c, 'hidden_size');
   const numHeads = positiveInteger(c, 'num_attention_heads');
   const numKvHeads = positiveInteger(c, 'num_key_value_heads', numHeads);
   if (numHeads % numKvHeads !== 0) {
-    throw new ModelConfigError('bad-field', `num_attention_heads (${numHeads}) must be a multiple of num_key_value_heads (${numKvHeads})`, 'num_key_value_heads');
+    throw new ModelConfigError('BAD_FIELD', `num_attention_heads (${numHeads}) must be a multiple of num_key_value_heads (${numKvHeads})`, 'num_key_value_heads');
   }
   if (c.head_dim == null && hiddenSize % numHeads !== 0) {
-    throw new ModelConfigError('bad-field', `hidden_size (${hiddenSize}) is not divisible by num_attention_heads (${numHeads})`, 'hidden_size');
+    throw new ModelConfigError('BAD_FIELD', `hidden_size (${hiddenSize}) is not divisible by num_attention_heads (${numHeads})`, 'hidden_size');
   }
   const headDim = positiveInteger(c, 'head_dim', c.head_dim == null ? hiddenSize / numHeads : undefined);
-  if (headDim % 2 !== 0) throw new ModelConfigError('bad-field', `head_dim (${headDim}) must be even for rotary embeddings`, 'head_dim');
+  if (headDim % 2 !== 0) throw new ModelConfigError('BAD_FIELD', `head_dim (${headDim}) must be even for rotary embeddings`, 'head_dim');
 
   // rope_theta moved into rope_parameters in transformers 5; accept both.
   const ropeParameters = c.rope_parameters as Record<string, unknown> | null | undefined;
   if (ropeParameters != null && (ropeParameters.rope_type ?? 'default') !== 'default') {
-    throw new ModelConfigError('unsupported-feature', `rope_parameters ${JSON.stringify(ropeParameters)} are not supported`, 'rope_parameters');
+    throw new ModelConfigError('UNSUPPORTED_FEATURE', `rope_parameters ${JSON.stringify(ropeParameters)} are not supported`, 'rope_parameters');
   }
   const ropeTheta = positiveNumber(ropeParameters ?? c, 'rope_theta', architecture === 'qwen2' ? 1_000_000 : 10_000);
 
   const torchDtype = (c.torch_dtype ?? c.dtype ?? 'float32') as string;
   if (!['float32', 'float16', 'bfloat16'].includes(torchDtype)) {
-    throw new ModelConfigError('unsupported-feature', `torch_dtype ${JSON.stringify(torchDtype)} is not supported (float32, float16, bfloat16)`, 'torch_dtype');
+    throw new ModelConfigError('UNSUPPORTED_FEATURE', `torch_dtype ${JSON.stringify(torchDtype)} is not supported (float32, float16, bfloat16)`, 'torch_dtype');
   }
   const attentionBias = flag(c, 'attention_bias', false);
   return {
@@ -189,12 +189,12 @@ export function toHfConfig(config: ModelConfig): Record<string, unknown> {
   };
   if (config.architecture === 'qwen2') {
     if (!config.qkvBias || config.oBias || config.mlpBias) {
-      throw new ModelConfigError('unsupported-feature', 'Qwen2 checkpoints have q/k/v bias and no o/mlp bias; this config cannot be written as Qwen2');
+      throw new ModelConfigError('UNSUPPORTED_FEATURE', 'Qwen2 checkpoints have q/k/v bias and no o/mlp bias; this config cannot be written as Qwen2');
     }
     return { architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', ...common, use_sliding_window: false, sliding_window: null, max_window_layers: config.numLayers };
   }
   if (config.qkvBias !== config.oBias) {
-    throw new ModelConfigError('unsupported-feature', 'Llama attention_bias covers q/k/v and o together; this config cannot be written as Llama');
+    throw new ModelConfigError('UNSUPPORTED_FEATURE', 'Llama attention_bias covers q/k/v and o together; this config cannot be written as Llama');
   }
   return { architectures: ['LlamaForCausalLM'], model_type: 'llama', ...common, attention_bias: config.qkvBias, mlp_bias: config.mlpBias };
 }

@@ -14,7 +14,7 @@ export interface FetchModelFileOptions {
   /** Cancels the download: the fetch and its body reject with the signal's reason. */
   signal?: AbortSignal;
   /**
-   * Gives up (ModelLoadError `stalled`) when the answer, or the next bytes asked for, have not come for this long.
+   * Gives up (ModelLoadError `STALLED`) when the answer, or the next bytes asked for, have not come for this long.
    * Only time spent waiting on the network counts, not the time the reader spends between reads.
    */
   stallMs?: number;
@@ -22,8 +22,8 @@ export interface FetchModelFileOptions {
 
 /**
  * `fetch` for a model file: resolves to the server's Response (any status) whose body, when read, fails with
- * ModelLoadError `network` if the connection drops, `truncated` if it ends before its Content-Length, and `stalled` if
- * no data comes for `stallMs`; no answer at all is `network` or `stalled`. Each message names the file, how much of it
+ * ModelLoadError `NETWORK` if the connection drops, `TRUNCATED` if it ends before its Content-Length, and `STALLED` if
+ * no data comes for `stallMs`; no answer at all is `NETWORK` or `STALLED`. Each message names the file, how much of it
  * arrived and the URL, and says to load again.
  * @example
  * const response = await fetchModelFile('https://example.org/m/model.safetensors', { stallMs: 30_000 });
@@ -60,8 +60,8 @@ export async function fetchModelFile(
   } catch (error) {
     done();
     if (signal?.aborted) throw signal.reason ?? error;
-    if (stalled) throw new ModelLoadError('stalled', name, `Downloading ${name} stalled: the server sent no answer for ${seconds} (${href}). Load again to retry.`);
-    throw new ModelLoadError('network', name, `Downloading ${name} failed: no answer from the server (${reason(error)}) at ${href}. Load again to retry.`, { cause: error });
+    if (stalled) throw new ModelLoadError('STALLED', name, `Downloading ${name} stalled: the server sent no answer for ${seconds} (${href}). Load again to retry.`);
+    throw new ModelLoadError('NETWORK', name, `Downloading ${name} failed: no answer from the server (${reason(error)}) at ${href}. Load again to retry.`, { cause: error });
   }
   clearTimeout(timer);
   if (!response.ok || !response.body) {
@@ -85,15 +85,15 @@ export async function fetchModelFile(
       } catch (error) {
         done();
         if (signal?.aborted) stream.error(signal.reason ?? error);
-        else if (stalled) stream.error(new ModelLoadError('stalled', name, `Downloading ${name} stalled: no data for ${seconds} after ${soFar()} (${href}). Load again to retry.`));
-        else stream.error(new ModelLoadError('network', name, `Downloading ${name} was cut off after ${soFar()}: ${reason(error)} (${href}). Load again to retry.`, { cause: error }));
+        else if (stalled) stream.error(new ModelLoadError('STALLED', name, `Downloading ${name} stalled: no data for ${seconds} after ${soFar()} (${href}). Load again to retry.`));
+        else stream.error(new ModelLoadError('NETWORK', name, `Downloading ${name} was cut off after ${soFar()}: ${reason(error)} (${href}). Load again to retry.`, { cause: error }));
         return;
       }
       clearTimeout(timer);
       if (read.done) {
         done();
         if (expected && received < expected) {
-          stream.error(new ModelLoadError('truncated', name, `${name} ended after ${soFar()} the server announced: the download was cut short (${href}). Load again to retry.`));
+          stream.error(new ModelLoadError('TRUNCATED', name, `${name} ended after ${soFar()} the server announced: the download was cut short (${href}). Load again to retry.`));
         } else stream.close();
         return;
       }

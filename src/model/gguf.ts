@@ -16,10 +16,10 @@ import { BpeTokenizer, TokenizerLoadError } from '../tokenizer/bpeTokenizer.ts';
 import { BYTE_TO_CHAR } from '../tokenizer/byteLevel.ts';
 
 export type GgufErrorCode =
-  | 'not-gguf' | 'unsupported-version' | 'truncated' | 'too-many' | 'bad-value-type' | 'duplicate-key' | 'bad-alignment'
-  | 'bad-tensor-info' | 'unknown-tensor-type' | 'unsupported-tensor-type' | 'bad-offsets' | 'missing-metadata'
-  | 'bad-metadata' | 'unsupported-architecture' | 'unknown-tensor' | 'unsupported-tokenizer' | 'bad-tokenizer' | 'bad-model'
-  | 'file-not-found' | 'http-error';
+  | 'NOT_GGUF' | 'UNSUPPORTED_VERSION' | 'TRUNCATED' | 'TOO_MANY' | 'BAD_VALUE_TYPE' | 'DUPLICATE_KEY' | 'BAD_ALIGNMENT'
+  | 'BAD_TENSOR_INFO' | 'UNKNOWN_TENSOR_TYPE' | 'UNSUPPORTED_TENSOR_TYPE' | 'BAD_OFFSETS' | 'MISSING_METADATA'
+  | 'BAD_METADATA' | 'UNSUPPORTED_ARCHITECTURE' | 'UNKNOWN_TENSOR' | 'UNSUPPORTED_TOKENIZER' | 'BAD_TOKENIZER' | 'BAD_MODEL'
+  | 'FILE_NOT_FOUND' | 'HTTP_ERROR';
 
 /** Every problem with a GGUF file surfaces as this error; `code` is stable, `message` names the key or tensor. */
 export class GgufError extends Error {
@@ -127,7 +127,7 @@ class Cursor {
     return this.bytes.byteLength - this.position;
   }
   private take(count: number, what: string): number {
-    if (count > this.remaining) fail('truncated', `File ends inside ${what} (needs ${count} bytes at offset ${this.position}, ${this.remaining} left)`);
+    if (count > this.remaining) fail('TRUNCATED', `File ends inside ${what} (needs ${count} bytes at offset ${this.position}, ${this.remaining} left)`);
     const at = this.position;
     this.position += count;
     return at;
@@ -151,7 +151,7 @@ class Cursor {
   /** A u64 that must be a count or size: anything over 2^53 cannot fit in memory anyway. */
   size(what: string): number {
     const value = this.u64(what);
-    if (typeof value === 'bigint') fail('too-many', `${what} is ${value}, far beyond any real file`);
+    if (typeof value === 'bigint') fail('TOO_MANY', `${what} is ${value}, far beyond any real file`);
     return value as number;
   }
   string(what: string): string {
@@ -176,23 +176,23 @@ function readValue(cursor: Cursor, type: number, key: string, depth: number, lim
     case 'INT64': return cursor.i64(what);
     case 'BOOL': {
       const byte = cursor.u8(what);
-      if (byte > 1) fail('bad-metadata', `${what} is a bool stored as ${byte}`);
+      if (byte > 1) fail('BAD_METADATA', `${what} is a bool stored as ${byte}`);
       return byte === 1;
     }
     case 'STRING': return cursor.string(what);
     case 'ARRAY': {
-      if (depth >= limits.maxArrayDepth) fail('too-many', `${what} nests arrays deeper than ${limits.maxArrayDepth}`);
+      if (depth >= limits.maxArrayDepth) fail('TOO_MANY', `${what} nests arrays deeper than ${limits.maxArrayDepth}`);
       const elementType = cursor.u32(`the element type of ${what}`);
-      if (elementType >= VALUE_TYPES.length) fail('bad-value-type', `${what} is an array of unknown type ${elementType}`);
+      if (elementType >= VALUE_TYPES.length) fail('BAD_VALUE_TYPE', `${what} is an array of unknown type ${elementType}`);
       const count = cursor.size(`the length of ${what}`);
       // Every element takes at least this many bytes: a count the file cannot hold is rejected before allocating.
-      if (count * VALUE_MIN_BYTES[elementType] > cursor.remaining) fail('truncated', `${what} claims ${count} elements, more than the file holds`);
+      if (count * VALUE_MIN_BYTES[elementType] > cursor.remaining) fail('TRUNCATED', `${what} claims ${count} elements, more than the file holds`);
       const values: GgufValue[] = new Array(count);
       for (let i = 0; i < count; i++) values[i] = readValue(cursor, elementType, key, depth + 1, limits);
       return values;
     }
     default:
-      return fail('bad-value-type', `${what} has unknown value type ${type}`);
+      return fail('BAD_VALUE_TYPE', `${what} has unknown value type ${type}`);
   }
 }
 
@@ -206,23 +206,23 @@ function readValue(cursor: Cursor, type: number, key: string, depth: number, lim
 export function parseGguf(bytes: Uint8Array, limitOptions: GgufLimits = {}): ParsedGguf {
   const limits = { ...DEFAULT_LIMITS, ...limitOptions };
   const cursor = new Cursor(bytes);
-  if (bytes.byteLength < 4 || cursor.u32('the magic') !== MAGIC) fail('not-gguf', 'Not a GGUF file (it does not start with "GGUF")');
+  if (bytes.byteLength < 4 || cursor.u32('the magic') !== MAGIC) fail('NOT_GGUF', 'Not a GGUF file (it does not start with "GGUF")');
   const version = cursor.u32('the version');
   if (version !== 2 && version !== 3) {
-    fail('unsupported-version', version === 1 ? 'GGUF v1 (2023) is not supported; convert it with a current llama.cpp'
+    fail('UNSUPPORTED_VERSION', version === 1 ? 'GGUF v1 (2023) is not supported; convert it with a current llama.cpp'
       : (version & 0xffff) === 0 ? 'Big-endian GGUF files are not supported' : `Unsupported GGUF version ${version}`);
   }
   const tensorCount = cursor.size('the tensor count');
   const metadataCount = cursor.size('the metadata count');
   // A tensor info takes >= 24 bytes (name length, dim count, type, offset); a pair >= 13 (key length, type, one byte).
-  if (tensorCount > limits.maxTensors) fail('too-many', `File declares ${tensorCount} tensors, over the limit of ${limits.maxTensors}`);
-  if (metadataCount > limits.maxMetadata) fail('too-many', `File declares ${metadataCount} metadata pairs, over the limit of ${limits.maxMetadata}`);
-  if (tensorCount * 24 + metadataCount * 13 > cursor.remaining) fail('truncated', `File declares ${tensorCount} tensors and ${metadataCount} metadata pairs, more than its ${bytes.byteLength} bytes can hold`);
+  if (tensorCount > limits.maxTensors) fail('TOO_MANY', `File declares ${tensorCount} tensors, over the limit of ${limits.maxTensors}`);
+  if (metadataCount > limits.maxMetadata) fail('TOO_MANY', `File declares ${metadataCount} metadata pairs, over the limit of ${limits.maxMetadata}`);
+  if (tensorCount * 24 + metadataCount * 13 > cursor.remaining) fail('TRUNCATED', `File declares ${tensorCount} tensors and ${metadataCount} metadata pairs, more than its ${bytes.byteLength} bytes can hold`);
 
   const metadata = new Map<string, GgufValue>();
   for (let i = 0; i < metadataCount; i++) {
     const key = cursor.string(`metadata key #${i}`);
-    if (metadata.has(key)) fail('duplicate-key', `Metadata key "${key}" appears twice`);
+    if (metadata.has(key)) fail('DUPLICATE_KEY', `Metadata key "${key}" appears twice`);
     const type = cursor.u32(`the type of metadata "${key}"`);
     metadata.set(key, readValue(cursor, type, key, 0, limits));
   }
@@ -231,7 +231,7 @@ export function parseGguf(bytes: Uint8Array, limitOptions: GgufLimits = {}): Par
   if (metadata.has('general.alignment')) {
     const value = metadata.get('general.alignment');
     if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || (value & (value - 1)) !== 0 || value > 1 << 20) {
-      fail('bad-alignment', `general.alignment must be a power of two, got ${String(value)}`);
+      fail('BAD_ALIGNMENT', `general.alignment must be a power of two, got ${String(value)}`);
     }
     alignment = value as number;
   }
@@ -240,26 +240,26 @@ export function parseGguf(bytes: Uint8Array, limitOptions: GgufLimits = {}): Par
   const names = new Set<string>();
   for (let i = 0; i < tensorCount; i++) {
     const name = cursor.string(`the name of tensor #${i}`);
-    if (names.has(name)) fail('bad-tensor-info', `Tensor "${name}" appears twice`);
+    if (names.has(name)) fail('BAD_TENSOR_INFO', `Tensor "${name}" appears twice`);
     names.add(name);
     const dimCount = cursor.u32(`the dimensions of "${name}"`);
-    if (dimCount < 1 || dimCount > MAX_DIMS) fail('bad-tensor-info', `Tensor "${name}" has ${dimCount} dimensions (1..${MAX_DIMS} allowed)`);
+    if (dimCount < 1 || dimCount > MAX_DIMS) fail('BAD_TENSOR_INFO', `Tensor "${name}" has ${dimCount} dimensions (1..${MAX_DIMS} allowed)`);
     const dims: number[] = [];
     let elementCount = 1;
     for (let d = 0; d < dimCount; d++) {
       const dim = cursor.size(`a dimension of "${name}"`);
       elementCount *= dim;
-      if (dim < 1 || elementCount > Number.MAX_SAFE_INTEGER) fail('bad-tensor-info', `Tensor "${name}" has an invalid dimension ${dim}`);
+      if (dim < 1 || elementCount > Number.MAX_SAFE_INTEGER) fail('BAD_TENSOR_INFO', `Tensor "${name}" has an invalid dimension ${dim}`);
       dims.push(dim);
     }
     const type = cursor.u32(`the type of "${name}"`);
     const traits = GGML_TYPES[type];
-    if (!traits) fail('unknown-tensor-type', `Tensor "${name}" has unknown ggml type ${type}`);
+    if (!traits) fail('UNKNOWN_TENSOR_TYPE', `Tensor "${name}" has unknown ggml type ${type}`);
     if (dims[0] % traits.blockSize !== 0) {
-      fail('bad-tensor-info', `Tensor "${name}" (${traits.name}) has rows of ${dims[0]} values, not a multiple of the block size ${traits.blockSize}`);
+      fail('BAD_TENSOR_INFO', `Tensor "${name}" (${traits.name}) has rows of ${dims[0]} values, not a multiple of the block size ${traits.blockSize}`);
     }
     const offset = cursor.size(`the offset of "${name}"`);
-    if (offset % alignment !== 0) fail('bad-offsets', `Tensor "${name}" starts at data offset ${offset}, not a multiple of the alignment ${alignment}`);
+    if (offset % alignment !== 0) fail('BAD_OFFSETS', `Tensor "${name}" starts at data offset ${offset}, not a multiple of the alignment ${alignment}`);
     infos.push({ name, type, dims, shape: [...dims].reverse(), elementCount, byteLength: (elementCount / traits.blockSize) * traits.typeSize, offset });
   }
   const dataStart = Math.ceil(cursor.position / alignment) * alignment;
@@ -267,9 +267,9 @@ export function parseGguf(bytes: Uint8Array, limitOptions: GgufLimits = {}): Par
   const byPosition = [...tensors].sort((a, b) => a.begin - b.begin);
   let end = dataStart;
   for (const tensor of byPosition) {
-    if (tensor.begin < end) fail('bad-offsets', `Tensor "${tensor.name}" overlaps the tensor before it`);
+    if (tensor.begin < end) fail('BAD_OFFSETS', `Tensor "${tensor.name}" overlaps the tensor before it`);
     end = tensor.begin + tensor.byteLength;
-    if (end > bytes.byteLength) fail('truncated', `Tensor "${tensor.name}" ends at byte ${end}, past the end of the file (${bytes.byteLength})`);
+    if (end > bytes.byteLength) fail('TRUNCATED', `Tensor "${tensor.name}" ends at byte ${end}, past the end of the file (${bytes.byteLength})`);
   }
   return { version, metadata, tensors, alignment, dataStart };
 }
@@ -442,13 +442,13 @@ export const DEQUANTIZABLE_TYPES: readonly string[] = Object.keys(DECODERS);
 /**
  * One tensor's values as float32, in ggml order (= row-major in `info.shape`). `bytes` is the whole file the info was
  * parsed from. With `into` (at least elementCount long), the values are written there and a view of it is returned.
- * Throws GgufError('unsupported-tensor-type') for types without a decoder (IQ*, TQ*, integer types).
+ * Throws GgufError('UNSUPPORTED_TENSOR_TYPE') for types without a decoder (IQ*, TQ*, integer types).
  */
 export function dequantizeGgufTensor(bytes: Uint8Array, info: GgufTensorInfo, into?: Float32Array): Float32Array {
   const traits = GGML_TYPES[info.type];
   const decode = traits && DECODERS[traits.name];
-  if (!decode) return fail('unsupported-tensor-type', `Tensor "${info.name}" has type ${traits?.name ?? info.type}, which cannot be dequantized here (supported: ${DEQUANTIZABLE_TYPES.join(', ')})`);
-  if (info.begin < 0 || info.begin + info.byteLength > bytes.byteLength) fail('truncated', `Tensor "${info.name}" lies outside the file`);
+  if (!decode) return fail('UNSUPPORTED_TENSOR_TYPE', `Tensor "${info.name}" has type ${traits?.name ?? info.type}, which cannot be dequantized here (supported: ${DEQUANTIZABLE_TYPES.join(', ')})`);
+  if (info.begin < 0 || info.begin + info.byteLength > bytes.byteLength) fail('TRUNCATED', `Tensor "${info.name}" lies outside the file`);
   const out = into && into.length >= info.elementCount ? into.subarray(0, info.elementCount) : new Float32Array(info.elementCount);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   decode(bytes, view, info.begin, out, info.elementCount / traits.blockSize, halfToFloatTable());
@@ -498,8 +498,8 @@ export function unpermuteRotaryRows(values: Float32Array, heads: number, columns
 
 function metadataNumber(metadata: Map<string, GgufValue>, key: string, fallback?: number): number {
   const value = metadata.get(key) ?? fallback;
-  if (value === undefined) return fail('missing-metadata', `GGUF metadata lacks "${key}"`);
-  if (typeof value !== 'number') return fail('bad-metadata', `GGUF metadata "${key}" must be a number, got ${typeof value}`);
+  if (value === undefined) return fail('MISSING_METADATA', `GGUF metadata lacks "${key}"`);
+  if (typeof value !== 'number') return fail('BAD_METADATA', `GGUF metadata "${key}" must be a number, got ${typeof value}`);
   return value;
 }
 
@@ -510,13 +510,13 @@ function metadataNumber(metadata: Map<string, GgufValue>, key: string, fallback?
 export function hfConfigFromGguf(gguf: ParsedGguf): Record<string, unknown> {
   const { metadata } = gguf;
   const architecture = metadata.get('general.architecture');
-  if (architecture !== 'llama') fail('unsupported-architecture', `GGUF architecture ${JSON.stringify(architecture)} is not supported (llama only)`);
+  if (architecture !== 'llama') fail('UNSUPPORTED_ARCHITECTURE', `GGUF architecture ${JSON.stringify(architecture)} is not supported (llama only)`);
   const key = (name: string) => `llama.${name}`;
   for (const scaling of ['rope.scaling.type', 'rope.scaling.factor']) {
     const value = metadata.get(key(scaling));
-    if (value !== undefined && value !== 'none' && value !== 1) fail('bad-model', `GGUF uses ${key(scaling)} = ${String(value)}, which the runtime does not implement`);
+    if (value !== undefined && value !== 'none' && value !== 1) fail('BAD_MODEL', `GGUF uses ${key(scaling)} = ${String(value)}, which the runtime does not implement`);
   }
-  if (gguf.tensors.some((t) => t.name === 'rope_freqs.weight')) fail('bad-model', 'GGUF carries rope_freqs (Llama-3.1 rope scaling), which the runtime does not implement');
+  if (gguf.tensors.some((t) => t.name === 'rope_freqs.weight')) fail('BAD_MODEL', 'GGUF carries rope_freqs (Llama-3.1 rope scaling), which the runtime does not implement');
   const hiddenSize = metadataNumber(metadata, key('embedding_length'));
   const numHeads = metadataNumber(metadata, key('attention.head_count'));
   const tokens = metadata.get('tokenizer.ggml.tokens');
@@ -581,7 +581,7 @@ const TOKEN_TYPE_USER_DEFINED = 4;
 
 function stringArray(metadata: Map<string, GgufValue>, key: string): string[] {
   const value = metadata.get(key);
-  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) fail('bad-tokenizer', `GGUF metadata "${key}" must be an array of strings`);
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) fail('BAD_TOKENIZER', `GGUF metadata "${key}" must be an array of strings`);
   return value as string[];
 }
 
@@ -592,19 +592,19 @@ function stringArray(metadata: Map<string, GgufValue>, key: string): string[] {
  */
 export function tokenizerJsonFromGguf(metadata: Map<string, GgufValue>): Record<string, unknown> {
   const model = metadata.get('tokenizer.ggml.model');
-  if (model === undefined) fail('missing-metadata', 'GGUF has no embedded tokenizer (tokenizer.ggml.model)');
-  if (model !== 'gpt2') fail('unsupported-tokenizer', `GGUF tokenizer model ${JSON.stringify(model)} is not supported (byte-level BPE "gpt2" only)`);
+  if (model === undefined) fail('MISSING_METADATA', 'GGUF has no embedded tokenizer (tokenizer.ggml.model)');
+  if (model !== 'gpt2') fail('UNSUPPORTED_TOKENIZER', `GGUF tokenizer model ${JSON.stringify(model)} is not supported (byte-level BPE "gpt2" only)`);
   const pre = metadata.get('tokenizer.ggml.pre') ?? 'default';
   const preTokenizer = typeof pre === 'string' && Object.hasOwn(PRE_TOKENIZERS, pre) ? PRE_TOKENIZERS[pre] : undefined;
-  if (!preTokenizer) fail('unsupported-tokenizer', `GGUF pre-tokenizer ${JSON.stringify(pre)} is not supported (${Object.keys(PRE_TOKENIZERS).join(', ')})`);
+  if (!preTokenizer) fail('UNSUPPORTED_TOKENIZER', `GGUF pre-tokenizer ${JSON.stringify(pre)} is not supported (${Object.keys(PRE_TOKENIZERS).join(', ')})`);
   const tokens = stringArray(metadata, 'tokenizer.ggml.tokens');
   const merges = metadata.has('tokenizer.ggml.merges') ? stringArray(metadata, 'tokenizer.ggml.merges') : [];
   const types = (metadata.get('tokenizer.ggml.token_type') ?? []) as GgufValue[];
-  if (!Array.isArray(types) || (types.length !== 0 && types.length !== tokens.length)) fail('bad-tokenizer', 'tokenizer.ggml.token_type must list one type per token');
+  if (!Array.isArray(types) || (types.length !== 0 && types.length !== tokens.length)) fail('BAD_TOKENIZER', 'tokenizer.ggml.token_type must list one type per token');
 
   const vocab: Record<string, number> = Object.create(null);
   tokens.forEach((token, id) => {
-    if (token in vocab) fail('bad-tokenizer', `Token ${JSON.stringify(token)} appears twice (ids ${vocab[token]} and ${id})`);
+    if (token in vocab) fail('BAD_TOKENIZER', `Token ${JSON.stringify(token)} appears twice (ids ${vocab[token]} and ${id})`);
     vocab[token] = id;
   });
   // A control token spelled outside the byte alphabet is a llama.cpp mislabel; transformers skips those too.
@@ -619,7 +619,7 @@ export function tokenizerJsonFromGguf(metadata: Map<string, GgufValue>): Record<
   const tokenId = (key: string) => {
     const id = metadata.get(key);
     if (id === undefined) return undefined;
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= tokens.length) fail('bad-tokenizer', `${key} = ${String(id)} is not a token id`);
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= tokens.length) fail('BAD_TOKENIZER', `${key} = ${String(id)} is not a token id`);
     return id as number;
   };
   const bos = tokenId('tokenizer.ggml.bos_token_id');
@@ -657,7 +657,7 @@ export function tokenizerFromGguf(metadata: Map<string, GgufValue>): BpeTokenize
     // Byte-level vocabularies may lack a few byte tokens (SmolLM2's does); llama.cpp drops such bytes, and so do we.
     return BpeTokenizer.fromJSON(json, { eosToken, allowMissingByteTokens: true });
   } catch (error) {
-    if (error instanceof TokenizerLoadError) throw new GgufError('bad-tokenizer', `GGUF tokenizer: ${error.message}`, { cause: error });
+    if (error instanceof TokenizerLoadError) throw new GgufError('BAD_TOKENIZER', `GGUF tokenizer: ${error.message}`, { cause: error });
     throw error;
   }
 }
@@ -675,9 +675,9 @@ async function readSource(
 ): Promise<Uint8Array> {
   if (source instanceof Uint8Array) return source;
   const response = await source(file);
-  if (response === null) return fail('file-not-found', `No ${file}`);
+  if (response === null) return fail('FILE_NOT_FOUND', `No ${file}`);
   if (response instanceof Uint8Array) return response;
-  if (!response.ok) return fail(response.status === 404 ? 'file-not-found' : 'http-error', `Fetching ${file} failed: HTTP ${response.status} ${response.statusText}`);
+  if (!response.ok) return fail(response.status === 404 ? 'FILE_NOT_FOUND' : 'HTTP_ERROR', `Fetching ${file} failed: HTTP ${response.status} ${response.statusText}`);
   const length = Number(response.headers.get('content-length'));
   const compressed = response.headers.has('content-encoding') && response.headers.get('content-encoding') !== 'identity';
   if (!response.body) return new Uint8Array(await response.arrayBuffer());
@@ -692,7 +692,7 @@ async function readSource(
     const { done, value } = await reader.read();
     if (done) break;
     if (whole) {
-      if (received + value.byteLength > known) fail('http-error', `${file} is longer than its Content-Length (${known})`);
+      if (received + value.byteLength > known) fail('HTTP_ERROR', `${file} is longer than its Content-Length (${known})`);
       whole.set(value, received);
     } else chunks.push(value);
     received += value.byteLength;
@@ -731,11 +731,11 @@ export async function loadGgufModel(
   try {
     config = parseModelConfig(hfConfigFromGguf(gguf));
   } catch (error) {
-    if (error instanceof ModelConfigError) throw new GgufError('bad-model', `GGUF metadata: ${error.message}`, { cause: error });
+    if (error instanceof ModelConfigError) throw new GgufError('BAD_MODEL', `GGUF metadata: ${error.message}`, { cause: error });
     throw error;
   }
   const tokenizer = tokenizerFromGguf(gguf.metadata);
-  if (tokenizer.vocabSize > config.vocabSize) fail('bad-tokenizer', `The tokenizer has ${tokenizer.vocabSize} tokens, the model ${config.vocabSize}`);
+  if (tokenizer.vocabSize > config.vocabSize) fail('BAD_TOKENIZER', `The tokenizer has ${tokenizer.vocabSize} tokens, the model ${config.vocabSize}`);
 
   const expected = hfTensorShapes(config);
   const tensors = new Map<string, tf.Tensor>();
@@ -750,7 +750,7 @@ export async function loadGgufModel(
     for (const info of gguf.tensors) {
       signal?.throwIfAborted();
       const name = hfNameForGgufTensor(info.name);
-      if (name === null) fail('unknown-tensor', `GGUF tensor "${info.name}" has no place in a llama model`);
+      if (name === null) fail('UNKNOWN_TENSOR', `GGUF tensor "${info.name}" has no place in a llama model`);
       if (!checkHfTensor(expected, name!, info.shape)) continue;
       let values = dequantizeGgufTensor(bytes, info, scratch);
       const rotary = /\.attn_(q|k)\./.exec(info.name);
@@ -767,7 +767,7 @@ export async function loadGgufModel(
     return { model, config, tokenizer, metadata: gguf.metadata };
   } catch (error) {
     for (const tensor of tensors.values()) tensor.dispose();
-    if (error instanceof ModelWeightsError) throw new GgufError('bad-model', `GGUF tensors: ${error.message}`, { cause: error });
+    if (error instanceof ModelWeightsError) throw new GgufError('BAD_MODEL', `GGUF tensors: ${error.message}`, { cause: error });
     throw error;
   }
 }

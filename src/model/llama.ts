@@ -93,7 +93,7 @@ export function parameterCount(config: ModelConfig): number {
   return count;
 }
 
-export type WeightsErrorCode = 'missing-tensor' | 'unexpected-tensor' | 'shape-mismatch';
+export type WeightsErrorCode = 'MISSING_TENSOR' | 'UNEXPECTED_TENSOR' | 'SHAPE_MISMATCH';
 
 export class ModelWeightsError extends Error {
   readonly code: WeightsErrorCode;
@@ -113,9 +113,9 @@ export class ModelWeightsError extends Error {
 export function checkHfTensor(expected: Map<string, number[]>, name: string, shape: number[]): boolean {
   if (IGNORED_HF_TENSOR.test(name) || (name === HF_NAMES.lmHead && !expected.has(name))) return false;
   const want = expected.get(name);
-  if (!want) throw new ModelWeightsError('unexpected-tensor', name, `Checkpoint has a tensor this config does not use: "${name}"`);
+  if (!want) throw new ModelWeightsError('UNEXPECTED_TENSOR', name, `Checkpoint has a tensor this config does not use: "${name}"`);
   if (want.length !== shape.length || want.some((d, i) => d !== shape[i])) {
-    throw new ModelWeightsError('shape-mismatch', name, `Tensor "${name}" has shape [${shape}], config expects [${want}]`);
+    throw new ModelWeightsError('SHAPE_MISMATCH', name, `Tensor "${name}" has shape [${shape}], config expects [${want}]`);
   }
   return true;
 }
@@ -154,7 +154,7 @@ export function weightsFromHfTensors(config: ModelConfig, tensors: Map<string, t
   }
   const take = <T extends tf.Tensor>(name: string): T => {
     const tensor = tensors.get(name);
-    if (!tensor) throw new ModelWeightsError('missing-tensor', name, `Checkpoint lacks tensor "${name}"`);
+    if (!tensor) throw new ModelWeightsError('MISSING_TENSOR', name, `Checkpoint lacks tensor "${name}"`);
     return tensor as T;
   };
   for (const name of expected.keys()) take(name);

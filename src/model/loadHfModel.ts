@@ -37,9 +37,9 @@ async function openFile(source: ModelFileSource, name: string, required: boolean
   const file = await source(name);
   if (file instanceof Response && !file.ok) {
     if (file.status === 404 && !required) return null;
-    throw new ModelLoadError(file.status === 404 ? 'file-not-found' : 'http-error', name, `Fetching ${name} failed: HTTP ${file.status} ${file.statusText}`);
+    throw new ModelLoadError(file.status === 404 ? 'FILE_NOT_FOUND' : 'HTTP_ERROR', name, `Fetching ${name} failed: HTTP ${file.status} ${file.statusText}`);
   }
-  if (file === null && required) throw new ModelLoadError('file-not-found', name, `The model directory has no ${name}`);
+  if (file === null && required) throw new ModelLoadError('FILE_NOT_FOUND', name, `The model directory has no ${name}`);
   return file;
 }
 
@@ -53,22 +53,22 @@ function parseShardIndex(bytes: Uint8Array): { shards: string[]; totalSize: numb
   try {
     json = JSON.parse(new TextDecoder().decode(bytes));
   } catch (error) {
-    throw new ModelLoadError('bad-index', INDEX_FILE, `${INDEX_FILE} is not valid JSON: ${(error as Error).message}`);
+    throw new ModelLoadError('BAD_INDEX', INDEX_FILE, `${INDEX_FILE} is not valid JSON: ${(error as Error).message}`);
   }
-  if (nestsDeeperThan(json)) throw new ModelLoadError('bad-index', INDEX_FILE, `${INDEX_FILE} nests deeper than ${MAX_JSON_DEPTH} levels`);
+  if (nestsDeeperThan(json)) throw new ModelLoadError('BAD_INDEX', INDEX_FILE, `${INDEX_FILE} nests deeper than ${MAX_JSON_DEPTH} levels`);
   const weightMap = (json as { weight_map?: unknown } | null)?.weight_map;
   if (weightMap === null || typeof weightMap !== 'object' || Array.isArray(weightMap)) {
-    throw new ModelLoadError('bad-index', INDEX_FILE, `${INDEX_FILE} has no "weight_map" object`);
+    throw new ModelLoadError('BAD_INDEX', INDEX_FILE, `${INDEX_FILE} has no "weight_map" object`);
   }
   const shards: string[] = [];
   for (const [tensor, file] of Object.entries(weightMap as Record<string, unknown>)) {
     // Shard names are plain file names in the same directory; anything else could reach outside it.
     if (typeof file !== 'string' || !/^[\w.-]+\.safetensors$/.test(file) || file.startsWith('.')) {
-      throw new ModelLoadError('bad-index', INDEX_FILE, `${INDEX_FILE} maps "${tensor}" to an invalid shard name ${JSON.stringify(file)}`);
+      throw new ModelLoadError('BAD_INDEX', INDEX_FILE, `${INDEX_FILE} maps "${tensor}" to an invalid shard name ${JSON.stringify(file)}`);
     }
     if (!shards.includes(file)) shards.push(file);
   }
-  if (shards.length === 0) throw new ModelLoadError('bad-index', INDEX_FILE, `${INDEX_FILE} lists no shards`);
+  if (shards.length === 0) throw new ModelLoadError('BAD_INDEX', INDEX_FILE, `${INDEX_FILE} lists no shards`);
   const totalSize = Number((json as { metadata?: { total_size?: unknown } }).metadata?.total_size);
   return { shards, totalSize: Number.isSafeInteger(totalSize) && totalSize > 0 ? totalSize : 0 };
 }
@@ -94,7 +94,7 @@ export async function loadHfModel(
   let total = 0;
   if (!single) {
     const index = await openFile(source, INDEX_FILE, false);
-    if (!index) throw new ModelLoadError('file-not-found', SINGLE_FILE, `The model directory has neither ${SINGLE_FILE} nor ${INDEX_FILE}`);
+    if (!index) throw new ModelLoadError('FILE_NOT_FOUND', SINGLE_FILE, `The model directory has neither ${SINGLE_FILE} nor ${INDEX_FILE}`);
     ({ shards, totalSize: total } = parseShardIndex(await readBytes(index)));
   }
 
@@ -107,7 +107,7 @@ export async function loadHfModel(
       const file = single && shard === SINGLE_FILE ? single : (await openFile(source, shard, true))!;
       const addTensor = (name: string, entry: SafetensorsEntry) => {
         signal?.throwIfAborted();
-        if (tensors.has(name)) throw new ModelLoadError('duplicate-tensor', shard, `Tensor "${name}" appears in more than one shard`);
+        if (tensors.has(name)) throw new ModelLoadError('DUPLICATE_TENSOR', shard, `Tensor "${name}" appears in more than one shard`);
         if (checkHfTensor(expected, name, entry.shape)) tensors.set(name, uploadHfTensor(config, name, toFloat32(entry), entry.shape));
         loaded += entry.data.byteLength;
         onProgress?.({ stage: 'weights', file: shard, loaded, total });
@@ -129,7 +129,7 @@ export async function loadHfModel(
               // A Content-Length short of the header's length: cut short, said before the rest downloads.
               if (known && known < header.fileByteLength) throw cutShort(shard, known, header.fileByteLength);
               if (known > header.fileByteLength) {
-                throw new SafetensorsError('incomplete-buffer', `${shard} is ${known} bytes, more than the ${header.fileByteLength} its header describes`);
+                throw new SafetensorsError('INCOMPLETE_BUFFER', `${shard} is ${known} bytes, more than the ${header.fileByteLength} its header describes`);
               }
               if (shards.length === 1 && !total) total = header.fileByteLength - header.dataStart;
             },
@@ -143,7 +143,7 @@ export async function loadHfModel(
         if (!(error instanceof SafetensorsError) || error.message.startsWith(shard)) throw error;
         // A stream that ends before the length its own header describes was cut short (a compressed answer has no
         // Content-Length to tell it sooner); any other fault is the file's, and named with it.
-        if (error.code === 'incomplete-buffer' && streamed.described && streamed.bytes < streamed.described) throw cutShort(shard, streamed.bytes, streamed.described);
+        if (error.code === 'INCOMPLETE_BUFFER' && streamed.described && streamed.bytes < streamed.described) throw cutShort(shard, streamed.bytes, streamed.described);
         throw new SafetensorsError(error.code, `${shard}: ${error.message}`);
       }
     }
@@ -158,7 +158,7 @@ export async function loadHfModel(
 
 /** A safetensors file that holds fewer bytes than its header describes. */
 function cutShort(file: string, bytes: number, described: number): ModelLoadError {
-  return new ModelLoadError('truncated', file, `${file} ended after ${formatBytes(bytes)} of the ${formatBytes(described)} its header describes: `
+  return new ModelLoadError('TRUNCATED', file, `${file} ended after ${formatBytes(bytes)} of the ${formatBytes(described)} its header describes: `
     + 'the file was cut short, on the server or on its way. Load again to retry.');
 }
 
@@ -182,7 +182,7 @@ const MAX_TOKENIZER_BYTES = 64 * 1024 * 1024;
 export async function loadTokenizer(source: ModelFileSource): Promise<BpeTokenizer> {
   const file = (await openFile(source, TOKENIZER_FILE, true))!;
   const length = file instanceof Response ? Number(file.headers.get('content-length')) : file.byteLength;
-  if (length > MAX_TOKENIZER_BYTES) throw new ModelLoadError('http-error', TOKENIZER_FILE, `${TOKENIZER_FILE} is larger than ${MAX_TOKENIZER_BYTES} bytes`);
+  if (length > MAX_TOKENIZER_BYTES) throw new ModelLoadError('HTTP_ERROR', TOKENIZER_FILE, `${TOKENIZER_FILE} is larger than ${MAX_TOKENIZER_BYTES} bytes`);
   return BpeTokenizer.fromJSON(new TextDecoder().decode(await readBytes(file)));
 }
 

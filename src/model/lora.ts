@@ -32,7 +32,7 @@ export interface LoraAdapter {
   layers: Array<Partial<Record<LoraModule, LoraPair>>>;
 }
 
-export type LoraErrorCode = 'bad-config' | 'unsupported-feature' | 'bad-key' | 'shape-mismatch' | 'missing-pair' | 'not-merged' | 'bad-file';
+export type LoraErrorCode = 'BAD_CONFIG' | 'UNSUPPORTED_FEATURE' | 'BAD_KEY' | 'SHAPE_MISMATCH' | 'MISSING_PAIR' | 'NOT_MERGED' | 'BAD_FILE';
 
 export class LoraError extends Error {
   readonly code: LoraErrorCode;
@@ -53,15 +53,15 @@ function matrixShape(matrix: LoraMatrix): number[] | null {
 /** Checks rank, layer count, modules and every A/B size against the model config; throws LoraError. */
 export function validateLoraAdapter(adapter: LoraAdapter, config: ModelConfig): void {
   const { rank, alpha } = adapter;
-  if (!Number.isSafeInteger(rank) || rank <= 0) throw new LoraError('bad-config', `LoRA rank must be a positive integer, got ${rank}`);
-  if (typeof alpha !== 'number' || !Number.isFinite(alpha)) throw new LoraError('bad-config', `LoRA alpha must be a finite number, got ${alpha}`);
+  if (!Number.isSafeInteger(rank) || rank <= 0) throw new LoraError('BAD_CONFIG', `LoRA rank must be a positive integer, got ${rank}`);
+  if (typeof alpha !== 'number' || !Number.isFinite(alpha)) throw new LoraError('BAD_CONFIG', `LoRA alpha must be a finite number, got ${alpha}`);
   if (adapter.layers.length > config.numLayers) {
-    throw new LoraError('shape-mismatch', `Adapter has ${adapter.layers.length} layers, the model ${config.numLayers}`);
+    throw new LoraError('SHAPE_MISMATCH', `Adapter has ${adapter.layers.length} layers, the model ${config.numLayers}`);
   }
   adapter.layers.forEach((modules, layer) => {
     for (const [module, pair] of Object.entries(modules ?? {}) as Array<[string, LoraPair]>) {
       if (!LORA_MODULES.includes(module as LoraModule) || !adapter.targetModules.includes(module as LoraModule)) {
-        throw new LoraError('bad-key', `Layer ${layer} adapts "${module}", which is not among the target modules [${adapter.targetModules}]`);
+        throw new LoraError('BAD_KEY', `Layer ${layer} adapts "${module}", which is not among the target modules [${adapter.targetModules}]`);
       }
       const [out, inFeatures] = linearShape(config, module as LoraModule);
       for (const [label, matrix, shape] of [['A', pair.A, [rank, inFeatures]], ['B', pair.B, [out, rank]]] as const) {
@@ -69,7 +69,7 @@ export function validateLoraAdapter(adapter: LoraAdapter, config: ModelConfig): 
         const actual = matrixShape(matrix);
         const ok = actual ? actual.length === 2 && actual[0] === shape[0] && actual[1] === shape[1] : (matrix as Float32Array).length === size;
         if (!ok) {
-          throw new LoraError('shape-mismatch',
+          throw new LoraError('SHAPE_MISMATCH',
             `Layer ${layer} ${module} lora_${label} should be [${shape}], got ${actual ? `[${actual}]` : `${(matrix as Float32Array).length} values`}`);
         }
       }
@@ -198,7 +198,7 @@ export function mergeLora(model: LlamaModel, adapter: LoraAdapter): MergedLora {
 export function unmergeLora(model: LlamaModel, merged: MergedLora): void {
   for (const { layer, module, merged: mergedWeight } of merged.replaced) {
     if (model.weights.layers[layer].linear[module].kernel !== mergedWeight) {
-      throw new LoraError('not-merged', `Layer ${layer} ${module} no longer holds this merge (merged twice, or already unmerged?)`);
+      throw new LoraError('NOT_MERGED', `Layer ${layer} ${module} no longer holds this merge (merged twice, or already unmerged?)`);
     }
   }
   for (const { layer, module, base, merged: mergedWeight } of merged.replaced) {
@@ -278,13 +278,13 @@ function parseAdapterConfig(configJson: string | Uint8Array | object): { rank: n
     try {
       json = JSON.parse(typeof configJson === 'string' ? configJson : new TextDecoder().decode(configJson));
     } catch (error) {
-      throw new LoraError('bad-config', `adapter_config.json is not valid JSON: ${(error as Error).message}`);
+      throw new LoraError('BAD_CONFIG', `adapter_config.json is not valid JSON: ${(error as Error).message}`);
     }
   }
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new LoraError('bad-config', 'adapter_config.json is not a JSON object');
-  if (nestsDeeperThan(json)) throw new LoraError('bad-config', `adapter_config.json nests deeper than ${MAX_JSON_DEPTH} levels`);
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new LoraError('BAD_CONFIG', 'adapter_config.json is not a JSON object');
+  if (nestsDeeperThan(json)) throw new LoraError('BAD_CONFIG', `adapter_config.json nests deeper than ${MAX_JSON_DEPTH} levels`);
   const c = json as Record<string, unknown>;
-  if (c.peft_type !== 'LORA') throw new LoraError('unsupported-feature', `peft_type ${JSON.stringify(c.peft_type)} is not supported (LORA only)`);
+  if (c.peft_type !== 'LORA') throw new LoraError('UNSUPPORTED_FEATURE', `peft_type ${JSON.stringify(c.peft_type)} is not supported (LORA only)`);
   const unsupported: Array<[boolean, string]> = [
     [c.use_rslora === true, 'use_rslora'],
     [c.use_dora === true, 'use_dora'],
@@ -296,17 +296,17 @@ function parseAdapterConfig(configJson: string | Uint8Array | object): { rank: n
     [typeof c.target_modules === 'string', 'a regular expression in target_modules'],
   ];
   for (const [present, feature] of unsupported) {
-    if (present) throw new LoraError('unsupported-feature', `adapter_config.json uses ${feature}, which this runtime does not support`);
+    if (present) throw new LoraError('UNSUPPORTED_FEATURE', `adapter_config.json uses ${feature}, which this runtime does not support`);
   }
   const rank = c.r;
-  if (!Number.isSafeInteger(rank) || (rank as number) <= 0) throw new LoraError('bad-config', `adapter_config.json "r" must be a positive integer, got ${JSON.stringify(rank)}`);
+  if (!Number.isSafeInteger(rank) || (rank as number) <= 0) throw new LoraError('BAD_CONFIG', `adapter_config.json "r" must be a positive integer, got ${JSON.stringify(rank)}`);
   const alpha = c.lora_alpha ?? 8; // PEFT's default
-  if (typeof alpha !== 'number' || !Number.isFinite(alpha)) throw new LoraError('bad-config', `adapter_config.json "lora_alpha" must be a number`);
+  if (typeof alpha !== 'number' || !Number.isFinite(alpha)) throw new LoraError('BAD_CONFIG', `adapter_config.json "lora_alpha" must be a number`);
   const targets = c.target_modules;
-  if (!Array.isArray(targets) || targets.length === 0) throw new LoraError('bad-config', 'adapter_config.json "target_modules" must be a non-empty list');
+  if (!Array.isArray(targets) || targets.length === 0) throw new LoraError('BAD_CONFIG', 'adapter_config.json "target_modules" must be a non-empty list');
   for (const target of targets) {
     if (!LORA_MODULES.includes(target)) {
-      throw new LoraError('unsupported-feature', `target module ${JSON.stringify(target)} is not supported (${LORA_MODULES.join(', ')})`);
+      throw new LoraError('UNSUPPORTED_FEATURE', `target module ${JSON.stringify(target)} is not supported (${LORA_MODULES.join(', ')})`);
     }
   }
   return { rank: rank as number, alpha, targetModules: [...new Set(targets as LoraModule[])] };
@@ -322,7 +322,7 @@ export function importPeftAdapter(bytes: Uint8Array, configJson: string | Uint8A
   try {
     parsed = parseSafetensors(bytes);
   } catch (error) {
-    if (error instanceof SafetensorsError) throw new LoraError('bad-file', `adapter_model.safetensors: ${error.message}`);
+    if (error instanceof SafetensorsError) throw new LoraError('BAD_FILE', `adapter_model.safetensors: ${error.message}`);
     throw error;
   }
   const layers: Array<Partial<Record<LoraModule, Partial<LoraPair>>>> = Array.from({ length: modelConfig.numLayers }, () => ({}));
@@ -331,19 +331,19 @@ export function importPeftAdapter(bytes: Uint8Array, configJson: string | Uint8A
     const layer = match ? Number(match[1]) : -1;
     const module = match?.[3] as LoraModule;
     if (!match || !targetModules.includes(module) || layer >= modelConfig.numLayers || name !== peftKey(layer, module, match[4] as 'A' | 'B')) {
-      throw new LoraError('bad-key', `Unexpected tensor "${name}" in a LoRA adapter for this ${modelConfig.numLayers}-layer model with targets [${targetModules}]`);
+      throw new LoraError('BAD_KEY', `Unexpected tensor "${name}" in a LoRA adapter for this ${modelConfig.numLayers}-layer model with targets [${targetModules}]`);
     }
-    if (!['F32', 'F16', 'BF16'].includes(entry.dtype)) throw new LoraError('bad-file', `Tensor "${name}" has dtype ${entry.dtype}; expected F32, F16 or BF16`);
+    if (!['F32', 'F16', 'BF16'].includes(entry.dtype)) throw new LoraError('BAD_FILE', `Tensor "${name}" has dtype ${entry.dtype}; expected F32, F16 or BF16`);
     const [out, inFeatures] = linearShape(modelConfig, module);
     const expected = match[4] === 'A' ? [rank, inFeatures] : [out, rank];
     if (entry.shape.length !== 2 || entry.shape[0] !== expected[0] || entry.shape[1] !== expected[1]) {
-      throw new LoraError('shape-mismatch', `Tensor "${name}" has shape [${entry.shape}], expected [${expected}] (r=${rank})`);
+      throw new LoraError('SHAPE_MISMATCH', `Tensor "${name}" has shape [${entry.shape}], expected [${expected}] (r=${rank})`);
     }
     (layers[layer][module] ??= {})[match[4] as 'A' | 'B'] = toFloat32(entry);
   }
   layers.forEach((modules, layer) => {
     for (const [module, pair] of Object.entries(modules)) {
-      if (!pair.A || !pair.B) throw new LoraError('missing-pair', `Layer ${layer} ${module} has lora_${pair.A ? 'A' : 'B'} but not lora_${pair.A ? 'B' : 'A'}`);
+      if (!pair.A || !pair.B) throw new LoraError('MISSING_PAIR', `Layer ${layer} ${module} has lora_${pair.A ? 'A' : 'B'} but not lora_${pair.A ? 'B' : 'A'}`);
     }
   });
   return { rank, alpha, targetModules, layers: layers as LoraAdapter['layers'] };

@@ -1,11 +1,11 @@
 // The error of a model file that cannot be had: missing, refused, cut off, cut short or stalled in transfer, or badly indexed; it names the file.
 
 /**
- * `file-not-found` (404 or absent), `http-error` (another HTTP status), `network` (no answer, or the connection dropped
- * mid-transfer), `truncated` (the body ended before the length the server announced), `stalled` (no data for the stall
- * limit), `bad-index` and `duplicate-tensor` (a sharded checkpoint's index).
+ * `FILE_NOT_FOUND` (404 or absent), `HTTP_ERROR` (another HTTP status), `NETWORK` (no answer, or the connection dropped
+ * mid-transfer), `TRUNCATED` (the body ended before the length the server announced), `STALLED` (no data for the stall
+ * limit), `BAD_INDEX` and `DUPLICATE_TENSOR` (a sharded checkpoint's index).
  */
-export type ModelLoadErrorCode = 'file-not-found' | 'http-error' | 'network' | 'truncated' | 'stalled' | 'bad-index' | 'duplicate-tensor';
+export type ModelLoadErrorCode = 'FILE_NOT_FOUND' | 'HTTP_ERROR' | 'NETWORK' | 'TRUNCATED' | 'STALLED' | 'BAD_INDEX' | 'DUPLICATE_TENSOR';
 
 export class ModelLoadError extends Error {
   readonly code: ModelLoadErrorCode;

@@ -20,9 +20,9 @@ export const DTYPE_BYTES: Readonly<Record<SafetensorsDtype, number>> = {
 const DTYPE_ORDER = Object.keys(DTYPE_BYTES) as SafetensorsDtype[];
 
 export type SafetensorsErrorCode =
-  | 'too-small' | 'header-too-large' | 'header-out-of-bounds' | 'header-not-utf8' | 'header-not-json'
-  | 'header-not-object' | 'bad-metadata' | 'bad-tensor-info' | 'unknown-dtype' | 'bad-shape' | 'bad-offsets'
-  | 'size-mismatch' | 'overlap-or-gap' | 'incomplete-buffer' | 'unsupported-dtype' | 'bad-input';
+  | 'TOO_SMALL' | 'HEADER_TOO_LARGE' | 'HEADER_OUT_OF_BOUNDS' | 'HEADER_NOT_UTF8' | 'HEADER_NOT_JSON'
+  | 'HEADER_NOT_OBJECT' | 'BAD_METADATA' | 'BAD_TENSOR_INFO' | 'UNKNOWN_DTYPE' | 'BAD_SHAPE' | 'BAD_OFFSETS'
+  | 'SIZE_MISMATCH' | 'OVERLAP_OR_GAP' | 'INCOMPLETE_BUFFER' | 'UNSUPPORTED_DTYPE' | 'BAD_INPUT';
 
 /** Every problem with a safetensors file surfaces as this error; `code` is stable, `message` names the tensor. */
 export class SafetensorsError extends Error {
@@ -78,13 +78,13 @@ const fail = (code: SafetensorsErrorCode, message: string): never => {
 export function safetensorsHeaderLength(
   prefix: Uint8Array, { maxHeaderBytes = DEFAULT_MAX_HEADER_BYTES }: { maxHeaderBytes?: number } = {},
 ): number {
-  if (prefix.byteLength < 8) fail('too-small', `File has ${prefix.byteLength} bytes; a safetensors file starts with an 8-byte header length`);
+  if (prefix.byteLength < 8) fail('TOO_SMALL', `File has ${prefix.byteLength} bytes; a safetensors file starts with an 8-byte header length`);
   const view = new DataView(prefix.buffer, prefix.byteOffset, 8);
   const low = view.getUint32(0, true);
   const high = view.getUint32(4, true);
   const headerBytes = high * 2 ** 32 + low;
   if (high >= 2 ** 21 || headerBytes > maxHeaderBytes) {
-    fail('header-too-large', `Header claims ${headerBytes} bytes, over the limit of ${maxHeaderBytes}`);
+    fail('HEADER_TOO_LARGE', `Header claims ${headerBytes} bytes, over the limit of ${maxHeaderBytes}`);
   }
   return 8 + headerBytes;
 }
@@ -99,31 +99,31 @@ export function readSafetensorsHeader(
 ): SafetensorsHeader {
   const dataStart = safetensorsHeaderLength(prefix, { maxHeaderBytes });
   if (prefix.byteLength < dataStart || (fileByteLength !== undefined && fileByteLength < dataStart)) {
-    fail('header-out-of-bounds', `Header claims ${dataStart - 8} bytes but the file has only ${fileByteLength ?? prefix.byteLength}`);
+    fail('HEADER_OUT_OF_BOUNDS', `Header claims ${dataStart - 8} bytes but the file has only ${fileByteLength ?? prefix.byteLength}`);
   }
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(prefix.subarray(8, dataStart));
   } catch {
-    return fail('header-not-utf8', 'Header is not valid UTF-8');
+    return fail('HEADER_NOT_UTF8', 'Header is not valid UTF-8');
   }
-  if (!text.startsWith('{')) fail('header-not-json', 'Header does not start with "{"');
+  if (!text.startsWith('{')) fail('HEADER_NOT_JSON', 'Header does not start with "{"');
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    return fail('header-not-json', `Header is not valid JSON: ${(error as Error).message}`);
+    return fail('HEADER_NOT_JSON', `Header is not valid JSON: ${(error as Error).message}`);
   }
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) fail('header-not-object', 'Header JSON is not an object');
-  if (nestsDeeperThan(json)) fail('header-not-json', `Header JSON nests deeper than ${MAX_JSON_DEPTH} levels`);
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) fail('HEADER_NOT_OBJECT', 'Header JSON is not an object');
+  if (nestsDeeperThan(json)) fail('HEADER_NOT_JSON', `Header JSON nests deeper than ${MAX_JSON_DEPTH} levels`);
 
   const metadata: Record<string, string> = {};
   const raw: Array<[string, SafetensorsTensorInfo]> = [];
   for (const [name, value] of Object.entries(json as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) fail('bad-metadata', '__metadata__ is not an object');
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) fail('BAD_METADATA', '__metadata__ is not an object');
       for (const [key, entry] of Object.entries(value as Record<string, unknown>)) {
-        if (typeof entry !== 'string') fail('bad-metadata', `__metadata__["${key}"] is not a string`);
+        if (typeof entry !== 'string') fail('BAD_METADATA', `__metadata__["${key}"] is not a string`);
         metadata[key] = entry as string;
       }
       continue;
@@ -135,34 +135,34 @@ export function readSafetensorsHeader(
   let expectedBegin = dataStart;
   for (const [name, info] of raw) {
     if (info.begin !== expectedBegin) {
-      fail('overlap-or-gap', `Tensor "${name}" starts at data offset ${info.begin - dataStart}, expected ${expectedBegin - dataStart} (tensors must tile the data buffer)`);
+      fail('OVERLAP_OR_GAP', `Tensor "${name}" starts at data offset ${info.begin - dataStart}, expected ${expectedBegin - dataStart} (tensors must tile the data buffer)`);
     }
     expectedBegin = info.end;
   }
   const implied = expectedBegin;
   if (fileByteLength !== undefined && fileByteLength !== implied) {
-    fail('incomplete-buffer', `Header describes ${implied - dataStart} data bytes but the file holds ${fileByteLength - dataStart}`);
+    fail('INCOMPLETE_BUFFER', `Header describes ${implied - dataStart} data bytes but the file holds ${fileByteLength - dataStart}`);
   }
   return { dataStart, fileByteLength: implied, metadata, tensors: new Map(raw) };
 }
 
 function parseTensorInfo(name: string, value: unknown, dataStart: number): SafetensorsTensorInfo {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) fail('bad-tensor-info', `Tensor "${name}" is not an object`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) fail('BAD_TENSOR_INFO', `Tensor "${name}" is not an object`);
   const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
-  if (typeof dtype !== 'string') return fail('bad-tensor-info', `Tensor "${name}" has no dtype`);
-  if (!Object.hasOwn(DTYPE_BYTES, dtype)) fail('unknown-dtype', `Tensor "${name}" has unknown dtype ${JSON.stringify(dtype)}`);
+  if (typeof dtype !== 'string') return fail('BAD_TENSOR_INFO', `Tensor "${name}" has no dtype`);
+  if (!Object.hasOwn(DTYPE_BYTES, dtype)) fail('UNKNOWN_DTYPE', `Tensor "${name}" has unknown dtype ${JSON.stringify(dtype)}`);
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    fail('bad-shape', `Tensor "${name}" has an invalid shape ${JSON.stringify(shape)}`);
+    fail('BAD_SHAPE', `Tensor "${name}" has an invalid shape ${JSON.stringify(shape)}`);
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-    return fail('bad-offsets', `Tensor "${name}" has invalid data_offsets ${JSON.stringify(offsets)}`);
+    return fail('BAD_OFFSETS', `Tensor "${name}" has invalid data_offsets ${JSON.stringify(offsets)}`);
   }
   const [begin, end] = offsets as [number, number];
-  if (end < begin) fail('bad-offsets', `Tensor "${name}" has data_offsets end ${end} < begin ${begin}`);
+  if (end < begin) fail('BAD_OFFSETS', `Tensor "${name}" has data_offsets end ${end} < begin ${begin}`);
   const elements = (shape as number[]).reduce((product, d) => product * d, 1);
   const expectedBytes = elements * DTYPE_BYTES[dtype as SafetensorsDtype];
   if (!Number.isSafeInteger(expectedBytes) || expectedBytes !== end - begin) {
-    fail('size-mismatch', `Tensor "${name}": ${dtype}${JSON.stringify(shape)} needs ${expectedBytes} bytes, data_offsets span ${end - begin}`);
+    fail('SIZE_MISMATCH', `Tensor "${name}": ${dtype}${JSON.stringify(shape)} needs ${expectedBytes} bytes, data_offsets span ${end - begin}`);
   }
   return { dtype: dtype as SafetensorsDtype, shape: [...(shape as number[])], begin: dataStart + begin, end: dataStart + end };
 }
@@ -174,7 +174,7 @@ function parseTensorInfo(name: string, value: unknown, dataStart: number): Safet
  * const embed = toFloat32(tensors.get('model.embed_tokens.weight')!);
  */
 export function parseSafetensors(bytes: Uint8Array, { maxHeaderBytes }: { maxHeaderBytes?: number } = {}): ParsedSafetensors {
-  if (!(bytes instanceof Uint8Array)) fail('bad-input', 'parseSafetensors expects a Uint8Array');
+  if (!(bytes instanceof Uint8Array)) fail('BAD_INPUT', 'parseSafetensors expects a Uint8Array');
   const header = readSafetensorsHeader(bytes, { maxHeaderBytes, fileByteLength: bytes.byteLength });
   const tensors = new Map<string, SafetensorsEntry>();
   for (const [name, info] of header.tensors) {
@@ -207,7 +207,7 @@ export function toFloat32(entry: { dtype: SafetensorsDtype; data: Uint8Array }):
       for (let i = 0; i < count; i++) out[i] = view.getFloat64(i * 8, true);
       return out;
     default:
-      return fail('unsupported-dtype', `Cannot convert ${dtype} to float32`);
+      return fail('UNSUPPORTED_DTYPE', `Cannot convert ${dtype} to float32`);
   }
 }
 
@@ -283,15 +283,15 @@ function tensorBytes(name: string, tensor: TensorToWrite): Uint8Array {
     for (let i = 0; i < data.length; i++) bits[i] = round(data[i]);
     bytes = new Uint8Array(bits.buffer);
   } else if (data instanceof Float32Array && dtype !== 'F32') {
-    return fail('bad-input', `Tensor "${name}": Float32Array data cannot be written as ${dtype}`);
+    return fail('BAD_INPUT', `Tensor "${name}": Float32Array data cannot be written as ${dtype}`);
   } else if (data instanceof Uint16Array && DTYPE_BYTES[dtype] !== 2) {
-    return fail('bad-input', `Tensor "${name}": Uint16Array data cannot be written as ${dtype}`);
+    return fail('BAD_INPUT', `Tensor "${name}": Uint16Array data cannot be written as ${dtype}`);
   } else {
     bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   }
   const elements = tensor.shape.reduce((product, d) => product * d, 1);
   if (!tensor.shape.every((d) => Number.isSafeInteger(d) && d >= 0) || elements * DTYPE_BYTES[dtype] !== bytes.byteLength) {
-    fail('size-mismatch', `Tensor "${name}": ${dtype}${JSON.stringify(tensor.shape)} does not match ${bytes.byteLength} bytes of data`);
+    fail('SIZE_MISMATCH', `Tensor "${name}": ${dtype}${JSON.stringify(tensor.shape)} does not match ${bytes.byteLength} bytes of data`);
   }
   return bytes;
 }
@@ -305,7 +305,7 @@ function tensorBytes(name: string, tensor: TensorToWrite): Uint8Array {
 export function writeSafetensors(tensors: Record<string, TensorToWrite>, metadata?: Record<string, string>): Uint8Array {
   const rank = (name: string) => DTYPE_ORDER.indexOf(tensors[name].dtype);
   const names = Object.keys(tensors).sort((a, b) => rank(b) - rank(a) || (a < b ? -1 : a > b ? 1 : 0));
-  if (names.includes('__metadata__')) fail('bad-input', '"__metadata__" is reserved and cannot name a tensor');
+  if (names.includes('__metadata__')) fail('BAD_INPUT', '"__metadata__" is reserved and cannot name a tensor');
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
   const chunks: Uint8Array[] = [];
@@ -394,7 +394,7 @@ export async function streamSafetensors(
     const lengthBytes = await take(8);
     const dataStart = safetensorsHeaderLength(lengthBytes, { maxHeaderBytes });
     const rest = await take(dataStart - 8);
-    if (rest.byteLength < dataStart - 8) fail('header-out-of-bounds', `Stream ended inside the ${dataStart - 8}-byte header`);
+    if (rest.byteLength < dataStart - 8) fail('HEADER_OUT_OF_BOUNDS', `Stream ended inside the ${dataStart - 8}-byte header`);
     const prefix = new Uint8Array(dataStart);
     prefix.set(lengthBytes);
     prefix.set(rest, 8);
@@ -403,11 +403,11 @@ export async function streamSafetensors(
     for (const [name, info] of header.tensors) {
       const data = await take(info.end - info.begin);
       if (data.byteLength < info.end - info.begin) {
-        fail('incomplete-buffer', `Stream ended inside tensor "${name}" (${consumed} of ${header.fileByteLength} bytes)`);
+        fail('INCOMPLETE_BUFFER', `Stream ended inside tensor "${name}" (${consumed} of ${header.fileByteLength} bytes)`);
       }
       await onTensor(name, { dtype: info.dtype, shape: info.shape, data });
     }
-    if ((await take(1)).byteLength) fail('incomplete-buffer', `Stream holds more than the ${header.fileByteLength} bytes its header describes`);
+    if ((await take(1)).byteLength) fail('INCOMPLETE_BUFFER', `Stream holds more than the ${header.fileByteLength} bytes its header describes`);
     return header;
   } catch (error) {
     await reader.cancel().catch(() => undefined); // stop the download

@@ -91,7 +91,7 @@ export interface AdapterInfo {
   testFiles: number;
   /** Files the snapshot left out: too large, vendored, generated or binary. */
   skippedFiles: number;
-  /** Set once, on the first adapter after the embedding/Evo cache could not be saved (StorageFull): what to delete. */
+  /** Set once, on the first adapter after the embedding/Evo cache could not be saved (STORAGE_FULL): what to delete. */
   storageWarning: string | null;
   /** The file it was loaded from (PEFT adapter_model.safetensors) instead of being made by a hypernetwork; null if made. */
   loadedFrom: string | null;
@@ -136,7 +136,7 @@ type ParsedFile = FileSummary & { units: CodeUnit[] };
 /**
  * A repository and everything made from it. Open one with `RepoSession.clone` (network) or `RepoSession.open` (a clone
  * kept by an earlier visit, or a local work tree in Node). Errors are the layers' own typed errors: GitError (clone,
- * snapshot, NoPython, NotFound), RepoEncodeError, HypernetworkError; an AbortError when a signal aborts.
+ * snapshot, NO_PYTHON, NOT_FOUND), RepoEncodeError, HypernetworkError; an AbortError when a signal aborts.
  * @example
  * const session = await RepoSession.clone({ fs, http, parser, stores, dir: '/repos/demo', url, depth: 50, onProgress });
  * const summary = await session.summarize(session.info.head);
@@ -191,7 +191,7 @@ export class RepoSession {
 
   /**
    * Opens a repository without the network: the complete clone of `url` an earlier `clone` left in `dir` (GitError
-   * NotCloned when there is none), or, without `url`, the git work tree or bare repository in `dir` as it is.
+   * NOT_CLONED when there is none), or, without `url`, the git work tree or bare repository in `dir` as it is.
    */
   static async open({ dir, url, name, depth, firstParent, ...env }: SessionEnvironment & {
     dir: string;
@@ -209,7 +209,7 @@ export class RepoSession {
     }
     const session = await RepoSession.describe(env, dir, { url: dir, name: name ?? dir.split('/').filter(Boolean).pop() ?? dir, head: '', branch: '', reused: true, bytes: 0 },
       { depth, firstParent, started });
-    if (session.commits.length === 0) throw new GitError('EmptyRepository', `${dir} has no commits`);
+    if (session.commits.length === 0) throw new GitError('EMPTY_REPOSITORY', `${dir} has no commits`);
     return session;
   }
 
@@ -260,7 +260,7 @@ export class RepoSession {
     return listTreeFiles({ fs: this.env.fs, dir: this.dir, commit });
   }
 
-  /** One file of the commit as text (GitError NotFound, TooLarge or NotText otherwise). */
+  /** One file of the commit as text (GitError NOT_FOUND, TOO_LARGE or NOT_TEXT otherwise). */
   readFile(commit: string, path: string): Promise<string> {
     return readTextFile({ fs: this.env.fs, dir: this.dir, commit, path });
   }
@@ -287,7 +287,7 @@ export class RepoSession {
 
   /**
    * Counts of the commit's Python files (stage `parse`). The first stage after a clone: a repository without Python
-   * stops here with GitError NoPython.
+   * stops here with GitError NO_PYTHON.
    */
   async summarize(commit: string, { signal, onProgress }: { signal?: AbortSignal; onProgress?: ProgressCallback } = {}): Promise<RepoSummary> {
     const started = performance.now();
@@ -382,7 +382,7 @@ export class RepoSession {
   private async evoAdapter(commit: string, models: AdapterModels, { signal, onProgress }: { signal?: AbortSignal; onProgress?: ProgressCallback }): Promise<SessionAdapter> {
     const history = this.history;
     const index = history.indexOf(commit);
-    if (index < 0) throw new GitError('NotFound', `Commit ${commit.slice(0, 8)} is not in the loaded history`);
+    if (index < 0) throw new GitError('NOT_FOUND', `Commit ${commit.slice(0, 8)} is not in the loaded history`);
     const started = performance.now();
     const session = await this.evoSession(models);
     const { adapter: lora, report } = await session.select(index, {

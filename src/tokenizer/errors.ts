@@ -1,18 +1,18 @@
 // Typed error for tokenizer.json files we cannot load, with a stable code the CLI and UI can branch on.
 
 export type TokenizerLoadErrorCode =
-  | 'invalid_json'
-  | 'unsupported_model'
-  | 'invalid_vocab'
-  | 'invalid_merges'
-  | 'unknown_merge_token'
-  | 'incomplete_byte_alphabet'
-  | 'invalid_added_tokens'
-  | 'unsupported_normalizer'
-  | 'unsupported_pre_tokenizer'
-  | 'unsupported_post_processor'
-  | 'unsupported_decoder'
-  | 'bad_regex';
+  | 'INVALID_JSON'
+  | 'UNSUPPORTED_MODEL'
+  | 'INVALID_VOCAB'
+  | 'INVALID_MERGES'
+  | 'UNKNOWN_MERGE_TOKEN'
+  | 'INCOMPLETE_BYTE_ALPHABET'
+  | 'INVALID_ADDED_TOKENS'
+  | 'UNSUPPORTED_NORMALIZER'
+  | 'UNSUPPORTED_PRE_TOKENIZER'
+  | 'UNSUPPORTED_POST_PROCESSOR'
+  | 'UNSUPPORTED_DECODER'
+  | 'BAD_REGEX';
 
 export class TokenizerLoadError extends Error {
   readonly code: TokenizerLoadErrorCode;

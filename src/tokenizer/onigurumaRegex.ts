@@ -4,7 +4,7 @@
 // change token ids: \s \d \w \b are ASCII-only in JS but Unicode in Oniguruma (and JS \s adds U+FEFF, lacks U+0085),
 // `.` `^` `$` treat only \n as a line break in Oniguruma, inline case-insensitive groups `(?i:...)` do not exist in
 // Node 20, nor do possessive quantifiers or atomic groups. Everything else passes through unchanged; constructs we
-// cannot reproduce exactly are rejected with a TokenizerLoadError('bad_regex') rather than approximated silently.
+// cannot reproduce exactly are rejected with a TokenizerLoadError('BAD_REGEX') rather than approximated silently.
 
 import { TokenizerLoadError } from './errors.ts';
 
@@ -101,7 +101,7 @@ class PatternTranslator {
   }
 
   private fail(why: string): never {
-    throw new TokenizerLoadError('bad_regex', `cannot use regex ${JSON.stringify(this.pattern)}: ${why}`);
+    throw new TokenizerLoadError('BAD_REGEX', `cannot use regex ${JSON.stringify(this.pattern)}: ${why}`);
   }
 
   private emit(text: string, isAtom: boolean): void {
@@ -349,12 +349,12 @@ export function translateOnigurumaPattern(pattern: string): string {
   return new PatternTranslator(pattern).translate();
 }
 
-/** Compiles an Oniguruma pattern into a global Unicode JS RegExp, or throws TokenizerLoadError('bad_regex'). */
+/** Compiles an Oniguruma pattern into a global Unicode JS RegExp, or throws TokenizerLoadError('BAD_REGEX'). */
 export function compileOnigurumaPattern(pattern: string): RegExp {
   const source = translateOnigurumaPattern(pattern);
   try {
     return new RegExp(source, 'gu');
   } catch (err) {
-    throw new TokenizerLoadError('bad_regex', `regex ${JSON.stringify(pattern)} does not compile: ${(err as Error).message}`);
+    throw new TokenizerLoadError('BAD_REGEX', `regex ${JSON.stringify(pattern)} does not compile: ${(err as Error).message}`);
   }
 }

@@ -75,11 +75,11 @@ export function readTokenizerSpec(json: unknown, { allowMissingByteTokens = fals
     try {
       source = JSON.parse(json);
     } catch (err) {
-      fail('invalid_json', `not valid JSON (${(err as Error).message})`);
+      fail('INVALID_JSON', `not valid JSON (${(err as Error).message})`);
     }
   }
-  if (!isObject(source)) fail('invalid_json', 'the top level must be a JSON object');
-  if (nestsDeeperThan(source)) fail('invalid_json', `nests deeper than ${MAX_JSON_DEPTH} levels`);
+  if (!isObject(source)) fail('INVALID_JSON', 'the top level must be a JSON object');
+  if (nestsDeeperThan(source)) fail('INVALID_JSON', `nests deeper than ${MAX_JSON_DEPTH} levels`);
   const { vocab, merges, ignoreMerges } = readModel(source.model, allowMissingByteTokens);
   const addedTokens = readAddedTokens(source.added_tokens, vocab);
   const spec: TokenizerSpec = {
@@ -96,40 +96,40 @@ export function readTokenizerSpec(json: unknown, { allowMissingByteTokens = fals
 }
 
 function readModel(model: unknown, allowMissingByteTokens: boolean): Pick<TokenizerSpec, 'vocab' | 'merges' | 'ignoreMerges'> {
-  if (!isObject(model)) fail('unsupported_model', '"model" must be an object with type "BPE"');
-  if (model.type !== undefined && model.type !== 'BPE') fail('unsupported_model', `model type ${JSON.stringify(model.type)} is not supported (only byte-level "BPE")`);
-  if (model.dropout !== undefined && model.dropout !== null && model.dropout !== 0) fail('unsupported_model', 'BPE dropout makes encoding random; only dropout null is supported');
+  if (!isObject(model)) fail('UNSUPPORTED_MODEL', '"model" must be an object with type "BPE"');
+  if (model.type !== undefined && model.type !== 'BPE') fail('UNSUPPORTED_MODEL', `model type ${JSON.stringify(model.type)} is not supported (only byte-level "BPE")`);
+  if (model.dropout !== undefined && model.dropout !== null && model.dropout !== 0) fail('UNSUPPORTED_MODEL', 'BPE dropout makes encoding random; only dropout null is supported');
   for (const key of ['continuing_subword_prefix', 'end_of_word_suffix']) {
-    if (model[key] !== undefined && model[key] !== null && model[key] !== '') fail('unsupported_model', `model.${key} is not supported by byte-level BPE`);
+    if (model[key] !== undefined && model[key] !== null && model[key] !== '') fail('UNSUPPORTED_MODEL', `model.${key} is not supported by byte-level BPE`);
   }
-  if (optionalBoolean(model, 'byte_fallback', false, 'unsupported_model', 'model')) fail('unsupported_model', 'model.byte_fallback is for SentencePiece-style BPE, not byte-level BPE');
-  const ignoreMerges = optionalBoolean(model, 'ignore_merges', false, 'unsupported_model', 'model');
+  if (optionalBoolean(model, 'byte_fallback', false, 'UNSUPPORTED_MODEL', 'model')) fail('UNSUPPORTED_MODEL', 'model.byte_fallback is for SentencePiece-style BPE, not byte-level BPE');
+  const ignoreMerges = optionalBoolean(model, 'ignore_merges', false, 'UNSUPPORTED_MODEL', 'model');
 
-  if (!isObject(model.vocab)) fail('invalid_vocab', 'model.vocab is missing or not an object of token -> id');
+  if (!isObject(model.vocab)) fail('INVALID_VOCAB', 'model.vocab is missing or not an object of token -> id');
   const vocab = new Map<string, number>();
   const seenIds = new Map<number, string>();
   for (const [token, id] of Object.entries(model.vocab)) {
-    if (!isTokenId(id)) fail('invalid_vocab', `vocab id of ${JSON.stringify(token)} must be an integer in [0, ${MAX_TOKEN_ID}), got ${JSON.stringify(id)}`);
+    if (!isTokenId(id)) fail('INVALID_VOCAB', `vocab id of ${JSON.stringify(token)} must be an integer in [0, ${MAX_TOKEN_ID}), got ${JSON.stringify(id)}`);
     const other = seenIds.get(id);
-    if (other !== undefined) fail('invalid_vocab', `tokens ${JSON.stringify(other)} and ${JSON.stringify(token)} share id ${id}`);
-    if (token === '') fail('invalid_vocab', `the empty string is not a token (id ${id})`);
+    if (other !== undefined) fail('INVALID_VOCAB', `tokens ${JSON.stringify(other)} and ${JSON.stringify(token)} share id ${id}`);
+    if (token === '') fail('INVALID_VOCAB', `the empty string is not a token (id ${id})`);
     seenIds.set(id, token);
     vocab.set(token, id);
   }
   const missing = BYTE_TO_CHAR.findIndex((ch) => !vocab.has(ch));
-  if (missing >= 0 && !allowMissingByteTokens) fail('incomplete_byte_alphabet', `the vocab lacks the byte-level token for byte ${missing} (${JSON.stringify(BYTE_TO_CHAR[missing])}); byte-level BPE needs all 256 so every input can be encoded`);
+  if (missing >= 0 && !allowMissingByteTokens) fail('INCOMPLETE_BYTE_ALPHABET', `the vocab lacks the byte-level token for byte ${missing} (${JSON.stringify(BYTE_TO_CHAR[missing])}); byte-level BPE needs all 256 so every input can be encoded`);
 
-  if (!Array.isArray(model.merges)) fail('invalid_merges', 'model.merges is missing or not an array');
-  if (model.merges.length > MAX_MERGES) fail('invalid_merges', `${model.merges.length} merges is more than the ${MAX_MERGES} supported`);
+  if (!Array.isArray(model.merges)) fail('INVALID_MERGES', 'model.merges is missing or not an array');
+  if (model.merges.length > MAX_MERGES) fail('INVALID_MERGES', `${model.merges.length} merges is more than the ${MAX_MERGES} supported`);
   const merges = model.merges.map((entry, rank): [string, string] => {
     let pair: unknown[];
     if (typeof entry === 'string') pair = entry.split(' ');
     else if (Array.isArray(entry)) pair = entry;
-    else fail('invalid_merges', `merge #${rank} must be "a b" or ["a", "b"], got ${JSON.stringify(entry)}`);
-    if (pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') fail('invalid_merges', `merge #${rank} must name exactly two tokens, got ${JSON.stringify(entry)}`);
+    else fail('INVALID_MERGES', `merge #${rank} must be "a b" or ["a", "b"], got ${JSON.stringify(entry)}`);
+    if (pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') fail('INVALID_MERGES', `merge #${rank} must name exactly two tokens, got ${JSON.stringify(entry)}`);
     const [a, b] = pair as [string, string];
     for (const token of [a, b, a + b]) {
-      if (!vocab.has(token)) fail('unknown_merge_token', `merge #${rank} ${JSON.stringify([a, b])} refers to ${JSON.stringify(token)}, which is not in the vocab`);
+      if (!vocab.has(token)) fail('UNKNOWN_MERGE_TOKEN', `merge #${rank} ${JSON.stringify([a, b])} refers to ${JSON.stringify(token)}, which is not in the vocab`);
     }
     return [a, b];
   });
@@ -138,24 +138,24 @@ function readModel(model: unknown, allowMissingByteTokens: boolean): Pick<Tokeni
 
 function readAddedTokens(value: unknown, vocab: Map<string, number>): AddedTokenSpec[] {
   if (value === undefined || value === null) return [];
-  if (!Array.isArray(value)) fail('invalid_added_tokens', '"added_tokens" must be an array');
+  if (!Array.isArray(value)) fail('INVALID_ADDED_TOKENS', '"added_tokens" must be an array');
   const byContent = new Set<string>();
   const byId = new Set<number>();
   const idToVocabToken = new Map([...vocab].map(([t, id]) => [id, t]));
   return value.map((raw, i): AddedTokenSpec => {
     const where = `added_tokens[${i}]`;
-    if (!isObject(raw)) fail('invalid_added_tokens', `${where} must be an object`);
-    if (!isTokenId(raw.id)) fail('invalid_added_tokens', `${where}.id must be an integer in [0, ${MAX_TOKEN_ID}), got ${JSON.stringify(raw.id)}`);
-    if (typeof raw.content !== 'string' || raw.content === '') fail('invalid_added_tokens', `${where}.content must be a non-empty string`);
+    if (!isObject(raw)) fail('INVALID_ADDED_TOKENS', `${where} must be an object`);
+    if (!isTokenId(raw.id)) fail('INVALID_ADDED_TOKENS', `${where}.id must be an integer in [0, ${MAX_TOKEN_ID}), got ${JSON.stringify(raw.id)}`);
+    if (typeof raw.content !== 'string' || raw.content === '') fail('INVALID_ADDED_TOKENS', `${where}.content must be a non-empty string`);
     const vocabId = vocab.get(raw.content);
     const vocabToken = idToVocabToken.get(raw.id);
     if ((vocabId !== undefined && vocabId !== raw.id) || (vocabToken !== undefined && vocabToken !== raw.content)) {
-      fail('invalid_added_tokens', `${where} (${JSON.stringify(raw.content)}, id ${raw.id}) disagrees with the vocab`);
+      fail('INVALID_ADDED_TOKENS', `${where} (${JSON.stringify(raw.content)}, id ${raw.id}) disagrees with the vocab`);
     }
-    if (byContent.has(raw.content) || byId.has(raw.id)) fail('invalid_added_tokens', `${where} repeats token ${JSON.stringify(raw.content)} or id ${raw.id}`);
+    if (byContent.has(raw.content) || byId.has(raw.id)) fail('INVALID_ADDED_TOKENS', `${where} repeats token ${JSON.stringify(raw.content)} or id ${raw.id}`);
     byContent.add(raw.content);
     byId.add(raw.id);
-    const flag = (key: string, fallback: boolean) => optionalBoolean(raw, key, fallback, 'invalid_added_tokens', where);
+    const flag = (key: string, fallback: boolean) => optionalBoolean(raw, key, fallback, 'INVALID_ADDED_TOKENS', where);
     return {
       id: raw.id,
       content: raw.content,
@@ -170,13 +170,13 @@ function readAddedTokens(value: unknown, vocab: Map<string, number>): AddedToken
 
 function readNormalizer(value: unknown): NormalizationForm[] {
   if (value === undefined || value === null) return [];
-  if (!isObject(value)) fail('unsupported_normalizer', 'normalizer must be null or an object');
+  if (!isObject(value)) fail('UNSUPPORTED_NORMALIZER', 'normalizer must be null or an object');
   if (value.type === 'Sequence') {
-    if (!Array.isArray(value.normalizers)) fail('unsupported_normalizer', 'Sequence normalizer needs a "normalizers" array');
+    if (!Array.isArray(value.normalizers)) fail('UNSUPPORTED_NORMALIZER', 'Sequence normalizer needs a "normalizers" array');
     return value.normalizers.flatMap(readNormalizer);
   }
   if (value.type === 'NFC' || value.type === 'NFD' || value.type === 'NFKC' || value.type === 'NFKD') return [value.type];
-  fail('unsupported_normalizer', `normalizer ${JSON.stringify(value.type)} is not supported (NFC, NFD, NFKC, NFKD, Sequence)`);
+  fail('UNSUPPORTED_NORMALIZER', `normalizer ${JSON.stringify(value.type)} is not supported (NFC, NFD, NFKC, NFKD, Sequence)`);
 }
 
 const SPLIT_BEHAVIORS: readonly SplitBehavior[] = ['Removed', 'Isolated', 'MergedWithPrevious', 'MergedWithNext', 'Contiguous'];
@@ -185,28 +185,28 @@ function readPreTokenizer(value: unknown): PreTokenizerStep[] {
   const steps = flattenPreTokenizer(value);
   const byteLevelAt = steps.findIndex((s) => s.kind === 'byteLevel');
   if (byteLevelAt !== steps.length - 1 || byteLevelAt < 0) {
-    fail('unsupported_pre_tokenizer', 'byte-level BPE needs a ByteLevel pre-tokenizer, once, as the last step');
+    fail('UNSUPPORTED_PRE_TOKENIZER', 'byte-level BPE needs a ByteLevel pre-tokenizer, once, as the last step');
   }
   return steps;
 }
 
 function flattenPreTokenizer(value: unknown): PreTokenizerStep[] {
-  if (!isObject(value)) fail('unsupported_pre_tokenizer', 'pre_tokenizer must be an object (ByteLevel, Split, Digits or a Sequence of them)');
+  if (!isObject(value)) fail('UNSUPPORTED_PRE_TOKENIZER', 'pre_tokenizer must be an object (ByteLevel, Split, Digits or a Sequence of them)');
   const where = `pre_tokenizer ${JSON.stringify(value.type)}`;
   switch (value.type) {
     case 'Sequence':
-      if (!Array.isArray(value.pretokenizers)) fail('unsupported_pre_tokenizer', 'Sequence pre_tokenizer needs a "pretokenizers" array');
+      if (!Array.isArray(value.pretokenizers)) fail('UNSUPPORTED_PRE_TOKENIZER', 'Sequence pre_tokenizer needs a "pretokenizers" array');
       return value.pretokenizers.flatMap(flattenPreTokenizer);
     case 'ByteLevel': {
-      const useRegex = optionalBoolean(value, 'use_regex', true, 'unsupported_pre_tokenizer', where);
+      const useRegex = optionalBoolean(value, 'use_regex', true, 'UNSUPPORTED_PRE_TOKENIZER', where);
       return [{
         kind: 'byteLevel',
-        addPrefixSpace: optionalBoolean(value, 'add_prefix_space', true, 'unsupported_pre_tokenizer', where),
+        addPrefixSpace: optionalBoolean(value, 'add_prefix_space', true, 'UNSUPPORTED_PRE_TOKENIZER', where),
         regex: useRegex ? compileOnigurumaPattern(GPT2_SPLIT_PATTERN) : null,
       }];
     }
     case 'Digits': {
-      const individual = optionalBoolean(value, 'individual_digits', false, 'unsupported_pre_tokenizer', where);
+      const individual = optionalBoolean(value, 'individual_digits', false, 'UNSUPPORTED_PRE_TOKENIZER', where);
       return [{ kind: 'split', regex: individual ? /\p{N}/gu : /\p{N}+/gu, behavior: 'Isolated', invert: false }];
     }
     case 'Split': {
@@ -214,30 +214,30 @@ function flattenPreTokenizer(value: unknown): PreTokenizerStep[] {
       let regex: RegExp;
       if (isObject(pattern) && typeof pattern.Regex === 'string') regex = compileOnigurumaPattern(pattern.Regex);
       else if (isObject(pattern) && typeof pattern.String === 'string') regex = new RegExp(pattern.String.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&'), 'gu');
-      else fail('unsupported_pre_tokenizer', 'Split.pattern must be {"Regex": "..."} or {"String": "..."}');
+      else fail('UNSUPPORTED_PRE_TOKENIZER', 'Split.pattern must be {"Regex": "..."} or {"String": "..."}');
       const behavior = value.behavior;
-      if (!SPLIT_BEHAVIORS.includes(behavior as SplitBehavior)) fail('unsupported_pre_tokenizer', `Split.behavior ${JSON.stringify(behavior)} is not one of ${SPLIT_BEHAVIORS.join(', ')}`);
-      return [{ kind: 'split', regex, behavior: behavior as SplitBehavior, invert: optionalBoolean(value, 'invert', false, 'unsupported_pre_tokenizer', where) }];
+      if (!SPLIT_BEHAVIORS.includes(behavior as SplitBehavior)) fail('UNSUPPORTED_PRE_TOKENIZER', `Split.behavior ${JSON.stringify(behavior)} is not one of ${SPLIT_BEHAVIORS.join(', ')}`);
+      return [{ kind: 'split', regex, behavior: behavior as SplitBehavior, invert: optionalBoolean(value, 'invert', false, 'UNSUPPORTED_PRE_TOKENIZER', where) }];
     }
     default:
-      fail('unsupported_pre_tokenizer', `${where} is not supported (ByteLevel, Split, Digits, Sequence)`);
+      fail('UNSUPPORTED_PRE_TOKENIZER', `${where} is not supported (ByteLevel, Split, Digits, Sequence)`);
   }
 }
 
 function readPostProcessor(value: unknown, vocab: Map<string, number>, added: AddedTokenSpec[]): Pick<TokenizerSpec, 'specialPrefix' | 'specialSuffix'> {
   const none = { specialPrefix: [], specialSuffix: [] };
   if (value === undefined || value === null) return none;
-  if (!isObject(value)) fail('unsupported_post_processor', 'post_processor must be null or an object');
+  if (!isObject(value)) fail('UNSUPPORTED_POST_PROCESSOR', 'post_processor must be null or an object');
   const knownId = (id: unknown, where: string): number => {
     const known = isTokenId(id) && ([...vocab.values()].includes(id) || added.some((t) => t.id === id));
-    if (!known) fail('unsupported_post_processor', `${where} refers to unknown token id ${JSON.stringify(id)}`);
+    if (!known) fail('UNSUPPORTED_POST_PROCESSOR', `${where} refers to unknown token id ${JSON.stringify(id)}`);
     return id as number;
   };
   switch (value.type) {
     case 'ByteLevel':
       return none;
     case 'Sequence': {
-      if (!Array.isArray(value.processors)) fail('unsupported_post_processor', 'Sequence post_processor needs a "processors" array');
+      if (!Array.isArray(value.processors)) fail('UNSUPPORTED_POST_PROCESSOR', 'Sequence post_processor needs a "processors" array');
       // Each processor wraps the output of the previous one.
       return value.processors.reduce<Pick<TokenizerSpec, 'specialPrefix' | 'specialSuffix'>>((acc, p) => {
         const next = readPostProcessor(p, vocab, added);
@@ -248,7 +248,7 @@ function readPostProcessor(value: unknown, vocab: Map<string, number>, added: Ad
     case 'BertProcessing': {
       const pairId = (key: string) => {
         const pair = value[key];
-        if (!Array.isArray(pair) || pair.length !== 2) fail('unsupported_post_processor', `${value.type}.${key} must be [token, id]`);
+        if (!Array.isArray(pair) || pair.length !== 2) fail('UNSUPPORTED_POST_PROCESSOR', `${value.type}.${key} must be [token, id]`);
         return knownId(pair[1], `${value.type}.${key}`);
       };
       return { specialPrefix: [pairId('cls')], specialSuffix: [pairId('sep')] };
@@ -256,33 +256,33 @@ function readPostProcessor(value: unknown, vocab: Map<string, number>, added: Ad
     case 'TemplateProcessing':
       return readTemplate(value, knownId);
     default:
-      fail('unsupported_post_processor', `post_processor ${JSON.stringify(value.type)} is not supported`);
+      fail('UNSUPPORTED_POST_PROCESSOR', `post_processor ${JSON.stringify(value.type)} is not supported`);
   }
 }
 
 function readTemplate(value: Json, knownId: (id: unknown, where: string) => number): Pick<TokenizerSpec, 'specialPrefix' | 'specialSuffix'> {
-  if (!Array.isArray(value.single)) fail('unsupported_post_processor', 'TemplateProcessing.single must be an array');
+  if (!Array.isArray(value.single)) fail('UNSUPPORTED_POST_PROCESSOR', 'TemplateProcessing.single must be an array');
   const specials = isObject(value.special_tokens) ? value.special_tokens : {};
   const prefix: number[] = [];
   const suffix: number[] = [];
   let seenSequence = false;
   for (const piece of value.single) {
     if (isObject(piece) && isObject(piece.Sequence)) {
-      if (seenSequence) fail('unsupported_post_processor', 'TemplateProcessing.single names the sequence twice');
+      if (seenSequence) fail('UNSUPPORTED_POST_PROCESSOR', 'TemplateProcessing.single names the sequence twice');
       seenSequence = true;
     } else if (isObject(piece) && isObject(piece.SpecialToken)) {
       const name = piece.SpecialToken.id;
       const entry = typeof name === 'string' ? specials[name] : undefined;
-      if (!isObject(entry) || !Array.isArray(entry.ids)) fail('unsupported_post_processor', `TemplateProcessing special token ${JSON.stringify(name)} is not described in special_tokens`);
+      if (!isObject(entry) || !Array.isArray(entry.ids)) fail('UNSUPPORTED_POST_PROCESSOR', `TemplateProcessing special token ${JSON.stringify(name)} is not described in special_tokens`);
       const ids = entry.ids.map((id) => knownId(id, `TemplateProcessing special token ${JSON.stringify(name)}`));
       (seenSequence ? suffix : prefix).push(...ids);
-    } else fail('unsupported_post_processor', `TemplateProcessing.single has an unknown piece ${JSON.stringify(piece)}`);
+    } else fail('UNSUPPORTED_POST_PROCESSOR', `TemplateProcessing.single has an unknown piece ${JSON.stringify(piece)}`);
   }
-  if (!seenSequence) fail('unsupported_post_processor', 'TemplateProcessing.single never places the sequence ("A")');
+  if (!seenSequence) fail('UNSUPPORTED_POST_PROCESSOR', 'TemplateProcessing.single never places the sequence ("A")');
   return { specialPrefix: prefix, specialSuffix: suffix };
 }
 
 function readDecoder(value: unknown): void {
   if (isObject(value) && value.type === 'ByteLevel') return;
-  fail('unsupported_decoder', `decoder must be ByteLevel for byte-level BPE, got ${JSON.stringify(isObject(value) ? value.type : value)}`);
+  fail('UNSUPPORTED_DECODER', `decoder must be ByteLevel for byte-level BPE, got ${JSON.stringify(isObject(value) ? value.type : value)}`);
 }

@@ -33,7 +33,7 @@ interface Shown {
 
 function isCancelled(err: unknown): boolean {
   const e = err as { code?: string; name?: string };
-  return e?.code === 'Cancelled' || e?.name === 'AbortError';
+  return e?.code === 'CANCELLED' || e?.name === 'AbortError';
 }
 
 function Completion({ result, model, testId }: { result: CompletionResult; model: CompletionModel; testId: string }) {

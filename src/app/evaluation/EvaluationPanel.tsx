@@ -1,7 +1,7 @@
 // "How much does it help here?": scores the base model against the adapted one on this repository's own test assertions, in the worker, with progress and Cancel, and shows the result as a small table.
 import { useRef, useState } from 'react';
 import { MAX_EVALUATION_TASKS } from '../../bench/evaluationLimits.ts';
-import { ProgressBar } from '../components/ProgressBar.tsx';
+import { ProgressBar } from '../shared/ProgressBar.tsx';
 import { CancelledError } from '../pipelineClient.ts';
 import type { AppRepoEvaluation, EvaluationRequest } from '../workers/evaluateRepo.ts';
 import type { AdapterInfo, AdapterMode, Progress } from '../workers/pipelineApi.ts';

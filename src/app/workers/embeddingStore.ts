@@ -25,7 +25,7 @@ export function indexedDbStore({ onStorageFull }: { onStorageFull?: (error: GitE
 }
 
 /**
- * `store` whose write refused for quota rejects with GitError StorageFull, passed to `onStorageFull` first: the caches
+ * `store` whose write refused for quota rejects with GitError STORAGE_FULL, passed to `onStorageFull` first: the caches
  * over it swallow their store's failures (they are caches), so this is how the user hears of it.
  */
 export function reportingStorageFull(store: KeyValueStore, onStorageFull?: (error: GitError) => void): KeyValueStore {

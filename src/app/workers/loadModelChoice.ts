@@ -18,7 +18,7 @@ import { encoderIdentity } from './embeddingStore.ts';
 import type { ProgressCallback } from '../../util/progress.ts';
 import type { HypernetworkStatus, ModelChoice, ModelInfo } from './pipelineApi.ts';
 
-/** How the model's files are downloaded: a transfer silent for `stallMs` is given up with ModelLoadError `stalled`. */
+/** How the model's files are downloaded: a transfer silent for `stallMs` is given up with ModelLoadError `STALLED`. */
 export interface LoadModelOptions {
   stallMs?: number;
 }
@@ -240,8 +240,8 @@ export async function loadModelChoice(choice: ModelChoice, onProgress: ProgressC
     try {
       base = await loadGguf(new URL(SMOLLM2_GGUF_PATH, appBase).href, onProgress);
     } catch (error) {
-      if (error instanceof GgufError && error.code === 'file-not-found') {
-        throw new GgufError('file-not-found', `${SMOLLM2.displayName} is not installed on this server (${SMOLLM2_GGUF_PATH}): `
+      if (error instanceof GgufError && error.code === 'FILE_NOT_FOUND') {
+        throw new GgufError('FILE_NOT_FOUND', `${SMOLLM2.displayName} is not installed on this server (${SMOLLM2_GGUF_PATH}): `
           + 'run `npm run models:smollm2`, then restart `npm start`', { cause: error });
       }
       throw error;

@@ -47,7 +47,7 @@ const PROMPT_CACHE_TOKENS = 4096;
 let running: AbortController | null = null;
 /** The completion being generated: the next one (a keystroke's ghost text) or any other operation stops it. */
 let completing: AbortController | null = null;
-/** Whether the cache's StorageFull was reported already (once, until the caches are cleared), and the message not yet shown. */
+/** Whether the cache's STORAGE_FULL was reported already (once, until the caches are cleared), and the message not yet shown. */
 let storageFullTold = false;
 let storageWarning: string | null = null;
 /** File embeddings by encoder identity + git blob id, kept in IndexedDB across commits, repositories and visits. */
@@ -96,7 +96,7 @@ function begin(): AbortSignal {
 }
 
 function requireSession(): RepoSession {
-  if (!session) throw new GitError('NotCloned', 'Clone a repository first');
+  if (!session) throw new GitError('NOT_CLONED', 'Clone a repository first');
   return session;
 }
 
@@ -289,5 +289,5 @@ const api: PipelineApi = {
   },
 };
 
-// A lost or exhausted GPU fails every call with BackendError DeviceLost/OutOfMemory: the app moves to WASM.
+// A lost or exhausted GPU fails every call with BackendError DEVICE_LOST/OUT_OF_MEMORY: the app moves to WASM.
 Comlink.expose(rejectingOnGpuFault(api));

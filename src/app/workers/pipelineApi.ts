@@ -98,11 +98,11 @@ export interface PipelineApi {
   installedModels(): Promise<{ smollm2: boolean }>;
   /**
    * Replaces the loaded model (and forgets the adapter made for the previous one); the encoder is loaded once. A model
-   * file whose download stays silent for `stallSeconds` (default 30) fails with ModelLoadError `stalled`.
+   * file whose download stays silent for `stallSeconds` (default 30) fails with ModelLoadError `STALLED`.
    */
   loadModel(choice: ModelChoice, onProgress: ProgressCallback, options?: { stallSeconds?: number }): Promise<ModelInfo>;
   clone(request: { url: string; depth: number; corsProxy: string }, onProgress: ProgressCallback): Promise<{ repo: RepoInfo; commits: CommitInfo[] }>;
-  /** Opens a clone kept in IndexedDB by an earlier visit, without the network (GitError NotCloned when there is none). */
+  /** Opens a clone kept in IndexedDB by an earlier visit, without the network (GitError NOT_CLONED when there is none). */
   open(request: { url: string; depth: number }): Promise<{ repo: RepoInfo; commits: CommitInfo[] }>;
   cancel(): void;
   summarize(commit: string, onProgress: ProgressCallback): Promise<RepoSummary>;
@@ -118,7 +118,7 @@ export interface PipelineApi {
   cancelCompletion(): void;
   /** Every file path in the commit's tree, sorted. */
   listFiles(commit: string): Promise<string[]>;
-  /** One file of the commit as text (GitError NotFound, TooLarge or NotText otherwise). */
+  /** One file of the commit as text (GitError NOT_FOUND, TOO_LARGE or NOT_TEXT otherwise). */
   readFile(commit: string, path: string): Promise<string>;
   adapterFiles(): Promise<{ safetensors: Uint8Array; adapterConfig: string }>;
   /**

@@ -1,7 +1,7 @@
 // The commit timeline, newest first: one tab stop (a listbox with arrow keys, Home and End); Enter, Space or a click selects a commit and regenerates the adapter for it.
 import { memo, useCallback, useEffect, useRef } from 'react';
 import type { CommitInfo } from '../../git/index.ts';
-import { useListboxKeys } from './useListboxKeys.ts';
+import { useListboxKeys } from '../shared/useListboxKeys.ts';
 
 function commitDate(commit: CommitInfo): string {
   return new Date(commit.timestamp * 1000).toISOString().slice(0, 10);

@@ -1,7 +1,7 @@
 // User settings: plain data, validated on load (localStorage and URL parameters are untrusted), saved on change.
-import type { BackendPreference } from '../model/backend.ts';
-import { DEFAULT_EVALUATION_TASKS, MAX_EVALUATION_TASKS } from '../bench/evaluationLimits.ts';
-import type { AdapterMode, ModelChoice } from './workers/pipelineApi.ts';
+import type { BackendPreference } from '../../model/backend.ts';
+import { DEFAULT_EVALUATION_TASKS, MAX_EVALUATION_TASKS } from '../../bench/evaluationLimits.ts';
+import type { AdapterMode, ModelChoice } from '../workers/pipelineApi.ts';
 
 export interface Settings {
   /** Commits of history to fetch. */

@@ -2,7 +2,7 @@
 import { useState } from 'react';
 import type { AdapterInfo, HypernetworkStatus } from '../workers/pipelineApi.ts';
 import { DriftPlot } from './DriftPlot.tsx';
-import { hypernetworkFigures } from './ModelStatus.tsx';
+import { hypernetworkFigures } from '../settings/ModelStatus.tsx';
 
 function saveFile(name: string, data: BlobPart, type: string) {
   const link = document.createElement('a');
