@@ -1,10 +1,11 @@
 // "Cached model files": the model files this browser keeps for offline use (Cache Storage), with their sizes; Delete per file and Delete all; and whether the app itself is kept offline.
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback } from 'react';
 import { formatBytes } from '../../git/guardedHttp.ts';
 import { APP_CACHE_PREFIX } from '../../offline/cachePolicy.ts';
 import {
   appShellSize, deleteAllCachedModelFiles, deleteCachedModelFile, listCachedModelFiles, type CachedModelFile,
 } from '../../offline/modelFileCache.ts';
+import { useCacheSection } from './useCacheSection.ts';
 
 interface CacheView {
   files: CachedModelFile[];
@@ -22,36 +23,14 @@ export function CachedModelFiles({ disabled, refreshKey }: {
   /** Changes when model files may have been kept (a model was loaded): the list is read again (only while open). */
   refreshKey: string;
 }) {
-  const [expanded, setExpanded] = useState(false);
-  const [view, setView] = useState<CacheView | null>(null);
-  const [done, setDone] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
   const available = typeof caches !== 'undefined';
-
-  const refresh = useCallback(async () => {
-    if (!available) return;
-    try {
-      const [files, app] = await Promise.all([listCachedModelFiles(caches, appBase()), appShellSize(caches, APP_CACHE_PREFIX)]);
-      setView({ files, app });
-    } catch (err) {
-      setError(`Could not read the cached model files: ${(err as Error).message}`);
-    }
-  }, [available]);
-
-  useEffect(() => {
-    if (expanded) void refresh();
-  }, [expanded, refresh, refreshKey]);
-
-  async function act(action: () => Promise<string>) {
-    setDone(null);
-    setError(null);
-    try {
-      setDone(await action());
-    } catch (err) {
-      setError(`Could not delete: ${(err as Error).message ?? String(err)}`);
-    }
-    await refresh();
-  }
+  const read = useCallback(async (): Promise<CacheView> => {
+    const [files, app] = await Promise.all([listCachedModelFiles(caches, appBase()), appShellSize(caches, APP_CACHE_PREFIX)]);
+    return { files, app };
+  }, []);
+  const { setExpanded, view, done, error, act } = useCacheSection<CacheView>({
+    read: available ? read : null, readError: 'Could not read the cached model files', refreshKey,
+  });
 
   const deleteOne = (file: CachedModelFile) => act(async () => {
     await deleteCachedModelFile(caches, file.url);

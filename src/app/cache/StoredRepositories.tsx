@@ -1,7 +1,8 @@
 // "Stored repositories": the clones this browser keeps (URL, size, which is open), the storage estimate, Delete per clone, and clearing the embedding and Evo state cache.
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback } from 'react';
 import { formatBytes } from '../../git/guardedHttp.ts';
 import type { PipelineClient } from '../pipelineClient.ts';
+import { useCacheSection } from './useCacheSection.ts';
 import type { StorageStatus, StoredRepository } from '../workers/pipelineApi.ts';
 
 /** A clone's name as the user knows it: its URL, or its directory for a half-written one (no URL recorded). */
@@ -18,35 +19,10 @@ export function StoredRepositories({ pipeline, disabled, refreshKey, onOpenDelet
   /** The loaded repository was deleted: the app returns to its empty state. */
   onOpenDeleted: () => void;
 }) {
-  const [expanded, setExpanded] = useState(false);
-  const [status, setStatus] = useState<StorageStatus | null>(null);
-  const [done, setDone] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-
-  const refresh = useCallback(async () => {
-    try {
-      setStatus(await pipeline.call((api) => api.storageStatus()));
-    } catch (err) {
-      setError(`Could not read the stored repositories: ${(err as Error).message}`);
-    }
-  }, [pipeline]);
-
-  useEffect(() => {
-    if (expanded) void refresh();
-  }, [expanded, refresh, refreshKey]);
-
-  /** Runs one storage action, says what it did, and reads the list again. */
-  async function act(action: () => Promise<string>) {
-    setDone(null);
-    setError(null);
-    try {
-      setDone(await action());
-    } catch (err) {
-      const e = err as { code?: string; message?: string };
-      setError(`${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)}`);
-    }
-    await refresh();
-  }
+  const read = useCallback(() => pipeline.call((api) => api.storageStatus()), [pipeline]);
+  const { setExpanded, view: status, done, error, act } = useCacheSection<StorageStatus>({
+    read, readError: 'Could not read the stored repositories', refreshKey,
+  });
 
   const deleteRepository = (repository: StoredRepository) => act(async () => {
     const { wasOpen } = await pipeline.call((api) => api.deleteRepository(repository.dir));
