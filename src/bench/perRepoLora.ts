@@ -1,5 +1,5 @@
 // Node only: the per-repo LoRA baseline trained on the spot: a repository's IR-train tasks -> training/train_hypernet.py -> PEFT directory.
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelConfig } from '../model/config.ts';
@@ -31,6 +31,89 @@ export interface PerRepoTraining {
   train_tasks: number;
   seconds: number;
   final_loss: number | null;
+}
+
+/**
+ * The paper's per-repo LoRA budget (the authors' trainer, DESIGN.md section 1): r16 on all 7 modules, alpha 32,
+ * lr 2e-4, 3 epochs at batch 16. `npm run bench:perf` trains with it; the benchmark's quick baseline (`perRepoSteps`
+ * steps of PER_REPO_LORA.batchSize) does not.
+ */
+export const AUTHORS_PER_REPO_LORA = { rank: 16, alpha: 32, learningRate: 2e-4, epochs: 3, batchSize: 16 } as const;
+
+/** Optimizer steps of `epochs` over `tasks` at `batchSize` (train_hypernet.py drops the last partial batch of an epoch). */
+export function perRepoLoraSteps(tasks: number, epochs: number, batchSize: number): number {
+  return epochs * Math.max(1, Math.floor(tasks / Math.min(batchSize, tasks)));
+}
+
+export interface TrainPerRepoLoraOptions {
+  repo: string;
+  /** The repository's IR-train tasks (prompt, target, kind). */
+  tasks: ReadonlyArray<Pick<BenchTask, 'prompt' | 'target' | 'kind'>>;
+  tokenizer: TextTokenizer;
+  /** Hugging Face directory of the base model (train_hypernet.py's --base_model). */
+  modelDirectory: string;
+  /** data/tasks.jsonl and run/ (checkpoint.pt, log.jsonl) go here. */
+  folder: string;
+  steps: number;
+  batchSize: number;
+  rank: number;
+  alpha: number;
+  learningRate?: number;
+  /** Prompts keep their last this many tokens (train_hypernet.py's prompt_tokens). */
+  promptTokens: number;
+  /** torch's threads (train_hypernet.py --threads); 0: torch's default. */
+  threads?: number;
+  python?: string;
+  signal?: AbortSignal;
+  onNote?: (message: string) => void;
+}
+
+/** What one training run took: the whole process, and its optimizer steps alone (the sum of log.jsonl's step_seconds). */
+export interface PerRepoLoraRun {
+  /** Wall time of train_hypernet.py: start-up, model loading, the validation passes and the steps. */
+  seconds: number;
+  /** The optimizer steps alone: forward, backward, clipping and AdamW of every step. */
+  stepSeconds: number[];
+  steps: number;
+  finalLoss: number | null;
+  /** train_hypernet.py's start record: threads, autocast dtype, trainable parameters, task counts. */
+  start: Record<string, unknown>;
+}
+
+/**
+ * Trains one repository's LoRA with training/train_hypernet.py (method per-repo-lora) on `tasks`: the tasks are
+ * tokenized here as cli/hypernet-data.ts does, written to folder/data/tasks.jsonl, and trained for `steps` steps;
+ * validation runs only at the last step. Checkpoint at folder/run/checkpoint.pt (training/export_lora.py makes it PEFT).
+ */
+export async function trainPerRepoLora(options: TrainPerRepoLoraOptions): Promise<PerRepoLoraRun> {
+  const { repo, tasks, tokenizer, modelDirectory, folder, steps, batchSize, rank, alpha, promptTokens, onNote, signal } = options;
+  mkdirSync(join(folder, 'data'), { recursive: true });
+  // train_hypernet.py's task format (cli/hypernet-data.ts writes the same fields).
+  await writeFile(join(folder, 'data/tasks.jsonl'), tasks.map((task) => {
+    const promptIds = tokenizer.encode(task.prompt);
+    return JSON.stringify({
+      repo, split: 'train', ir_split: 'train', kind: task.kind, target: task.target,
+      prompt_ids: promptIds.slice(Math.max(0, promptIds.length - promptTokens)), target_ids: tokenizer.encode(`${task.target}\n`),
+    });
+  }).join('\n') + '\n');
+  rmSync(join(folder, 'run'), { recursive: true, force: true }); // a fresh run, never a resumed one
+  const started = performance.now();
+  await runPython(pythonOf(options), [
+    join(PROJECT_ROOT, 'training/train_hypernet.py'), '--method=per-repo-lora', `--repos=${repo}`,
+    `--data_dir=${join(folder, 'data')}`, `--out_dir=${join(folder, 'run')}`, `--base_model=${modelDirectory}`,
+    `--max_steps=${steps}`, `--batch_size=${Math.min(batchSize, tasks.length)}`, `--rank=${rank}`, `--alpha=${alpha}`,
+    ...(options.learningRate !== undefined ? [`--learning_rate=${options.learningRate}`] : []),
+    ...(options.threads ? [`--threads=${options.threads}`] : []),
+    `--prompt_tokens=${promptTokens}`, `--checkpoint_interval=${steps}`, `--eval_interval=${steps}`, '--time_budget_minutes=100000',
+  ], { signal, onLine: (line) => onNote?.(`  ${line}`) });
+  const seconds = (performance.now() - started) / 1000;
+  const log = readFileSync(join(folder, 'run/log.jsonl'), 'utf8').split('\n').filter(Boolean)
+    .map((line) => JSON.parse(line) as { event?: string; loss?: number; step_seconds?: number });
+  const stepRecords = log.filter((entry) => entry.loss !== undefined);
+  return {
+    seconds, stepSeconds: stepRecords.map((entry) => entry.step_seconds ?? 0), steps: stepRecords.length,
+    finalLoss: stepRecords.at(-1)?.loss ?? null, start: log.find((entry) => entry.event === 'start') ?? {},
+  };
 }
 
 export interface PerRepoTrainerOptions {
@@ -65,33 +148,18 @@ export function perRepoLoraTrainer(options: PerRepoTrainerOptions): (repo: strin
     if (existsSync(join(adapterDirectory, 'adapter_model.safetensors'))) return loadPeftDirectory(adapterDirectory, modelConfig);
     const tasks = trainTasks.get(repo) ?? [];
     if (tasks.length === 0) return null;
-    const python = pythonOf(options);
-    mkdirSync(join(folder, 'data'), { recursive: true });
-    // train_hypernet.py's task format (cli/hypernet-data.ts writes the same fields).
-    await writeFile(join(folder, 'data/tasks.jsonl'), tasks.map((task) => {
-      const promptIds = tokenizer.encode(task.prompt);
-      return JSON.stringify({
-        repo, split: 'train', ir_split: 'train', kind: task.kind, target: task.target,
-        prompt_ids: promptIds.slice(Math.max(0, promptIds.length - promptTokens)), target_ids: tokenizer.encode(`${task.target}\n`),
-      });
-    }).join('\n') + '\n');
     onNote?.(`per-repo-lora: training ${repo} on ${tasks.length} IR-train tasks, ${steps} steps`);
     const started = performance.now();
-    await runPython(python, [
-      join(PROJECT_ROOT, 'training/train_hypernet.py'), '--method=per-repo-lora', `--repos=${repo}`,
-      `--data_dir=${join(folder, 'data')}`, `--out_dir=${join(folder, 'run')}`, `--base_model=${modelDirectory}`,
-      `--max_steps=${steps}`, `--batch_size=${Math.min(PER_REPO_LORA.batchSize, tasks.length)}`, `--rank=${PER_REPO_LORA.rank}`,
-      `--alpha=${PER_REPO_LORA.alpha}`, `--prompt_tokens=${promptTokens}`, `--checkpoint_interval=${steps}`,
-      `--eval_interval=${steps}`, '--time_budget_minutes=100000',
-    ], { signal, onLine: (line) => onNote?.(`  ${line}`) });
-    await runPython(python, [
+    const run = await trainPerRepoLora({
+      repo, tasks, tokenizer, modelDirectory, folder, steps, batchSize: PER_REPO_LORA.batchSize, rank: PER_REPO_LORA.rank,
+      alpha: PER_REPO_LORA.alpha, promptTokens, python: options.python, signal, onNote,
+    });
+    await runPython(pythonOf(options), [
       join(PROJECT_ROOT, 'training/export_lora.py'), '--checkpoint', join(folder, 'run/checkpoint.pt'), '--base', modelDirectory,
       '--out', adapterDirectory, '--alpha', String(PER_REPO_LORA.alpha),
     ], { signal, onLine: (line) => onNote?.(`  ${line}`) });
-    const losses = readFileSync(join(folder, 'run/log.jsonl'), 'utf8').split('\n').filter(Boolean)
-      .map((line) => JSON.parse(line) as { loss?: number }).filter((entry) => entry.loss !== undefined);
     const training: PerRepoTraining = {
-      repo, steps, train_tasks: tasks.length, seconds: (performance.now() - started) / 1000, final_loss: losses.at(-1)?.loss ?? null,
+      repo, steps, train_tasks: tasks.length, seconds: (performance.now() - started) / 1000, final_loss: run.finalLoss,
     };
     appendFileSync(join(workDirectory, 'training.jsonl'), JSON.stringify(training) + '\n');
     return loadPeftDirectory(adapterDirectory, modelConfig);

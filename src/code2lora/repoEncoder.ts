@@ -64,10 +64,13 @@ export interface RepoEncoding {
 }
 
 /**
- * Right-pads ids to a multiple of 64 (repeating the last id). Attention is causal, so the padding cannot change the
- * hidden states of the real tokens; it bounds the number of distinct shapes, and WebGPU compiles shaders per shape.
+ * On WebGPU, right-pads ids to a multiple of 64 (repeating the last id): WebGPU compiles shaders per shape, and this
+ * bounds the number of distinct shapes. Attention is causal, so the padding cannot change the hidden states of the
+ * real tokens. On WASM, which has no per-shape cost, chunks run unpadded: the padding was ~10% of the encoder's work
+ * on real repositories (bench:encode).
  */
-function padToBucket(ids: number[]): number[] {
+function padForBackend(ids: number[]): number[] {
+  if (tf.getBackend() !== 'webgpu') return ids;
   const length = Math.ceil(ids.length / 64) * 64;
   return ids.concat(new Array<number>(length - ids.length).fill(ids[ids.length - 1]));
 }
@@ -79,19 +82,27 @@ function padToBucket(ids: number[]): number[] {
  */
 export async function embedFile(
   content: string,
-  { encoder, parser, units }: { encoder: RepoEncoderModel; parser: PythonParser; units?: readonly CodeUnit[] },
+  { encoder, parser, units, timings }: { encoder: RepoEncoderModel; parser: PythonParser; units?: readonly CodeUnit[]; timings?: EncodeTimings },
 ): Promise<{ embedding: Float32Array; tokens: number } | null> {
+  const chunkStarted = performance.now();
   const chunks = fileChunkIds(content, parser, encoder.tokenizer, ENCODER_SETTINGS, units);
+  const forwardStarted = performance.now();
+  if (timings) timings.chunkMs += forwardStarted - chunkStarted;
   if (chunks.length === 0) return null;
   const vector = tf.tidy(() => tf.mean(chunkEmbeddings(chunks, encoder), 0));
   const embedding = (await vector.data()) as Float32Array;
   vector.dispose();
+  if (timings) timings.forwardMs += performance.now() - forwardStarted;
   return { embedding, tokens: countTokens(chunks) };
 }
 
 /** [N, E]: per chunk, the mean of the encoder's final hidden states over its tokens (training/embed.py embed_chunks). */
 function chunkEmbeddings(chunks: readonly number[][], encoder: RepoEncoderModel): tf.Tensor2D {
-  return tf.stack(chunks.map((ids) => tf.mean(encoder.model.hidden(padToBucket(ids)).slice([0, 0], [ids.length, -1]), 0))) as tf.Tensor2D;
+  return tf.stack(chunks.map((ids) => {
+    const padded = padForBackend(ids);
+    const hidden = encoder.model.hidden(padded);
+    return tf.mean(padded.length === ids.length ? hidden : hidden.slice([0, 0], [ids.length, -1]), 0);
+  })) as tf.Tensor2D;
 }
 
 function countTokens(chunks: readonly number[][]): number {
@@ -115,6 +126,12 @@ export async function embedDiff(chunks: readonly number[][], encoder: RepoEncode
   return { embedding, tokens: countTokens(chunks) };
 }
 
+/** Where an encode's time went, summed over files (milliseconds): parsing + chunking + tokenizing, and the encoder's forward passes. */
+export interface EncodeTimings {
+  chunkMs: number;
+  forwardMs: number;
+}
+
 export interface EncodeRepositoryOptions {
   /** The snapshot's files; test files, non-Python files and files without code are skipped. */
   files: ReadonlyArray<{ path: string; content: string }>;
@@ -127,6 +144,8 @@ export interface EncodeRepositoryOptions {
   /** Stage `encode`: files done of files to do. */
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
+  /** Accumulates where the time goes (cli/bench-encode.ts). */
+  timings?: EncodeTimings;
 }
 
 /**
@@ -135,7 +154,7 @@ export interface EncodeRepositoryOptions {
  * Errors: RepoEncodeError NO_ENCODABLE_FILES; an AbortError DOMException when `signal` aborts.
  * @example const { files } = await encodeRepository({ files: snapshot.files, encoder, parser, cache });
  */
-export async function encodeRepository({ files, encoder, parser, cache, unitsOf, onProgress, signal }: EncodeRepositoryOptions): Promise<RepoEncoding> {
+export async function encodeRepository({ files, encoder, parser, cache, unitsOf, onProgress, signal, timings }: EncodeRepositoryOptions): Promise<RepoEncoding> {
   const candidates = files.filter((file) => isPythonPath(file.path) && !isTestPath(file.path) && file.content.trim().length > 0);
   const encoded: FileEmbedding[] = [];
   let tokens = 0;
@@ -148,7 +167,7 @@ export async function encodeRepository({ files, encoder, parser, cache, unitsOf,
       encoded.push({ path: file.path, blobId, embedding: hit });
       cached++;
     } else {
-      const result = await embedFile(file.content, { encoder, parser, units: unitsOf?.(file, blobId) });
+      const result = await embedFile(file.content, { encoder, parser, units: unitsOf?.(file, blobId), timings });
       if (result) {
         encoded.push({ path: file.path, blobId, embedding: result.embedding });
         tokens += result.tokens;
