@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ModelConfigError, parseModelConfig, type ModelConfig } from './config.ts';
 import { checkHfTensor, HF_NAMES, hfTensorShapes, isKernel, LlamaModel, ModelWeightsError, uploadHfTensor, weightsFromHfTensors, type LinearModule } from './llama.ts';
-import { QUANTIZED_FORMATS, QuantizedMatrix, QuantizedWeightStore, type QuantizedFormat } from './quantizedMatMul.ts';
+import { QUANTIZED_FORMATS, QuantizedMatrix, QuantizedStoreError, QuantizedWeightStore, type QuantizedFormat } from './quantizedMatMul.ts';
 import type { ModelFileSource } from './loadHfModel.ts';
 import { halfToFloatTable } from './safetensors.ts';
 import { BpeTokenizer, TokenizerLoadError } from '../tokenizer/bpeTokenizer.ts';
@@ -20,7 +20,7 @@ export type GgufErrorCode =
   | 'NOT_GGUF' | 'UNSUPPORTED_VERSION' | 'TRUNCATED' | 'TOO_MANY' | 'BAD_VALUE_TYPE' | 'DUPLICATE_KEY' | 'BAD_ALIGNMENT'
   | 'BAD_TENSOR_INFO' | 'UNKNOWN_TENSOR_TYPE' | 'UNSUPPORTED_TENSOR_TYPE' | 'BAD_OFFSETS' | 'MISSING_METADATA'
   | 'BAD_METADATA' | 'UNSUPPORTED_ARCHITECTURE' | 'UNKNOWN_TENSOR' | 'UNSUPPORTED_TOKENIZER' | 'BAD_TOKENIZER' | 'BAD_MODEL'
-  | 'FILE_NOT_FOUND' | 'HTTP_ERROR';
+  | 'FILE_NOT_FOUND' | 'HTTP_ERROR' | 'OUT_OF_MEMORY';
 
 /** Every problem with a GGUF file surfaces as this error; `code` is stable, `message` names the key or tensor. */
 export class GgufError extends Error {
@@ -789,6 +789,9 @@ export async function loadGgufModel(
     for (const tensor of tensors.values()) if (tensor instanceof tf.Tensor) tensor.dispose();
     store?.dispose();
     if (error instanceof ModelWeightsError) throw new GgufError('BAD_MODEL', `GGUF tensors: ${error.message}`, { cause: error });
+    if (error instanceof QuantizedStoreError) {
+      throw new GgufError(error.code === 'OUT_OF_MEMORY' ? 'OUT_OF_MEMORY' : 'BAD_MODEL', `GGUF quantized weights: ${error.message}`, { cause: error });
+    }
     throw error;
   }
 }
