@@ -204,8 +204,8 @@ export function weightsFromHfTensors(
 export interface RandomWeightsOptions {
   seed?: number;
   std?: number;
-  /** Keeps the linear weights (and LM head) quantized in this ggml format, multiplied by the WASM kernel. */
-  quantize?: QuantizedFormat;
+  /** Keeps the linear weights and the LM head quantized in these ggml formats, multiplied by the WASM kernel. */
+  quantize?: { linear: QuantizedFormat; lmHead: QuantizedFormat };
 }
 
 /**
@@ -220,7 +220,8 @@ export function initRandomWeights(config: ModelConfig, { seed = 0, std = 0.02, q
     const size = shape.reduce((a, b) => a * b, 1);
     const isNorm = name.endsWith('layernorm.weight') || name === HF_NAMES.norm;
     const values = isNorm ? new Float32Array(size).fill(1) : normalArray(size, std, uniform);
-    tensors.set(name, store && isKernel(config, name) ? store.addFloat32(quantize!, values, shape[0], shape[1]) : uploadHfTensor(config, name, values, shape));
+    const format = name.endsWith('_proj.weight') ? quantize?.linear : quantize?.lmHead;
+    tensors.set(name, store && format && isKernel(config, name) ? store.addFloat32(format, values, shape[0], shape[1]) : uploadHfTensor(config, name, values, shape));
   }
   return weightsFromHfTensors(config, tensors, store);
 }
