@@ -12,9 +12,9 @@
 // Every weight is widened exactly as dequantizeGgufTensor does (same float32 operations), so a product differs from
 // dequantize-then-matmul only in the order of its additions.
 //
-// y[t, r] = sum over c of x[t, c] * W[r, c]. Each block's weights are widened once per row and used for up to eight
-// tokens (prefill), so its unpacking is paid once for every eight rows of x; one token (decode) widens straight into
-// the products.
+// y[t, r] = sum over c of x[t, c] * W[r, c]. For eight tokens at a time (prefill), each block's weights are widened
+// once per row into scratch and used for all eight rows of x; the other tokens (decode, and a prompt's last few) take
+// the one-token path, which widens straight into the products, with the block's scales factored out.
 
 const BLOCK: i32 = 32;
 
@@ -218,28 +218,6 @@ const HIGH_BYTE_LANES_3: v128 = i8x16(-1, -1, -1, 12, -1, -1, -1, 13, -1, -1, -1
       store<f32>(out + 5 * rowStride, horizontalSum(acc5));
       store<f32>(out + 6 * rowStride, horizontalSum(acc6));
       store<f32>(out + 7 * rowStride, horizontalSum(acc7));
-    }
-    for (; t + 4 <= tokens; t += 4) {
-      let acc0 = f32x4.splat(0);
-      let acc1 = f32x4.splat(0);
-      let acc2 = f32x4.splat(0);
-      let acc3 = f32x4.splat(0);
-      let x0 = x + <usize>t * xRowBytes;
-      for (let b = 0; b < blocks; b++) {
-        if (isQ4_1) widenQ4_1Block(rowQuants + <usize>b * 16, rowScales + <usize>b * 8, widened);
-        else widenQ8_0Block(rowQuants + <usize>b * 32, rowScales + <usize>b * 4, widened);
-        acc0 = blockDot(acc0, widened, x0);
-        acc1 = blockDot(acc1, widened, x0 + xRowBytes);
-        acc2 = blockDot(acc2, widened, x0 + 2 * xRowBytes);
-        acc3 = blockDot(acc3, widened, x0 + 3 * xRowBytes);
-        x0 += BLOCK << 2;
-      }
-      const out = y + ((<usize>t * <usize>rows + <usize>r) << 2);
-      const rowStride = <usize>rows << 2;
-      store<f32>(out, horizontalSum(acc0));
-      store<f32>(out + rowStride, horizontalSum(acc1));
-      store<f32>(out + 2 * rowStride, horizontalSum(acc2));
-      store<f32>(out + 3 * rowStride, horizontalSum(acc3));
     }
     for (; t < tokens; t++) {
       const xRow = x + <usize>t * xRowBytes;

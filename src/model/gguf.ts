@@ -10,7 +10,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { ModelConfigError, parseModelConfig, type ModelConfig } from './config.ts';
 import { checkHfTensor, HF_NAMES, hfTensorShapes, isKernel, LlamaModel, ModelWeightsError, uploadHfTensor, weightsFromHfTensors, type LinearModule } from './llama.ts';
-import { QUANTIZED_FORMATS, QuantizedMatrix, QuantizedStoreError, QuantizedWeightStore, type QuantizedFormat } from './quantizedMatMul.ts';
+import {
+  prepareQuantizedKernel, QUANTIZED_FORMATS, QuantizedMatrix, QuantizedStoreError, QuantizedWeightStore, type QuantizedFormat,
+} from './quantizedMatMul.ts';
 import type { ModelFileSource } from './loadHfModel.ts';
 import { halfToFloatTable } from './safetensors.ts';
 import { BpeTokenizer, TokenizerLoadError } from '../tokenizer/bpeTokenizer.ts';
@@ -751,6 +753,7 @@ export async function loadGgufModel(
     const name = hfNameForGgufTensor(info.name);
     return name !== null && expected.has(name) && staysQuantized(info, name);
   });
+  if (quantized.length > 0) await prepareQuantizedKernel();
   const store = quantized.length > 0 ? new QuantizedWeightStore() : null;
   // One growth for all of them: each matrix's two planes, each aligned to 16 bytes.
   store?.reserve(quantized.reduce((sum, info) => {

@@ -28,10 +28,19 @@ interface KernelExports {
 }
 
 let kernelModule: WebAssembly.Module | null = null;
+const kernelBytes = () => Uint8Array.from(atob(QUANTIZED_MATMUL_WASM_BASE64), (c) => c.charCodeAt(0));
 
-/** The compiled kernel, shared by every store (4 KB: compiled synchronously, which browsers allow up to 8 MB). */
+/**
+ * Compiles the kernel ahead of the first store, without blocking: a browser's main thread refuses to compile a module
+ * over 4 KB synchronously. Workers and Node may skip this (the store compiles it then).
+ */
+export async function prepareQuantizedKernel(): Promise<void> {
+  kernelModule ??= await WebAssembly.compile(kernelBytes());
+}
+
+/** The compiled kernel, shared by every store. */
 function compiledKernel(): WebAssembly.Module {
-  if (!kernelModule) kernelModule = new WebAssembly.Module(Uint8Array.from(atob(QUANTIZED_MATMUL_WASM_BASE64), (c) => c.charCodeAt(0)));
+  kernelModule ??= new WebAssembly.Module(kernelBytes());
   return kernelModule;
 }
 
