@@ -197,6 +197,21 @@ function readValue(cursor: Cursor, type: number, key: string, depth: number, lim
 }
 
 /**
+ * Checks a GGUF file's first 8 bytes: the "GGUF" magic and a supported version (2 or 3), so a file can be refused
+ * before it is read whole; returns the version. Errors: GgufError NOT_GGUF, TRUNCATED (under 8 bytes), UNSUPPORTED_VERSION.
+ */
+export function checkGgufPreamble(prefix: Uint8Array): 2 | 3 {
+  const cursor = new Cursor(prefix);
+  if (prefix.byteLength < 4 || cursor.u32('the magic') !== MAGIC) fail('NOT_GGUF', 'Not a GGUF file (it does not start with "GGUF")');
+  const version = cursor.u32('the version');
+  if (version !== 2 && version !== 3) {
+    fail('UNSUPPORTED_VERSION', version === 1 ? 'GGUF v1 (2023) is not supported; convert it with a current llama.cpp'
+      : (version & 0xffff) === 0 ? 'Big-endian GGUF files are not supported' : `Unsupported GGUF version ${version}`);
+  }
+  return version as 2 | 3;
+}
+
+/**
  * Parses and validates a GGUF file's header, metadata and tensor infos. Tensor data is not touched; each info's
  * `begin`/`byteLength` are checked to lie inside `bytes`, aligned, and not to overlap.
  * @example
@@ -205,13 +220,9 @@ function readValue(cursor: Cursor, type: number, key: string, depth: number, lim
  */
 export function parseGguf(bytes: Uint8Array, limitOptions: GgufLimits = {}): ParsedGguf {
   const limits = { ...DEFAULT_LIMITS, ...limitOptions };
+  const version = checkGgufPreamble(bytes);
   const cursor = new Cursor(bytes);
-  if (bytes.byteLength < 4 || cursor.u32('the magic') !== MAGIC) fail('NOT_GGUF', 'Not a GGUF file (it does not start with "GGUF")');
-  const version = cursor.u32('the version');
-  if (version !== 2 && version !== 3) {
-    fail('UNSUPPORTED_VERSION', version === 1 ? 'GGUF v1 (2023) is not supported; convert it with a current llama.cpp'
-      : (version & 0xffff) === 0 ? 'Big-endian GGUF files are not supported' : `Unsupported GGUF version ${version}`);
-  }
+  cursor.position = 8;
   const tensorCount = cursor.size('the tensor count');
   const metadataCount = cursor.size('the metadata count');
   // A tensor info takes >= 24 bytes (name length, dim count, type, offset); a pair >= 13 (key length, type, one byte).

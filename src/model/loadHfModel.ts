@@ -30,8 +30,13 @@ export interface LoadProgress {
   total: number;
 }
 
-const INDEX_FILE = 'model.safetensors.index.json';
-const SINGLE_FILE = 'model.safetensors';
+/** The file names a Hugging Face model directory holds (the weights: one file, or shards named by the index). */
+export const CONFIG_FILE = 'config.json';
+export const INDEX_FILE = 'model.safetensors.index.json';
+export const SINGLE_FILE = 'model.safetensors';
+export const TOKENIZER_FILE = 'tokenizer.json';
+/** The largest tokenizer.json read (real ones are a few MiB). */
+export const MAX_TOKENIZER_BYTES = 64 * 1024 * 1024;
 
 async function openFile(source: ModelFileSource, name: string, required: boolean): Promise<Uint8Array | Response | null> {
   const file = await source(name);
@@ -48,7 +53,7 @@ async function readBytes(file: Uint8Array | Response): Promise<Uint8Array> {
 }
 
 /** The shard files named by model.safetensors.index.json, in first-use order, and its declared tensor byte total. */
-function parseShardIndex(bytes: Uint8Array): { shards: string[]; totalSize: number } {
+export function parseShardIndex(bytes: Uint8Array): { shards: string[]; totalSize: number } {
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder().decode(bytes));
@@ -84,9 +89,9 @@ export async function loadHfModel(
   { onProgress, signal, maxHeaderBytes }: { onProgress?: (progress: LoadProgress) => void; signal?: AbortSignal; maxHeaderBytes?: number } = {},
 ): Promise<{ model: LlamaModel; config: ModelConfig }> {
   signal?.throwIfAborted();
-  onProgress?.({ stage: 'config', file: 'config.json', loaded: 0, total: 1 });
-  const config = parseModelConfig(await readBytes((await openFile(source, 'config.json', true))!));
-  onProgress?.({ stage: 'config', file: 'config.json', loaded: 1, total: 1 });
+  onProgress?.({ stage: 'config', file: CONFIG_FILE, loaded: 0, total: 1 });
+  const config = parseModelConfig(await readBytes((await openFile(source, CONFIG_FILE, true))!));
+  onProgress?.({ stage: 'config', file: CONFIG_FILE, loaded: 1, total: 1 });
 
   // The single file first: most small models have one, and asking for an index they lack costs a 404 on every load.
   const single = await openFile(source, SINGLE_FILE, false);
@@ -170,9 +175,6 @@ export function filesFromUrl(baseUrl: string, { init, signal, stallMs }: { init?
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
   return (name) => fetchModelFile(new URL(name, base), { file: name, init, signal, stallMs });
 }
-
-const TOKENIZER_FILE = 'tokenizer.json';
-const MAX_TOKENIZER_BYTES = 64 * 1024 * 1024;
 
 /**
  * The directory's tokenizer.json. Errors: ModelLoadError (absent, HTTP, cut off, larger than 64 MiB), TokenizerLoadError
