@@ -77,7 +77,7 @@ class MemoryDirectory implements StoreDirectory {
 const C2L_BASE = 'public/models/c2l-base';
 
 /** A file as a folder pick gives it (webkitRelativePath "folder/name"), or as a file pick (no path). */
-function picked(name: string, bytes: Uint8Array | string, folder?: string): File {
+function picked(name: string, bytes: BlobPart, folder?: string): File {
   const file = new File([bytes], name);
   Object.defineProperty(file, 'webkitRelativePath', { value: folder ? `${folder}/${name}` : '' });
   return file;
@@ -90,7 +90,7 @@ function c2lBaseFiles(folder?: string, except: string[] = []): File[] {
 }
 
 /** The first 8 bytes of a GGUF v3 file, then padding. */
-function ggufStart(version = 3): Uint8Array {
+function ggufStart(version = 3): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(64);
   bytes.set(new TextEncoder().encode('GGUF'));
   new DataView(bytes.buffer).setUint32(4, version, true);
@@ -137,7 +137,7 @@ describe('planLocalModel', () => {
 
   it('refuses a truncated safetensors file, saying how much is there', async () => {
     const whole = readFileSync(`${C2L_BASE}/model.safetensors`);
-    const files = [...c2lBaseFiles(undefined, ['model.safetensors']), picked('model.safetensors', whole.subarray(0, 1_000_000))];
+    const files = [...c2lBaseFiles(undefined, ['model.safetensors']), picked('model.safetensors', new Uint8Array(whole.subarray(0, 1_000_000)))];
     const error = await rejection(planLocalModel(files));
     expect([error.code, error.file]).toEqual(['TRUNCATED', 'model.safetensors']);
     expect(error.message).toMatch(/^model\.safetensors is 976\.6 KiB, less than the 18\.0 MiB its header describes/);

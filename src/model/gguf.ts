@@ -14,22 +14,9 @@ import type { ModelFileSource } from './loadHfModel.ts';
 import { halfToFloat } from './safetensors.ts';
 import { BpeTokenizer, TokenizerLoadError } from '../tokenizer/bpeTokenizer.ts';
 import { BYTE_TO_CHAR } from '../tokenizer/byteLevel.ts';
+import { checkGgufPreamble, GgufError, type GgufErrorCode } from './ggufError.ts';
 
-export type GgufErrorCode =
-  | 'NOT_GGUF' | 'UNSUPPORTED_VERSION' | 'TRUNCATED' | 'TOO_MANY' | 'BAD_VALUE_TYPE' | 'DUPLICATE_KEY' | 'BAD_ALIGNMENT'
-  | 'BAD_TENSOR_INFO' | 'UNKNOWN_TENSOR_TYPE' | 'UNSUPPORTED_TENSOR_TYPE' | 'BAD_OFFSETS' | 'MISSING_METADATA'
-  | 'BAD_METADATA' | 'UNSUPPORTED_ARCHITECTURE' | 'UNKNOWN_TENSOR' | 'UNSUPPORTED_TOKENIZER' | 'BAD_TOKENIZER' | 'BAD_MODEL'
-  | 'FILE_NOT_FOUND' | 'HTTP_ERROR';
-
-/** Every problem with a GGUF file surfaces as this error; `code` is stable, `message` names the key or tensor. */
-export class GgufError extends Error {
-  readonly code: GgufErrorCode;
-  constructor(code: GgufErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'GgufError';
-    this.code = code;
-  }
-}
+export { checkGgufPreamble, GgufError, type GgufErrorCode } from './ggufError.ts';
 
 const fail = (code: GgufErrorCode, message: string): never => {
   throw new GgufError(code, message);
@@ -113,7 +100,6 @@ export interface GgufLimits {
 const DEFAULT_LIMITS: Required<GgufLimits> = { maxTensors: 1 << 20, maxMetadata: 1 << 20, maxArrayDepth: 4 };
 /** ggml's GGML_MAX_DIMS. */
 const MAX_DIMS = 4;
-const MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
 
 /** A bounds-checked little-endian reader over the file bytes. */
 class Cursor {
@@ -194,21 +180,6 @@ function readValue(cursor: Cursor, type: number, key: string, depth: number, lim
     default:
       return fail('BAD_VALUE_TYPE', `${what} has unknown value type ${type}`);
   }
-}
-
-/**
- * Checks a GGUF file's first 8 bytes: the "GGUF" magic and a supported version (2 or 3), so a file can be refused
- * before it is read whole; returns the version. Errors: GgufError NOT_GGUF, TRUNCATED (under 8 bytes), UNSUPPORTED_VERSION.
- */
-export function checkGgufPreamble(prefix: Uint8Array): 2 | 3 {
-  const cursor = new Cursor(prefix);
-  if (prefix.byteLength < 4 || cursor.u32('the magic') !== MAGIC) fail('NOT_GGUF', 'Not a GGUF file (it does not start with "GGUF")');
-  const version = cursor.u32('the version');
-  if (version !== 2 && version !== 3) {
-    fail('UNSUPPORTED_VERSION', version === 1 ? 'GGUF v1 (2023) is not supported; convert it with a current llama.cpp'
-      : (version & 0xffff) === 0 ? 'Big-endian GGUF files are not supported' : `Unsupported GGUF version ${version}`);
-  }
-  return version as 2 | 3;
 }
 
 /**

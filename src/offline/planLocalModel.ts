@@ -1,10 +1,11 @@
 // Checks a pick of files before it is copied: a Hugging Face model folder (config.json, tokenizer.json, safetensors weights) or one .gguf file, each read only as far as needed (config, headers), with a LocalModelError naming the file at fault.
-// It uses the model code (tfjs comes with it): it runs in a worker, never in the page.
+// It runs in the import worker; what it uses of src/model is tfjs-free (config, safetensors header, GGUF preamble, HF file names), so that worker stays small.
 import { ModelConfigError, parseModelConfig } from '../model/config.ts';
-import { checkGgufPreamble, GgufError } from '../model/gguf.ts';
+import { checkGgufPreamble, GgufError } from '../model/ggufError.ts';
 import {
-  CONFIG_FILE, INDEX_FILE, MAX_TOKENIZER_BYTES, ModelLoadError, parseShardIndex, SINGLE_FILE, TOKENIZER_FILE,
-} from '../model/loadHfModel.ts';
+  CONFIG_FILE, INDEX_FILE, MAX_TOKENIZER_BYTES, parseShardIndex, SINGLE_FILE, TOKENIZER_FILE,
+} from '../model/hfModelFiles.ts';
+import { ModelLoadError } from '../model/modelLoadError.ts';
 import { readSafetensorsHeader, safetensorsHeaderLength, SafetensorsError } from '../model/safetensors.ts';
 import { formatBytes } from '../util/formatBytes.ts';
 import { LocalModelError, pickedPath, type LocalModelPlan } from './localModelStore.ts';

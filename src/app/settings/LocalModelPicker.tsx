@@ -113,7 +113,8 @@ export function LocalModelPicker({ chosen, disabled, onChoose }: {
       {notice && <p className="notice" role="status" data-testid="local-model-notice">{notice}</p>}
       {error && (
         <div className="error" role="alert" data-testid="local-model-error">
-          <strong>local model refused{error.code ? ` (${error.code})` : ''}:</strong> {error.message} The loaded model is unchanged.
+          <strong>local model refused{error.code ? ` (${error.code})` : ''}:</strong> {/* Messages end with a full stop or not: one sentence end either way. */}
+          {error.message.replace(/\.?$/, '.')} The loaded model is unchanged.
         </div>
       )}
     </div>

@@ -1,4 +1,4 @@
-// Checks a pick of model files and copies it into this browser's private storage, off the page's thread (the checks use the model code, and tfjs with it); cancel() stops the copy, which then keeps nothing.
+// Checks a pick of model files and copies it into this browser's private storage, off the page's thread (reading headers, streaming files); cancel() stops the copy, which then keeps nothing.
 import * as Comlink from 'comlink';
 import './errorTransfer.ts';
 import { importLocalModel, localModelRoot, type ImportProgress, type LocalModelManifest } from '../../offline/localModelStore.ts';
