@@ -1,8 +1,10 @@
-// A base model from local files: c2l-base's files picked from disk are copied into the browser's private storage and loaded, make an adapter (no hypernetwork ships with them: the untrained notice), load again on a later visit; broken picks are refused with an alert naming the file while the loaded model keeps working; Delete under Cached model files removes the copy.
+// A base model from local files: c2l-base's files picked from disk are copied into the browser's private storage and loaded, make an adapter (no hypernetwork ships with them: the untrained notice), load again on a later visit; broken picks are refused with an alert naming the file while the loaded model keeps working; Delete under Cached model files removes the copy. A .gguf file loads the same way.
 import { expect, test, type Page } from '@playwright/test';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tinyGguf } from '../test/fixtures/tinyGguf.ts';
+import { tinyConfig } from '../test/fixtures/tinyModel.ts';
 import { loadRepository, useSynthServer } from './support/synthServer.ts';
 
 const COMMITS = 3;
@@ -111,4 +113,23 @@ test('c2l-base from local files: copied, loaded, an adapter made, loaded again o
   await expect(page.getByTestId('model-notice')).toContainText('The local model c2l-base-copy is not stored in this browser', { timeout: STAGE_TIMEOUT });
   await expect(page.getByTestId('model-info')).toContainText('c2l-base', { timeout: STAGE_TIMEOUT });
   await expect(page.getByTestId('model-info')).not.toContainText('(local)');
+});
+
+test('a .gguf file from disk: its name suggested, copied and loaded; the list of kept models offers it', async ({ page }) => {
+  const { file, reference } = await tinyGguf(tinyConfig({ vocab_size: 260, rms_norm_eps: Math.fround(1e-5), num_attention_heads: 4, num_key_value_heads: 2 }));
+  reference.dispose();
+  await page.goto('/?model=c2l-base&backend=wasm');
+  await expect(page.getByTestId('model-info')).toContainText('c2l-base', { timeout: STAGE_TIMEOUT });
+
+  await chooseLocalFiles(page);
+  await page.getByLabel('Model files', { exact: true }).setInputFiles({ name: 'tiny llama.Q8.gguf', mimeType: 'application/octet-stream', buffer: Buffer.from(file) });
+  await expect(page.getByLabel('Local model name', { exact: true })).toHaveValue('tiny-llama.Q8');
+  await page.getByRole('button', { name: 'Copy into this browser and load' }).click();
+  await expect(page.getByTestId('model-info')).toContainText('tiny-llama.Q8 (local)', { timeout: STAGE_TIMEOUT });
+  await expect(page.getByTestId('hypernetwork-info')).toHaveAttribute('data-state', 'none');
+  expect(await storedFolders(page)).toEqual(['tiny-llama.Q8']);
+  await expect(page.getByLabel('Local model', { exact: true })).toHaveValue('tiny-llama.Q8');
+  // Its size is what the browser keeps: the file and a few hundred bytes of manifest.
+  const kib = Math.floor(file.byteLength / 1024);
+  await expect(page.getByLabel('Local model', { exact: true }).locator('option')).toHaveText([new RegExp(`^tiny-llama\\.Q8 \\(GGUF, (${kib}|${kib + 1})\\.\\d KiB\\)$`)]);
 });

@@ -151,8 +151,8 @@ describe('planLocalModel', () => {
   });
 
   it('takes one .gguf file by its first bytes, and refuses a file named .gguf that is not one', async () => {
-    const plan = await planLocalModel([picked('tiny.gguf', ggufStart())]);
-    expect([plan.format, [...plan.files.keys()]]).toEqual(['gguf', ['tiny.gguf']]);
+    const plan = await planLocalModel([picked('tiny model (Q8).gguf', ggufStart())]);
+    expect([plan.format, [...plan.files.keys()]]).toEqual(['gguf', ['model.gguf']]);
     const notGguf = await rejection(planLocalModel([picked('fake.gguf', '<html>Not found</html>')]));
     expect([notGguf.code, notGguf.file]).toEqual(['NOT_GGUF', 'fake.gguf']);
     expect(notGguf.message).toContain('fake.gguf: Not a GGUF file');
@@ -179,12 +179,21 @@ describe('importLocalModel', () => {
     expect(Buffer.from(await weights.arrayBuffer()).equals(readFileSync(`${C2L_BASE}/model.safetensors`))).toBe(true);
   });
 
+  it('stores a .gguf of any file name, and opens it again', async () => {
+    const root = new MemoryDirectory();
+    await importLocalModel({ root, plan: await planLocalModel([picked('tiny model (Q8).gguf', ggufStart())]), name: 'tiny' });
+    const { manifest, files } = await openLocalModel(root, 'tiny');
+    expect([manifest.format, files.map((f) => [f.name, f.size])]).toEqual(['gguf', [['model.gguf', 64]]]);
+  });
+
   it('refuses a name taken by a stored model, and a name that is not a plain folder name', async () => {
     const root = new MemoryDirectory();
     const plan = await planLocalModel([picked('tiny.gguf', ggufStart())]);
     await importLocalModel({ root, plan, name: 'tiny' });
     expect((await rejection(importLocalModel({ root, plan, name: 'tiny' }))).code).toBe('NAME_TAKEN');
     expect((await rejection(importLocalModel({ root, plan, name: '../tiny' }))).code).toBe('BAD_NAME');
+    const badFile = await rejection(importLocalModel({ root, plan: { format: 'gguf', files: new Map([['../x.gguf', new Blob(['GGUF'])]]) }, name: 'other' }));
+    expect([badFile.code, badFile.file]).toEqual(['BAD_NAME', '../x.gguf']);
     expect((await listLocalModels(root)).map((m) => m.name)).toEqual(['tiny']);
   });
 
@@ -250,9 +259,9 @@ describe('stored local models', () => {
 
   it.each([
     ['not JSON', '{'],
-    ['another name', JSON.stringify({ version: 1, name: 'other', format: 'gguf', files: [{ name: 'tiny.gguf', bytes: 64 }], importedAt: 'x' })],
+    ['another name', JSON.stringify({ version: 1, name: 'other', format: 'gguf', files: [{ name: 'model.gguf', bytes: 64 }], importedAt: 'x' })],
     ['a path for a file', JSON.stringify({ version: 1, name: 'tiny', format: 'gguf', files: [{ name: '../../x.gguf', bytes: 64 }], importedAt: 'x' })],
-    ['another size', JSON.stringify({ version: 1, name: 'tiny', format: 'gguf', files: [{ name: 'tiny.gguf', bytes: 65 }], importedAt: 'x' })],
+    ['another size', JSON.stringify({ version: 1, name: 'tiny', format: 'gguf', files: [{ name: 'model.gguf', bytes: 65 }], importedAt: 'x' })],
     ['a lost file', JSON.stringify({ version: 1, name: 'tiny', format: 'gguf', files: [{ name: 'gone.gguf', bytes: 64 }], importedAt: 'x' })],
   ])('refuses to open a manifest with %s', async (_, manifest) => {
     const { root, folder } = await storeWithTiny();

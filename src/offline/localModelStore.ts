@@ -75,6 +75,11 @@ export function isLocalModelName(name: unknown): name is string {
   return typeof name === 'string' && name.length <= MAX_NAME_LENGTH && /^[A-Za-z0-9][\w.-]*$/.test(name);
 }
 
+/** A file name inside a model's folder: HF's names, shard names (as the shard index allows them), model.gguf, the manifest. */
+function isStoredFileName(name: unknown): name is string {
+  return typeof name === 'string' && name.length <= 255 && /^[\w-][\w.-]*$/.test(name);
+}
+
 /** A file's path as picked: "folder/config.json" from a folder pick, its bare name from a file pick. */
 export function pickedPath(file: File): string {
   return file.webkitRelativePath || file.name;
@@ -126,7 +131,7 @@ async function readManifest(folder: StoreDirectory, name: string): Promise<Local
   }
   const m = json as Partial<LocalModelManifest> | null;
   const validFiles = Array.isArray(m?.files) && m.files.length > 0 && m.files.every((f) => (
-    f !== null && typeof f === 'object' && typeof f.name === 'string' && f.name !== MANIFEST_FILE && isLocalModelName(f.name)
+    f !== null && typeof f === 'object' && isStoredFileName(f.name) && f.name !== MANIFEST_FILE
     && Number.isSafeInteger(f.bytes) && f.bytes >= 0));
   if (m?.version !== 1 || m.name !== name || (m.format !== 'hf' && m.format !== 'gguf') || !validFiles || typeof m.importedAt !== 'string') return null;
   return { version: 1, name, format: m.format, files: m.files!.map((f) => ({ name: f.name, bytes: f.bytes })), importedAt: m.importedAt };
@@ -192,6 +197,8 @@ export async function importLocalModel({ root, plan, name, signal, onProgress, e
   estimate?: () => Promise<{ usage?: number; quota?: number }>;
 }): Promise<LocalModelManifest> {
   checkName(name);
+  const badFile = [...plan.files.keys()].find((file) => !isStoredFileName(file) || file === MANIFEST_FILE);
+  if (badFile !== undefined) throw new LocalModelError('BAD_NAME', `"${badFile}" cannot name a file of a local model`, badFile);
   const models = await root.getDirectoryHandle(MODELS_FOLDER, { create: true });
   const existing = await folderOf(models, name);
   if (existing) {

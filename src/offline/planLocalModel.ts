@@ -11,6 +11,7 @@ import { formatBytes } from '../util/formatBytes.ts';
 import { LocalModelError, pickedPath, type LocalModelPlan } from './localModelStore.ts';
 
 const MAX_CONFIG_BYTES = 1024 * 1024;
+const GGUF_FILE = 'model.gguf';
 
 async function readSlice(file: Blob, start: number, end: number): Promise<Uint8Array> {
   return new Uint8Array(await file.slice(start, end).arrayBuffer());
@@ -54,7 +55,8 @@ export async function planLocalModel(files: readonly File[]): Promise<LocalModel
       if (error instanceof GgufError) throw new LocalModelError('NOT_GGUF', `${name}: ${error.message}`, name, { cause: error });
       throw error;
     }
-    return { format: 'gguf', files: new Map([[name, file]]) };
+    // Kept as model.gguf whatever it was called (any name a file system allows): the model's name is the folder's.
+    return { format: 'gguf', files: new Map([[GGUF_FILE, file]]) };
   }
 
   const need = (name: string, why: string): File => {
