@@ -41,6 +41,8 @@ export function LocalModelPicker({ chosen, disabled, onChoose }: {
     }
   }, []);
   useEffect(() => void refresh(), [refresh]);
+  // Choosing another kind of model mid-copy hides this picker: the copy stops (keeping nothing) rather than choose later.
+  useEffect(() => () => void importer.current?.cancel(), []);
 
   const pick = (files: FileList | null) => {
     const list = [...(files ?? [])];
@@ -85,7 +87,11 @@ export function LocalModelPicker({ chosen, disabled, onChoose }: {
       {stored.length > 0 && (
         <label className="row">
           Kept in this browser
-          <select aria-label="Local model" value={selected} disabled={busy || picked.length > 0} onChange={(e) => setSelected(e.target.value)}>
+          <select
+            aria-label="Local model" value={selected} disabled={busy || picked.length > 0}
+            // Read again on focus: a model may have been deleted under Cached model files since.
+            onFocus={() => void refresh()} onChange={(e) => setSelected(e.target.value)}
+          >
             {stored.map((model) => (
               <option key={model.name} value={model.name}>{model.name} ({model.format === 'gguf' ? 'GGUF' : 'HF folder'}, {formatBytes(model.bytes)})</option>
             ))}
