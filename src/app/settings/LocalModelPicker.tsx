@@ -44,8 +44,10 @@ export function LocalModelPicker({ chosen, disabled, onChoose }: {
   // Choosing another kind of model mid-copy hides this picker: the copy stops (keeping nothing) rather than choose later.
   useEffect(() => () => void importer.current?.cancel(), []);
 
-  const pick = (files: FileList | null) => {
-    const list = [...(files ?? [])];
+  /** The latest pick replaces any earlier one, from either input (the other is emptied so it shows no stale pick). */
+  const pick = (input: HTMLInputElement) => {
+    const list = [...(input.files ?? [])];
+    for (const other of [folderInput.current, filesInput.current]) if (other && other !== input) other.value = '';
     setPicked(list);
     setName(list.length > 0 ? suggestLocalModelName(list) : '');
     setError(null);
@@ -101,9 +103,9 @@ export function LocalModelPicker({ chosen, disabled, onChoose }: {
       <div className="row">
         {stored.length > 0 ? 'or pick' : 'Pick'} a Hugging Face model folder
         {/* webkitdirectory is not in React's types: set as an attribute. */}
-        <input ref={(el) => { folderInput.current = el; el?.setAttribute('webkitdirectory', ''); }} type="file" aria-label="Model folder" disabled={busy} onChange={(e) => pick(e.target.files)} />
+        <input ref={(el) => { folderInput.current = el; el?.setAttribute('webkitdirectory', ''); }} type="file" aria-label="Model folder" disabled={busy} onChange={(e) => pick(e.currentTarget)} />
         or its files (config.json, tokenizer.json, model.safetensors) or one .gguf file
-        <input ref={filesInput} type="file" multiple accept=".json,.safetensors,.gguf" aria-label="Model files" disabled={busy} onChange={(e) => pick(e.target.files)} />
+        <input ref={filesInput} type="file" multiple accept=".json,.safetensors,.gguf" aria-label="Model files" disabled={busy} onChange={(e) => pick(e.currentTarget)} />
       </div>
       {picked.length > 0 && (
         <label className="row">
