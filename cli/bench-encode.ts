@@ -1,7 +1,10 @@
-// `npm run bench:encode -- --repo DIR [--commit SHA] [--backend wasm|webgpu] [--embeddings FILE] [--compare FILE] [--json FILE]`:
+// `npm run bench:encode -- --repo DIR [--commit SHA] [--backend wasm|webgpu] [--workers LIST] [--embeddings FILE] [--compare FILE] [--json FILE]`:
 // the shipped repo encoder (c2l-base, ENCODER_SETTINGS) over every non-test Python file of a repository snapshot, in
 // headless Chromium, cold: a fresh browser, no embedding cache, the same encodeRepository the app's worker runs.
 // Prints files, tokens, seconds and tokens/s, and where the time went (parse + chunk + tokenize vs forward passes).
+// `--workers 0,2` runs each setting in turn, each in a fresh browser, in one run: 0 encodes on the page's thread,
+// N spreads the files over N encoder replicas in Web Workers (src/app/workers/encoderReplicas.ts), `app` as many as
+// the app would start here (replicaCount: one per core, at most 4). The embeddings must not depend on the setting.
 //
 // The snapshot is read in Node exactly as the benchmark reads it (src/git readSnapshot: vendored, generated, binary
 // and over-large files skipped) and handed to the harness page (e2e/pages/encode.ts); the encoder loads in the page
@@ -18,7 +21,17 @@ import { ENCODER_SETTINGS } from '../src/code2lora/encoderSettings.ts';
 import { isTestPath } from '../src/git/pathFilters.ts';
 import { UsageError } from './benchArgs.ts';
 
-const USAGE = 'usage: npm run bench:encode -- --repo DIR [--commit SHA] [--backend wasm|webgpu] [--embeddings FILE] [--compare FILE] [--json FILE]';
+const USAGE = 'usage: npm run bench:encode -- --repo DIR [--commit SHA] [--backend wasm|webgpu] [--workers 0,2|app] [--embeddings FILE] [--compare FILE] [--json FILE]';
+
+/** `--workers`: "0,2,app" -> [0, 2, 'app']. */
+function parseWorkers(list: string): Array<number | 'app'> {
+  return list.split(',').map((item) => {
+    if (item === 'app') return 'app';
+    const count = Number(item);
+    if (!Number.isInteger(count) || count < 0 || count > 16) throw new UsageError(`--workers takes 0-16 or "app", comma-separated; got ${item}`);
+    return count;
+  });
+}
 
 /** CPU seconds the browser's renderer processes have used (CDP SystemInfo.getProcessInfo): the machine is shared. */
 async function rendererCpuSeconds(browser: Browser): Promise<number> {
@@ -39,6 +52,7 @@ async function main(): Promise<void> {
       repo: { type: 'string' },
       commit: { type: 'string' },
       backend: { type: 'string', default: 'wasm' },
+      workers: { type: 'string', default: '0,app' },
       embeddings: { type: 'string' },
       compare: { type: 'string' },
       json: { type: 'string' },
@@ -49,6 +63,7 @@ async function main(): Promise<void> {
   if (!values.repo) throw new UsageError(USAGE);
   const backend = values.backend as 'wasm' | 'webgpu';
   if (backend !== 'wasm' && backend !== 'webgpu') throw new UsageError(`--backend is wasm or webgpu, got ${values.backend}`);
+  const settings = parseWorkers(values.workers!);
   const modelDirectory = `public/models/${ENCODER_SETTINGS.model}`;
   if (!existsSync(`${modelDirectory}/model.safetensors`)) throw new UsageError(`${modelDirectory} has no model.safetensors`);
 
@@ -68,60 +83,82 @@ async function main(): Promise<void> {
   const flags = ['--headless=new', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
     '--no-first-run', '--no-default-browser-check', ...(backend === 'wasm' ? ['--disable-features=WebGPU'] : ['--enable-unsafe-webgpu'])];
   const { url, server } = await startRuntimeHarness({ page: 'encode.html', publicDirectory: 'public' });
-  let report: EncodeReport;
-  let rendererCpu = 0;
-  const loadBefore = loadAverage();
+  const runs: Array<{ report: EncodeReport; rendererCpu: number; loadBefore: string; loadAfter: string }> = [];
   try {
-    const browser = await chromium.launch({ executablePath: findChromium(), args: flags });
-    try {
-      const page = await browser.newPage();
-      page.on('pageerror', (error) => console.log(`  [page error] ${error.message}`));
-      await page.goto(url);
-      await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready', null, { timeout: 120_000 });
-      const cpuBefore = await rendererCpuSeconds(browser);
-      report = await page.evaluate((options) => window.encodeHarness.encode(options), {
-        backend, modelUrl: new URL(`/models/${ENCODER_SETTINGS.model}/`, url).href, files,
-        withEmbeddings: Boolean(values.embeddings || values.compare),
-      });
-      rendererCpu = (await rendererCpuSeconds(browser)) - cpuBefore;
-    } finally {
-      await browser.close();
+    for (const setting of settings) {
+      const loadBefore = loadAverage();
+      const browser = await chromium.launch({ executablePath: findChromium(), args: flags });
+      try {
+        const page = await browser.newPage();
+        page.on('pageerror', (error) => console.log(`  [page error] ${error.message}`));
+        page.on('console', (message) => message.type() === 'warning' && console.log(`  [page warning] ${message.text()}`));
+        await page.goto(url);
+        await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready', null, { timeout: 120_000 });
+        const workers = setting === 'app' ? await page.evaluate(() => window.encodeHarness.appWorkers()) : setting;
+        const cpuBefore = await rendererCpuSeconds(browser);
+        const report = await page.evaluate((options) => window.encodeHarness.encode(options), {
+          backend, modelUrl: new URL(`/models/${ENCODER_SETTINGS.model}/`, url).href, files, workers,
+          withEmbeddings: Boolean(values.embeddings || values.compare) || settings.length > 1,
+        });
+        const rendererCpu = (await rendererCpuSeconds(browser)) - cpuBefore;
+        runs.push({ report, rendererCpu, loadBefore, loadAfter: loadAverage() });
+        printRun(report, rendererCpu, loadBefore);
+      } finally {
+        await browser.close();
+      }
     }
   } finally {
     await server.close();
   }
 
-  const seconds = report.encodeMs / 1000;
-  const rest = report.encodeMs - report.timings.chunkMs - report.timings.forwardMs;
-  console.log(`encoder loaded in ${(report.loadMs / 1000).toFixed(1)} s (${report.backend}); cold encode: ${report.files} files, ${report.tokens} tokens, `
-    + `${seconds.toFixed(1)} s, ${(report.tokens / seconds).toFixed(0)} tokens/s`);
-  console.log(`  renderer CPU time ${rendererCpu.toFixed(1)} s (load + encode); load average ${loadBefore} before, ${loadAverage()} after`);
-  console.log(`  parse + chunk + tokenize ${(report.timings.chunkMs / 1000).toFixed(1)} s, forward passes ${(report.timings.forwardMs / 1000).toFixed(1)} s, `
-    + `other (blob ids, yields) ${(rest / 1000).toFixed(1)} s`);
+  const first = runs[0].report;
+  for (const { report } of runs.slice(1)) {
+    const difference = largestDifference(first.embeddings!, report.embeddings!);
+    console.log(`${report.workers} workers against ${first.workers}: ${(first.encodeMs / report.encodeMs).toFixed(2)}x the speed; `
+      + `embeddings differ by at most ${difference.maxAbs.toExponential(2)}`);
+  }
   let comparison: { max_abs_difference: number; max_relative_difference: number } | null = null;
   if (values.compare) {
     const saved = JSON.parse(readFileSync(values.compare, 'utf8')) as { paths: string[]; values: number[] };
-    const now = report.embeddings!;
-    if (saved.paths.join('\n') !== now.paths.join('\n')) throw new Error(`${values.compare} holds other files`);
-    let maxAbs = 0;
-    let maxMagnitude = 0;
-    saved.values.forEach((value, i) => {
-      maxAbs = Math.max(maxAbs, Math.abs(value - now.values[i]));
-      maxMagnitude = Math.max(maxMagnitude, Math.abs(value));
-    });
-    comparison = { max_abs_difference: maxAbs, max_relative_difference: maxAbs / maxMagnitude };
-    console.log(`  embeddings against ${values.compare}: max |difference| ${maxAbs.toExponential(2)} (${comparison.max_relative_difference.toExponential(2)} of the largest value)`);
+    const { maxAbs, relative } = largestDifference(saved, first.embeddings!);
+    comparison = { max_abs_difference: maxAbs, max_relative_difference: relative };
+    console.log(`  embeddings against ${values.compare}: max |difference| ${maxAbs.toExponential(2)} (${relative.toExponential(2)} of the largest value)`);
   }
-  if (values.embeddings) writeFileSync(values.embeddings, JSON.stringify(report.embeddings) + '\n');
+  if (values.embeddings) writeFileSync(values.embeddings, JSON.stringify(first.embeddings) + '\n');
   if (values.json) {
     writeFileSync(values.json, JSON.stringify({
-      repo: `${repo.name}@${commit}`, backend: report.backend, encoder: ENCODER_SETTINGS, chromium: findChromium(),
-      files: report.files, tokens: report.tokens, seconds, tokens_per_second: report.tokens / seconds, load_seconds: report.loadMs / 1000,
-      parse_chunk_tokenize_seconds: report.timings.chunkMs / 1000, forward_seconds: report.timings.forwardMs / 1000,
-      renderer_cpu_seconds_load_and_encode: rendererCpu, load_average_before: loadBefore, load_average_after: loadAverage(),
-      embeddings_compared: comparison,
+      repo: `${repo.name}@${commit}`, backend: first.backend, encoder: ENCODER_SETTINGS, chromium: findChromium(),
+      files: first.files, tokens: first.tokens, embeddings_compared: comparison,
+      runs: runs.map(({ report, rendererCpu, loadBefore, loadAfter }) => ({
+        workers: report.workers, seconds: report.encodeMs / 1000, tokens_per_second: report.tokens / (report.encodeMs / 1000),
+        load_seconds: report.loadMs / 1000, parse_chunk_tokenize_seconds: report.timings.chunkMs / 1000,
+        forward_seconds_summed_over_workers: report.timings.forwardMs / 1000, renderer_cpu_seconds_load_and_encode: rendererCpu,
+        load_average_before: loadBefore, load_average_after: loadAfter,
+      })),
     }, null, 2) + '\n');
   }
+}
+
+function printRun(report: EncodeReport, rendererCpu: number, loadBefore: string): void {
+  const seconds = report.encodeMs / 1000;
+  const rest = report.encodeMs - report.timings.chunkMs - report.timings.forwardMs;
+  console.log(`${report.workers} workers: encoder loaded in ${(report.loadMs / 1000).toFixed(1)} s (${report.backend}); cold encode: ${report.files} files, `
+    + `${report.tokens} tokens, ${seconds.toFixed(1)} s, ${(report.tokens / seconds).toFixed(0)} tokens/s`);
+  console.log(`  renderer CPU time ${rendererCpu.toFixed(1)} s (load + encode); load average ${loadBefore} before, ${loadAverage()} after`);
+  console.log(`  parse + chunk + tokenize ${(report.timings.chunkMs / 1000).toFixed(1)} s, forward passes ${(report.timings.forwardMs / 1000).toFixed(1)} s`
+    + (report.workers > 0 ? ' (summed over the workers)' : `, other (blob ids, yields) ${(rest / 1000).toFixed(1)} s`));
+}
+
+/** The largest absolute difference between two files' embeddings (same files, same order), and relative to the largest value. */
+function largestDifference(a: { paths: string[]; values: number[] }, b: { paths: string[]; values: number[] }): { maxAbs: number; relative: number } {
+  if (a.paths.join('\n') !== b.paths.join('\n')) throw new Error('the embeddings compared are of other files');
+  let maxAbs = 0;
+  let maxMagnitude = 0;
+  a.values.forEach((value, i) => {
+    maxAbs = Math.max(maxAbs, Math.abs(value - b.values[i]));
+    maxMagnitude = Math.max(maxMagnitude, Math.abs(value));
+  });
+  return { maxAbs, relative: maxAbs / maxMagnitude };
 }
 
 main().then(() => process.exit(0), (error: unknown) => {

@@ -63,7 +63,11 @@ test('the adapter says which files it did not encode, and the diff which changed
 
 test('npm start listens on the port PORT names', async () => {
   const port = 4000 + Math.floor(Math.random() * 900);
-  const child = spawn('npm', ['start'], { env: { ...process.env, PORT: String(port), CODE2LORA_SKIP_MODELS: '1' }, detached: true, stdio: 'ignore' });
+  // As a user's shell runs it: without the NODE_ENV=development that an earlier spec's in-process Vite dev server
+  // (support/runtimeHarness.ts) leaves in this worker, which would make `vite build` rewrite the served app as a
+  // development build (no service worker: e2e/offline.spec.ts failed after this test in CI).
+  const { NODE_ENV: _inherited, ...env } = process.env;
+  const child = spawn('npm', ['start'], { env: { ...env, PORT: String(port), CODE2LORA_SKIP_MODELS: '1' }, detached: true, stdio: 'ignore' });
   try {
     await expect.poll(async () => {
       try {

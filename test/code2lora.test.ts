@@ -16,7 +16,7 @@ import { gitBlobId } from '../src/code2lora/gitBlobId.ts';
 import { generateAdapter, hypernetworkWeightShapes, type HypernetworkConfig, type HypernetworkWeights } from '../src/code2lora/hypernetwork.ts';
 import { loadHypernetwork } from '../src/code2lora/loadHypernetwork.ts';
 import { adapterParameterCount, makeRepoAdapter, untrainedHypernetwork } from '../src/code2lora/makeAdapter.ts';
-import { encodeRepository, fileChunkIds } from '../src/code2lora/repoEncoder.ts';
+import { embedFileChunks, encodeRepository, fileChunkIds, type EmbedFileChunks } from '../src/code2lora/repoEncoder.ts';
 import { tinyConfig } from './fixtures/tinyModel.ts';
 
 const tokenizer = trainBpeTokenizer({ texts: [], vocabSize: 257, specialTokens: ['<|endoftext|>'] });
@@ -128,6 +128,86 @@ describe('encodeRepository', () => {
     controller.abort();
     await expect(encodeRepository({ files: SNAPSHOT, encoder: { model, tokenizer }, parser, signal: controller.signal }))
       .rejects.toMatchObject({ name: 'AbortError' });
+  });
+});
+
+describe('encodeRepository with replicas (the encoder on other threads)', () => {
+  /** More files than replicas, of different lengths, so that they finish out of order. */
+  const MANY = Array.from({ length: 9 }, (_, i) => ({
+    path: `pkg/m${i}.py`,
+    content: `VALUE_${i} = ${i}\n\n\n${LONG.slice(0, 80 + 60 * ((i * 5) % 9))}`,
+  }));
+
+  /**
+   * Replicas as the app's Web Workers run them: each on its own copy of the model (LlamaModel.fromPlain of toPlain),
+   * answering after a delay that differs per call. Counts the calls in flight.
+   */
+  function replicas(count: number, { failOn }: { failOn?: number } = {}) {
+    const copies = Array.from({ length: count }, () => LlamaModel.fromPlain(model.toPlain()));
+    const state = { inFlight: 0, most: 0, calls: 0 };
+    const embedders: EmbedFileChunks[] = copies.map((copy) => async (chunks) => {
+      const call = state.calls++;
+      state.inFlight++;
+      state.most = Math.max(state.most, state.inFlight);
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 5 + ((call * 7) % 4) * 10));
+        if (call === failOn) throw new Error(`replica failed on call ${call}`);
+        return await embedFileChunks(chunks, copy);
+      } finally {
+        state.inFlight--;
+      }
+    });
+    return { embedders, state, dispose: () => copies.forEach((copy) => copy.dispose()) };
+  }
+
+  it('gives the same embeddings, in the snapshot order, as the encoder on this thread, with at most one file per replica at a time', async () => {
+    const here = await encodeRepository({ files: MANY, encoder: { model, tokenizer }, parser });
+    const pool = replicas(3);
+    try {
+      const progress: number[] = [];
+      const spread = await encodeRepository({ files: MANY, encoder: { model, tokenizer, replicas: pool.embedders }, parser, onProgress: (p) => progress.push(p.done) });
+      expect(spread.files.map((f) => f.path)).toEqual(here.files.map((f) => f.path));
+      expect(spread.files.map((f) => Array.from(f.embedding))).toEqual(here.files.map((f) => Array.from(f.embedding)));
+      expect(spread.tokens).toBe(here.tokens);
+      expect(pool.state.most).toBe(3);
+      expect(progress).toEqual(MANY.map((_, i) => i + 1));
+    } finally {
+      pool.dispose();
+    }
+  });
+
+  it('on a cancel or a replica\'s error, waits for the files in flight and runs nothing after', async () => {
+    const pool = replicas(2, { failOn: 3 });
+    try {
+      await expect(encodeRepository({ files: MANY, encoder: { model, tokenizer, replicas: pool.embedders }, parser }))
+        .rejects.toThrow('replica failed on call 3');
+      expect(pool.state.inFlight).toBe(0);
+      const callsThen = pool.state.calls;
+      expect(callsThen).toBeLessThan(MANY.length);
+
+      const controller = new AbortController();
+      const cancelled = encodeRepository({
+        files: MANY, encoder: { model, tokenizer, replicas: pool.embedders.slice(0, 1) }, parser, signal: controller.signal,
+        onProgress: (p) => p.done === 2 && controller.abort(),
+      });
+      await expect(cancelled).rejects.toMatchObject({ name: 'AbortError' });
+      expect(pool.state.inFlight).toBe(0);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(pool.state.calls - callsThen).toBeLessThanOrEqual(3);
+    } finally {
+      pool.dispose();
+    }
+  });
+
+  it('a model copied to plain data and back computes the same hidden states', () => {
+    const copy = LlamaModel.fromPlain(structuredClone(model.toPlain()));
+    try {
+      const ids = [3, 17, 42, 99, 5, 250];
+      const hidden = (from: LlamaModel) => tf.tidy(() => Array.from(from.hidden(ids).dataSync()));
+      expect(hidden(copy)).toEqual(hidden(model));
+    } finally {
+      copy.dispose();
+    }
   });
 });
 

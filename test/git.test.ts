@@ -312,7 +312,7 @@ describe('clone failures', () => {
     expect(fs.existsSync(dir)).toBe(false);
   });
 
-  it.each([401, 403])('reports HTTP %i as Unauthorized', async (status) => {
+  it.each([401, 403])('reports HTTP %i as UNAUTHORIZED', async (status) => {
     server.faults = { statusFor: (path) => (path.startsWith(`/${main.name}.git/`) ? status : undefined) };
     try {
       const dir = freshDir();
@@ -326,7 +326,7 @@ describe('clone failures', () => {
     }
   });
 
-  it('reports any other HTTP error as Network with the reason the server gave', async () => {
+  it('reports any other HTTP error as NETWORK with the reason the server gave', async () => {
     server.faults = { statusFor: (path) => (path.startsWith(`/${main.name}.git/`) ? 502 : undefined) };
     try {
       const error = await expectGitError(cloneRepository({ fs, http, dir: freshDir(), url: urlOf(main.name) }), 'NETWORK', 'git.cloneRepository');
@@ -337,7 +337,7 @@ describe('clone failures', () => {
     }
   });
 
-  it('reports a connection cut mid-pack as Network and keeps nothing half-written', async () => {
+  it('reports a connection cut mid-pack as NETWORK and keeps nothing half-written', async () => {
     server.faults = { failAfterBytes: 1500 };
     try {
       const dir = freshDir();
@@ -433,7 +433,7 @@ describe('network faults during a clone, and a retry that starts clean', () => {
     expect((await readSnapshot({ fs, dir, commit: main.head })).files.length).toBeGreaterThan(0);
   }
 
-  it('reports HTTP 500 on the pack request as Network, keeps nothing, and a retry clones the whole history', async () => {
+  it('reports HTTP 500 on the pack request as NETWORK, keeps nothing, and a retry clones the whole history', async () => {
     server.faults = { statusFor: (path) => (path.endsWith('/git-upload-pack') ? 500 : undefined) };
     try {
       const dir = freshDir();
@@ -491,7 +491,7 @@ describe('network faults during a clone, and a retry that starts clean', () => {
     }
   });
 
-  it('reports a server stopped mid-transfer, and one that is down, as Network; a retry after it is back clones it all', async () => {
+  it('reports a server stopped mid-transfer, and one that is down, as NETWORK; a retry after it is back clones it all', async () => {
     const own = await startGitHttpServer({ root: served, faults: { stallAfterBytes: 1500 } });
     const url = `${own.url}/${main.name}.git`;
     const dir = freshDir();

@@ -1,13 +1,13 @@
 // The quantized-weights kernel: its committed binary is what its source compiles to; its products equal
 // dequantize-then-matmul on random Q4_1/Q8_0 blocks; models that keep GGUF weights quantized compute the logits of the
-// float32 path (tiny models, and SmolLM2 when its file is present), with KV cache, LoRA unmerged and export intact.
+// float32 path (tiny models, and SmolLM2 when its file is present), with KV cache, LoRA unmerged, export and copy intact.
 import { existsSync, readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { compileKernel } from '../scripts/build-kernels.ts';
 import { initBackend } from '../src/model/backend.ts';
 import { dequantizeGgufTensor, GgufError, loadGgufModel, parseGguf } from '../src/model/gguf.ts';
-import { KVCache, type ForwardOptions, type LlamaModel } from '../src/model/llama.ts';
+import { KVCache, LlamaModel, type ForwardOptions } from '../src/model/llama.ts';
 import { loadHfModel } from '../src/model/loadHfModel.ts';
 import { LoraError, mergeLora, prepareLora, randomLoraAdapter, disposePreparedLora } from '../src/model/lora.ts';
 import {
@@ -186,6 +186,10 @@ describe('a GGUF model with its weights kept quantized', () => {
     const exported = (await loadHfModel(async (name) => files[name] ?? null)).model;
     expect(maxAbsDiff(await logitsOf(exported, ids), expected)).toBe(0);
     exported.dispose();
+    // The copy for another thread is float32 too, with the same values.
+    const copy = LlamaModel.fromPlain(model.toPlain());
+    expect(maxAbsDiff(await logitsOf(copy, ids), expected)).toBe(0);
+    copy.dispose();
     model.dispose();
     reference.dispose();
     expect(tf.memory().numTensors).toBe(tensorsBefore);

@@ -33,6 +33,14 @@ describe('sanitizeSettings', () => {
     for (const evaluationTasks of [0, 201, 2.5, 'many']) expect(sanitizeSettings({ evaluationTasks }, defaults).evaluationTasks).toBe(defaults.evaluationTasks);
     expect(sanitizeSettings({ model: { kind: 'url', url: `https://h/${'x'.repeat(3000)}` } }, defaults).model).toEqual(defaults.model);
   });
+
+  it('keeps a local model by a name that could have been stored, and falls back to the default for any other', () => {
+    expect(sanitizeSettings({ model: { kind: 'local', name: 'c2l-base' } }, defaults).model).toEqual({ kind: 'local', name: 'c2l-base' });
+    expect(sanitizeSettings({ model: { kind: 'local', name: 'SmolLM2.Q8_0', files: ['x'] } }, defaults).model).toEqual({ kind: 'local', name: 'SmolLM2.Q8_0' });
+    for (const name of [undefined, '', '../../etc', '.hidden', 'a/b', 'x'.repeat(101), 7, { toString: 'c2l-base' }]) {
+      expect(sanitizeSettings({ model: { kind: 'local', name } }, defaults).model).toEqual({ kind: 'default' });
+    }
+  });
 });
 
 describe('loadSettings', () => {

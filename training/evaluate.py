@@ -10,10 +10,13 @@ writes adapters as PEFT directories, and scores the text. This script only decod
 one-line target as soon as the continuation's first non-blank line is complete.
 
 Input, one request per line: {"id": str, "prompt_ids": [int], "adapter": "PEFT dir" | null, "one_line": bool}.
-Output, one line per request (appended, flushed; ids already in the output are skipped, so a rerun resumes):
-{"id", "completion_ids" (stop token excluded), "text" (decoded with the model's tokenizer.json), "stop"
-("eos" | "first_line" | "max_tokens"), "margins" (top-1 minus top-2 logit at each generated step: how near a tie each
-greedy choice was), "seconds" (the batch's decode time shared among its requests)}.
+Output, one line per request (appended, flushed): {"id", "completion_ids" (stop token excluded), "text" (decoded with
+the model's tokenizer.json), "stop" ("eos" | "first_line" | "max_tokens"), "margins" (top-1 minus top-2 logit at each
+generated step: how near a tie each greedy choice was), "seconds" (the batch's decode time shared among its requests),
+"request_digest" (what the completion was decoded from: prompt, adapter, line rule, model, dtype, stop tokens and
+token budget)}. A rerun on the same output resumes: a request whose id and digest are there already is skipped; an id
+there with another digest (another prompt, adapter or setting) is refused, exit 2, so that no stale completion is
+scored as if it answered the new request.
 
 The model is the Hugging Face directory (config.json, model.safetensors, tokenizer.json) loaded by transformers as
 LlamaForCausalLM/Qwen2ForCausalLM; adapters are loaded by peft's PeftModel (the clients users have). Requests are
@@ -22,6 +25,7 @@ each sequence's first real token, prefilled once into a KV cache, then decoded a
 leave the batch (their rows are dropped from the cache) and the batch ends when all are done.
 """
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -167,6 +171,13 @@ def batches(requests: list[dict], batch_size: int, batch_tokens: int):
         yield batch
 
 
+def request_digest(request: dict, args: argparse.Namespace) -> str:
+    """Everything a completion depends on, hashed: the request's prompt, adapter and line rule, and the run's settings."""
+    key = {"prompt_ids": request["prompt_ids"], "adapter": request.get("adapter"), "one_line": bool(request.get("one_line")),
+           "model": str(args.model.resolve()), "dtype": args.dtype, "eos_ids": args.eos_ids, "max_new_tokens": args.max_new_tokens}
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def format_seconds(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
@@ -188,7 +199,13 @@ def main() -> int:
         torch.set_num_threads(args.threads)
 
     requests = read_jsonl(args.requests)
-    done = {record["id"] for record in read_jsonl(args.out)}
+    digests = {request["id"]: request_digest(request, args) for request in requests}
+    done = {record["id"]: record.get("request_digest") for record in read_jsonl(args.out)}
+    stale = [request["id"] for request in requests if request["id"] in done and done[request["id"]] != digests[request["id"]]]
+    if stale:
+        print(f"evaluate.py: {args.out} holds completions of {len(stale)} of these ids (e.g. {stale[0]}) decoded from another "
+              "prompt, adapter or setting; write to another --out, or remove it to decode them again", file=sys.stderr)
+        return 2
     todo = [r for r in requests if r["id"] not in done]
     print(f"evaluate.py: {len(requests)} requests, {len(requests) - len(todo)} already in {args.out}, "
           f"{len(todo)} to decode ({args.dtype}, {torch.get_num_threads()} threads)", file=sys.stderr, flush=True)
@@ -215,6 +232,7 @@ def main() -> int:
                 seconds = (time.time() - batch_started) / len(batch)
                 for result in results:
                     result["seconds"] = round(seconds, 4)
+                    result["request_digest"] = digests[result["id"]]
                     out.write(json.dumps(result) + "\n")
                 out.flush()
                 finished += len(batch)

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import treeSitterWasm from 'web-tree-sitter/web-tree-sitter.wasm?url';
 import pythonWasm from 'tree-sitter-python/tree-sitter-python.wasm?url';
 import { encodeRepository, type EncodeTimings } from '../../src/code2lora/repoEncoder.ts';
+import { encoderReplicas, replicaCount } from '../../src/app/workers/encoderReplicas.ts';
 import { initBackend, type BackendName } from '../../src/model/backend.ts';
 import { filesFromUrl, loadHfModel } from '../../src/model/loadHfModel.ts';
 import { WASM_BINARY_URLS } from '../../src/model/wasmBinaryUrls.ts';
@@ -13,8 +14,13 @@ export interface EncodeReport {
   backend: string;
   /** Encoder and parser loading (not part of the encode). */
   loadMs: number;
-  /** encodeRepository over every file, no embedding cache: what the app's encode stage runs on a first visit. */
+  /**
+   * encodeRepository over every file, no embedding cache: what the app's encode stage runs on a first visit (with
+   * workers, their start and the copy of the weights to each are part of it, as in the app).
+   */
   encodeMs: number;
+  /** Encoder replicas in Web Workers (0: the page's own thread only). */
+  workers: number;
   files: number;
   tokens: number;
   /** Where the encode's time went: parsing + chunking + tokenizing, and the encoder's forward passes (the rest: hashing, yields). */
@@ -24,8 +30,14 @@ export interface EncodeReport {
 }
 
 const harness = {
-  async encode({ backend, modelUrl, files, withEmbeddings = false }: {
-    backend: BackendName; modelUrl: string; files: Array<{ path: string; content: string }>; withEmbeddings?: boolean;
+  /** How many encoder workers the app would start in this browser (after the WASM backend is up). */
+  async appWorkers(): Promise<number> {
+    await initBackend({ preference: 'wasm', wasmBinaries: WASM_BINARY_URLS });
+    return replicaCount();
+  },
+
+  async encode({ backend, modelUrl, files, workers, withEmbeddings = false }: {
+    backend: BackendName; modelUrl: string; files: Array<{ path: string; content: string }>; workers: number; withEmbeddings?: boolean;
   }): Promise<EncodeReport> {
     const loadStarted = performance.now();
     const active = await initBackend({ preference: backend, wasmBinaries: WASM_BINARY_URLS });
@@ -33,20 +45,21 @@ const harness = {
     const tokenizer = BpeTokenizer.fromJSON(await (await fetch(new URL('tokenizer.json', modelUrl))).text());
     const { model } = await loadHfModel(filesFromUrl(modelUrl));
     const parser = await loadPythonParser({ locateWasm: { treeSitter: treeSitterWasm, python: new URL(pythonWasm, location.href).href } });
-    const encoder = { model, tokenizer };
     const loadMs = performance.now() - loadStarted;
+    const replicas = workers > 0 ? encoderReplicas(model, workers) : null;
     try {
       const timings: EncodeTimings = { chunkMs: 0, forwardMs: 0 };
       const started = performance.now();
-      const encoding = await encodeRepository({ files, encoder, parser, timings });
+      const encoding = await encodeRepository({ files, encoder: { model, tokenizer, replicas: replicas?.embedders }, parser, timings });
       const encodeMs = performance.now() - started;
       return {
-        backend: tf.getBackend(), loadMs, encodeMs, files: encoding.files.length, tokens: encoding.tokens, timings,
+        backend: tf.getBackend(), loadMs, encodeMs, workers, files: encoding.files.length, tokens: encoding.tokens, timings,
         embeddings: withEmbeddings
           ? { paths: encoding.files.map((file) => file.path), values: encoding.files.flatMap((file) => Array.from(file.embedding)) }
           : null,
       };
     } finally {
+      replicas?.terminate();
       model.dispose();
     }
   },

@@ -40,10 +40,22 @@ export function fileChunkIds(
     .filter((chunk) => chunk.length > 0);
 }
 
+/**
+ * One file's embedding from its chunks (fileChunkIds): the mean over chunks of the mean of the encoder's final hidden
+ * states over each chunk's tokens (training/embed.py embed_chunks).
+ */
+export type EmbedFileChunks = (chunks: number[][]) => Promise<Float32Array>;
+
 /** The frozen repo encoder (ENCODER_SETTINGS.model) and its tokenizer. */
 export interface RepoEncoderModel {
   model: LlamaModel;
   tokenizer: TextTokenizer;
+  /**
+   * Copies of `model` on other threads (in the app, one Web Worker each: src/app/workers/encoderReplicas.ts), each
+   * embedding one file at a time; encodeRepository spreads a snapshot's files over them, so that encoding uses every
+   * core. Absent or empty: the files are embedded on this thread, one after another.
+   */
+  replicas?: readonly EmbedFileChunks[];
 }
 
 /** One file's embedding: the mean over its chunks of the masked mean of the encoder's final hidden states. */
@@ -75,32 +87,19 @@ function padForBackend(ids: number[]): number[] {
   return ids.concat(new Array<number>(length - ids.length).fill(ids[ids.length - 1]));
 }
 
-/**
- * Embeds one file as training/embed.py does: for each of its `fileChunkIds` chunks the mean of the encoder's final
- * hidden states over the chunk's tokens, then the mean over chunks. Null when the file gives no chunk.
- * @example const file = await embedFile(content, { encoder, parser });
- */
-export async function embedFile(
-  content: string,
-  { encoder, parser, units, timings }: { encoder: RepoEncoderModel; parser: PythonParser; units?: readonly CodeUnit[]; timings?: EncodeTimings },
-): Promise<{ embedding: Float32Array; tokens: number } | null> {
-  const chunkStarted = performance.now();
-  const chunks = fileChunkIds(content, parser, encoder.tokenizer, ENCODER_SETTINGS, units);
-  const forwardStarted = performance.now();
-  if (timings) timings.chunkMs += forwardStarted - chunkStarted;
-  if (chunks.length === 0) return null;
-  const vector = tf.tidy(() => tf.mean(chunkEmbeddings(chunks, encoder), 0));
+/** EmbedFileChunks on this thread, with `model` (a replica runs the same function on its own copy). */
+export async function embedFileChunks(chunks: readonly number[][], model: LlamaModel): Promise<Float32Array> {
+  const vector = tf.tidy(() => tf.mean(chunkEmbeddings(chunks, model), 0));
   const embedding = (await vector.data()) as Float32Array;
   vector.dispose();
-  if (timings) timings.forwardMs += performance.now() - forwardStarted;
-  return { embedding, tokens: countTokens(chunks) };
+  return embedding;
 }
 
 /** [N, E]: per chunk, the mean of the encoder's final hidden states over its tokens (training/embed.py embed_chunks). */
-function chunkEmbeddings(chunks: readonly number[][], encoder: RepoEncoderModel): tf.Tensor2D {
+function chunkEmbeddings(chunks: readonly number[][], model: LlamaModel): tf.Tensor2D {
   return tf.stack(chunks.map((ids) => {
     const padded = padForBackend(ids);
-    const hidden = encoder.model.hidden(padded);
+    const hidden = model.hidden(padded);
     return tf.mean(padded.length === ids.length ? hidden : hidden.slice([0, 0], [ids.length, -1]), 0);
   })) as tf.Tensor2D;
 }
@@ -118,7 +117,7 @@ function countTokens(chunks: readonly number[][]): number {
 export async function embedDiff(chunks: readonly number[][], encoder: RepoEncoderModel): Promise<{ embedding: Float32Array; tokens: number } | null> {
   if (chunks.length === 0) return null;
   const vector = tf.tidy(() => {
-    const embedded = chunkEmbeddings(chunks, encoder);
+    const embedded = chunkEmbeddings(chunks, encoder.model);
     return tf.concat([tf.mean(embedded, 0), tf.max(embedded, 0)]);
   });
   const embedding = (await vector.data()) as Float32Array;
@@ -126,7 +125,10 @@ export async function embedDiff(chunks: readonly number[][], encoder: RepoEncode
   return { embedding, tokens: countTokens(chunks) };
 }
 
-/** Where an encode's time went, summed over files (milliseconds): parsing + chunking + tokenizing, and the encoder's forward passes. */
+/**
+ * Where an encode's time went, summed over files (milliseconds): parsing + chunking + tokenizing, and the encoder's
+ * forward passes (with replicas, the time files spent in them, summed: more than the wall time when they overlap).
+ */
 export interface EncodeTimings {
   chunkMs: number;
   forwardMs: number;
@@ -156,27 +158,65 @@ export interface EncodeRepositoryOptions {
  */
 export async function encodeRepository({ files, encoder, parser, cache, unitsOf, onProgress, signal, timings }: EncodeRepositoryOptions): Promise<RepoEncoding> {
   const candidates = files.filter((file) => isPythonPath(file.path) && !isTestPath(file.path) && file.content.trim().length > 0);
-  const encoded: FileEmbedding[] = [];
+  const found: Array<FileEmbedding | null> = candidates.map(() => null);
   let tokens = 0;
   let cached = 0;
-  for (const [index, file] of candidates.entries()) {
-    if (signal?.aborted) throw new DOMException('Cancelled', 'AbortError');
-    const blobId = gitBlobId(file.content);
-    const hit = await cache?.get(blobId);
-    if (hit) {
-      encoded.push({ path: file.path, blobId, embedding: hit });
-      cached++;
-    } else {
-      const result = await embedFile(file.content, { encoder, parser, units: unitsOf?.(file, blobId), timings });
-      if (result) {
-        encoded.push({ path: file.path, blobId, embedding: result.embedding });
-        tokens += result.tokens;
-        await cache?.set(blobId, result.embedding);
+  let done = 0;
+  const fileDone = () => onProgress?.({ stage: 'encode', done: ++done, total: candidates.length, unit: 'files' });
+  // Each embedder takes one file at a time; the files are chunked here, in order, while the embedders run.
+  const idle: EmbedFileChunks[] = encoder.replicas?.length ? [...encoder.replicas] : [(chunks) => embedFileChunks(chunks, encoder.model)];
+  const running = new Set<Promise<void>>();
+  /** The first error of a file in flight, thrown by the loop (a closure sets it, so it is a list for the type checker). */
+  const failures: unknown[] = [];
+  const embed = (index: number, blobId: string, chunks: number[][]) => {
+    const embedder = idle.pop()!;
+    const started = performance.now();
+    const job: Promise<void> = embedder(chunks)
+      .then(async (embedding) => {
+        if (timings) timings.forwardMs += performance.now() - started;
+        found[index] = { path: candidates[index].path, blobId, embedding };
+        tokens += countTokens(chunks);
+        await cache?.set(blobId, embedding);
+        fileDone();
+      })
+      .catch((error: unknown) => {
+        failures.push(error);
+      })
+      .finally(() => {
+        idle.push(embedder);
+        running.delete(job);
+      });
+    running.add(job);
+  };
+  try {
+    for (const [index, file] of candidates.entries()) {
+      if (signal?.aborted) throw new DOMException('Cancelled', 'AbortError');
+      if (failures.length > 0) throw failures[0];
+      const blobId = gitBlobId(file.content);
+      const hit = await cache?.get(blobId);
+      if (hit) {
+        found[index] = { path: file.path, blobId, embedding: hit };
+        cached++;
+        fileDone();
+        continue;
       }
+      const chunkStarted = performance.now();
+      const chunks = fileChunkIds(file.content, parser, encoder.tokenizer, ENCODER_SETTINGS, unitsOf?.(file, blobId));
+      if (timings) timings.chunkMs += performance.now() - chunkStarted;
+      if (chunks.length === 0) {
+        fileDone();
+        continue;
+      }
+      while (idle.length === 0) await Promise.race(running);
+      embed(index, blobId, chunks);
       await new Promise((resolve) => setTimeout(resolve, 0)); // let a cancel message reach the worker
     }
-    onProgress?.({ stage: 'encode', done: index + 1, total: candidates.length, unit: 'files' });
+  } finally {
+    // Nothing runs on after this call: a cancel or an error waits for the files in flight (one per embedder).
+    await Promise.all(running);
   }
+  if (failures.length > 0) throw failures[0];
+  const encoded = found.filter((file): file is FileEmbedding => file !== null);
   if (encoded.length === 0) throw new RepoEncodeError('NO_ENCODABLE_FILES', 'No non-test Python file with code to encode');
   return { files: encoded, tokens, cached };
 }

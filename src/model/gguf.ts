@@ -17,22 +17,9 @@ import type { ModelFileSource } from './loadHfModel.ts';
 import { halfToFloatTable } from './safetensors.ts';
 import { BpeTokenizer, TokenizerLoadError } from '../tokenizer/bpeTokenizer.ts';
 import { BYTE_TO_CHAR } from '../tokenizer/byteLevel.ts';
+import { checkGgufPreamble, GgufError, type GgufErrorCode } from './ggufError.ts';
 
-export type GgufErrorCode =
-  | 'NOT_GGUF' | 'UNSUPPORTED_VERSION' | 'TRUNCATED' | 'TOO_MANY' | 'BAD_VALUE_TYPE' | 'DUPLICATE_KEY' | 'BAD_ALIGNMENT'
-  | 'BAD_TENSOR_INFO' | 'UNKNOWN_TENSOR_TYPE' | 'UNSUPPORTED_TENSOR_TYPE' | 'BAD_OFFSETS' | 'MISSING_METADATA'
-  | 'BAD_METADATA' | 'UNSUPPORTED_ARCHITECTURE' | 'UNKNOWN_TENSOR' | 'UNSUPPORTED_TOKENIZER' | 'BAD_TOKENIZER' | 'BAD_MODEL'
-  | 'FILE_NOT_FOUND' | 'HTTP_ERROR' | 'OUT_OF_MEMORY';
-
-/** Every problem with a GGUF file surfaces as this error; `code` is stable, `message` names the key or tensor. */
-export class GgufError extends Error {
-  readonly code: GgufErrorCode;
-  constructor(code: GgufErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'GgufError';
-    this.code = code;
-  }
-}
+export { checkGgufPreamble, GgufError, type GgufErrorCode } from './ggufError.ts';
 
 const fail = (code: GgufErrorCode, message: string): never => {
   throw new GgufError(code, message);
@@ -116,7 +103,6 @@ export interface GgufLimits {
 const DEFAULT_LIMITS: Required<GgufLimits> = { maxTensors: 1 << 20, maxMetadata: 1 << 20, maxArrayDepth: 4 };
 /** ggml's GGML_MAX_DIMS. */
 const MAX_DIMS = 4;
-const MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
 
 /** A bounds-checked little-endian reader over the file bytes. */
 class Cursor {
@@ -208,13 +194,9 @@ function readValue(cursor: Cursor, type: number, key: string, depth: number, lim
  */
 export function parseGguf(bytes: Uint8Array, limitOptions: GgufLimits = {}): ParsedGguf {
   const limits = { ...DEFAULT_LIMITS, ...limitOptions };
+  const version = checkGgufPreamble(bytes);
   const cursor = new Cursor(bytes);
-  if (bytes.byteLength < 4 || cursor.u32('the magic') !== MAGIC) fail('NOT_GGUF', 'Not a GGUF file (it does not start with "GGUF")');
-  const version = cursor.u32('the version');
-  if (version !== 2 && version !== 3) {
-    fail('UNSUPPORTED_VERSION', version === 1 ? 'GGUF v1 (2023) is not supported; convert it with a current llama.cpp'
-      : (version & 0xffff) === 0 ? 'Big-endian GGUF files are not supported' : `Unsupported GGUF version ${version}`);
-  }
+  cursor.position = 8;
   const tensorCount = cursor.size('the tensor count');
   const metadataCount = cursor.size('the metadata count');
   // A tensor info takes >= 24 bytes (name length, dim count, type, offset); a pair >= 13 (key length, type, one byte).

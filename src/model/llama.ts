@@ -226,6 +226,26 @@ export function initRandomWeights(config: ModelConfig, { seed = 0, std = 0.02, q
   return weightsFromHfTensors(config, tensors, store);
 }
 
+/** A tensor as plain data: what structured clone copies to another thread. */
+export interface PlainTensor {
+  shape: number[];
+  values: Float32Array;
+}
+
+/** LlamaWeights with every tensor as a PlainTensor (same tree: layers, linear modules, nulls where the model has none). */
+export type PlainWeights = {
+  embedTokens: PlainTensor | null;
+  layers: Array<{ inputNorm: PlainTensor; postAttentionNorm: PlainTensor; linear: Record<LinearModule, { kernel: PlainTensor; bias: PlainTensor | null }> }>;
+  norm: PlainTensor;
+  lmHead: PlainTensor;
+};
+
+/** A model as plain data, to build the same model in a Web Worker (LlamaModel.fromPlain); the kernels stay [in, out]. */
+export interface PlainModel {
+  config: ModelConfig;
+  weights: PlainWeights;
+}
+
 /** Keys [numKvHeads, headDim, length] (transposed, ready for q·K) and values [numKvHeads, length, headDim] of every layer. */
 export class KVCache {
   keys: Array<tf.Tensor3D | null>;
@@ -356,6 +376,62 @@ export class LlamaModel {
   /** A randomly initialised model (see initRandomWeights). */
   static random(config: ModelConfig, options: RandomWeightsOptions = {}): LlamaModel {
     return new LlamaModel(config, initRandomWeights(config, options));
+  }
+
+  /** Rebuilds a model that toPlain() copied out, on this thread's backend: the same weights, so the same outputs. */
+  static fromPlain({ config, weights }: PlainModel): LlamaModel {
+    const made: tf.Tensor[] = [];
+    const upload = <T extends tf.Tensor>({ shape, values }: PlainTensor): T => {
+      const tensor = tf.tensor(values, shape, 'float32') as T;
+      made.push(tensor);
+      return tensor;
+    };
+    try {
+      return new LlamaModel(config, {
+        embedTokens: weights.embedTokens && upload<tf.Tensor2D>(weights.embedTokens),
+        layers: weights.layers.map((layer) => ({
+          inputNorm: upload(layer.inputNorm),
+          postAttentionNorm: upload(layer.postAttentionNorm),
+          linear: Object.fromEntries(LINEAR_MODULES.map((module) => {
+            const { kernel, bias } = layer.linear[module];
+            return [module, { kernel: upload(kernel), bias: bias && upload(bias) }];
+          })) as Record<LinearModule, Linear>,
+        })),
+        norm: upload(weights.norm),
+        lmHead: upload<tf.Tensor2D>(weights.lmHead),
+        quantizedStore: null,
+      });
+    } catch (error) {
+      for (const tensor of made) tensor.dispose();
+      throw error;
+    }
+  }
+
+  /**
+   * The model's config and weights as plain arrays (a copy, read synchronously), for fromPlain in another thread.
+   * Quantized weights are copied widened to float32 kernels [in, out]: the copy is a float32 model.
+   */
+  toPlain(): PlainModel {
+    const plain = (tensor: tf.Tensor | QuantizedMatrix): PlainTensor => (tensor instanceof QuantizedMatrix
+      ? { shape: [tensor.columns, tensor.rows], values: tensor.transposedAsFloat32() }
+      : { shape: [...tensor.shape], values: tensor.dataSync() as Float32Array });
+    const { embedTokens, layers, norm, lmHead } = this.weights;
+    return {
+      config: this.config,
+      weights: {
+        embedTokens: embedTokens && plain(embedTokens),
+        layers: layers.map((layer) => ({
+          inputNorm: plain(layer.inputNorm),
+          postAttentionNorm: plain(layer.postAttentionNorm),
+          linear: Object.fromEntries(LINEAR_MODULES.map((module) => {
+            const { kernel, bias } = layer.linear[module];
+            return [module, { kernel: plain(kernel), bias: bias && plain(bias) }];
+          })) as PlainWeights['layers'][number]['linear'],
+        })),
+        norm: plain(norm),
+        lmHead: plain(lmHead),
+      },
+    };
   }
 
   /** Builds the model from one parsed safetensors file or the shards of one; converts tensor by tensor. */

@@ -7,10 +7,10 @@ import { parseModelConfig, type ModelConfig } from './config.ts';
 import { checkHfTensor, hfTensorShapes, LlamaModel, uploadHfTensor, weightsFromHfTensors } from './llama.ts';
 import { parseSafetensors, SafetensorsError, streamSafetensors, toFloat32, type SafetensorsEntry } from './safetensors.ts';
 import { formatBytes } from '../util/formatBytes.ts';
-import { MAX_JSON_DEPTH, nestsDeeperThan } from '../util/jsonDepth.ts';
 import { BpeTokenizer } from '../tokenizer/bpeTokenizer.ts';
 import { fetchModelFile } from './fetchModelFile.ts';
 import { ModelLoadError } from './modelLoadError.ts';
+import { CONFIG_FILE, INDEX_FILE, MAX_TOKENIZER_BYTES, parseShardIndex, SINGLE_FILE, TOKENIZER_FILE } from './hfModelFiles.ts';
 
 export { ModelLoadError, type ModelLoadErrorCode } from './modelLoadError.ts';
 
@@ -30,9 +30,6 @@ export interface LoadProgress {
   total: number;
 }
 
-const INDEX_FILE = 'model.safetensors.index.json';
-const SINGLE_FILE = 'model.safetensors';
-
 async function openFile(source: ModelFileSource, name: string, required: boolean): Promise<Uint8Array | Response | null> {
   const file = await source(name);
   if (file instanceof Response && !file.ok) {
@@ -47,32 +44,6 @@ async function readBytes(file: Uint8Array | Response): Promise<Uint8Array> {
   return file instanceof Uint8Array ? file : new Uint8Array(await file.arrayBuffer());
 }
 
-/** The shard files named by model.safetensors.index.json, in first-use order, and its declared tensor byte total. */
-function parseShardIndex(bytes: Uint8Array): { shards: string[]; totalSize: number } {
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder().decode(bytes));
-  } catch (error) {
-    throw new ModelLoadError('BAD_INDEX', INDEX_FILE, `${INDEX_FILE} is not valid JSON: ${(error as Error).message}`);
-  }
-  if (nestsDeeperThan(json)) throw new ModelLoadError('BAD_INDEX', INDEX_FILE, `${INDEX_FILE} nests deeper than ${MAX_JSON_DEPTH} levels`);
-  const weightMap = (json as { weight_map?: unknown } | null)?.weight_map;
-  if (weightMap === null || typeof weightMap !== 'object' || Array.isArray(weightMap)) {
-    throw new ModelLoadError('BAD_INDEX', INDEX_FILE, `${INDEX_FILE} has no "weight_map" object`);
-  }
-  const shards: string[] = [];
-  for (const [tensor, file] of Object.entries(weightMap as Record<string, unknown>)) {
-    // Shard names are plain file names in the same directory; anything else could reach outside it.
-    if (typeof file !== 'string' || !/^[\w.-]+\.safetensors$/.test(file) || file.startsWith('.')) {
-      throw new ModelLoadError('BAD_INDEX', INDEX_FILE, `${INDEX_FILE} maps "${tensor}" to an invalid shard name ${JSON.stringify(file)}`);
-    }
-    if (!shards.includes(file)) shards.push(file);
-  }
-  if (shards.length === 0) throw new ModelLoadError('BAD_INDEX', INDEX_FILE, `${INDEX_FILE} lists no shards`);
-  const totalSize = Number((json as { metadata?: { total_size?: unknown } }).metadata?.total_size);
-  return { shards, totalSize: Number.isSafeInteger(totalSize) && totalSize > 0 ? totalSize : 0 };
-}
-
 /**
  * Loads config.json and the weights (f32/f16/bf16; one file or sharded) into a LlamaModel on the current tfjs backend.
  * Errors: ModelLoadError (missing files, HTTP, bad index), ModelConfigError, SafetensorsError, ModelWeightsError.
@@ -84,9 +55,9 @@ export async function loadHfModel(
   { onProgress, signal, maxHeaderBytes }: { onProgress?: (progress: LoadProgress) => void; signal?: AbortSignal; maxHeaderBytes?: number } = {},
 ): Promise<{ model: LlamaModel; config: ModelConfig }> {
   signal?.throwIfAborted();
-  onProgress?.({ stage: 'config', file: 'config.json', loaded: 0, total: 1 });
-  const config = parseModelConfig(await readBytes((await openFile(source, 'config.json', true))!));
-  onProgress?.({ stage: 'config', file: 'config.json', loaded: 1, total: 1 });
+  onProgress?.({ stage: 'config', file: CONFIG_FILE, loaded: 0, total: 1 });
+  const config = parseModelConfig(await readBytes((await openFile(source, CONFIG_FILE, true))!));
+  onProgress?.({ stage: 'config', file: CONFIG_FILE, loaded: 1, total: 1 });
 
   // The single file first: most small models have one, and asking for an index they lack costs a 404 on every load.
   const single = await openFile(source, SINGLE_FILE, false);
@@ -170,9 +141,6 @@ export function filesFromUrl(baseUrl: string, { init, signal, stallMs }: { init?
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
   return (name) => fetchModelFile(new URL(name, base), { file: name, init, signal, stallMs });
 }
-
-const TOKENIZER_FILE = 'tokenizer.json';
-const MAX_TOKENIZER_BYTES = 64 * 1024 * 1024;
 
 /**
  * The directory's tokenizer.json. Errors: ModelLoadError (absent, HTTP, cut off, larger than 64 MiB), TokenizerLoadError

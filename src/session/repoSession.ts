@@ -130,6 +130,12 @@ const PARSED_FILES_KEPT = 20_000;
 /** Static adapters by commit: stepping back and forth on the timeline does not recompute them (~0.5 MB each for SmolLM2). */
 const ADAPTERS_KEPT = 16;
 
+/** The encoder's name for progress messages, with the number of workers it runs in when it has replicas. */
+function encoderLabel({ encoder, encoderName }: AdapterModels): string {
+  const workers = encoder.replicas?.length ?? 0;
+  return workers > 1 ? `${encoderName} in ${workers} workers` : encoderName;
+}
+
 /** The code units and counts of one file (one parse). */
 type ParsedFile = FileSummary & { units: CodeUnit[] };
 
@@ -336,11 +342,11 @@ export class RepoSession {
     const started = performance.now();
     const snapshot = requirePythonFiles(await this.snapshot(commit, signal));
     const parser = await this.env.parser();
-    const { baseModel, encoder, encoderId, encoderName, hypernetwork } = models;
+    const { baseModel, encoder, encoderId, hypernetwork } = models;
     const made = await makeRepoAdapter({
       files: snapshot.files, encoder, baseModel, parser, hypernetwork, signal, cache: this.env.stores(encoderId),
       unitsOf: (file, blobId) => this.parse(file, parser, blobId).units,
-      onProgress: (progress) => onProgress?.({ ...progress, detail: `with ${encoderName}` }),
+      onProgress: (progress) => onProgress?.({ ...progress, detail: `with ${encoderLabel(models)}` }),
     });
     signal?.throwIfAborted();
     const { skipped } = snapshot;
@@ -387,7 +393,7 @@ export class RepoSession {
     const session = await this.evoSession(models);
     const { adapter: lora, report } = await session.select(index, {
       signal,
-      onProgress: (progress) => onProgress?.(progress.stage === 'encode' ? { ...progress, detail: `${progress.detail} (${models.encoderName})` } : progress),
+      onProgress: (progress) => onProgress?.(progress.stage === 'encode' ? { ...progress, detail: `${progress.detail} (${encoderLabel(models)})` } : progress),
     });
     signal?.throwIfAborted();
     return {

@@ -3,6 +3,9 @@
 Follows the target rules of DESIGN.md section 1 (the paper's extractor). Usage:
     python assertion_targets.py REPO_DIR FILE...   (FILE relative to REPO_DIR)
 Prints a JSON list of {"file", "line", "kind", "target"}; exits 1 with the error when a file does not parse.
+    python assertion_targets.py --snapshots DIR...
+Each DIR one whole snapshot (one process for many, as process starts dominate on a loaded machine): every .py file
+must parse, and the targets of the files under tests/ are listed; prints {DIR: [...]}.
 """
 import ast
 import json
@@ -70,17 +73,32 @@ def targets_of(source, path):
     return found
 
 
-def main():
-    root = Path(sys.argv[1])
+def targets_in(root, paths, parse_only=()):
+    """Targets of `paths` (relative to `root`); `parse_only` files are parsed and nothing else. Exits 1 on a syntax error."""
     results = []
-    for path in sys.argv[2:]:
+    for path in [*parse_only, *paths]:
         source = (root / path).read_text(encoding="utf-8")
         try:
-            results.extend(targets_of(source, path))
+            found = targets_of(source, path)
         except SyntaxError as error:
-            print(f"{path}: {error}", file=sys.stderr)
+            print(f"{root / path}: {error}", file=sys.stderr)
             sys.exit(1)
-    json.dump(results, sys.stdout, ensure_ascii=False)
+        if path in paths:
+            results.extend(found)
+    return results
+
+
+def main():
+    if sys.argv[1] == "--snapshots":
+        snapshots = {}
+        for directory in sys.argv[2:]:
+            root = Path(directory)
+            files = sorted(path.relative_to(root).as_posix() for path in root.rglob("*.py"))
+            tests = [path for path in files if path.startswith("tests/")]
+            snapshots[directory] = targets_in(root, tests, parse_only=[path for path in files if path not in tests])
+        json.dump(snapshots, sys.stdout, ensure_ascii=False)
+        return
+    json.dump(targets_in(Path(sys.argv[1]), sys.argv[2:]), sys.stdout, ensure_ascii=False)
 
 
 if __name__ == "__main__":

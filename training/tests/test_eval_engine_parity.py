@@ -45,12 +45,12 @@ PROMPTS = [
 ]
 
 
-def run_evaluate(requests, tmp_path, name, *extra, model=C2L_BASE):
+def run_evaluate(requests, tmp_path, name, *extra, model=C2L_BASE, returncode=0):
     requests_path, out_path = tmp_path / f"{name}.requests.jsonl", tmp_path / f"{name}.out.jsonl"
     requests_path.write_text("".join(json.dumps(r) + "\n" for r in requests))
     result = subprocess.run([sys.executable, str(REPO / "training/evaluate.py"), "--model", str(model), "--requests",
                              str(requests_path), "--out", str(out_path), *extra], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == returncode, result.stderr[-3000:]
     return {r["id"]: r for r in map(json.loads, out_path.read_text().splitlines())}, result.stderr
 
 
@@ -124,6 +124,10 @@ def test_stop_tokens_and_resume(c2l, tmp_path):
     # A rerun on the same output decodes only what is missing.
     again, log = run_evaluate([request, {**request, "id": "b"}], tmp_path, "free", "--max_new_tokens", "12")
     assert "1 already in" in log and again["b"]["completion_ids"] == generated
+    # The same ids from another prompt, or with another token budget, are refused, and the output is left as it was.
+    for changed, extra in (({**request, "prompt_ids": request["prompt_ids"][:-1]}, ()), (request, ("--max_new_tokens", "8"))):
+        kept, log = run_evaluate([changed], tmp_path, "free", "--max_new_tokens", "12", *extra, returncode=2)
+        assert "decoded from another prompt, adapter or setting" in log and kept == again
 
 
 def random_peft_adapter(model_dir, out_dir, seed):

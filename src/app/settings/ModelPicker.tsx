@@ -1,6 +1,7 @@
-// Chooses the base model: the default (SmolLM2 when installed, else c2l-base), either of them explicitly, any Hugging Face model directory or GGUF by URL, or a tiny untrained one.
+// Chooses the base model: the default (SmolLM2 when installed, else c2l-base), either of them explicitly, any Hugging Face model directory or GGUF by URL or from local files (kept in this browser), or a tiny untrained one.
 import { useState } from 'react';
 import type { ModelChoice } from '../workers/pipelineApi.ts';
+import { LocalModelPicker } from './LocalModelPicker.tsx';
 
 type Kind = ModelChoice['kind'];
 
@@ -20,7 +21,7 @@ export function ModelPicker({ choice, disabled, smollm2Installed, onChoose }: {
   const apply = () => {
     if (kind === 'url') onChoose({ kind: 'url', url: url.trim() });
     else if (kind === 'random-tiny') onChoose({ kind: 'random-tiny', seed: 1 });
-    else onChoose({ kind });
+    else if (kind !== 'local') onChoose({ kind }); // a local model is chosen by its own picker
   };
   return (
     <div className="row" data-testid="model-picker">
@@ -30,14 +31,19 @@ export function ModelPicker({ choice, disabled, smollm2Installed, onChoose }: {
         <option value="smollm2">{smollm2Label(smollm2Installed)}</option>
         <option value="c2l-base">c2l-base (ours, 9.4M parameters, committed)</option>
         <option value="url">From a URL (HF model directory or .gguf file)</option>
+        <option value="local">From files on this computer (HF model folder or .gguf file, kept in this browser)</option>
         <option value="random-tiny">Tiny untrained model (pipeline test)</option>
       </select>
       {kind === 'url' && (
         <input aria-label="Model URL" placeholder="https://host/path/to/model/ (config.json, model.safetensors, tokenizer.json)" value={url} onChange={(e) => setUrl(e.target.value)} />
       )}
-      <button type="button" disabled={disabled || (kind === 'url' && !urlValid)} onClick={apply}>
-        Load
-      </button>
+      {kind === 'local' ? (
+        <LocalModelPicker chosen={choice.kind === 'local' ? choice.name : null} disabled={disabled} onChoose={onChoose} />
+      ) : (
+        <button type="button" disabled={disabled || (kind === 'url' && !urlValid)} onClick={apply}>
+          Load
+        </button>
+      )}
     </div>
   );
 }

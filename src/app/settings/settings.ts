@@ -1,6 +1,7 @@
 // User settings: plain data, validated on load (localStorage and URL parameters are untrusted), saved on change.
 import type { BackendPreference } from '../../model/backend.ts';
 import { DEFAULT_EVALUATION_TASKS, MAX_EVALUATION_TASKS } from '../../bench/evaluationLimits.ts';
+import { isLocalModelName } from '../../offline/localModelStore.ts';
 import type { AdapterMode, ModelChoice } from '../workers/pipelineApi.ts';
 
 export interface Settings {
@@ -34,12 +35,14 @@ function clampInt(value: unknown, min: number, max: number, fallback: number): n
 }
 
 function parseModel(value: unknown, fallback: ModelChoice): ModelChoice {
-  const v = value as { kind?: unknown; url?: unknown; seed?: unknown } | null;
+  const v = value as { kind?: unknown; url?: unknown; seed?: unknown; name?: unknown } | null;
   if (v?.kind === 'default') return { kind: 'default' };
   if (v?.kind === 'c2l-base') return { kind: 'c2l-base' };
   if (v?.kind === 'smollm2') return { kind: 'smollm2' };
   if (v?.kind === 'random-tiny') return { kind: 'random-tiny', seed: clampInt(v.seed, 0, 2 ** 31, 1) };
   if (v?.kind === 'url' && typeof v.url === 'string' && /^https?:\/\//.test(v.url) && v.url.length < 2048) return { kind: 'url', url: v.url };
+  // Only the name is stored (files cannot be): a name that could not have been stored is never looked up.
+  if (v?.kind === 'local' && isLocalModelName(v.name)) return { kind: 'local', name: v.name };
   return fallback;
 }
 

@@ -2,6 +2,7 @@
 import { useEffect, useState } from 'react';
 import type { BackendName } from '../../model/backend.ts';
 import type { Progress } from '../../util/progress.ts';
+import { BACKEND_LABEL } from '../appState.ts';
 import { STAGE_TITLES } from './ProgressBar.tsx';
 
 /** True once `progress` has not changed for `seconds` (a new event, or no progress, resets it). */
@@ -16,8 +17,6 @@ export function useStalled(progress: Progress | null, seconds: number): boolean 
   }, [key, seconds]);
   return stalled;
 }
-
-const BACKEND_LABEL: Record<BackendName, string> = { webgpu: 'WebGPU', wasm: 'WASM' };
 
 export function StallNotice({ progress, seconds, backend, available, onSwitchBackend }: {
   progress: Progress;

@@ -4,7 +4,8 @@ import type { ModelConfig } from '../../model/config.ts';
 import { GgufError, loadGgufModel } from '../../model/gguf.ts';
 import { parameterCount, type LlamaModel } from '../../model/llama.ts';
 import { fetchModelFile as downloadModelFile } from '../../model/fetchModelFile.ts';
-import { loadHfModel, loadTokenizer, type ModelFileSource } from '../../model/loadHfModel.ts';
+import { filesFromFileList, loadHfModel, loadTokenizer, type ModelFileSource } from '../../model/loadHfModel.ts';
+import { LocalModelError, localModelRoot, openLocalModel } from '../../offline/localModelStore.ts';
 import { C2L_BASE, EVO_HYPERNETWORK_FOLDER, SMOLLM2, STATIC_HYPERNETWORK_FOLDER } from '../../model/shippedModels.ts';
 import { tinyRandomModel } from '../../model/tinyRandomModel.ts';
 import { BpeTokenizer } from '../../tokenizer/bpeTokenizer.ts';
@@ -87,7 +88,10 @@ function filesFromUrl(baseUrl: string): ModelFileSource {
 let sharedEncoder: Promise<SharedEncoder> | null = null;
 
 async function loadHfDirectory(baseUrl: string, onProgress: ProgressCallback): Promise<{ model: LlamaModel; tokenizer: BpeTokenizer }> {
-  const files = filesFromUrl(baseUrl);
+  return loadHfFiles(filesFromUrl(baseUrl), onProgress);
+}
+
+async function loadHfFiles(files: ModelFileSource, onProgress: ProgressCallback): Promise<{ model: LlamaModel; tokenizer: BpeTokenizer }> {
   const tokenizer = await loadTokenizer(files);
   const { model } = await loadHfModel(files, {
     onProgress: (p) => onProgress({ stage: 'model', done: p.loaded, total: p.total || undefined, unit: 'bytes', detail: p.file || 'model' }),
@@ -98,10 +102,16 @@ async function loadHfDirectory(baseUrl: string, onProgress: ProgressCallback): P
 async function loadGguf(url: string, onProgress: ProgressCallback): Promise<{ model: LlamaModel; tokenizer: BpeTokenizer }> {
   const file = url.split('/').pop()!;
   const directory = url.slice(0, url.length - file.length);
-  const { model, tokenizer } = await loadGgufModel(filesFromUrl(directory), {
+  // "downloading": the stall notice then blames the server, not the backend.
+  return loadGgufFile(filesFromUrl(directory), file, 'downloading', onProgress);
+}
+
+async function loadGgufFile(
+  files: ModelFileSource, file: string, reading: string, onProgress: ProgressCallback,
+): Promise<{ model: LlamaModel; tokenizer: BpeTokenizer }> {
+  const { model, tokenizer } = await loadGgufModel(files, {
     file,
-    // "downloading": the stall notice then blames the server, not the backend.
-    onProgress: (p) => onProgress({ stage: 'model', done: p.loaded, total: p.total || undefined, unit: 'bytes', detail: p.stage === 'download' ? `downloading ${file}` : file }),
+    onProgress: (p) => onProgress({ stage: 'model', done: p.loaded, total: p.total || undefined, unit: 'bytes', detail: p.stage === 'download' ? `${reading} ${file}` : file }),
   });
   return { model, tokenizer };
 }
@@ -199,7 +209,8 @@ function modelInfo(
 
 /**
  * Loads the chosen base model, the repo encoder and the hypernetwork for the pair. `default` is SmolLM2 when the
- * server has its GGUF, else c2l-base with a notice. Errors: whatever loading the base model or the encoder throws
+ * server has its GGUF, else c2l-base with a notice; `local` is read from this browser's private storage (no
+ * hypernetwork ships with it), and one that is no longer stored there falls back to `default` with a notice. Errors: whatever loading the base model or the encoder throws
  * (ModelLoadError, GgufError, ...); a hypernetwork that fails to load is reported in info.hypernetwork instead.
  */
 export async function loadModelChoice(choice: ModelChoice, onProgress: ProgressCallback, { stallMs }: LoadModelOptions = {}): Promise<LoadedModel> {
@@ -219,10 +230,22 @@ export async function loadModelChoice(choice: ModelChoice, onProgress: ProgressC
   const appBase = appBaseUrl();
   let kind = choice.kind;
   let notice: string | null = null;
+  let local: Awaited<ReturnType<typeof openLocalModel>> | null = null;
+  if (choice.kind === 'local') {
+    onProgress({ stage: 'model', done: 0, unit: 'bytes', detail: `opening the local model ${choice.name}` });
+    try {
+      local = await openLocalModel(await localModelRoot(), choice.name);
+    } catch (error) {
+      // The stored choice outlived its files (deleted, storage cleared, a copy cut short): the default stands in, and says why.
+      if (!(error instanceof LocalModelError)) throw error;
+      kind = 'default';
+      notice = `${error.message.replace(/\.$/, '')}. The default model is loaded instead; choose another under Settings.`;
+    }
+  }
   if (kind === 'default') {
     onProgress({ stage: 'model', done: 0, unit: 'bytes', detail: `looking for ${SMOLLM2.displayName}` });
     kind = (await hasModelFile(appBase, SMOLLM2_GGUF_PATH)) ? 'smollm2' : 'c2l-base';
-    if (kind === 'c2l-base') notice = SMOLLM2_MISSING_NOTICE;
+    if (kind === 'c2l-base') notice = notice ? `${notice} ${SMOLLM2_MISSING_NOTICE}` : SMOLLM2_MISSING_NOTICE;
   }
   const { encoder, id: encoderId } = await loadEncoder(appBase, onProgress);
 
@@ -230,8 +253,8 @@ export async function loadModelChoice(choice: ModelChoice, onProgress: ProgressC
   let name: string;
   let baseModelName: string | undefined;
   let peftBaseName: string;
-  /** The model's folder: its hypernetworks are in code2lora-static/ and code2lora-evo/ there. */
-  let modelFolderUrl: string;
+  /** The model's folder: its hypernetworks are in code2lora-static/ and code2lora-evo/ there (none for a local model). */
+  let modelFolderUrl: string | null;
   if (kind === 'c2l-base') {
     base = encoder;
     name = baseModelName = peftBaseName = C2L_BASE.folder;
@@ -250,6 +273,13 @@ export async function loadModelChoice(choice: ModelChoice, onProgress: ProgressC
     baseModelName = SMOLLM2.folder;
     peftBaseName = SMOLLM2.hfName!;
     modelFolderUrl = new URL(`models/${SMOLLM2.folder}/`, appBase).href;
+  } else if (kind === 'local') {
+    const { manifest, files } = local!;
+    const source = filesFromFileList(files);
+    base = manifest.format === 'gguf' ? await loadGgufFile(source, manifest.files[0].name, 'reading', onProgress) : await loadHfFiles(source, onProgress);
+    name = `${manifest.name} (local)`;
+    peftBaseName = manifest.name;
+    modelFolderUrl = null;
   } else {
     const url = (choice as { url: string }).url;
     const gguf = /\.gguf$/i.test(url);
@@ -260,13 +290,14 @@ export async function loadModelChoice(choice: ModelChoice, onProgress: ProgressC
     modelFolderUrl = directory;
   }
 
-  onProgress({ stage: 'model', done: 0, unit: 'bytes', detail: 'the hypernetwork' });
   const encoderHiddenSize = encoder.model.config.hiddenSize;
   const options = { baseModel: base.model.config, baseModelName, encoderHiddenSize };
-  const found = await loadOwnHypernetwork(appBase, new URL(`${STATIC_HYPERNETWORK_FOLDER}/`, modelFolderUrl).href, options);
+  const none = { hypernetwork: null, status: { state: 'none', source: null } } as const;
+  onProgress({ stage: 'model', done: 0, unit: 'bytes', detail: 'the hypernetwork' });
+  const found = modelFolderUrl ? await loadOwnHypernetwork(appBase, new URL(`${STATIC_HYPERNETWORK_FOLDER}/`, modelFolderUrl).href, options) : none;
   const hypernetwork = found.hypernetwork ?? untrainedHypernetwork(base.model.config, encoderHiddenSize);
   onProgress({ stage: 'model', done: 0, unit: 'bytes', detail: 'the Evo hypernetwork' });
-  const evo = await loadOwnHypernetwork(appBase, new URL(`${EVO_HYPERNETWORK_FOLDER}/`, modelFolderUrl).href, options, 'code2lora-evo');
+  const evo = modelFolderUrl ? await loadOwnHypernetwork(appBase, new URL(`${EVO_HYPERNETWORK_FOLDER}/`, modelFolderUrl).href, options, 'code2lora-evo') : none;
   return {
     ...base, encoder, encoderId, peftBaseName, hypernetwork,
     evoHypernetwork: evo.hypernetwork ?? untrainedEvoHypernetwork(hypernetwork),

@@ -17,6 +17,7 @@ import { PromptCache } from '../../model/promptCache.ts';
 import { loadPythonParser, type PythonParser } from '../../parse/pythonParser.ts';
 import { vectorStores } from '../../code2lora/fileEmbeddingCache.ts';
 import { adapterFromPeftFiles, RepoSession, type AdapterModels, type SessionEnvironment } from '../../session/repoSession.ts';
+import { encoderReplicas, replicaCount, type EncoderReplicas } from './encoderReplicas.ts';
 import { evaluateAtCommit } from './evaluateRepo.ts';
 import { indexedDbStore, PersistentFileEmbeddingCache } from './embeddingStore.ts';
 import { appBaseUrl, disposeLoadedModel, hasModelFile, loadModelChoice, SMOLLM2_GGUF_PATH, type LoadedModel } from './loadModelChoice.ts';
@@ -31,6 +32,8 @@ const REPOS_ROOT = '/repos';
 let loaded: LoadedModel | null = null;
 /** What the session makes adapters with: one object per loaded model (the session's caches are per models object). */
 let adapterModels: AdapterModels | null = null;
+/** The encoder's copies in other workers, for the loaded model's encoder (none on WebGPU or on one core). */
+let replicas: EncoderReplicas | null = null;
 let parser: PythonParser | null = null;
 /** The loaded repository; replaced only by a clone or open that worked, so a failed load keeps it. */
 let session: RepoSession | null = null;
@@ -144,13 +147,19 @@ const api: PipelineApi = {
   async loadModel(choice, onProgress, options) {
     dropAdapter();
     adapterModels = null;
+    replicas?.terminate();
+    replicas = null;
     for (const cache of Object.values(promptCaches ?? {})) cache.clear();
     promptCaches = null;
     if (loaded) await disposeLoadedModel(loaded);
     loaded = null;
     loaded = await loadModelChoice(choice, onProgress, { stallMs: options?.stallSeconds && options.stallSeconds * 1000 });
     const { model, encoder, encoderId, hypernetwork, evoHypernetwork, info } = loaded;
-    adapterModels = { baseModel: model.config, encoder, encoderId, encoderName: info.encoder, hypernetwork, evoHypernetwork };
+    const count = replicaCount();
+    replicas = count > 0 ? encoderReplicas(encoder.model, count) : null;
+    adapterModels = {
+      baseModel: model.config, encoder: { ...encoder, replicas: replicas?.embedders }, encoderId, encoderName: info.encoder, hypernetwork, evoHypernetwork,
+    };
     const { numLayers, maxPositionEmbeddings } = loaded.model.config;
     const cacheTokens = Math.min(maxPositionEmbeddings, PROMPT_CACHE_TOKENS);
     promptCaches = { base: new PromptCache(numLayers, cacheTokens), adapted: new PromptCache(numLayers, cacheTokens) };

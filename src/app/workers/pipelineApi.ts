@@ -15,8 +15,10 @@ export type { Progress, ProgressCallback } from '../../util/progress.ts';
  * `smollm2`: SmolLM2 only; `url`: any HF-layout model directory or .gguf file; `random-tiny`: untrained, for
  * exercising the pipeline fast (it encodes files itself, no c2l-base download).
  */
+/** `local`: a model the user picked from their files, copied into this browser's private storage under `name` (src/offline/localModelStore.ts). */
 export type ModelChoice =
-  | { kind: 'default' } | { kind: 'c2l-base' } | { kind: 'smollm2' } | { kind: 'url'; url: string } | { kind: 'random-tiny'; seed: number };
+  | { kind: 'default' } | { kind: 'c2l-base' } | { kind: 'smollm2' } | { kind: 'url'; url: string } | { kind: 'random-tiny'; seed: number }
+  | { kind: 'local'; name: string };
 
 /**
  * The hypernetwork that makes adapters for the loaded model. `trained`: loaded from the folder beside the model, with
