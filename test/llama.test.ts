@@ -64,7 +64,7 @@ describe('LlamaModel', () => {
     const model = LlamaModel.random(CONFIGS['llama MHA tied'], { seed: 3 });
     expect(Array.from(await model.weights.norm.data()).every((v) => v === 1)).toBe(true);
     expect(model.weights.embedTokens).toBeNull(); // tied: rows are read from lm_head's kernel
-    const embed = (await model.weights.lmHead.data()) as Float32Array;
+    const embed = (await (model.weights.lmHead as tf.Tensor2D).data()) as Float32Array;
     const std = Math.sqrt(embed.reduce((s, v) => s + v * v, 0) / embed.length);
     expect(std).toBeGreaterThan(0.018);
     expect(std).toBeLessThan(0.022);

@@ -29,7 +29,7 @@ async function logits(model: LlamaModel, lora?: LoraAdapter | PreparedLora): Pro
 
 /** Every layer's kernel for one module, downloaded. */
 async function moduleKernels(model: LlamaModel, module: 'q_proj' | 'down_proj'): Promise<Float32Array[]> {
-  return Promise.all(model.weights.layers.map((layer) => layer.linear[module].kernel.data() as Promise<Float32Array>));
+  return Promise.all(model.weights.layers.map((layer) => (layer.linear[module].kernel as tf.Tensor2D).data() as Promise<Float32Array>));
 }
 
 describe('unmerged LoRA', () => {
@@ -40,7 +40,8 @@ describe('unmerged LoRA', () => {
     const manual = LlamaModel.random(config, { seed: 1, std: 0.2 });
     for (let layer = 0; layer < config.numLayers; layer++) {
       const linear = manual.weights.layers[layer].linear.v_proj;
-      const [inFeatures, out] = linear.kernel.shape; // kernel = W^T
+      const old = linear.kernel as tf.Tensor2D;
+      const [inFeatures, out] = old.shape; // kernel = W^T
       const { A, B } = adapter.layers[layer].v_proj! as { A: Float32Array; B: Float32Array };
       const deltaTransposed = new Float32Array(inFeatures * out);
       for (let o = 0; o < out; o++) for (let i = 0; i < inFeatures; i++) {
@@ -48,8 +49,7 @@ describe('unmerged LoRA', () => {
         for (let r = 0; r < 3; r++) sum += B[o * 3 + r] * A[r * inFeatures + i];
         deltaTransposed[i * out + o] = 2 * sum;
       }
-      const old = linear.kernel;
-      linear.kernel = tf.add(old, tf.tensor2d(deltaTransposed, [inFeatures, out]));
+      linear.kernel = tf.add(old, tf.tensor2d(deltaTransposed, [inFeatures, out])) as tf.Tensor2D;
       old.dispose();
     }
     const difference = maxAbsDiff(await logits(model, adapter), await logits(manual));
@@ -112,7 +112,7 @@ describe('merged LoRA', () => {
     const restored = await moduleKernels(model, 'down_proj');
     restored.forEach((weights, layer) => expect(maxAbsDiff(weights, baseWeights[layer])).toBe(0));
     expect(maxAbsDiff(await logits(model), baseLogits)).toBe(0);
-    expect(() => unmergeLora(model, { adapter, replaced: [{ layer: 0, module: 'q_proj', base: model.weights.layers[0].linear.q_proj.kernel, merged: tf.zeros([1, 1]) }] }))
+    expect(() => unmergeLora(model, { adapter, replaced: [{ layer: 0, module: 'q_proj', base: model.weights.layers[0].linear.q_proj.kernel as tf.Tensor2D, merged: tf.zeros([1, 1]) }] }))
       .toThrow(LoraError);
     model.dispose();
   });

@@ -2,7 +2,7 @@
 // LoRA unmerged/merged overhead, adapter swap time, context-length cost, achieved vs raw matmul GFLOP/s, kernels per token.
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../model/config.ts';
-import { KVCache, LlamaModel, LINEAR_MODULES, linearShape } from '../model/llama.ts';
+import { KVCache, LlamaModel, LINEAR_MODULES, linearShape, type RandomWeightsOptions } from '../model/llama.ts';
 import { disposePreparedLora, mergeLora, prepareLora, randomLoraAdapter, unmergeLora, type PreparedLora } from '../model/lora.ts';
 
 export interface RuntimeBenchOptions {
@@ -18,6 +18,8 @@ export interface RuntimeBenchOptions {
   rank?: number;
   /** Prefill chunk sizes (LlamaModel.prefillChunkTokens) to time a `prefillTokens` prompt with; none by default. */
   prefillChunkSweep?: number[];
+  /** Keeps the model's linear weights and LM head quantized (WASM kernel); a quantized model cannot merge an adapter. */
+  quantize?: RandomWeightsOptions['quantize'];
   /** Counts GPU kernel launches (see countKernels); absent on backends without them. */
   kernelCounter?: KernelCounter;
   onLog?: (line: string) => void;
@@ -31,11 +33,11 @@ export interface RuntimeBenchResult {
   prefill_tokens_per_s: number;
   /** Prefill tokens/s of the same prompt by chunk size (prefillChunkSweep). */
   prefill_tokens_per_s_by_chunk?: Record<string, number>;
-  /** At the first context in `contexts`. */
-  decode_ms_per_token: { base: number; lora_unmerged: number; lora_merged: number };
+  /** At the first context in `contexts`; merged is null for a quantized model. */
+  decode_ms_per_token: { base: number; lora_unmerged: number; lora_merged: number | null };
   decode_ms_per_token_by_context: Record<string, number>;
   unmerged_over_base: number;
-  merged_over_base: number;
+  merged_over_base: number | null;
   adapter_swap_ms: number;
   adapter_rank: number;
   /** Model FLOPs per second achieved during prefill (linear layers, attention and LM head). */
@@ -158,9 +160,9 @@ async function matmulGflops(m: number, k: number, n: number): Promise<number> {
  */
 export async function benchmarkRuntime(
   config: ModelConfig,
-  { prefillTokens = 128, decodeTokens = 8, rounds = 3, contexts = [32, 512], rank = 16, prefillChunkSweep = [], kernelCounter, onLog = () => {} }: RuntimeBenchOptions = {},
+  { prefillTokens = 128, decodeTokens = 8, rounds = 3, contexts = [32, 512], rank = 16, prefillChunkSweep = [], quantize, kernelCounter, onLog = () => {} }: RuntimeBenchOptions = {},
 ): Promise<RuntimeBenchResult> {
-  const model = LlamaModel.random(config, { seed: 1 });
+  const model = LlamaModel.random(config, { seed: 1, quantize });
   const adapter = randomLoraAdapter(config, { rank, alpha: 2 * rank, seed: 2 });
   const parameters = model.config.numLayers * LINEAR_MODULES.reduce((sum, m) => sum + linearShape(config, m)[0] * linearShape(config, m)[1], 0)
     + config.vocabSize * config.hiddenSize * (config.tieWordEmbeddings ? 1 : 2);
@@ -206,13 +208,13 @@ export async function benchmarkRuntime(
 
     const [firstContext] = contexts;
     let merge: ReturnType<typeof mergeLora> | null = null;
-    const [base, unmerged, merged] = await timeDecodeVariants(model, firstContext, decodeTokens, rounds, [
+    const [base, unmerged, merged = null] = await timeDecodeVariants(model, firstContext, decodeTokens, rounds, [
       {},
       { lora: prepared },
-      { before: () => { merge = mergeLora(model, adapter); }, after: () => unmergeLora(model, merge!) },
+      ...(quantize ? [] : [{ before: () => { merge = mergeLora(model, adapter); }, after: () => unmergeLora(model, merge!) }]),
     ]);
-    onLog(`decode at context ${firstContext}: base ${base.toFixed(2)} ms/token, LoRA unmerged ${unmerged.toFixed(2)} (${(unmerged / base).toFixed(3)}x base), `
-      + `merged ${merged.toFixed(2)} (${(merged / base).toFixed(3)}x)`);
+    onLog(`decode at context ${firstContext}: base ${base.toFixed(2)} ms/token, LoRA unmerged ${unmerged.toFixed(2)} (${(unmerged / base).toFixed(3)}x base)`
+      + (merged === null ? ' (quantized: no merged variant)' : `, merged ${merged.toFixed(2)} (${(merged / base).toFixed(3)}x)`));
     const byContext: Record<string, number> = {};
     for (const context of contexts) [byContext[context]] = await timeDecodeVariants(model, context, decodeTokens, rounds, [{}]);
     onLog(`decode (base) by context: ${contexts.map((c) => `${c}: ${byContext[c].toFixed(2)} ms/token`).join(', ')}`);
@@ -246,7 +248,7 @@ export async function benchmarkRuntime(
       decode_ms_per_token: { base, lora_unmerged: unmerged, lora_merged: merged },
       decode_ms_per_token_by_context: byContext,
       unmerged_over_base: unmerged / base,
-      merged_over_base: merged / base,
+      merged_over_base: merged === null ? null : merged / base,
       adapter_swap_ms: swapMs,
       adapter_rank: rank,
       model_gflops: modelGflops,

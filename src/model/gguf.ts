@@ -9,9 +9,12 @@
 // them (float32 arithmetic, same operation order), so the values agree bit for bit (training/tests/test_gguf_parity.py).
 import * as tf from '@tensorflow/tfjs';
 import { ModelConfigError, parseModelConfig, type ModelConfig } from './config.ts';
-import { checkHfTensor, HF_NAMES, hfTensorShapes, LlamaModel, ModelWeightsError, uploadHfTensor, weightsFromHfTensors, type LinearModule } from './llama.ts';
+import { checkHfTensor, HF_NAMES, hfTensorShapes, isKernel, LlamaModel, ModelWeightsError, uploadHfTensor, weightsFromHfTensors, type LinearModule } from './llama.ts';
+import {
+  prepareQuantizedKernel, QUANTIZED_FORMATS, QuantizedMatrix, QuantizedStoreError, QuantizedWeightStore, type QuantizedFormat,
+} from './quantizedMatMul.ts';
 import type { ModelFileSource } from './loadHfModel.ts';
-import { halfToFloat } from './safetensors.ts';
+import { halfToFloatTable } from './safetensors.ts';
 import { BpeTokenizer, TokenizerLoadError } from '../tokenizer/bpeTokenizer.ts';
 import { BYTE_TO_CHAR } from '../tokenizer/byteLevel.ts';
 import { checkGgufPreamble, GgufError, type GgufErrorCode } from './ggufError.ts';
@@ -256,16 +259,6 @@ export function parseGguf(bytes: Uint8Array, limitOptions: GgufLimits = {}): Par
   return { version, metadata, tensors, alignment, dataStart };
 }
 
-let halfTable: Float32Array | null = null;
-/** All 65536 float16 values, so widening is one table lookup. */
-function halfToFloatTable(): Float32Array {
-  if (!halfTable) {
-    halfTable = new Float32Array(65536);
-    for (let bits = 0; bits < 65536; bits++) halfTable[bits] = halfToFloat(bits);
-  }
-  return halfTable;
-}
-
 const f = Math.fround;
 
 /** Q4_K/Q5_K's twelve bytes of 6-bit scales and mins, unpacked for sub-block j (0..7). */
@@ -463,19 +456,29 @@ export function hfNameForGgufTensor(name: string): string | null {
  * `values` is row-major [rows, columns] (a bias: columns = 1).
  */
 export function unpermuteRotaryRows(values: Float32Array, heads: number, columns: number): Float32Array {
-  const rows = values.length / columns;
+  const source = rotaryRowSource(values.length / columns, heads);
+  const out = new Float32Array(values.length);
+  source.forEach((from, row) => out.set(values.subarray(from * columns, (from + 1) * columns), row * columns));
+  return out;
+}
+
+/** For each Hugging Face row of a q/k weight with `rows` rows, the GGUF row it is stored in (see unpermuteRotaryRows). */
+function rotaryRowSource(rows: number, heads: number): Int32Array {
   const headDim = rows / heads;
   const half = headDim / 2;
-  const out = new Float32Array(values.length);
+  const source = new Int32Array(rows);
   for (let head = 0; head < heads; head++) {
     for (let part = 0; part < 2; part++) {
-      for (let i = 0; i < half; i++) {
-        const from = (head * headDim + 2 * i + part) * columns;
-        out.set(values.subarray(from, from + columns), (head * headDim + part * half + i) * columns);
-      }
+      for (let i = 0; i < half; i++) source[head * headDim + part * half + i] = head * headDim + 2 * i + part;
     }
   }
-  return out;
+  return source;
+}
+
+/** The kernel's format for a GGUF tensor's type, when it has one. */
+function quantizedFormatOf(type: number): QuantizedFormat | null {
+  for (const [format, { ggmlType }] of Object.entries(QUANTIZED_FORMATS)) if (ggmlType === type) return format as QuantizedFormat;
+  return null;
 }
 
 function metadataNumber(metadata: Map<string, GgufValue>, key: string, fallback?: number): number {
@@ -689,8 +692,11 @@ async function readSource(
 
 /**
  * Loads a llama-architecture GGUF (any mix of F32/F16/BF16/Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q2_K..Q6_K/Q8_K tensors) into a
- * float32 LlamaModel on the current tfjs backend, with its config and embedded tokenizer. Tensors are dequantized one
- * at a time; q/k rows are un-permuted back to Hugging Face layout. Peak memory: the file plus the float32 model.
+ * LlamaModel on the current tfjs backend, with its config and embedded tokenizer. Tensors are dequantized one at a
+ * time; q/k rows are un-permuted back to Hugging Face layout. With `keepQuantized` (the default on the WASM backend),
+ * Q4_1 and Q8_0 linear weights and LM head stay in their blocks, multiplied by the WASM kernel of quantizedMatMul.ts
+ * (6 and 9 bits a weight instead of 32, and no packed float32 copy in XNNPACK); the rest becomes float32 tensors.
+ * Peak memory: the file plus the model.
  * Errors: GgufError (a ModelConfigError, ModelWeightsError or TokenizerLoadError from the file is wrapped, with `cause`).
  * @example
  * const { model, tokenizer } = await loadGgufModel(new Uint8Array(await file.arrayBuffer()));
@@ -698,7 +704,9 @@ async function readSource(
  */
 export async function loadGgufModel(
   source: Uint8Array | ModelFileSource,
-  { file = 'model.gguf', onProgress, signal }: { file?: string; onProgress?: (progress: GgufLoadProgress) => void; signal?: AbortSignal } = {},
+  { file = 'model.gguf', onProgress, signal, keepQuantized = tf.getBackend() === 'wasm' }: {
+    file?: string; onProgress?: (progress: GgufLoadProgress) => void; signal?: AbortSignal; keepQuantized?: boolean;
+  } = {},
 ): Promise<{ model: LlamaModel; config: ModelConfig; tokenizer: BpeTokenizer; metadata: Map<string, GgufValue> }> {
   const bytes = await readSource(source, file, onProgress, signal);
   let gguf: ParsedGguf;
@@ -720,13 +728,25 @@ export async function loadGgufModel(
   if (tokenizer.vocabSize > config.vocabSize) fail('BAD_TOKENIZER', `The tokenizer has ${tokenizer.vocabSize} tokens, the model ${config.vocabSize}`);
 
   const expected = hfTensorShapes(config);
-  const tensors = new Map<string, tf.Tensor>();
+  const tensors = new Map<string, tf.Tensor | QuantizedMatrix>();
   const total = gguf.tensors.reduce((sum, t) => sum + t.byteLength, 0);
+  const staysQuantized = (info: GgufTensorInfo, name: string) => keepQuantized && info.shape.length === 2 && isKernel(config, name) && quantizedFormatOf(info.type) !== null;
+  const quantized = gguf.tensors.filter((info) => {
+    const name = hfNameForGgufTensor(info.name);
+    return name !== null && expected.has(name) && staysQuantized(info, name);
+  });
+  if (quantized.length > 0) await prepareQuantizedKernel();
+  const store = quantized.length > 0 ? new QuantizedWeightStore() : null;
+  // One growth for all of them: each matrix's two planes, each aligned to 16 bytes.
+  store?.reserve(quantized.reduce((sum, info) => {
+    const { quantBytes, scaleFloats } = QUANTIZED_FORMATS[quantizedFormatOf(info.type)!];
+    return sum + (info.elementCount / 32) * (quantBytes + 4 * scaleFloats) + 32;
+  }, 0));
   let loaded = 0;
   // Every tensor is dequantized into one buffer, which the upload copies from: a model's worth of float32 arrays
   // would otherwise wait for the garbage collector, adding their size to the page's peak memory.
   // Sized by the tensors that lie inside the file (the others fail below): a forged element count allocates nothing.
-  const inside = gguf.tensors.filter((info) => info.begin >= 0 && info.begin + info.byteLength <= bytes.byteLength);
+  const inside = gguf.tensors.filter((info) => info.begin >= 0 && info.begin + info.byteLength <= bytes.byteLength && !quantized.includes(info));
   const scratch = new Float32Array(Math.max(0, ...inside.map((info) => info.elementCount)));
   try {
     for (const info of gguf.tensors) {
@@ -734,22 +754,29 @@ export async function loadGgufModel(
       const name = hfNameForGgufTensor(info.name);
       if (name === null) fail('UNKNOWN_TENSOR', `GGUF tensor "${info.name}" has no place in a llama model`);
       if (!checkHfTensor(expected, name!, info.shape)) continue;
-      let values = dequantizeGgufTensor(bytes, info, scratch);
       const rotary = /\.attn_(q|k)\./.exec(info.name);
-      if (rotary) {
-        const heads = rotary[1] === 'q' ? config.numHeads : config.numKvHeads;
-        values = unpermuteRotaryRows(values, heads, info.shape.length === 2 ? info.shape[1] : 1);
+      const heads = rotary?.[1] === 'q' ? config.numHeads : config.numKvHeads;
+      if (staysQuantized(info, name!)) {
+        const [rows, columns] = info.shape;
+        tensors.set(name!, store!.addGgmlBlocks(quantizedFormatOf(info.type)!, bytes, info.begin, rows, columns, rotary ? rotaryRowSource(rows, heads) : undefined));
+      } else {
+        let values = dequantizeGgufTensor(bytes, info, scratch);
+        if (rotary) values = unpermuteRotaryRows(values, heads, info.shape.length === 2 ? info.shape[1] : 1);
+        tensors.set(name!, uploadHfTensor(config, name!, values, info.shape));
       }
-      tensors.set(name!, uploadHfTensor(config, name!, values, info.shape));
       loaded += info.byteLength;
       onProgress?.({ stage: 'weights', file, loaded, total });
     }
-    const model = new LlamaModel(config, weightsFromHfTensors(config, tensors));
+    const model = new LlamaModel(config, weightsFromHfTensors(config, tensors, store));
     onProgress?.({ stage: 'done', file, loaded, total });
     return { model, config, tokenizer, metadata: gguf.metadata };
   } catch (error) {
-    for (const tensor of tensors.values()) tensor.dispose();
+    for (const tensor of tensors.values()) if (tensor instanceof tf.Tensor) tensor.dispose();
+    store?.dispose();
     if (error instanceof ModelWeightsError) throw new GgufError('BAD_MODEL', `GGUF tensors: ${error.message}`, { cause: error });
+    if (error instanceof QuantizedStoreError) {
+      throw new GgufError(error.code === 'OUT_OF_MEMORY' ? 'OUT_OF_MEMORY' : 'BAD_MODEL', `GGUF quantized weights: ${error.message}`, { cause: error });
+    }
     throw error;
   }
 }

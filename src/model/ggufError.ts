@@ -4,7 +4,7 @@ export type GgufErrorCode =
   | 'NOT_GGUF' | 'UNSUPPORTED_VERSION' | 'TRUNCATED' | 'TOO_MANY' | 'BAD_VALUE_TYPE' | 'DUPLICATE_KEY' | 'BAD_ALIGNMENT'
   | 'BAD_TENSOR_INFO' | 'UNKNOWN_TENSOR_TYPE' | 'UNSUPPORTED_TENSOR_TYPE' | 'BAD_OFFSETS' | 'MISSING_METADATA'
   | 'BAD_METADATA' | 'UNSUPPORTED_ARCHITECTURE' | 'UNKNOWN_TENSOR' | 'UNSUPPORTED_TOKENIZER' | 'BAD_TOKENIZER' | 'BAD_MODEL'
-  | 'FILE_NOT_FOUND' | 'HTTP_ERROR';
+  | 'FILE_NOT_FOUND' | 'HTTP_ERROR' | 'OUT_OF_MEMORY';
 
 /** Every problem with a GGUF file surfaces as this error; `code` is stable, `message` names the key or tensor. */
 export class GgufError extends Error {

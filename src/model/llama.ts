@@ -1,21 +1,29 @@
 // Llama / Qwen2 decoder in tfjs, as transformers computes it: RMSNorm, RoPE (rotate_half), GQA attention, SwiGLU, KV cache, unmerged LoRA.
 //
-// One sequence at a time (batch 1): the product decodes one completion per request. Weights are float32 tensors.
-// Linear weights are held as [in, out] kernels (Hugging Face's [out, in] transposed once at load), because tfjs-wasm
-// multiplies x·W 5-10x faster than x·W^T (measured: 0.35 vs 3.6 ms for a 576x1536 decode step).
+// One sequence at a time (batch 1): the product decodes one completion per request. Weights are float32 tensors, except
+// linear weights loaded from Q4_1/Q8_0 GGUF blocks on the WASM backend, which stay quantized in a QuantizedWeightStore
+// (quantizedMatMul.ts) and are multiplied by its WASM SIMD kernel.
+// Float32 linear weights are held as [in, out] kernels (Hugging Face's [out, in] transposed once at load), because
+// tfjs-wasm multiplies x·W 5-10x faster than x·W^T (measured: 0.35 vs 3.6 ms for a 576x1536 decode step).
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config.ts';
 import type { PreparedLora } from './lora.ts'; // types only: lora.ts imports this module
 import { normalArray, seededUniform } from '../util/random.ts';
+import { QuantizedMatrix, QuantizedWeightStore, type QuantizedFormat } from './quantizedMatMul.ts';
 import { toFloat32, type ParsedSafetensors, type SafetensorsDtype, type TensorToWrite } from './safetensors.ts';
 import { fusedDecodeAttention, fusedDecodeKernelsAvailable, fusedLinear, fusedRmsNorm, fusedRope, fusedSwiGlu } from './webgpuKernels.ts';
 
 export const LINEAR_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
 export type LinearModule = (typeof LINEAR_MODULES)[number];
 
+/**
+ * A linear layer's weight: a float32 tensor [in, out] (the transpose of Hugging Face's `weight`, so y = x·kernel), or
+ * Hugging Face's [out, in] rows kept quantized (see multiply).
+ */
+export type LinearWeight = tf.Tensor2D | QuantizedMatrix;
+
 export interface Linear {
-  /** [in, out]: the transpose of Hugging Face's `weight`, so y = x·kernel + bias. */
-  kernel: tf.Tensor2D;
+  kernel: LinearWeight;
   bias: tf.Tensor1D | null;
 }
 
@@ -30,8 +38,18 @@ export interface LlamaWeights {
   embedTokens: tf.Tensor2D | null;
   layers: DecoderLayer[];
   norm: tf.Tensor1D;
-  /** [hidden, vocab]: lm_head.weight (or, tied, embed_tokens.weight) transposed. */
-  lmHead: tf.Tensor2D;
+  /** [hidden, vocab]: lm_head.weight (or, tied, embed_tokens.weight) transposed; or its rows quantized. */
+  lmHead: LinearWeight;
+  /** Holds the quantized weights, when there are any. */
+  quantizedStore: QuantizedWeightStore | null;
+}
+
+/** x [T, in] · W for a linear weight of either kind: [T, out]. */
+export function multiply(x: tf.Tensor2D, weight: LinearWeight): tf.Tensor2D {
+  if (!(weight instanceof QuantizedMatrix)) return tf.matMul(x, weight);
+  // On tfjs-wasm reading x and creating y are CPU copies: ~2 KB each per decode step.
+  const tokens = x.shape[0];
+  return tf.tensor2d(weight.matMul(x.dataSync() as Float32Array, tokens), [tokens, weight.rows]);
 }
 
 /** The one table between Hugging Face checkpoint names and our weights. */
@@ -120,8 +138,8 @@ export function checkHfTensor(expected: Map<string, number[]>, name: string, sha
   return true;
 }
 
-/** Whether LlamaWeights holds the checkpoint matrix `name` transposed, as a kernel [in, out]. */
-function isKernel(config: ModelConfig, name: string): boolean {
+/** Whether the checkpoint matrix `name` is a linear weight: LlamaWeights holds it transposed, or quantized. */
+export function isKernel(config: ModelConfig, name: string): boolean {
   return name.endsWith('_proj.weight') || name === (config.tieWordEmbeddings ? HF_NAMES.embedTokens : HF_NAMES.lmHead);
 }
 
@@ -140,19 +158,26 @@ export function uploadHfTensor(config: ModelConfig, name: string, values: Float3
 }
 
 /**
- * Assembles weights from tensors made by uploadHfTensor, keyed by Hugging Face name. Takes ownership of the tensors
- * (all are freed or kept). Throws ModelWeightsError if one is missing, unexpected or misshapen.
+ * Assembles weights from tensors made by uploadHfTensor (and linear weights kept quantized in `quantizedStore`), keyed
+ * by Hugging Face name. Takes ownership of the tensors (all are freed or kept) and of the store. Throws
+ * ModelWeightsError if one is missing, unexpected or misshapen.
  */
-export function weightsFromHfTensors(config: ModelConfig, tensors: Map<string, tf.Tensor>): LlamaWeights {
+export function weightsFromHfTensors(
+  config: ModelConfig, tensors: Map<string, tf.Tensor | QuantizedMatrix>, quantizedStore: QuantizedWeightStore | null = null,
+): LlamaWeights {
   const expected = hfTensorShapes(config);
   for (const [name, tensor] of tensors) {
-    const hfShape = isKernel(config, name) && tensor.rank === 2 ? [...tensor.shape].reverse() : tensor.shape;
+    const hfShape = tensor instanceof QuantizedMatrix ? [tensor.rows, tensor.columns]
+      : isKernel(config, name) && tensor.rank === 2 ? [...tensor.shape].reverse() : tensor.shape;
+    if (tensor instanceof QuantizedMatrix && !isKernel(config, name)) {
+      throw new ModelWeightsError('SHAPE_MISMATCH', name, `Tensor "${name}" is not a linear weight and cannot stay quantized`);
+    }
     if (!checkHfTensor(expected, name, hfShape)) {
-      tensor.dispose();
+      if (tensor instanceof tf.Tensor) tensor.dispose();
       tensors.delete(name);
     }
   }
-  const take = <T extends tf.Tensor>(name: string): T => {
+  const take = <T extends tf.Tensor | QuantizedMatrix>(name: string): T => {
     const tensor = tensors.get(name);
     if (!tensor) throw new ModelWeightsError('MISSING_TENSOR', name, `Checkpoint lacks tensor "${name}"`);
     return tensor as T;
@@ -163,7 +188,7 @@ export function weightsFromHfTensors(config: ModelConfig, tensors: Map<string, t
     const linear = {} as Record<LinearModule, Linear>;
     for (const module of LINEAR_MODULES) {
       const path = HF_NAMES.linear(i, module);
-      linear[module] = { kernel: take<tf.Tensor2D>(`${path}.weight`), bias: hasBias(config, module) ? take<tf.Tensor1D>(`${path}.bias`) : null };
+      linear[module] = { kernel: take<LinearWeight>(`${path}.weight`), bias: hasBias(config, module) ? take<tf.Tensor1D>(`${path}.bias`) : null };
     }
     layers.push({ inputNorm: take(HF_NAMES.inputNorm(i)), postAttentionNorm: take(HF_NAMES.postAttentionNorm(i)), linear });
   }
@@ -171,23 +196,34 @@ export function weightsFromHfTensors(config: ModelConfig, tensors: Map<string, t
     embedTokens: config.tieWordEmbeddings ? null : take<tf.Tensor2D>(HF_NAMES.embedTokens),
     layers,
     norm: take(HF_NAMES.norm),
-    lmHead: take<tf.Tensor2D>(config.tieWordEmbeddings ? HF_NAMES.embedTokens : HF_NAMES.lmHead),
+    lmHead: take<LinearWeight>(config.tieWordEmbeddings ? HF_NAMES.embedTokens : HF_NAMES.lmHead),
+    quantizedStore,
   };
+}
+
+export interface RandomWeightsOptions {
+  seed?: number;
+  std?: number;
+  /** Keeps the linear weights and the LM head quantized in these ggml formats, multiplied by the WASM kernel. */
+  quantize?: { linear: QuantizedFormat; lmHead: QuantizedFormat };
 }
 
 /**
  * Deterministic random weights (normal, std 0.02 as transformers' initializer_range; norms at 1, biases random too
  * so tests exercise them). The same seed gives the same model on every backend.
  */
-export function initRandomWeights(config: ModelConfig, { seed = 0, std = 0.02 }: { seed?: number; std?: number } = {}): LlamaWeights {
+export function initRandomWeights(config: ModelConfig, { seed = 0, std = 0.02, quantize }: RandomWeightsOptions = {}): LlamaWeights {
   const uniform = seededUniform(seed);
-  const tensors = new Map<string, tf.Tensor>();
+  const tensors = new Map<string, tf.Tensor | QuantizedMatrix>();
+  const store = quantize ? new QuantizedWeightStore() : null;
   for (const [name, shape] of hfTensorShapes(config)) {
     const size = shape.reduce((a, b) => a * b, 1);
     const isNorm = name.endsWith('layernorm.weight') || name === HF_NAMES.norm;
-    tensors.set(name, uploadHfTensor(config, name, isNorm ? new Float32Array(size).fill(1) : normalArray(size, std, uniform), shape));
+    const values = isNorm ? new Float32Array(size).fill(1) : normalArray(size, std, uniform);
+    const format = name.endsWith('_proj.weight') ? quantize?.linear : quantize?.lmHead;
+    tensors.set(name, store && format && isKernel(config, name) ? store.addFloat32(format, values, shape[0], shape[1]) : uploadHfTensor(config, name, values, shape));
   }
-  return weightsFromHfTensors(config, tensors);
+  return weightsFromHfTensors(config, tensors, store);
 }
 
 /** A tensor as plain data: what structured clone copies to another thread. */
@@ -338,7 +374,7 @@ export class LlamaModel {
   constructor(readonly config: ModelConfig, readonly weights: LlamaWeights) {}
 
   /** A randomly initialised model (see initRandomWeights). */
-  static random(config: ModelConfig, options: { seed?: number; std?: number } = {}): LlamaModel {
+  static random(config: ModelConfig, options: RandomWeightsOptions = {}): LlamaModel {
     return new LlamaModel(config, initRandomWeights(config, options));
   }
 
@@ -362,7 +398,8 @@ export class LlamaModel {
           })) as Record<LinearModule, Linear>,
         })),
         norm: upload(weights.norm),
-        lmHead: upload(weights.lmHead),
+        lmHead: upload<tf.Tensor2D>(weights.lmHead),
+        quantizedStore: null,
       });
     } catch (error) {
       for (const tensor of made) tensor.dispose();
@@ -370,9 +407,14 @@ export class LlamaModel {
     }
   }
 
-  /** The model's config and weights as plain arrays (a copy, read synchronously), for fromPlain in another thread. */
+  /**
+   * The model's config and weights as plain arrays (a copy, read synchronously), for fromPlain in another thread.
+   * Quantized weights are copied widened to float32 kernels [in, out]: the copy is a float32 model.
+   */
   toPlain(): PlainModel {
-    const plain = (tensor: tf.Tensor): PlainTensor => ({ shape: [...tensor.shape], values: tensor.dataSync() as Float32Array });
+    const plain = (tensor: tf.Tensor | QuantizedMatrix): PlainTensor => (tensor instanceof QuantizedMatrix
+      ? { shape: [tensor.columns, tensor.rows], values: tensor.transposedAsFloat32() }
+      : { shape: [...tensor.shape], values: tensor.dataSync() as Float32Array });
     const { embedTokens, layers, norm, lmHead } = this.weights;
     return {
       config: this.config,
@@ -445,8 +487,9 @@ export class LlamaModel {
     const mask = count > 1 ? causalMask(past, count) : null;
     const { embedTokens, lmHead } = this.weights;
     let x = tf.tidy(() => {
+      if (!embedTokens && lmHead instanceof QuantizedMatrix) return tf.tensor2d(lmHead.rowsAsFloat32(ids), [count, lmHead.columns]);
       const idTensor = tf.tensor1d(ids, 'int32');
-      return (embedTokens ? tf.gather(embedTokens, idTensor) : tf.transpose(tf.gather(lmHead, idTensor, 1))) as tf.Tensor2D;
+      return (embedTokens ? tf.gather(embedTokens, idTensor) : tf.transpose(tf.gather(lmHead as tf.Tensor2D, idTensor, 1))) as tf.Tensor2D;
     });
     try {
       for (let i = 0; i < this.config.numLayers; i++) {
@@ -482,7 +525,8 @@ export class LlamaModel {
     const hidden = this.hidden(ids, options);
     return tf.tidy(() => {
       const rows = logits === 'last' ? tf.slice(hidden, [hidden.shape[0] - 1, 0], [1, -1]) : hidden;
-      const result = this.fused(rows) ? fusedLinear(rows, this.weights.lmHead, null, null) : tf.matMul(rows, this.weights.lmHead);
+      const { lmHead } = this.weights;
+      const result = this.fused(rows) && !(lmHead instanceof QuantizedMatrix) ? fusedLinear(rows, lmHead, null, null) : multiply(rows, lmHead);
       hidden.dispose();
       return result as tf.Tensor2D;
     });
@@ -500,8 +544,8 @@ export class LlamaModel {
   /** y = x W^T + b, plus the adapter's (alpha/r) (x A^T) B^T when it adapts this module of this layer. */
   private linear(layer: number, module: LinearModule, x: tf.Tensor2D, lora: PreparedLora | null | undefined): tf.Tensor2D {
     const { kernel, bias } = this.weights.layers[layer].linear[module];
-    if (this.fused(x)) return fusedLinear(x, kernel, bias, lora?.layers[layer]?.[module] ?? null);
-    let y = tf.matMul(x, kernel) as tf.Tensor2D;
+    if (this.fused(x) && !(kernel instanceof QuantizedMatrix)) return fusedLinear(x, kernel, bias, lora?.layers[layer]?.[module] ?? null);
+    let y = multiply(x, kernel);
     if (bias) y = tf.add(y, bias) as tf.Tensor2D;
     const pair = lora?.layers[layer]?.[module];
     // down = A^T, up = (alpha/r) B^T, prepared once per adapter.
@@ -566,7 +610,11 @@ export class LlamaModel {
     const add = async (name: string, tensor: tf.Tensor) => {
       out[name] = { dtype, shape: tensor.shape, data: (await tensor.data()) as Float32Array };
     };
-    const addTransposed = async (name: string, kernel: tf.Tensor2D) => {
+    const addTransposed = async (name: string, kernel: LinearWeight) => {
+      if (kernel instanceof QuantizedMatrix) {
+        out[name] = { dtype, shape: [kernel.rows, kernel.columns], data: kernel.rowsAsFloat32(Array.from({ length: kernel.rows }, (_, r) => r)) };
+        return;
+      }
       const weight = tf.transpose(kernel);
       await add(name, weight);
       weight.dispose();
@@ -588,10 +636,10 @@ export class LlamaModel {
     return out;
   }
 
-  /** Frees every weight tensor. */
+  /** Frees every weight tensor and the quantized weights' memory. */
   dispose(): void {
-    const { embedTokens, layers, norm, lmHead } = this.weights;
-    const all = new Set<tf.Tensor>([norm, lmHead]);
+    const { embedTokens, layers, norm, lmHead, quantizedStore } = this.weights;
+    const all = new Set<LinearWeight | tf.Tensor>([norm, lmHead]);
     if (embedTokens) all.add(embedTokens);
     for (const layer of layers) {
       all.add(layer.inputNorm).add(layer.postAttentionNorm);
@@ -600,6 +648,7 @@ export class LlamaModel {
         if (bias) all.add(bias);
       }
     }
-    for (const tensor of all) tensor.dispose();
+    for (const tensor of all) if (tensor instanceof tf.Tensor) tensor.dispose();
+    quantizedStore?.dispose();
   }
 }

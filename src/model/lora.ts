@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config.ts';
 import { HF_NAMES, LINEAR_MODULES, linearShape, type LinearModule, type LlamaModel } from './llama.ts';
+import { QuantizedMatrix } from './quantizedMatMul.ts';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../util/jsonDepth.ts';
 import { normalArray, seededUniform } from '../util/random.ts';
 import { parseSafetensors, SafetensorsError, toFloat32, writeSafetensors, type TensorToWrite } from './safetensors.ts';
@@ -179,14 +180,22 @@ export interface MergedLora {
  * unmergeLora restores them exactly. Do not also pass the same adapter as `lora` to forward while it is merged.
  */
 export function mergeLora(model: LlamaModel, adapter: LoraAdapter): MergedLora {
+  adapter.layers.forEach((modules, layer) => {
+    for (const module of Object.keys(modules ?? {}) as LoraModule[]) {
+      if (model.weights.layers[layer]?.linear[module]?.kernel instanceof QuantizedMatrix) {
+        throw new LoraError('UNSUPPORTED_FEATURE', `Layer ${layer} ${module} is quantized: an adapter can only be applied to it unmerged`);
+      }
+    }
+  });
   const prepared = prepareLora(adapter, model.config);
   const replaced: MergedLora['replaced'] = [];
   prepared.layers.forEach((modules, layer) => {
     for (const [module, { down, up }] of Object.entries(modules ?? {}) as Array<[LoraModule, { down: tf.Tensor2D; up: tf.Tensor2D }]>) {
       const linear = model.weights.layers[layer].linear[module];
+      const base = linear.kernel as tf.Tensor2D; // not quantized: checked above
       // kernel = W^T, so it gains (alpha/r) (B A)^T = A^T (alpha/r) B^T = down·up.
-      const merged = tf.tidy(() => tf.add(linear.kernel, tf.matMul(down, up)) as tf.Tensor2D);
-      replaced.push({ layer, module, base: linear.kernel, merged });
+      const merged = tf.tidy(() => tf.add(base, tf.matMul(down, up)) as tf.Tensor2D);
+      replaced.push({ layer, module, base, merged });
       linear.kernel = merged;
     }
   });

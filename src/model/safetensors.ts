@@ -227,6 +227,16 @@ export function halfToFloat(bits: number): number {
   return sign * halfExponentTable[exponent] * (1 + fraction / 1024);
 }
 
+let halfTable: Float32Array | null = null;
+/** All 65536 float16 values, so widening is one table lookup. */
+export function halfToFloatTable(): Float32Array {
+  if (!halfTable) {
+    halfTable = new Float32Array(65536);
+    for (let bits = 0; bits < 65536; bits++) halfTable[bits] = halfToFloat(bits);
+  }
+  return halfTable;
+}
+
 const f32Scratch = new Float32Array(1);
 const u32Scratch = new Uint32Array(f32Scratch.buffer);
 
