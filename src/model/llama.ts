@@ -232,13 +232,33 @@ export interface PlainTensor {
   values: Float32Array;
 }
 
-/** LlamaWeights with every tensor as a PlainTensor (same tree: layers, linear modules, nulls where the model has none). */
-export type PlainWeights = {
-  embedTokens: PlainTensor | null;
-  layers: Array<{ inputNorm: PlainTensor; postAttentionNorm: PlainTensor; linear: Record<LinearModule, { kernel: PlainTensor; bias: PlainTensor | null }> }>;
-  norm: PlainTensor;
-  lmHead: PlainTensor;
-};
+/** The shape of LlamaWeights with leaves of type T (layers, linear modules, nulls where the model has none). */
+interface WeightTree<T> {
+  embedTokens: T | null;
+  layers: Array<{ inputNorm: T; postAttentionNorm: T; linear: Record<LinearModule, { kernel: T; bias: T | null }> }>;
+  norm: T;
+  lmHead: T;
+}
+
+/** The same tree with `convert` applied to every leaf (nulls stay null). */
+function mapWeightTree<A, B>({ embedTokens, layers, norm, lmHead }: WeightTree<A>, convert: (leaf: A) => B): WeightTree<B> {
+  return {
+    embedTokens: embedTokens && convert(embedTokens),
+    layers: layers.map((layer) => ({
+      inputNorm: convert(layer.inputNorm),
+      postAttentionNorm: convert(layer.postAttentionNorm),
+      linear: Object.fromEntries(LINEAR_MODULES.map((module) => {
+        const { kernel, bias } = layer.linear[module];
+        return [module, { kernel: convert(kernel), bias: bias && convert(bias) }];
+      })) as WeightTree<B>['layers'][number]['linear'],
+    })),
+    norm: convert(norm),
+    lmHead: convert(lmHead),
+  };
+}
+
+/** LlamaWeights with every tensor as a PlainTensor. */
+export type PlainWeights = WeightTree<PlainTensor>;
 
 /** A model as plain data, to build the same model in a Web Worker (LlamaModel.fromPlain); the kernels stay [in, out]. */
 export interface PlainModel {
@@ -381,26 +401,14 @@ export class LlamaModel {
   /** Rebuilds a model that toPlain() copied out, on this thread's backend: the same weights, so the same outputs. */
   static fromPlain({ config, weights }: PlainModel): LlamaModel {
     const made: tf.Tensor[] = [];
-    const upload = <T extends tf.Tensor>({ shape, values }: PlainTensor): T => {
-      const tensor = tf.tensor(values, shape, 'float32') as T;
-      made.push(tensor);
-      return tensor;
-    };
     try {
-      return new LlamaModel(config, {
-        embedTokens: weights.embedTokens && upload<tf.Tensor2D>(weights.embedTokens),
-        layers: weights.layers.map((layer) => ({
-          inputNorm: upload(layer.inputNorm),
-          postAttentionNorm: upload(layer.postAttentionNorm),
-          linear: Object.fromEntries(LINEAR_MODULES.map((module) => {
-            const { kernel, bias } = layer.linear[module];
-            return [module, { kernel: upload(kernel), bias: bias && upload(bias) }];
-          })) as Record<LinearModule, Linear>,
-        })),
-        norm: upload(weights.norm),
-        lmHead: upload<tf.Tensor2D>(weights.lmHead),
-        quantizedStore: null,
+      const tensors = mapWeightTree(weights, ({ shape, values }) => {
+        const tensor = tf.tensor(values, shape, 'float32');
+        made.push(tensor);
+        return tensor;
       });
+      // The ranks are those toPlain copied: [in, out] kernels and LM head, vectors for norms and biases.
+      return new LlamaModel(config, { ...(tensors as Omit<LlamaWeights, 'quantizedStore'>), quantizedStore: null });
     } catch (error) {
       for (const tensor of made) tensor.dispose();
       throw error;
@@ -412,25 +420,11 @@ export class LlamaModel {
    * Quantized weights are copied widened to float32 kernels [in, out]: the copy is a float32 model.
    */
   toPlain(): PlainModel {
-    const plain = (tensor: tf.Tensor | QuantizedMatrix): PlainTensor => (tensor instanceof QuantizedMatrix
-      ? { shape: [tensor.columns, tensor.rows], values: tensor.transposedAsFloat32() }
-      : { shape: [...tensor.shape], values: tensor.dataSync() as Float32Array });
-    const { embedTokens, layers, norm, lmHead } = this.weights;
     return {
       config: this.config,
-      weights: {
-        embedTokens: embedTokens && plain(embedTokens),
-        layers: layers.map((layer) => ({
-          inputNorm: plain(layer.inputNorm),
-          postAttentionNorm: plain(layer.postAttentionNorm),
-          linear: Object.fromEntries(LINEAR_MODULES.map((module) => {
-            const { kernel, bias } = layer.linear[module];
-            return [module, { kernel: plain(kernel), bias: bias && plain(bias) }];
-          })) as PlainWeights['layers'][number]['linear'],
-        })),
-        norm: plain(norm),
-        lmHead: plain(lmHead),
-      },
+      weights: mapWeightTree<LinearWeight | tf.Tensor, PlainTensor>(this.weights, (tensor) => (tensor instanceof QuantizedMatrix
+        ? { shape: [tensor.columns, tensor.rows], values: tensor.transposedAsFloat32() }
+        : { shape: [...tensor.shape], values: tensor.dataSync() as Float32Array })),
     };
   }
 
