@@ -19,6 +19,8 @@ export function replicaCount(cores: number | undefined = globalThis.navigator?.h
 }
 
 export interface EncoderReplicas {
+  /** The encoder they copy. */
+  model: LlamaModel;
   /** One EmbedFileChunks per replica (RepoEncoderModel.replicas). */
   embedders: EmbedFileChunks[];
   /** Stops the replicas' workers (a new encoder, or the model unloaded). */
@@ -68,6 +70,7 @@ export function encoderReplicas(model: LlamaModel, count: number): EncoderReplic
     };
   });
   return {
+    model,
     embedders,
     terminate() {
       for (const { worker, stop } of started.splice(0)) {

@@ -32,7 +32,7 @@ const REPOS_ROOT = '/repos';
 let loaded: LoadedModel | null = null;
 /** What the session makes adapters with: one object per loaded model (the session's caches are per models object). */
 let adapterModels: AdapterModels | null = null;
-/** The encoder's copies in other workers, for the loaded model's encoder (none on WebGPU or on one core). */
+/** The encoder's copies in other workers (none on WebGPU or on one core), kept while the encoder stays the same. */
 let replicas: EncoderReplicas | null = null;
 let parser: PythonParser | null = null;
 /** The loaded repository; replaced only by a clone or open that worked, so a failed load keeps it. */
@@ -147,16 +147,18 @@ const api: PipelineApi = {
   async loadModel(choice, onProgress, options) {
     dropAdapter();
     adapterModels = null;
-    replicas?.terminate();
-    replicas = null;
     for (const cache of Object.values(promptCaches ?? {})) cache.clear();
     promptCaches = null;
     if (loaded) await disposeLoadedModel(loaded);
     loaded = null;
     loaded = await loadModelChoice(choice, onProgress, { stallMs: options?.stallSeconds && options.stallSeconds * 1000 });
     const { model, encoder, encoderId, hypernetwork, evoHypernetwork, info } = loaded;
-    const count = replicaCount();
-    replicas = count > 0 ? encoderReplicas(encoder.model, count) : null;
+    // The encoder (c2l-base) is shared across base models: its workers, once started, serve the next model too.
+    if (replicas?.model !== encoder.model) {
+      replicas?.terminate();
+      const count = replicaCount();
+      replicas = count > 0 ? encoderReplicas(encoder.model, count) : null;
+    }
     adapterModels = {
       baseModel: model.config, encoder: { ...encoder, replicas: replicas?.embedders }, encoderId, encoderName: info.encoder, hypernetwork, evoHypernetwork,
     };
