@@ -4,6 +4,11 @@ import { commitEntry, useSynthServer } from './support/synthServer.ts';
 
 const synth = useSynthServer({ seeds: [6], commits: 6 });
 
+// Chromium's DevTools quota override (the full-store test) is sometimes not applied within 20 s on a loaded machine
+// (1 of 2 full CI-like runs, whatever page it was set from); a retry runs the test again from a fresh context, with the
+// same assertions.
+test.describe.configure({ retries: 2 });
+
 test.beforeEach(async ({ page }, testInfo) => {
   test.skip(testInfo.project.name !== 'wasm-fallback', 'storage does not depend on the tfjs backend: run once, on the wasm project');
   test.setTimeout(30_000);
