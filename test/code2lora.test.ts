@@ -230,8 +230,19 @@ const handValues: Record<string, number[]> = {
 };
 const handFiles = [[1, 0, -1], [0.5, 2, 0], [-1, 1, 3]];
 
-function handWeights(): HypernetworkWeights {
-  return new Map([...hypernetworkWeightShapes(handConfig)].map(([name, shape]) => [name, tf.tensor(handValues[name], shape)]));
+// Format version 2's options on the same network: standardisation statistics (a mean far from the files', uneven
+// scales) and an adapter per layer, each layer's values different.
+const handOptionsConfig: HypernetworkConfig = { ...handConfig, standardizeRepo: true, layerBase: true, numLayers: handBase.numLayers };
+const layerValues = (count: number, offset: number) => Array.from({ length: handBase.numLayers * count }, (_, i) => Math.sin(offset + 1.7 * i) * 0.2);
+const handOptionValues: Record<string, number[]> = {
+  'repo_norm.mean': [0.5, 1, -0.5, 2, 3, 1.5], 'repo_norm.std': [0.5, 2, 1, 0.25, 4, 1],
+  'layer_base.q_proj.A': layerValues(2, 0), 'layer_base.q_proj.B': layerValues(2, 1),
+  'layer_base.down_proj.A': layerValues(4, 2), 'layer_base.down_proj.B': layerValues(2, 3),
+};
+
+function handWeights(options = false): HypernetworkWeights {
+  const values = options ? { ...handValues, ...handOptionValues } : handValues;
+  return new Map([...hypernetworkWeightShapes(options ? handOptionsConfig : handConfig)].map(([name, shape]) => [name, tf.tensor(values[name], shape)]));
 }
 
 /** erf by its Taylor series (exact to double precision for |x| < 3). */
@@ -245,8 +256,9 @@ function erf(x: number): number {
   return (2 / Math.sqrt(Math.PI)) * sum;
 }
 
-/** training/hypernet.py's forward for handConfig, in float64 with plain loops. */
-function handAdapter(): Record<string, number[]> {
+/** training/hypernet.py's forward for handConfig, in float64 with plain loops (with `standardize`, the repo vector
+ * standardised by handOptionValues' statistics first); the heads' output, before any layer base. */
+function handAdapter(standardize = false): Record<string, number[]> {
   const linear = (name: string, x: number[]) => {
     const w = handValues[`${name}.weight`];
     const b = handValues[`${name}.bias`];
@@ -259,7 +271,9 @@ function handAdapter(): Record<string, number[]> {
   const total = weights.reduce((a, b) => a + b, 0);
   const mean = [0, 1, 2].map((d) => handFiles.reduce((sum, file, f) => sum + (weights[f] / total) * file[d], 0));
   const max = [0, 1, 2].map((d) => Math.max(...handFiles.map((file) => file[d])));
-  const h = gelu(linear('trunk.2', gelu(linear('trunk.0', [...mean.map((v) => 0.6 * v), ...max.map((v) => 1.4 * v)]))));
+  const pooled = [...mean.map((v) => 0.6 * v), ...max.map((v) => 1.4 * v)];
+  const repo = standardize ? pooled.map((v, d) => (v - handOptionValues['repo_norm.mean'][d]) / handOptionValues['repo_norm.std'][d]) : pooled;
+  const h = gelu(linear('trunk.2', gelu(linear('trunk.0', repo))));
   const norm = Math.hypot(...h);
   const state = h.map((v) => (v / norm) * Math.SQRT2);
   const out: Record<string, number[]> = {};
@@ -292,6 +306,27 @@ describe('generateAdapter', () => {
     // The clamps: |A of q_proj| reaches at most 0.3, |A of down_proj| at most 1e-5.
     expect(Math.max(...expected['q_proj.A'].map(Math.abs))).toBeGreaterThan(0.2);
     expect(Math.max(...expected['down_proj.A'].map(Math.abs))).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('with format version 2\'s options: standardises the repo vector and adds each layer\'s own base', async () => {
+    const heads = handAdapter(true);
+    const plain = handAdapter();
+    expect(heads['q_proj.B']).not.toEqual(plain['q_proj.B']);
+    const adapter = await generateAdapter({ config: handOptionsConfig, weights: handWeights(true) }, handBase, handFiles.map((f) => Float32Array.from(f)));
+    expect(adapter.layers).toHaveLength(handBase.numLayers);
+    for (let layer = 0; layer < handBase.numLayers; layer++) {
+      for (const module of ['q_proj', 'down_proj'] as const) {
+        for (const part of ['A', 'B'] as const) {
+          const head = heads[`${module}.${part}`];
+          const base = handOptionValues[`layer_base.${module}.${part}`].slice(layer * head.length, (layer + 1) * head.length);
+          expectClose(adapter.layers[layer][module]![part] as Float32Array, base.map((v, i) => v + head[i]));
+        }
+      }
+    }
+    expect(adapter.layers[1].q_proj!.A).not.toEqual(adapter.layers[0].q_proj!.A);
+    const fewerLayers = { ...handBase, numLayers: handBase.numLayers - 1 };
+    await expect(generateAdapter({ config: { ...handOptionsConfig }, weights: handWeights(true) }, fewerLayers, [new Float32Array(3)]))
+      .rejects.toMatchObject({ code: 'BASE_MODEL_MISMATCH' });
   });
 
   it('refuses no files, embeddings of another size and another base model', async () => {
@@ -366,6 +401,26 @@ describe('loadHypernetwork', () => {
     }
   });
 
+  it('loads format version 2 (statistics in float32, the rest float16) and checks its options', async () => {
+    const optionsWeights = (drop?: string) => writeSafetensors(Object.fromEntries([...hypernetworkWeightShapes(handOptionsConfig)]
+      .filter(([name]) => name !== drop)
+      .map(([name, shape]) => [name, { dtype: name.startsWith('repo_norm.') ? 'F32' : 'F16', shape, data: Float32Array.from({ ...handValues, ...handOptionValues }[name]) }])));
+    const v2 = (overrides: Record<string, unknown> = {}) => configJson({
+      format_version: 2, standardize_repo: true, layer_base: true, num_layers: handBase.numLayers, ...overrides });
+    const hypernetwork = await load({ 'hypernetwork_config.json': v2(), 'hypernetwork.safetensors': optionsWeights() });
+    expect(hypernetwork.config).toEqual(handOptionsConfig);
+    expect(Array.from(hypernetwork.weights.get('repo_norm.mean')!.dataSync())).toEqual(handOptionValues['repo_norm.mean']);
+    await expect(load({ 'hypernetwork_config.json': v2({ num_layers: 3 }), 'hypernetwork.safetensors': optionsWeights() }))
+      .rejects.toMatchObject({ code: 'BAD_CONFIG' });
+    await expect(load({ 'hypernetwork_config.json': v2({ layer_base: 'yes' }), 'hypernetwork.safetensors': optionsWeights() }))
+      .rejects.toMatchObject({ code: 'BAD_CONFIG' });
+    await expect(load({ 'hypernetwork_config.json': v2(), 'hypernetwork.safetensors': optionsWeights('layer_base.down_proj.B') }))
+      .rejects.toMatchObject({ code: 'BAD_WEIGHTS' });
+    // Weights with the options under a config without them: tensors the config does not describe.
+    await expect(load({ 'hypernetwork_config.json': v2({ standardize_repo: false, layer_base: false }), 'hypernetwork.safetensors': optionsWeights() }))
+      .rejects.toMatchObject({ code: 'BAD_WEIGHTS' });
+  });
+
   it('refuses a hypernetwork trained for another base model', async () => {
     const other = tinyConfig({ hidden_size: 2, intermediate_size: 8, num_attention_heads: 1, num_key_value_heads: 1, head_dim: 2 });
     await expect(load(good(), { baseModel: other })).rejects.toMatchObject({ name: 'HypernetworkLoadError', code: 'BASE_MODEL_MISMATCH' });
@@ -386,7 +441,8 @@ describe('loadHypernetwork', () => {
   it('refuses bad configs, bad weights and missing files with their codes', async () => {
     const withConfig = (overrides: Record<string, unknown>) => load({ ...good(), 'hypernetwork_config.json': configJson(overrides) });
     await expect(withConfig({ format: 'peft' })).rejects.toMatchObject({ code: 'BAD_CONFIG' });
-    await expect(withConfig({ format_version: 2 })).rejects.toMatchObject({ code: 'BAD_CONFIG' });
+    await expect(withConfig({ format_version: 3 })).rejects.toMatchObject({ code: 'BAD_CONFIG' });
+    await expect(withConfig({ format_version: 2 })).rejects.toMatchObject({ code: 'BAD_CONFIG' }); // without its two flags
     await expect(withConfig({ embedding_size: 4 })).rejects.toMatchObject({ code: 'BAD_CONFIG' });
     await expect(withConfig({ shapes: { lm_head: [2, 2] } })).rejects.toMatchObject({ code: 'BAD_CONFIG' });
     await expect(withConfig({ shapes: { q_proj: [2, 3] } })).rejects.toMatchObject({ code: 'BAD_CONFIG' });

@@ -7,7 +7,8 @@ Usage: training/.venv/bin/python training/export_hypernet.py --checkpoint traini
 Writes OUT/hypernetwork_config.json (hypernet.config_json: the base model's architecture numbers from BASE/config.json
 and the SHA-256 of the GGUF it came from, BASE/gguf_sha256.txt, when present; the encoder settings, which must be
 src/code2lora/encoderSettings.ts ENCODER_SETTINGS; training figures from the checkpoint and --training-json) and
-OUT/hypernetwork.safetensors (the Hypernetwork state_dict under its PyTorch names, float16 by default).
+OUT/hypernetwork.safetensors (the Hypernetwork state_dict under its PyTorch names, float16 by default; the
+standardisation statistics float32).
 src/code2lora/loadHypernetwork.ts reads both and refuses them for another base model or encoder.
 """
 import argparse
@@ -78,7 +79,10 @@ def export_hypernetwork(state_dict: dict, config: HypernetConfig, base_dir: Path
             raise ExportError("BAD_CHECKPOINT", f"{name} is {tuple(state_dict[name].shape)}, expected {tuple(tensor.shape)}")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "hypernetwork_config.json").write_text(config_json(config, base, encoder, training or {}, kind))
-    save_file({name: tensor.detach().to(DTYPES[dtype]).contiguous() for name, tensor in state_dict.items()},
+    # repo_norm stays float32: (v - mean) / std subtracts nearly equal numbers, and float16's rounding of the mean
+    # (5e-4 relative) would be a large part of the difference.
+    save_file({name: tensor.detach().to(torch.float32 if name.startswith("repo_norm.") else DTYPES[dtype]).contiguous()
+               for name, tensor in state_dict.items()},
               str(out_dir / "hypernetwork.safetensors"), metadata={"format": "pt"})
     os.chmod(out_dir / "hypernetwork.safetensors", 0o644)  # safetensors creates it owner-only; the app serves it
 

@@ -6,6 +6,15 @@ Reads in the order data flows (DESIGN.md section 1):
   heads   per (module, A|B): tanh(Linear(H, size)) * clamp(exp(s), 1e-5, 0.3), s a learned log-scale init -3.5
 One A, B per module type, shared by every layer (the paper's choice). A is [r, in] and B is [out, r], PEFT's layout,
 applied as W x + (alpha / r) * B A x. Parameter names are the ones src/code2lora/hypernetwork.ts reads.
+
+Two options of format version 2, both off in version 1 files:
+  standardize_repo  the repo vector is standardised, (v - mean) / std per dimension, with statistics of the training
+                    repositories fixed before training: file embeddings of one encoder share a large common direction,
+                    and without this every repository's trunk input looks alike to a fresh trunk.
+  layer_base        a learned adapter per layer (A_l, B_l), repository-independent, to which the heads' output is added:
+                    A_l + head_A(h), B_l + head_B(h). It can start from a trained shared LoRA (train_hypernet.py
+                    init_lora) with the heads at zero, so training begins at that LoRA and spends every step on what
+                    depends on the repository.
 """
 import json
 import math
@@ -17,7 +26,7 @@ import torch.nn.functional as F
 
 MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 FORMAT = "code2lora-hypernetwork"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def module_shapes(base) -> dict:
@@ -37,6 +46,9 @@ class HypernetConfig:
     mean_weight: float = 0.6
     max_weight: float = 1.4
     init_log_scale: float = -3.5
+    standardize_repo: bool = False
+    layer_base: bool = False
+    num_layers: int = 0  # the base model's layer count, needed by layer_base
 
     @property
     def scaling(self) -> float:
@@ -62,6 +74,24 @@ def pool_files(file_scores, files, mask, mean_weight: float, max_weight: float):
     return torch.cat((mean_weight * mean, max_weight * maximum), dim=-1)
 
 
+class RepoStandardizer(nn.Module):
+    """(v - mean) / std with fixed statistics (buffers, saved with the weights; fit once before training)."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(size))
+        self.register_buffer("std", torch.ones(size))
+
+    def forward(self, vector):
+        return (vector - self.mean) / self.std
+
+    @torch.no_grad()
+    def fit(self, vectors) -> None:
+        """vectors [N, 2E]: one unstandardised repo vector per training repository."""
+        self.mean.copy_(vectors.mean(0))
+        self.std.copy_(vectors.std(0).clamp_min(1e-6))
+
+
 class Hypernetwork(nn.Module):
     def __init__(self, config: HypernetConfig):
         super().__init__()
@@ -75,14 +105,28 @@ class Hypernetwork(nn.Module):
         self.log_scale = nn.ModuleDict({
             m: nn.ParameterDict({p: nn.Parameter(torch.tensor(config.init_log_scale)) for p in ("A", "B")})
             for m in config.shapes})
+        if config.standardize_repo:
+            self.repo_norm = RepoStandardizer(2 * e)
+        if config.layer_base:
+            if config.num_layers <= 0:
+                raise ValueError("layer_base needs num_layers")
+            self.layer_base = nn.ModuleDict({m: nn.ParameterDict({
+                "A": nn.Parameter(torch.empty(config.num_layers, r, fan_in)),
+                "B": nn.Parameter(torch.zeros(config.num_layers, fan_out, r))})
+                for m, (fan_out, fan_in) in config.shapes.items()})
+            for parts in self.layer_base.values():  # PEFT's LoRA initialisation: A Kaiming-uniform, B zero
+                for layer in parts["A"]:
+                    nn.init.kaiming_uniform_(layer, a=math.sqrt(5))
 
     def repo_vector(self, files, mask):
-        """files [B, F, E], mask [B, F] (True for a real file) -> [B, 2E]."""
+        """files [B, F, E], mask [B, F] (True for a real file) -> [B, 2E] (standardised when the config says so)."""
         scores = self.file_score(files).squeeze(-1)
-        return pool_files(scores, files, mask, self.config.mean_weight, self.config.max_weight)
+        vector = pool_files(scores, files, mask, self.config.mean_weight, self.config.max_weight)
+        return self.repo_norm(vector) if self.config.standardize_repo else vector
 
     def adapter_from_state(self, state):
-        """A trunk output (or an Evo GRU state) [B, H] -> {module: (A [B, r, in], B [B, out, r])}."""
+        """A trunk output (or an Evo GRU state) [B, H] -> {module: (A [B, r, in], B [B, out, r])}, one for every layer;
+        with layer_base, a list with one such dict per layer (A [B, r, in] = A_l + the head's A)."""
         r = self.config.rank
         adapter = {}
         for m, (fan_out, fan_in) in self.config.shapes.items():
@@ -90,7 +134,18 @@ class Hypernetwork(nn.Module):
             a = torch.tanh(self.heads[m]["A"](state)) * bound["A"]
             b = torch.tanh(self.heads[m]["B"](state)) * bound["B"]
             adapter[m] = (a.view(-1, r, fan_in), b.view(-1, fan_out, r))
-        return adapter
+        if not self.config.layer_base:
+            return adapter
+        return [{m: (self.layer_base[m]["A"][layer] + a, self.layer_base[m]["B"][layer] + b) for m, (a, b) in adapter.items()}
+                for layer in range(self.config.num_layers)]
+
+    def zero_heads(self) -> None:
+        """Heads that add nothing: with a layer_base from a trained LoRA, the hypernetwork starts as that LoRA."""
+        with torch.no_grad():
+            for parts in self.heads.values():
+                for head in parts.values():
+                    head.weight.zero_()
+                    head.bias.zero_()
 
     def repo_state(self, files, mask):
         """The trunk's output for a repository: [B, H], L2-normalised and scaled by sqrt(H)."""

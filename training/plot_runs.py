@@ -1,4 +1,4 @@
-"""Loss curves of hypernetwork / LoRA runs (train, IR-val, CR-val) from their log.jsonl, into one PNG.
+"""Loss curves of hypernetwork / LoRA runs (train, IR-val, CR-val, Static's shuffled-adapter CR-val) from their log.jsonl, into one PNG.
 
 Usage: training/.venv/bin/python training/plot_runs.py --out docs/hypernet_loss.png training/runs/code2lora-static [...]
 """
@@ -36,6 +36,10 @@ def main() -> int:
         points = [(0, start["cr_val_loss"], start["ir_val_loss"])] + [(r["step"], r["cr_val_loss"], r["ir_val_loss"]) for r in evals]
         val_axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=f"{name} CR-val")
         val_axis.plot([p[0] for p in points], [p[2] for p in points], marker="x", linestyle="--", label=f"{name} IR-val")
+        shuffled = [(r.get("step", 0), r["cr_val_shuffled_loss"]) for r in [start, *evals] if "cr_val_shuffled_loss" in r]
+        if shuffled:  # Static's adapters given to other held-out repositories: the gap is what is repository-specific
+            val_axis.plot([p[0] for p in shuffled], [p[1] for p in shuffled], marker="s", linestyle=":",
+                          label=f"{name} CR-val, shuffled adapters")
     val_axis.axhline(start["base_cr_val_loss"], color="gray", linestyle=":", label="base model CR-val")
     train_axis.set(title="training loss (target tokens)", xlabel="step", ylabel="cross-entropy (nats/token)")
     val_axis.set(title="validation loss", xlabel="step", ylabel="cross-entropy (nats/token)")

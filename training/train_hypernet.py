@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file as load_safetensors
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from export_lora import peft_name  # noqa: E402
 from hypernet import MODULES, EvoHypernetwork, Hypernetwork, HypernetConfig, module_shapes  # noqa: E402
 from model import CausalLM, bfloat16_is_faster  # noqa: E402
 
@@ -49,6 +50,9 @@ data_dir = "data/hypernet"
 out_dir = ""  # default: training/runs/<method>
 repos = ""  # per-repo-lora: the repository to train on
 hidden_size = 64
+standardize_repo = True  # hypernet.py: repo vectors standardised with the training repositories' statistics
+layer_base = True  # hypernet.py: a learned per-layer adapter that the heads' output is added to
+init_lora = ""  # a PEFT folder (export_lora.py): layer_base (heads at zero), or shared-lora's weights, start from it
 rank = 16
 alpha = 32
 prompt_tokens = 256  # prompts keep their last tokens, as evaluation does
@@ -67,7 +71,8 @@ checkpoint_interval = 25
 seed = 0
 warm_start = "public/models/smollm2-135m-instruct/code2lora-static/hypernetwork.safetensors"  # evo: Static's weights
 bptt_commits = 16  # evo: gradients flow through at most this many GRU steps
-new_lr_multiplier = 10.0  # evo: learning-rate factor of the parameters Static does not have (GRU, diff input)
+new_lr_multiplier = 10.0  # learning-rate factor of the parameters a warm start did not give: evo's GRU and diff input;
+# static with init_lora: everything but layer_base
 evo_require_diffs = True  # evo data: train only on repositories whose diff embeddings exist (any method)
 autocast_dtype = "auto"  # auto (bfloat16 where this CPU runs it faster than float32) | bfloat16 | none
 threads = 0  # 0: torch's default
@@ -129,6 +134,8 @@ ir_val_tasks = sample.sample(ir_val_tasks, min(eval_tasks, len(ir_val_tasks)))
 cr_val_tasks = ir_val_tasks if selected_on == "ir_val" else sample.sample(cr_val_tasks, min(eval_tasks, len(cr_val_tasks)))
 
 hypernetwork_method = method in ("code2lora-static", "code2lora-evo")
+cr_val_names = sorted({t["repo"] for t in cr_val_tasks})
+shuffled_repo = dict(zip(cr_val_names, cr_val_names[1:] + cr_val_names[:1]))
 embeddings = torch.load(REPO / data_dir / "file_embeddings.pt") if hypernetwork_method else None
 
 
@@ -176,20 +183,59 @@ class LayerLora(nn.Module):
                 self.A.append(nn.Parameter(a))
                 self.B.append(nn.Parameter(torch.zeros(out_features, rank)))
 
+    def load_peft(self, weights: dict) -> None:
+        n = len(MODULES)
+        with torch.no_grad():
+            for layer in range(lm.config.num_hidden_layers):
+                for i, m in enumerate(MODULES):
+                    self.A[layer * n + i].copy_(weights[peft_name(layer, m, "A")])
+                    self.B[layer * n + i].copy_(weights[peft_name(layer, m, "B")])
+
     def per_layer(self, batch: int):
         n = len(MODULES)
         return [{m: (self.A[layer * n + i].expand(batch, -1, -1), self.B[layer * n + i].expand(batch, -1, -1), scale)
                  for i, m in enumerate(MODULES)} for layer in range(lm.config.num_hidden_layers)]
 
 
+if method == "code2lora-evo" and warm_start:
+    static_weights = {name: tensor.float() for name, tensor in load_safetensors(str(REPO / warm_start)).items()}
+    # Evo keeps the architecture of the Static hypernetwork it starts from.
+    standardize_repo = "repo_norm.mean" in static_weights
+    layer_base = any(name.startswith("layer_base.") for name in static_weights)
 if hypernetwork_method:
     config = HypernetConfig(embedding_size=embeddings["encoder"]["hidden_size"], shapes=shapes, hidden_size=hidden_size,
-                            rank=rank, alpha=alpha)
+                            rank=rank, alpha=alpha, standardize_repo=standardize_repo, layer_base=layer_base,
+                            num_layers=lm.config.num_hidden_layers)
     trainable = Hypernetwork(config) if method == "code2lora-static" else EvoHypernetwork(config)
 else:
     trainable = LayerLora()
+init_lora_weights = None
+if init_lora:
+    peft_config = json.loads((REPO / init_lora / "adapter_config.json").read_text())
+    if (peft_config.get("r"), peft_config.get("lora_alpha")) != (rank, alpha):
+        sys.exit(f"INIT_LORA_MISMATCH: {init_lora} has rank {peft_config.get('r')} and alpha {peft_config.get('lora_alpha')}, "
+                 f"this run {rank} and {alpha}")
+    init_lora_weights = {k: v.float() for k, v in load_safetensors(str(REPO / init_lora / "adapter_model.safetensors")).items()}
+if init_lora_weights is not None and method == "code2lora-static":
+    if not layer_base:
+        sys.exit("USAGE: init_lora needs layer_base (the heads alone cannot hold a per-layer LoRA)")
+    with torch.no_grad():
+        for layer in range(lm.config.num_hidden_layers):
+            for m in MODULES:
+                for part in "AB":
+                    trainable.layer_base[m][part][layer].copy_(init_lora_weights[peft_name(layer, m, part)])
+    trainable.zero_heads()
+elif init_lora_weights is not None and method in ("shared-lora", "per-repo-lora"):
+    trainable.load_peft(init_lora_weights)
+elif init_lora_weights is not None:
+    sys.exit(f"USAGE: init_lora is for code2lora-static, shared-lora and per-repo-lora, not {method}")
+if hypernetwork_method and standardize_repo and method == "code2lora-static":
+    # Statistics of the training repositories' repo vectors, fixed from here on (a resume loads them with the weights).
+    with torch.no_grad():
+        train_names = sorted({t["repo"] for t in train_tasks})
+        vectors = torch.cat([trainable.repo_vector(*repo_files(train_names[i:i + 32])) for i in range(0, len(train_names), 32)])
+        trainable.repo_norm.fit(vectors)
 if method == "code2lora-evo" and warm_start:
-    static_weights = {name: tensor.float() for name, tensor in load_safetensors(str(REPO / warm_start)).items()}
     missing = trainable.load_state_dict(static_weights, strict=False).missing_keys
     if set(missing) != trainable.new_parameter_names():
         sys.exit(f"WARM_START_MISMATCH: {warm_start} does not hold Static's weights for this config (missing {missing})")
@@ -221,13 +267,26 @@ def evo_states(batch: list[dict]) -> torch.Tensor:
     return torch.stack(result)
 
 
-def lora_for(batch: list[dict]):
+def with_scale(adapter):
+    """A hypernetwork's adapter (one dict, or one per layer with layer_base) in model.py's (A, B, scale) form."""
+    if isinstance(adapter, list):
+        return [with_scale(layer) for layer in adapter]
+    return {m: (a, b, scale) for m, (a, b) in adapter.items()}
+
+
+def lora_for(batch: list[dict], repo_of=lambda name: name):
+    """The adapter of each task's repository (`repo_of` maps it to another one for the shuffled-adapter loss)."""
     if method == "code2lora-static":
-        files, mask = repo_files([t["repo"] for t in batch])
-        return {m: (a, b, scale) for m, (a, b) in trainable(files, mask).items()}
+        return with_scale(trainable(*repo_files([repo_of(t["repo"]) for t in batch])))
     if method == "code2lora-evo":
-        return {m: (a, b, scale) for m, (a, b) in trainable.adapter_at(evo_states(batch)).items()}
+        return with_scale(trainable.adapter_at(evo_states(batch)))
     return trainable.per_layer(len(batch))
+
+
+def shuffled_lora(batch: list[dict]):
+    """Static's adapter of another CR-val repository (each one the next in name order): matched minus this loss is
+    how much of the adapter is specific to its repository."""
+    return lora_for(batch, repo_of=lambda name: shuffled_repo[name])
 
 
 def target_loss(batch: list[dict], lora) -> torch.Tensor:
@@ -253,7 +312,7 @@ def target_loss(batch: list[dict], lora) -> torch.Tensor:
 def first_commit_lora(batch: list[dict]):
     """Evo's adapter with the state held at the history's first commit: the warm start's Static adapter, no steps."""
     files, mask = repo_files([t["repo"] for t in batch])
-    return {m: (a, b, scale) for m, (a, b) in trainable.adapter_at(trainable.repo_state(files, mask)).items()}
+    return with_scale(trainable.adapter_at(trainable.repo_state(files, mask)))
 
 
 @torch.no_grad()
@@ -261,7 +320,7 @@ def evaluate(eval_set: list[dict], adapter: str = "trained") -> float:
     """Mean target loss with the trained adapter, none (the base model), or Evo's first-commit state."""
     trainable.eval()
     losses = []
-    make_lora = {"trained": lora_for, "none": lambda batch: None, "first-commit": first_commit_lora}[adapter]
+    make_lora = {"trained": lora_for, "none": lambda batch: None, "first-commit": first_commit_lora, "shuffled": shuffled_lora}[adapter]
     for start in range(0, len(eval_set), batch_size):
         batch = eval_set[start:start + batch_size]
         losses.append(target_loss(batch, make_lora(batch)).item() * len(batch))
@@ -272,7 +331,10 @@ def evaluate(eval_set: list[dict], adapter: str = "trained") -> float:
 def validation_losses(adapter: str = "trained") -> dict:
     """IR-val and CR-val losses, one evaluation when both are the same tasks (no held-out repository in the data)."""
     ir = evaluate(ir_val_tasks, adapter)
-    return {"ir_val_loss": ir, "cr_val_loss": ir if cr_val_tasks is ir_val_tasks else evaluate(cr_val_tasks, adapter)}
+    losses = {"ir_val_loss": ir, "cr_val_loss": ir if cr_val_tasks is ir_val_tasks else evaluate(cr_val_tasks, adapter)}
+    if method == "code2lora-static" and adapter == "trained" and len(shuffled_repo) > 1:
+        losses["cr_val_shuffled_loss"] = evaluate(cr_val_tasks, "shuffled")
+    return losses
 
 
 def learning_rate_at(step: int) -> float:
@@ -283,7 +345,12 @@ def learning_rate_at(step: int) -> float:
     return learning_rate * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
-new_names = trainable.new_parameter_names() if method == "code2lora-evo" else set()
+if method == "code2lora-evo":
+    new_names = trainable.new_parameter_names()
+elif method == "code2lora-static" and init_lora:
+    new_names = {n for n, _ in trainable.named_parameters() if not n.startswith("layer_base.")}
+else:
+    new_names = set()
 parameter_groups = [
     {"params": [p for n, p in trainable.named_parameters() if n not in new_names], "lr_factor": 1.0},
     {"params": [p for n, p in trainable.named_parameters() if n in new_names], "lr_factor": new_lr_multiplier},
@@ -320,7 +387,8 @@ if step == 0:
     log({"event": "start", "method": method, "trainable_parameters": trainable_parameters, "train_tasks": len(train_tasks),
          "train_repos": len({t["repo"] for t in train_tasks}), "ir_val_tasks": len(ir_val_tasks), "selected_on": selected_on,
          "cr_val_tasks": len(cr_val_tasks), "threads": torch.get_num_threads(), "autocast_dtype": autocast_dtype, "batch_size": batch_size,
-         "prompt_tokens": prompt_tokens, "max_steps": max_steps, "learning_rate": learning_rate,
+         "prompt_tokens": prompt_tokens, "max_steps": max_steps, "learning_rate": learning_rate, "init_lora": init_lora,
+         "new_lr_multiplier": new_lr_multiplier if new_names else None,
          "base_cr_val_loss": evaluate(cr_val_tasks, adapter="none"), **validation_losses(),
          **({"first_commit_" + k: v for k, v in validation_losses("first-commit").items()} if method == "code2lora-evo" else {})})
 session_start = time.time() - spent

@@ -20,11 +20,19 @@ export interface HypernetworkConfig {
   maxWeight: number;
   /** Initial learnable log-scale of every head (the paper: -3.5, so a fresh hypernetwork starts near the base model). */
   initLogScale: number;
+  // Format version 2's options (training/hypernet.py); absent (version 1 files) means off.
+  /** The repo vector is standardised, (v - mean) / std, with the training repositories' statistics (repo_norm.*). */
+  standardizeRepo?: boolean;
+  /** A learned adapter per layer, repository-independent, to which the heads' output is added (layer_base.*). */
+  layerBase?: boolean;
+  /** The base model's layer count: layer_base's first dimension. */
+  numLayers?: number;
 }
 
 /**
  * Weights under PyTorch's state_dict names: file_score.{weight,bias}, trunk.0.{weight,bias}, trunk.2.{weight,bias},
- * heads.<module>.<A|B>.{weight,bias} (Linear weights are [out, in]) and the 0-d log_scale.<module>.<A|B>.
+ * heads.<module>.<A|B>.{weight,bias} (Linear weights are [out, in]) and the 0-d log_scale.<module>.<A|B>; with the
+ * options, repo_norm.{mean,std} [2E] and layer_base.<module>.A [layers, r, in], .B [layers, out, r].
  */
 export type HypernetworkWeights = Map<string, tf.Tensor>;
 
@@ -64,6 +72,14 @@ export function hypernetworkWeightShapes(config: HypernetworkConfig, kind: Hyper
   for (const module of hypernetworkModules(config)) {
     for (const part of ['A', 'B']) shapes.set(`log_scale.${module}.${part}`, []);
   }
+  if (config.standardizeRepo) shapes.set('repo_norm.mean', [2 * e]).set('repo_norm.std', [2 * e]);
+  if (config.layerBase) {
+    for (const module of hypernetworkModules(config)) {
+      const [out, inSize] = config.shapes[module]!;
+      const layers = config.numLayers ?? 0;
+      shapes.set(`layer_base.${module}.A`, [layers, r, inSize]).set(`layer_base.${module}.B`, [layers, out, r]);
+    }
+  }
   if (kind === 'code2lora-evo') {
     shapes.set('diff_in.weight', [h, 2 * e]).set('diff_in.bias', [h]).set('diff_norm.weight', [h]).set('diff_norm.bias', [h]);
     shapes.set('gru.weight_ih', [3 * h, h]).set('gru.weight_hh', [3 * h, h]).set('gru.bias_ih', [3 * h]).set('gru.bias_hh', [3 * h]);
@@ -83,16 +99,25 @@ export function initHypernetworkWeights(
 ): HypernetworkWeights {
   const weights: HypernetworkWeights = new Map();
   const shapes = hypernetworkWeightShapes(config, kind);
+  // Fixed values: a scale, a norm's unit weight and zero bias, standardisation by nothing, PEFT's zero B.
+  const fixed = (name: string, shape: number[]): tf.Tensor | null => {
+    if (name.startsWith('log_scale.')) return tf.scalar(config.initLogScale);
+    if (name === 'diff_norm.weight' || name === 'repo_norm.std') return tf.ones(shape);
+    if (name === 'diff_norm.bias' || name === 'repo_norm.mean' || /^layer_base\..*\.B$/.test(name)) return tf.zeros(shape);
+    return null;
+  };
   let nextSeed = seed;
   for (const [name, shape] of shapes) {
+    const value = fixed(name, shape);
     if (only && !only(name)) {
-      if (!name.startsWith('log_scale.') && !name.startsWith('diff_norm.')) nextSeed++;
-    } else if (name.startsWith('log_scale.')) {
-      weights.set(name, tf.scalar(config.initLogScale));
-    } else if (name.startsWith('diff_norm.')) {
-      weights.set(name, name.endsWith('weight') ? tf.ones(shape) : tf.zeros(shape));
+      if (value === null) nextSeed++;
+      value?.dispose();
+    } else if (value !== null) {
+      weights.set(name, value);
     } else {
-      const bound = 1 / Math.sqrt(name.startsWith('gru.') ? config.hiddenSize : shapes.get(name.replace(/\.bias$/, '.weight'))![1]);
+      const fanIn = name.startsWith('gru.') ? config.hiddenSize
+        : name.startsWith('layer_base.') ? shape[2] : shapes.get(name.replace(/\.bias$/, '.weight'))![1];
+      const bound = 1 / Math.sqrt(fanIn);
       weights.set(name, tf.randomUniform(shape, -bound, bound, 'float32', nextSeed++));
     }
   }
@@ -107,6 +132,10 @@ function checkHypernetworkBase(config: HypernetworkConfig, baseModel: ModelConfi
       throw new HypernetworkError('BASE_MODEL_MISMATCH',
         `The hypernetwork's ${module} is [${config.shapes[module]}], the base model's is [${expected}]`);
     }
+  }
+  if (config.layerBase && config.numLayers !== baseModel.numLayers) {
+    throw new HypernetworkError('BASE_MODEL_MISMATCH',
+      `The hypernetwork has per-layer adapters for ${config.numLayers} layers, the base model has ${baseModel.numLayers}`);
   }
 }
 
@@ -124,6 +153,7 @@ function gelu(x: tf.Tensor2D): tf.Tensor2D {
 /**
  * The trunk's state for a repository, as training/hypernet.py Hypernetwork.repo_state computes it:
  *   repo vector  [meanWeight · Σ softmax(file_score(f)) f ; maxWeight · max over files]
+ *   standardised (v - mean) / std when config.standardizeRepo
  *   trunk        Linear + GELU + Linear + GELU, L2-normalised and scaled by sqrt(H)
  * Errors: HypernetworkError NO_FILES, EMBEDDING_SIZE_MISMATCH.
  * @example const state = await repoState(hypernetwork, encoding.files.map((f) => f.embedding)); // Float32Array [H]
@@ -140,10 +170,13 @@ export async function repoState({ config, weights }: Pick<Hypernetwork, 'config'
   const state = tf.tidy(() => {
     const x = tf.tensor2d(stacked, [files.length, config.embeddingSize]);
     const fileWeights = tf.softmax(tf.reshape(dense(x, weights, 'file_score'), [1, files.length])); // [1, F]
-    const repo = tf.concat([
+    const pooled = tf.concat([
       tf.mul(tf.matMul(fileWeights, x), config.meanWeight),
       tf.mul(tf.max(x, 0, true), config.maxWeight),
     ], 1) as tf.Tensor2D;
+    const repo = config.standardizeRepo
+      ? tf.div(tf.sub(pooled, weights.get('repo_norm.mean')!), weights.get('repo_norm.std')!) as tf.Tensor2D
+      : pooled;
     return normalised(gelu(dense(gelu(dense(repo, weights, 'trunk.0')), weights, 'trunk.2')), config.hiddenSize);
   });
   const values = (await state.data()) as Float32Array;
@@ -159,7 +192,8 @@ export function normalised(x: tf.Tensor2D, hiddenSize: number): tf.Tensor2D {
 /**
  * The adapter the heads make of a state [H] (Static's trunk output, or a normalised Evo state):
  *   heads  tanh(Linear(h)) · clamp(exp(log_scale), 1e-5, 0.3); A is [r, in], B is [out, r]
- * One A, B per module type, shared by every layer of the base model (the paper's choice: no layer embedding).
+ * One A, B per module type, shared by every layer of the base model (the paper's choice: no layer embedding); with
+ * config.layerBase, layer l's A, B are layer_base's [l] plus those.
  * Errors: HypernetworkError BASE_MODEL_MISMATCH.
  */
 export async function adapterFromState(
@@ -182,12 +216,30 @@ export async function adapterFromState(
   modules.forEach((module, i) => {
     shared[module] = { A: data[2 * i], B: data[2 * i + 1] };
   });
-  return {
-    rank: config.rank,
-    alpha: config.alpha,
-    targetModules: modules,
-    layers: Array.from({ length: baseModel.numLayers }, () => ({ ...shared })),
+  const layers = config.layerBase
+    ? await addLayerBase(weights, modules, shared, baseModel.numLayers)
+    : Array.from({ length: baseModel.numLayers }, () => ({ ...shared }));
+  return { rank: config.rank, alpha: config.alpha, targetModules: modules, layers };
+}
+
+/** Layer l's adapter: layer_base.<module>.A[l] + the heads' A (the same for B), on the CPU (a few million adds). */
+async function addLayerBase(
+  weights: HypernetworkWeights, modules: LoraModule[],
+  heads: Partial<Record<LoraModule, { A: Float32Array; B: Float32Array }>>, numLayers: number,
+): Promise<LoraAdapter['layers']> {
+  const layers: LoraAdapter['layers'] = Array.from({ length: numLayers }, () => ({}));
+  const plus = (base: Float32Array, layer: number, head: Float32Array): Float32Array => {
+    const values = base.slice(layer * head.length, (layer + 1) * head.length);
+    for (let i = 0; i < values.length; i++) values[i] += head[i];
+    return values;
   };
+  for (const module of modules) {
+    const baseA = (await weights.get(`layer_base.${module}.A`)!.data()) as Float32Array;
+    const baseB = (await weights.get(`layer_base.${module}.B`)!.data()) as Float32Array;
+    const { A, B } = heads[module]!;
+    for (let layer = 0; layer < numLayers; layer++) layers[layer][module] = { A: plus(baseA, layer, A), B: plus(baseB, layer, B) };
+  }
+  return layers;
 }
 
 /**

@@ -14,7 +14,7 @@ const HYPERNETWORK_CONFIG_FILE = 'hypernetwork_config.json';
 const HYPERNETWORK_WEIGHTS_FILE = 'hypernetwork.safetensors';
 /** training/hypernet.py FORMAT and FORMAT_VERSION. */
 const FORMAT = 'code2lora-hypernetwork';
-const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 2;
 
 /** The base model a hypernetwork was trained for (config.base_model, transformers' field names). */
 interface HypernetworkBaseModel {
@@ -90,7 +90,11 @@ function parseHypernetworkConfig(source: string | Uint8Array): HypernetworkFileC
   const json = object(raw, '(top level)');
   if (nestsDeeperThan(json)) throw bad(`nests deeper than ${MAX_JSON_DEPTH} levels`);
   if (json.format !== FORMAT) throw bad(`"format" is ${JSON.stringify(json.format)}, expected "${FORMAT}"`);
-  if (json.format_version !== FORMAT_VERSION) throw bad(`"format_version" ${JSON.stringify(json.format_version)} is not supported (only ${FORMAT_VERSION})`);
+  // Version 1 files (no standardize_repo / layer_base) still load: the options are off in them.
+  const version = json.format_version;
+  if (version !== 1 && version !== FORMAT_VERSION) {
+    throw bad(`"format_version" ${JSON.stringify(version)} is not supported (1 or ${FORMAT_VERSION})`);
+  }
 
   // Files written before Evo existed have no "kind": they are Static hypernetworks.
   const kind = json.kind ?? 'code2lora-static';
@@ -137,6 +141,20 @@ function parseHypernetworkConfig(source: string | Uint8Array): HypernetworkFileC
     maxWeight: finite(json, 'max_weight'),
     initLogScale: finite(json, 'init_log_scale'),
   };
+  if (version === FORMAT_VERSION) {
+    const flag = (key: string): boolean => {
+      if (typeof json[key] !== 'boolean') throw bad(`"${key}" must be true or false`);
+      return json[key] as boolean;
+    };
+    config.standardizeRepo = flag('standardize_repo');
+    config.layerBase = flag('layer_base');
+    if (config.layerBase) {
+      config.numLayers = positive(json, 'num_layers');
+      if (config.numLayers !== baseModel.num_hidden_layers) {
+        throw bad(`"num_layers" ${config.numLayers} differs from base_model.num_hidden_layers ${baseModel.num_hidden_layers}`);
+      }
+    }
+  }
   if (!(config.alpha > 0)) throw bad(`"alpha" must be positive, got ${config.alpha}`);
   if (config.embeddingSize !== encoder.hidden_size) {
     throw bad(`"embedding_size" ${config.embeddingSize} differs from the encoder's hidden size ${encoder.hidden_size}`);

@@ -6,7 +6,7 @@
 //     FILE.json: [[[token ids] per chunk] per commit]; OUT.json: [[2E floats] | null per commit] (embedDiff)
 //   npx tsx test/support/code2loraParity.ts adapter --hypernetwork DIR --base-config CONFIG.json --base-name NAME
 //     --encoder-hidden-size N --embeddings FILE.json --out OUT.json
-//     FILE.json: [[E floats] per file]; OUT.json: {rank, alpha, layers, modules: {module: {A, B}}} (A [r x in], B [out x r], row-major)
+//     FILE.json: [[E floats] per file]; OUT.json: {rank, alpha, layers: [{module: {A, B}} per layer]} (A [r x in], B [out x r], row-major)
 //   npx tsx test/support/code2loraParity.ts evo (the adapter options) --diffs DIFFS.json --out OUT.json
 //     DIFFS.json: [[2E floats] | null per commit after the first]; OUT.json: {states: [[H floats] per commit],
 //     adapters: [{commit, modules}] at the first, middle and last commit}
@@ -68,13 +68,14 @@ if (command === 'embed' && args.encoder && args.sources && args.out) {
     baseModel, baseModelName: args['base-name'], encoderHiddenSize: args['encoder-hidden-size'] ? Number(args['encoder-hidden-size']) : undefined,
   });
   const embeddings = (JSON.parse(await readFile(args.embeddings, 'utf8')) as number[][]).map((values) => Float32Array.from(values));
-  const modulesOf = (adapter: LoraAdapter) => Object.fromEntries(adapter.targetModules.map((module) => {
-    const { A, B } = adapter.layers[0][module]!;
+  const modulesOf = (adapter: LoraAdapter, layer = 0) => Object.fromEntries(adapter.targetModules.map((module) => {
+    const { A, B } = adapter.layers[layer][module]!;
     return [module, { A: Array.from(A as Float32Array), B: Array.from(B as Float32Array) }];
   }));
   if (command === 'adapter') {
     const adapter = await generateAdapter(hypernetwork, baseModel, embeddings);
-    await writeFile(args.out, JSON.stringify({ rank: adapter.rank, alpha: adapter.alpha, layers: adapter.layers.length, modules: modulesOf(adapter) }));
+    const layers = adapter.layers.map((_, layer) => modulesOf(adapter, layer));
+    await writeFile(args.out, JSON.stringify({ rank: adapter.rank, alpha: adapter.alpha, layers }));
   } else {
     const diffs = (JSON.parse(await readFile(args.diffs!, 'utf8')) as Array<number[] | null>).map((d) => d && Float32Array.from(d));
     const states = [await repoState(hypernetwork, embeddings)];

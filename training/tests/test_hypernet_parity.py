@@ -92,16 +92,24 @@ def test_file_embeddings_match_embed_py(tmp_path):
         assert error < TOLERANCE
 
 
-def random_hypernetwork() -> Hypernetwork:
+def random_hypernetwork(options: bool = False) -> Hypernetwork:
     """Random weights everywhere, file scores sharp enough that the softmax is far from uniform, and log-scales
-    spread over the clamp: below 1e-5, inside, above 0.3."""
+    spread over the clamp: below 1e-5, inside, above 0.3. With `options`, format version 2's standardisation (a
+    mean far from zero and uneven scales, as real embeddings have) and a random adapter per layer."""
     base = ModelConfig(**{k: v for k, v in BASE_CONFIG.items() if k in ModelConfig.__dataclass_fields__})
     config = HypernetConfig(embedding_size=ENCODER["hidden_size"], shapes=module_shapes(base), hidden_size=32, rank=4,
-                            alpha=8, mean_weight=0.6, max_weight=1.4)
+                            alpha=8, mean_weight=0.6, max_weight=1.4, standardize_repo=options, layer_base=options,
+                            num_layers=base.num_hidden_layers)
     torch.manual_seed(0)
     network = Hypernetwork(config)
     with torch.no_grad():
         network.file_score.weight.mul_(4)
+        if options:
+            size = 2 * config.embedding_size
+            network.repo_norm.mean.copy_(torch.randn(size) * 3)
+            network.repo_norm.std.copy_(torch.rand(size) * 2 + 0.05)
+            for parts in network.layer_base.values():
+                parts["B"].normal_(0, 0.05)
         log_scales = iter(torch.linspace(-14.0, 0.5, 2 * len(config.shapes)).tolist())
         for module in config.shapes:
             for part in ("A", "B"):
@@ -116,10 +124,11 @@ def base_dir(tmp_path: Path, config: dict) -> Path:
     return directory
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float16"])
-def test_loaded_hypernetwork_matches_pytorch(tmp_path, dtype):
-    """train_hypernet.py's checkpoint -> export_hypernet.py -> loadHypernetwork + generateAdapter == Hypernetwork.forward."""
-    network = random_hypernetwork()
+@pytest.mark.parametrize("dtype,options", [("float32", False), ("float16", False), ("float32", True), ("float16", True)])
+def test_loaded_hypernetwork_matches_pytorch(tmp_path, dtype, options):
+    """train_hypernet.py's checkpoint -> export_hypernet.py -> loadHypernetwork + generateAdapter == Hypernetwork.forward,
+    for the paper's architecture and with format version 2's options (standardised repo vector, per-layer base)."""
+    network = random_hypernetwork(options)
     base = base_dir(tmp_path, BASE_CONFIG)
     checkpoint, out = tmp_path / "best.pt", tmp_path / "code2lora-static"
     torch.save({"trainable": network.state_dict(), "config": network.config.to_json(), "step": 7, "best_val": 1.25}, checkpoint)
@@ -132,7 +141,9 @@ def test_loaded_hypernetwork_matches_pytorch(tmp_path, dtype):
 
     # The reference runs on the weights as stored: for float16, the rounded values.
     stored = load_file(out / "hypernetwork.safetensors")
-    assert {t.dtype for t in stored.values()} == {getattr(torch, dtype)}
+    assert {t.dtype for name, t in stored.items() if not name.startswith("repo_norm.")} == {getattr(torch, dtype)}
+    assert all(t.dtype == torch.float32 for name, t in stored.items() if name.startswith("repo_norm."))
+    assert written["standardize_repo"] == written["layer_base"] == options
     network.load_state_dict({name: tensor.float() for name, tensor in stored.items()})
     files = torch.randn(5, ENCODER["hidden_size"], generator=torch.Generator().manual_seed(1)) * torch.linspace(0.5, 2, 5)[:, None]
     with torch.no_grad():
@@ -145,15 +156,19 @@ def test_loaded_hypernetwork_matches_pytorch(tmp_path, dtype):
     run_tsx("adapter", "--hypernetwork", str(out), "--base-config", str(base / "config.json"), "--base-name", "Tiny-Llama",
             "--encoder-hidden-size", str(ENCODER["hidden_size"]), "--embeddings", str(embeddings), "--out", str(result))
     ours = json.loads(result.read_text())
-    assert (ours["rank"], ours["alpha"], ours["layers"]) == (4, 8, BASE_CONFIG["num_hidden_layers"])
-    assert list(ours["modules"]) == list(network.config.shapes)
-    for module, (a, b) in expected.items():
-        our_a = torch.tensor(ours["modules"][module]["A"]).view(a.shape[1:])
-        our_b = torch.tensor(ours["modules"][module]["B"]).view(b.shape[1:])
-        errors = relative_error(our_a, a[0]), relative_error(our_b, b[0])
-        print(f"{dtype} {module}: A {tuple(a.shape[1:])} max |A| {a.abs().max():.2e} relative error {errors[0]:.2e}; "
-              f"B {tuple(b.shape[1:])} max |B| {b.abs().max():.2e} relative error {errors[1]:.2e}")
-        assert max(errors) < TOLERANCE
+    assert (ours["rank"], ours["alpha"], len(ours["layers"])) == (4, 8, BASE_CONFIG["num_hidden_layers"])
+    per_layer = expected if options else [expected] * BASE_CONFIG["num_hidden_layers"]
+    for layer, (our_layer, expected_layer) in enumerate(zip(ours["layers"], per_layer)):
+        assert list(our_layer) == list(network.config.shapes)
+        for module, (a, b) in expected_layer.items():
+            our_a = torch.tensor(our_layer[module]["A"]).view(a.shape[1:])
+            our_b = torch.tensor(our_layer[module]["B"]).view(b.shape[1:])
+            errors = relative_error(our_a, a[0]), relative_error(our_b, b[0])
+            print(f"{dtype} layer {layer} {module}: A {tuple(a.shape[1:])} max |A| {a.abs().max():.2e} relative error "
+                  f"{errors[0]:.2e}; B {tuple(b.shape[1:])} max |B| {b.abs().max():.2e} relative error {errors[1]:.2e}")
+            assert max(errors) < TOLERANCE
+    if options:  # the layers differ, and the standardisation is not a no-op
+        assert not torch.equal(expected[0]["q_proj"][0], expected[1]["q_proj"][0])
 
 
 def test_export_refuses_another_base_model(tmp_path):

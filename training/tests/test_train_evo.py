@@ -48,12 +48,13 @@ def test_warm_start_is_static_at_the_first_commit_and_empty_diffs_do_not_move_th
     assert torch.equal(stepped[0], state[0]) and not torch.equal(stepped[1], state[1])
 
 
-def write_data(directory: Path, base_dir: Path, static_path: Path) -> None:
-    """Three repositories (two train, one val) with COMMITS commits each, tasks at commits 1.., random token ids."""
+def write_data(directory: Path, base_dir: Path, static_path: Path,
+               repositories=(("a", "train"), ("b", "train"), ("c", "val"))) -> None:
+    """Repositories (by default two train, one val) with COMMITS commits each, tasks at commits 1.., random token ids."""
     torch.manual_seed(1)
     generator = torch.Generator().manual_seed(2)
     tasks, blobs, repos, diffs = [], {}, {}, {}
-    for r, (name, split) in enumerate((("a", "train"), ("b", "train"), ("c", "val"))):
+    for r, (name, split) in enumerate(repositories):
         names = [f"{name}{i}" for i in range(3)]
         for blob in names:
             blobs[blob] = torch.randn(EMBEDDING, generator=generator)
