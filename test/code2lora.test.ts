@@ -6,7 +6,7 @@ import { initBackend } from '../src/model/backend.ts';
 import type { ModelConfig } from '../src/model/config.ts';
 import { LlamaModel, linearShape } from '../src/model/llama.ts';
 import type { ModelFileSource } from '../src/model/loadHfModel.ts';
-import { LORA_MODULES } from '../src/model/lora.ts';
+import { LORA_MODULES, type LoraAdapter } from '../src/model/lora.ts';
 import { writeSafetensors } from '../src/model/safetensors.ts';
 import { loadPythonParser, type PythonParser } from '../src/parse/pythonParser.ts';
 import { trainBpeTokenizer } from '../src/tokenizer/trainBpe.ts';
@@ -15,7 +15,7 @@ import { MemoryFileEmbeddingCache } from '../src/code2lora/fileEmbeddingCache.ts
 import { gitBlobId } from '../src/code2lora/gitBlobId.ts';
 import { generateAdapter, hypernetworkWeightShapes, type HypernetworkConfig, type HypernetworkWeights } from '../src/code2lora/hypernetwork.ts';
 import { loadHypernetwork } from '../src/code2lora/loadHypernetwork.ts';
-import { adapterParameterCount, makeRepoAdapter, untrainedHypernetwork } from '../src/code2lora/makeAdapter.ts';
+import { adapterDeltaNorms, adapterParameterCount, makeRepoAdapter, untrainedHypernetwork } from '../src/code2lora/makeAdapter.ts';
 import { embedFileChunks, encodeRepository, fileChunkIds, type EmbedFileChunks } from '../src/code2lora/repoEncoder.ts';
 import { tinyConfig } from './fixtures/tinyModel.ts';
 
@@ -337,6 +337,38 @@ describe('generateAdapter', () => {
   });
 });
 
+describe('adapterDeltaNorms', () => {
+  // Two layers with their own A, B (as format version 2 makes them): q_proj [3, 2] in, [4, 3] out at rank 2.
+  const adapterFrom = (values: (i: number) => number): LoraAdapter => ({
+    rank: 2, alpha: 6, targetModules: ['q_proj'],
+    layers: [0, 1].map((layer) => ({ q_proj: {
+      A: Float32Array.from({ length: 6 }, (_, i) => values(100 * layer + i)),
+      B: Float32Array.from({ length: 8 }, (_, i) => values(100 * layer + 50 + i)) } })),
+  });
+  /** ‖scale·(B·A − B'·A')‖_F over both layers, by forming the products in float64. */
+  const byHand = (adapter: LoraAdapter, previous?: LoraAdapter) => {
+    let squares = 0;
+    adapter.layers.forEach((_, l) => {
+      const product = (x: LoraAdapter | undefined, o: number, i: number) => {
+        if (!x) return 0;
+        const { A, B } = x.layers[l].q_proj! as { A: Float32Array; B: Float32Array };
+        return B[o * 2] * A[i] + B[o * 2 + 1] * A[3 + i];
+      };
+      for (let o = 0; o < 4; o++) for (let i = 0; i < 3; i++) squares += (3 * (product(adapter, o, i) - product(previous, o, i))) ** 2;
+    });
+    return Math.sqrt(squares);
+  };
+
+  it('sums every layer, and measures a small change as precisely as a large one', async () => {
+    const adapter = adapterFrom((i) => Math.sin(i + 1));
+    const moved = adapterFrom((i) => Math.sin(i + 1) + 1e-4 * Math.cos(3 * i));
+    expect((await adapterDeltaNorms(adapter)).q_proj).toBeCloseTo(byHand(adapter), 5);
+    const drift = (await adapterDeltaNorms(moved, adapter)).q_proj;
+    expect(Math.abs(drift - byHand(moved, adapter)) / byHand(moved, adapter)).toBeLessThan(1e-3);
+    expect((await adapterDeltaNorms(adapter, adapterFrom((i) => Math.sin(i + 1)))).q_proj).toBe(0);
+  });
+});
+
 describe('untrainedHypernetwork + makeRepoAdapter', () => {
   it('adapts all seven modules in the trained architecture, and composes encoder and hypernetwork', async () => {
     const hypernetwork = untrainedHypernetwork(config);
@@ -360,7 +392,8 @@ describe('untrainedHypernetwork + makeRepoAdapter', () => {
           sum += (2 * value) ** 2;
         }
       }
-      expect(made.deltaNorms[module]).toBeCloseTo(Math.sqrt(sum), 6);
+      // every layer shares this A, B: the norm over all layers is sqrt(layers) times one layer's
+      expect(made.deltaNorms[module]).toBeCloseTo(Math.sqrt(sum * config.numLayers), 5);
     }
     expect(made.parameters).toBe(adapterParameterCount(made.adapter));
     expect(made.parameters).toBe(config.numLayers * LORA_MODULES.reduce((n, m) => n + 8 * linearShape(config, m).reduce((a, b) => a + b), 0));

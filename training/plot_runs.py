@@ -40,9 +40,14 @@ def main() -> int:
         if shuffled:  # Static's adapters given to other held-out repositories: the gap is what is repository-specific
             val_axis.plot([p[0] for p in shuffled], [p[1] for p in shuffled], marker="s", linestyle=":",
                           label=f"{name} CR-val, shuffled adapters")
-    val_axis.axhline(start["base_cr_val_loss"], color="gray", linestyle=":", label="base model CR-val")
+    # The base model's loss is drawn only when it is near the runs' (a warm-started run starts far below it, and the
+    # line would flatten every curve); the title always gives it.
+    low, high = val_axis.get_ylim()
+    if start["base_cr_val_loss"] < high + (high - low):
+        val_axis.axhline(start["base_cr_val_loss"], color="gray", linestyle=":", label="base model CR-val")
     train_axis.set(title="training loss (target tokens)", xlabel="step", ylabel="cross-entropy (nats/token)")
-    val_axis.set(title="validation loss", xlabel="step", ylabel="cross-entropy (nats/token)")
+    val_axis.set(title=f"validation loss (base model CR-val {start['base_cr_val_loss']:.3f})", xlabel="step",
+                 ylabel="cross-entropy (nats/token)")
     train_axis.legend(fontsize=8)
     val_axis.legend(fontsize=8)
     figure.tight_layout()

@@ -203,43 +203,29 @@ export async function adapterFromState(
 ): Promise<LoraAdapter> {
   checkHypernetworkBase(config, baseModel);
   const modules = hypernetworkModules(config);
+  const layerCount = baseModel.numLayers;
+  // [1, size] per (module, part); with layerBase [layers, size]: layer_base + the heads' output, added in the backend
+  // (a JavaScript loop over SmolLM2's 4.9M values cost more than the rest of the hypernetwork).
   const outputs = tf.tidy(() => {
     const h = tf.tensor2d(state, [1, config.hiddenSize]);
     return modules.flatMap((module) => (['A', 'B'] as const).map((part) => {
       const bound = tf.clipByValue(tf.exp(weights.get(`log_scale.${module}.${part}`)!), 1e-5, 0.3);
-      return tf.mul(tf.tanh(dense(h, weights, `heads.${module}.${part}`)), bound);
+      const head = tf.mul(tf.tanh(dense(h, weights, `heads.${module}.${part}`)), bound);
+      return config.layerBase ? tf.add(tf.reshape(weights.get(`layer_base.${module}.${part}`)!, [layerCount, -1]), head) : head;
     }));
   });
   const data = await Promise.all(outputs.map((t) => t.data() as Promise<Float32Array>));
   outputs.forEach((t) => t.dispose());
-  const shared: Partial<Record<LoraModule, { A: Float32Array; B: Float32Array }>> = {};
-  modules.forEach((module, i) => {
-    shared[module] = { A: data[2 * i], B: data[2 * i + 1] };
-  });
-  const layers = config.layerBase
-    ? await addLayerBase(weights, modules, shared, baseModel.numLayers)
-    : Array.from({ length: baseModel.numLayers }, () => ({ ...shared }));
+  // Without layerBase every layer shares one A, B pair; with it, each layer gets views of its rows.
+  const pairs = (layer: number) => Object.fromEntries(modules.map((module, i) => {
+    const [a, b] = [data[2 * i], data[2 * i + 1]];
+    if (!config.layerBase) return [module, { A: a, B: b }];
+    const [aSize, bSize] = [a.length / layerCount, b.length / layerCount];
+    return [module, { A: a.subarray(layer * aSize, (layer + 1) * aSize), B: b.subarray(layer * bSize, (layer + 1) * bSize) }];
+  }));
+  const shared = config.layerBase ? null : pairs(0);
+  const layers: LoraAdapter['layers'] = Array.from({ length: layerCount }, (_, layer) => (shared ? { ...shared } : pairs(layer)));
   return { rank: config.rank, alpha: config.alpha, targetModules: modules, layers };
-}
-
-/** Layer l's adapter: layer_base.<module>.A[l] + the heads' A (the same for B), on the CPU (a few million adds). */
-async function addLayerBase(
-  weights: HypernetworkWeights, modules: LoraModule[],
-  heads: Partial<Record<LoraModule, { A: Float32Array; B: Float32Array }>>, numLayers: number,
-): Promise<LoraAdapter['layers']> {
-  const layers: LoraAdapter['layers'] = Array.from({ length: numLayers }, () => ({}));
-  const plus = (base: Float32Array, layer: number, head: Float32Array): Float32Array => {
-    const values = base.slice(layer * head.length, (layer + 1) * head.length);
-    for (let i = 0; i < values.length; i++) values[i] += head[i];
-    return values;
-  };
-  for (const module of modules) {
-    const baseA = (await weights.get(`layer_base.${module}.A`)!.data()) as Float32Array;
-    const baseB = (await weights.get(`layer_base.${module}.B`)!.data()) as Float32Array;
-    const { A, B } = heads[module]!;
-    for (let layer = 0; layer < numLayers; layer++) layers[layer][module] = { A: plus(baseA, layer, A), B: plus(baseB, layer, B) };
-  }
-  return layers;
 }
 
 /**

@@ -64,23 +64,35 @@ function matrix(m: LoraMatrix, rows: number): tf.Tensor2D {
 }
 
 /**
- * ‖(alpha/r)·B·A‖_F of each adapted module in the first layer (the hypernetwork shares A, B across layers); with
+ * ‖(alpha/r)·B·A‖_F of each adapted module over all layers (the root of the sum of the layers' squares); with
  * `previous` (an adapter of the same shape), the norm of the change ‖(alpha/r)·(B·A − B'·A')‖_F: Evo's drift per commit.
+ * Computed without forming B·A: ‖B·A‖_F² = Σ (BᵀB) ⊙ (A·Aᵀ), r×r matrices, and the change is the product of
+ * [B − B', B'] and [A; A − A'], so the cost grows with (out + in)·r² rather than out·in·r.
  */
 export async function adapterDeltaNorms(adapter: LoraAdapter, previous?: LoraAdapter): Promise<Record<string, number>> {
   const norms: Record<string, number> = {};
-  const first = adapter.layers[0] ?? {};
-  const product = (pair: { A: LoraMatrix; B: LoraMatrix }, rank: number) => {
+  const pairMatrices = (pair: { A: LoraMatrix; B: LoraMatrix }, rank: number): [tf.Tensor2D, tf.Tensor2D] => {
     const bSize = pair.B instanceof Float32Array ? pair.B.length : pair.B.size;
-    return tf.matMul(matrix(pair.B, bSize / rank), matrix(pair.A, rank)); // [out, r] x [r, in]
+    return [matrix(pair.B, bSize / rank), matrix(pair.A, rank)]; // [out, r], [r, in]
   };
   for (const module of adapter.targetModules) {
-    const pair = first[module];
-    if (!pair) continue;
-    const before = previous?.layers[0]?.[module];
+    if (!adapter.layers.some((layer) => layer[module])) continue;
     const norm = tf.tidy(() => {
-      const delta = before ? tf.sub(product(pair, adapter.rank), product(before, previous!.rank)) : product(pair, adapter.rank);
-      return tf.mul(tf.norm(delta), loraScale(adapter));
+      let squares: tf.Scalar = tf.scalar(0);
+      adapter.layers.forEach((layer, index) => {
+        const pair = layer[module];
+        if (!pair) return;
+        let [b, a] = pairMatrices(pair, adapter.rank);
+        const before = previous?.layers[index]?.[module];
+        if (before) {
+          // B·A − B'·A' = (B − B')·A + B'·(A − A'): every term of the sum below is then a product of two changes, so
+          // a small drift is not the difference of two large sums (and no change gives exactly 0).
+          const [b0, a0] = pairMatrices(before, previous!.rank);
+          [b, a] = [tf.concat([tf.sub(b, b0), b0], 1) as tf.Tensor2D, tf.concat([a, tf.sub(a, a0)], 0) as tf.Tensor2D];
+        }
+        squares = tf.add(squares, tf.sum(tf.mul(tf.matMul(b, b, true, false), tf.matMul(a, a, false, true))));
+      });
+      return tf.mul(tf.sqrt(tf.relu(squares)), loraScale(adapter));
     });
     norms[module] = (await norm.data())[0];
     norm.dispose();
