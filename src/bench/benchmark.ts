@@ -233,7 +233,10 @@ export async function runBenchmarkCommand(options: BenchmarkOptions): Promise<Be
         ? [`per-repo-lora: trained here with training/train_hypernet.py, ${perRepoSteps} steps of batch 8 on each repository's IR-train tasks `
           + `(${perRepoTraining.map((t) => `${t.repo} ${t.train_tasks} tasks ${t.seconds.toFixed(0)} s`).join('; ')}); scored on its other static tasks`]
         : []),
-      `Hypernetwork: ${options.hypernetwork.trained ? `trained (repo encoder: ${options.encoder ? 'its own' : 'the base model'})` : 'untrained (seeded random initialisation): code2lora adapters carry no repository knowledge yet'}`,
+      // Said only where a method made adapters with it: a per-repo-lora or shared-lora run never loads one.
+      ...(methodNames.some((m) => m.startsWith('code2lora') || m === 'shuffled-adapter')
+        ? [`Hypernetwork: ${options.hypernetwork.trained ? `trained (repo encoder: ${options.encoder ? 'its own' : 'the base model'})` : 'untrained (seeded random initialisation): code2lora adapters carry no repository knowledge yet'}`]
+        : []),
       `Decoding: greedy, at most ${runtime.maxNewTokens} new tokens, context ${runtime.contextTokens} tokens (longer prompts lose their start)`,
       `Seed ${seed}; splits ${[...splits].join(', ')}${options.limit !== undefined ? `; --limit ${options.limit}` : ''}`,
     ];
