@@ -229,7 +229,7 @@ elif init_lora_weights is not None and method in ("shared-lora", "per-repo-lora"
     trainable.load_peft(init_lora_weights)
 elif init_lora_weights is not None:
     sys.exit(f"USAGE: init_lora is for code2lora-static, shared-lora and per-repo-lora, not {method}")
-if hypernetwork_method and standardize_repo and method == "code2lora-static":
+if method == "code2lora-static" and standardize_repo and not (out_dir / "checkpoint.pt").exists():
     # Statistics of the training repositories' repo vectors, fixed from here on (a resume loads them with the weights).
     with torch.no_grad():
         train_names = sorted({t["repo"] for t in train_tasks})

@@ -99,21 +99,21 @@ export function initHypernetworkWeights(
 ): HypernetworkWeights {
   const weights: HypernetworkWeights = new Map();
   const shapes = hypernetworkWeightShapes(config, kind);
-  // Fixed values: a scale, a norm's unit weight and zero bias, standardisation by nothing, PEFT's zero B.
-  const fixed = (name: string, shape: number[]): tf.Tensor | null => {
-    if (name.startsWith('log_scale.')) return tf.scalar(config.initLogScale);
-    if (name === 'diff_norm.weight' || name === 'repo_norm.std') return tf.ones(shape);
-    if (name === 'diff_norm.bias' || name === 'repo_norm.mean' || /^layer_base\..*\.B$/.test(name)) return tf.zeros(shape);
+  // Constant weights: a scale, a norm's unit weight and zero bias, standardisation by nothing, PEFT's zero B. The
+  // value alone, so that a weight left out by `only` allocates nothing.
+  const constant = (name: string): number | null => {
+    if (name.startsWith('log_scale.')) return config.initLogScale;
+    if (name === 'diff_norm.weight' || name === 'repo_norm.std') return 1;
+    if (name === 'diff_norm.bias' || name === 'repo_norm.mean' || /^layer_base\..*\.B$/.test(name)) return 0;
     return null;
   };
   let nextSeed = seed;
   for (const [name, shape] of shapes) {
-    const value = fixed(name, shape);
+    const value = constant(name);
     if (only && !only(name)) {
       if (value === null) nextSeed++;
-      value?.dispose();
     } else if (value !== null) {
-      weights.set(name, value);
+      weights.set(name, tf.fill(shape, value));
     } else {
       const fanIn = name.startsWith('gru.') ? config.hiddenSize
         : name.startsWith('layer_base.') ? shape[2] : shapes.get(name.replace(/\.bias$/, '.weight'))![1];
