@@ -21,14 +21,16 @@ const USAGE = `usage: npm run bench -- --out DIR (--repos <comma list | file> | 
   [--model DIR | FILE.gguf | tiny] [--hypernetwork DIR] [--evo-hypernetwork DIR] [--shared-lora DIR] [--per-repo-lora DIR] [--limit N] [--seed N]
   [--splits ${['cr_test', 'ir_test', 'evo_cr_test', 'evo_ir_test'].join(',')}] [--history N] [--held-out all|VAL,TEST]
   [--min-per-repo N] [--max-new-tokens N] [--context-tokens N]
-  [--engine ts|torch] [--torch-model DIR] [--batch-size N] [--torch-dtype float32|bfloat16] [--per-repo-steps N]
+  [--engine ts|torch] [--torch-model DIR] [--batch-size N] [--torch-dtype float32|bfloat16]
+  [--per-repo-steps N] [--per-repo-init PEFT_DIR] [--per-repo-lr LR]
   repositories: local git work trees, git URLs, or synth:SEED; methods: ${METHOD_NAMES.join(', ')}
   model: default SmolLM2-135M-Instruct (public/models/smollm2-135m-instruct/model.gguf, npm run models:smollm2), else c2l-base;
     --hypernetwork, --evo-hypernetwork and --shared-lora default to code2lora-static/, code2lora-evo/ and shared-lora/
     beside the model when they exist (a trained hypernetwork encodes repositories with c2l-base, the encoder it was trained with)
   --engine torch: the same prompts and adapters decoded in batches by training/evaluate.py (PyTorch, training/.venv) from
     the model's Hugging Face directory (--torch-model; for a GGUF, data/models/<its folder>, converted when missing);
-    per-repo-lora without --per-repo-lora trains each repository's LoRA there (--per-repo-steps, default 16: ~2.5 min a repository on 2 idle cores)
+    per-repo-lora without --per-repo-lora trains each repository's LoRA there (--per-repo-steps, default 16: ~2.5 min a repository on 2 idle cores),
+    from PEFT's initialisation or from --per-repo-init (a PEFT folder of rank 16, alpha 32, e.g. the shared LoRA)
   Rerun the same command after an interruption to resume (DIR/results.partial.jsonl keeps every finished record).`;
 
 async function main(): Promise<void> {
@@ -56,6 +58,8 @@ async function main(): Promise<void> {
       'batch-size': { type: 'string' },
       'torch-dtype': { type: 'string', default: 'float32' },
       'per-repo-steps': { type: 'string' },
+      'per-repo-init': { type: 'string' },
+      'per-repo-lr': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -78,6 +82,11 @@ async function main(): Promise<void> {
   if (engine === 'torch' && modelSpec === TINY_MODEL && !values['torch-model']) {
     throw new UsageError('--engine torch needs model files: --model tiny exists only in memory (give --torch-model DIR or another --model)');
   }
+
+  const perRepoInit = values['per-repo-init'] === undefined ? undefined : resolve(values['per-repo-init']);
+  if (perRepoInit && !existsSync(join(perRepoInit, 'adapter_model.safetensors'))) throw new UsageError(`--per-repo-init ${perRepoInit} holds no adapter_model.safetensors`);
+  const perRepoLearningRate = values['per-repo-lr'] === undefined ? undefined : Number(values['per-repo-lr']);
+  if (perRepoLearningRate !== undefined && !(perRepoLearningRate > 0 && perRepoLearningRate < 1)) throw new UsageError(`--per-repo-lr must be a number in (0, 1), got ${values['per-repo-lr']}`);
 
   await initBackend();
   const benchModel = await loadBenchModel(modelSpec);
@@ -140,7 +149,7 @@ async function main(): Promise<void> {
       limit: values.limit === undefined ? undefined : integerOption('limit', values.limit, 0, 1),
       maxNewTokens: integerOption('max-new-tokens', values['max-new-tokens'], 64, 1),
       contextTokens: values['context-tokens'] === undefined ? undefined : integerOption('context-tokens', values['context-tokens'], 0, 2),
-      engine, torch, perRepoSteps: integerOption('per-repo-steps', values['per-repo-steps'], 16, 1),
+      engine, torch, perRepoSteps: integerOption('per-repo-steps', values['per-repo-steps'], 16, 1), perRepoInit, perRepoLearningRate,
       limits: minPerRepo === undefined ? undefined : { minPerRepo },
       command,
       signal: controller.signal,

@@ -23,7 +23,7 @@ import {
 } from '../src/bench/metrics.ts';
 import { Bm25Index } from '../src/bench/retrieval.ts';
 import type { TaskRecord } from '../src/bench/run.ts';
-import { taskSetToJsonl } from '../src/bench/taskSet.ts';
+import { taskSetToJsonl, type BenchTask } from '../src/bench/taskSet.ts';
 import { initBackend } from '../src/model/backend.ts';
 import { loadPythonParser, type PythonParser } from '../src/parse/pythonParser.ts';
 
@@ -234,6 +234,27 @@ describe('task set builder and evaluator', () => {
     expect(report).not.toContain('Hypernetwork:'); // base and rag make no adapter: the report says nothing of one
     expect(readFileSync(join(outDir, 'em_by_method.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
   }, 120_000);
+
+  it("rag puts retrieved chunks before the task's own prompt, cut exactly as base cuts it, and counts only what it adds", async () => {
+    const benchModel = tinyRandomModel(0);
+    const { tokenizer } = benchModel;
+    const runtime = { model: benchModel.model, tokenizer, parser, maxNewTokens: 8, contextTokens: 40 };
+    const library = 'def scale_vector(values, factor):\n    return [v * factor for v in values]\n';
+    const context: RepoContext = {
+      repo: 'r', commit: 'c', donor: null,
+      files: [{ path: 'lib/vectors.py', content: library }, { path: 'tests/test_vectors.py', content: 'def test_scale_vector():\n    assert 1\n' }],
+    };
+    const task = { id: 't', repo: 'r', commit: 'c', prompt: `${'x = 1\n'.repeat(30)}assert scale_vector([1], 2) == `, target: '[2]' } as BenchTask;
+    const base = (await createMethod('base', runtime, { hypernetwork: untrainedHypernetwork(benchModel.model.config) }).prepare(context)).prompt(task);
+    expect(base.ids.length).toBe(32); // the context's 40 minus 8 new tokens
+    const rag = await createMethod('rag', runtime, { hypernetwork: untrainedHypernetwork(benchModel.model.config) }).prepare(context);
+    const { ids, extraPromptTokens } = rag.prompt(task);
+    const expected = tokenizer.encode(`# Retrieved from lib/vectors.py, line 1:\n${library.trimEnd()}\n\n`);
+    expect(extraPromptTokens).toBe(expected.length); // the test file is never retrieved
+    expect(ids).toEqual([...expected, ...base.ids]);
+    const capped = (await createMethod('rag', runtime, { hypernetwork: untrainedHypernetwork(benchModel.model.config), ragTokens: 5 }).prepare(context)).prompt(task);
+    expect(capped).toEqual({ ids: [...expected.slice(0, 5), ...base.ids], extraPromptTokens: 5 });
+  });
 
   it('code2lora-evo steps one Evo state per repository along the history: forward once per commit, back for free', async () => {
     const benchModel = tinyRandomModel(0);

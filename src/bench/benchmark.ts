@@ -97,6 +97,9 @@ export interface BenchmarkOptions {
    * training/train_hypernet.py for this many steps (batch 8) on its IR-train tasks. Default 16 (about 2.5 minutes a repository on 2 idle cores).
    */
   perRepoSteps?: number;
+  /** With per-repo-lora trained here: start each repository's LoRA from this PEFT folder (e.g. the shared LoRA), at this peak learning rate. */
+  perRepoInit?: string;
+  perRepoLearningRate?: number;
   command: string;
   signal?: AbortSignal;
   onProgress?: (progress: BenchProgress) => void;
@@ -196,7 +199,8 @@ export async function runBenchmarkCommand(options: BenchmarkOptions): Promise<Be
   if (!perRepoLora && engine === 'torch' && options.methods.includes('per-repo-lora')) {
     perRepoLora = perRepoLoraTrainer({
       modelDirectory: options.torch!.modelDirectory, modelConfig: benchModel.model.config, tokenizer: benchModel.tokenizer,
-      trainTasks, steps: perRepoSteps, promptTokens: 256, workDirectory: perRepoWork, python: options.torch!.python, onNote,
+      trainTasks, steps: perRepoSteps, initLora: options.perRepoInit, learningRate: options.perRepoLearningRate, promptTokens: 256,
+      workDirectory: perRepoWork, python: options.torch!.python, onNote,
     });
   }
   const resources: MethodResources = {
@@ -231,6 +235,7 @@ export async function runBenchmarkCommand(options: BenchmarkOptions): Promise<Be
       engineNote,
       ...(perRepoTraining.length > 0
         ? [`per-repo-lora: trained here with training/train_hypernet.py, ${perRepoSteps} steps of batch 8 on each repository's IR-train tasks `
+          + `from ${options.perRepoInit ?? "PEFT's initialisation"}${options.perRepoLearningRate !== undefined ? ` at lr ${options.perRepoLearningRate}` : ''} `
           + `(${perRepoTraining.map((t) => `${t.repo} ${t.train_tasks} tasks ${t.seconds.toFixed(0)} s`).join('; ')}); scored on its other static tasks`]
         : []),
       // Said only where a method made adapters with it: a per-repo-lora or shared-lora run never loads one.

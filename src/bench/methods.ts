@@ -182,9 +182,18 @@ function nonTestFiles(files: readonly SnapshotFile[]): SnapshotFile[] {
   return files.filter((file) => !isTestPath(file.path));
 }
 
-/** Retrieved chunks as they are prepended to the prompt. */
-function formatRetrieved(chunks: readonly { path: string; startLine: number; text: string }[]): string {
-  return chunks.map((chunk) => `# Retrieved from ${chunk.path}, line ${chunk.startLine}:\n${chunk.text.trimEnd()}\n\n`).join('');
+/**
+ * Retrieved chunks as token ids to put before the prompt, best first, each as `# Retrieved from PATH, line N:` and its
+ * code: whole chunks while they fit in `limit` tokens, then the start of the next one.
+ */
+function retrievedIds(tokenizer: TextTokenizer, chunks: readonly { path: string; startLine: number; text: string }[], limit: number): number[] {
+  const ids: number[] = [];
+  for (const chunk of chunks) {
+    if (ids.length >= limit) break;
+    const chunkIds = tokenizer.encode(`# Retrieved from ${chunk.path}, line ${chunk.startLine}:\n${chunk.text.trimEnd()}\n\n`);
+    ids.push(...chunkIds.slice(0, limit - ids.length));
+  }
+  return ids;
 }
 
 export interface MethodResources {
@@ -218,6 +227,11 @@ export interface MethodResources {
   ragTopK?: number;
   /** RAG: the query is the end of the prompt, this many characters. */
   ragQueryChars?: number;
+  /**
+   * RAG: at most this many tokens of retrieved code before the task's prompt (default 1,536: the paper's 3 chunks of
+   * 512 tokens), on top of the context the task's own prompt gets, and never past the model's context.
+   */
+  ragTokens?: number;
 }
 
 /**
@@ -227,7 +241,7 @@ export interface MethodResources {
  * @example const method = createMethod('rag', runtime, { hypernetwork }); const state = await method.prepare(context);
  */
 export function createMethod(name: string, runtime: BenchRuntime, resources: MethodResources): BenchMethod {
-  const { hypernetwork, ragTopK = 3, ragQueryChars = 2000 } = resources;
+  const { hypernetwork, ragTopK = 3, ragQueryChars = 2000, ragTokens = 1536 } = resources;
   const encoder = resources.encoder ?? { model: runtime.model, tokenizer: runtime.tokenizer };
   const adapterOf = async (files: readonly SnapshotFile[], signal?: AbortSignal) => (await makeRepoAdapter({
     files: nonTestFiles(files), encoder, baseModel: runtime.model.config, parser: runtime.parser, hypernetwork,
@@ -241,12 +255,12 @@ export function createMethod(name: string, runtime: BenchRuntime, resources: Met
         name,
         prepare: async (context) => {
           const index = new Bm25Index(chunkRepository(context.files, runtime.parser));
-          const budget = promptBudget(runtime);
           return preparedMethod(runtime, (task) => {
-            const plainIds = keepLast(runtime.tokenizer.encode(task.prompt), budget);
-            const retrieved = formatRetrieved(index.search(task.prompt.slice(-ragQueryChars), ragTopK));
-            const ids = keepLast(runtime.tokenizer.encode(retrieved + task.prompt), budget);
-            return { ids, extraPromptTokens: ids.length - plainIds.length };
+            // The task's own prompt exactly as every other method sees it; retrieval only adds, and what it adds is counted.
+            const ids = taskPromptIds(runtime, task.prompt);
+            const room = Math.min(ragTokens, runtime.model.config.maxPositionEmbeddings - runtime.maxNewTokens - ids.length);
+            const retrieved = retrievedIds(runtime.tokenizer, index.search(task.prompt.slice(-ragQueryChars), ragTopK), room);
+            return { ids: [...retrieved, ...ids], extraPromptTokens: retrieved.length };
           }, null);
         },
       };

@@ -31,6 +31,9 @@ export interface PerRepoTraining {
   train_tasks: number;
   seconds: number;
   final_loss: number | null;
+  /** The PEFT folder it started from (null: PEFT's initialisation) and its peak learning rate (null: the script's default). */
+  init_lora: string | null;
+  learning_rate: number | null;
 }
 
 /**
@@ -59,6 +62,8 @@ export interface TrainPerRepoLoraOptions {
   rank: number;
   alpha: number;
   learningRate?: number;
+  /** A PEFT folder of the same rank and alpha to start from (train_hypernet.py's --init_lora), e.g. the shared LoRA; absent: PEFT's initialisation. */
+  initLora?: string;
   /** Prompts keep their last this many tokens (train_hypernet.py's prompt_tokens). */
   promptTokens: number;
   /** torch's threads (train_hypernet.py --threads); 0: torch's default. */
@@ -103,6 +108,7 @@ export async function trainPerRepoLora(options: TrainPerRepoLoraOptions): Promis
     `--data_dir=${join(folder, 'data')}`, `--out_dir=${join(folder, 'run')}`, `--base_model=${modelDirectory}`,
     `--max_steps=${steps}`, `--batch_size=${Math.min(batchSize, tasks.length)}`, `--rank=${rank}`, `--alpha=${alpha}`,
     ...(options.learningRate !== undefined ? [`--learning_rate=${options.learningRate}`] : []),
+    ...(options.initLora ? [`--init_lora=${options.initLora}`] : []),
     ...(options.threads ? [`--threads=${options.threads}`] : []),
     `--prompt_tokens=${promptTokens}`, `--checkpoint_interval=${steps}`, `--eval_interval=${steps}`, '--time_budget_minutes=100000',
   ], { signal, onLine: (line) => onNote?.(`  ${line}`) });
@@ -125,6 +131,9 @@ export interface PerRepoTrainerOptions {
   trainTasks: ReadonlyMap<string, readonly BenchTask[]>;
   /** Optimizer steps per repository (batch 8). */
   steps: number;
+  /** Start every repository's LoRA from this PEFT folder (e.g. the shared LoRA) instead of PEFT's initialisation. */
+  initLora?: string;
+  learningRate?: number;
   /** Prompts keep their last this many tokens (train_hypernet.py's prompt_tokens). */
   promptTokens: number;
   /** One folder per repository: data/tasks.jsonl, run/ (checkpoints, log.jsonl), adapter/ (PEFT); and training.jsonl. */
@@ -141,7 +150,7 @@ const folderOf = (repo: string) => repo.replace(/[^\w.@-]+/g, '__');
  * repository without IR-train tasks.
  */
 export function perRepoLoraTrainer(options: PerRepoTrainerOptions): (repo: string, signal?: AbortSignal) => Promise<LoraAdapter | null> {
-  const { modelDirectory, modelConfig, tokenizer, trainTasks, steps, promptTokens, workDirectory, onNote } = options;
+  const { modelDirectory, modelConfig, tokenizer, trainTasks, steps, initLora, learningRate, promptTokens, workDirectory, onNote } = options;
   return async (repo, signal) => {
     const folder = join(workDirectory, folderOf(repo));
     const adapterDirectory = join(folder, 'adapter');
@@ -152,7 +161,7 @@ export function perRepoLoraTrainer(options: PerRepoTrainerOptions): (repo: strin
     const started = performance.now();
     const run = await trainPerRepoLora({
       repo, tasks, tokenizer, modelDirectory, folder, steps, batchSize: PER_REPO_LORA.batchSize, rank: PER_REPO_LORA.rank,
-      alpha: PER_REPO_LORA.alpha, promptTokens, python: options.python, signal, onNote,
+      alpha: PER_REPO_LORA.alpha, initLora, learningRate, promptTokens, python: options.python, signal, onNote,
     });
     await runPython(pythonOf(options), [
       join(PROJECT_ROOT, 'training/export_lora.py'), '--checkpoint', join(folder, 'run/checkpoint.pt'), '--base', modelDirectory,
@@ -160,6 +169,7 @@ export function perRepoLoraTrainer(options: PerRepoTrainerOptions): (repo: strin
     ], { signal, onLine: (line) => onNote?.(`  ${line}`) });
     const training: PerRepoTraining = {
       repo, steps, train_tasks: tasks.length, seconds: (performance.now() - started) / 1000, final_loss: run.finalLoss,
+      init_lora: initLora ?? null, learning_rate: learningRate ?? null,
     };
     appendFileSync(join(workDirectory, 'training.jsonl'), JSON.stringify(training) + '\n');
     return loadPeftDirectory(adapterDirectory, modelConfig);
