@@ -11,6 +11,7 @@ import type { PreparedLora } from './lora.ts'; // types only: lora.ts imports th
 import { normalArray, seededUniform } from '../util/random.ts';
 import { QuantizedMatrix, QuantizedWeightStore, type QuantizedFormat } from './quantizedMatMul.ts';
 import { toFloat32, type ParsedSafetensors, type SafetensorsDtype, type TensorToWrite } from './safetensors.ts';
+import { kernelDecodeAttention } from './decodeAttention.ts';
 import { fusedDecodeAttention, fusedDecodeKernelsAvailable, fusedLinear, fusedRmsNorm, fusedRope, fusedSwiGlu } from './webgpuKernels.ts';
 
 export const LINEAR_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
@@ -391,7 +392,12 @@ export class LlamaModel {
   /** Prompt attention as one matmul per kv head (see perHeadMatMul); on when the model is built on the WASM backend. */
   splitAttentionMatMuls = tf.getBackend() === 'wasm';
 
-  constructor(readonly config: ModelConfig, readonly weights: LlamaWeights) {}
+  /** One-token attention by the WASM SIMD kernel (decodeAttention.ts); on when the model is built on the WASM backend. */
+  useDecodeAttentionKernel: boolean;
+
+  constructor(readonly config: ModelConfig, readonly weights: LlamaWeights) {
+    this.useDecodeAttentionKernel = tf.getBackend() === 'wasm' && config.headDim % 4 === 0; // the kernel's SIMD rows
+  }
 
   /** A randomly initialised model (see initRandomWeights). */
   static random(config: ModelConfig, options: RandomWeightsOptions = {}): LlamaModel {
@@ -563,6 +569,9 @@ export class LlamaModel {
     let keys = tf.transpose(applyRope(heads(this.linear(layer, 'k_proj', x, lora), numKvHeads), cos, sin), [0, 2, 1]) as tf.Tensor3D;
     let values = heads(this.linear(layer, 'v_proj', x, lora), numKvHeads);
     if (cache) ({ keys, values } = cache.append(layer, keys, values));
+    if (count === 1 && this.useDecodeAttentionKernel) {
+      return this.linear(layer, 'o_proj', kernelDecodeAttention(tf.reshape(q, [numHeads, headDim]) as tf.Tensor2D, keys, values), lora);
+    }
     const total = past + count;
     // Query head h reads kv head floor(h / group) (transformers' repeat_kv): fold the group into the query rows.
     const queries = tf.reshape(q, [numKvHeads, group * count, headDim]) as tf.Tensor3D;
