@@ -276,3 +276,40 @@ export function widenTransposed(isQ4_1: bool, quants: usize, scales: usize, rows
     }
   }
 }
+
+/**
+ * y [tokens, rows] += (x [tokens, columns] down) up: an unmerged LoRA term, with down = A^T [columns, rank] and
+ * up = (alpha / r) B^T [rank, rows] as prepareLora makes them, added to a product the kernel computed. `hidden` is
+ * scratch for one token's rank values.
+ */
+export function addLowRank(x: usize, down: usize, up: usize, y: usize, tokens: i32, columns: i32, rank: i32, rows: i32, hidden: usize): void {
+  const rankEnd = rank & ~3;
+  const rowsEnd = rows & ~3;
+  for (let t = 0; t < tokens; t++) {
+    const xRow = x + ((<usize>t * <usize>columns) << 2);
+    memory.fill(hidden, 0, <usize>rank << 2);
+    for (let c = 0; c < columns; c++) {
+      const xc = load<f32>(xRow + (<usize>c << 2));
+      const downRow = down + ((<usize>c * <usize>rank) << 2);
+      const splat = f32x4.splat(xc);
+      let r = 0;
+      for (; r < rankEnd; r += 4) {
+        const at = <usize>r << 2;
+        v128.store(hidden + at, f32x4.add(v128.load(hidden + at), f32x4.mul(splat, v128.load(downRow + at))));
+      }
+      for (; r < rank; r++) store<f32>(hidden + (<usize>r << 2), load<f32>(hidden + (<usize>r << 2)) + xc * load<f32>(downRow + (<usize>r << 2)));
+    }
+    const yRow = y + ((<usize>t * <usize>rows) << 2);
+    for (let r = 0; r < rank; r++) {
+      const h = load<f32>(hidden + (<usize>r << 2));
+      const upRow = up + ((<usize>r * <usize>rows) << 2);
+      const splat = f32x4.splat(h);
+      let o = 0;
+      for (; o < rowsEnd; o += 4) {
+        const at = <usize>o << 2;
+        v128.store(yRow + at, f32x4.add(v128.load(yRow + at), f32x4.mul(splat, v128.load(upRow + at))));
+      }
+      for (; o < rows; o++) store<f32>(yRow + (<usize>o << 2), load<f32>(yRow + (<usize>o << 2)) + h * load<f32>(upRow + (<usize>o << 2)));
+    }
+  }
+}

@@ -11,7 +11,7 @@ import { KVCache, LlamaModel, type ForwardOptions } from '../src/model/llama.ts'
 import { loadHfModel } from '../src/model/loadHfModel.ts';
 import { LoraError, mergeLora, prepareLora, randomLoraAdapter, disposePreparedLora } from '../src/model/lora.ts';
 import {
-  QUANTIZED_FORMATS, QuantizedMatrix, QuantizedStoreError, QuantizedWeightStore, type QuantizedFormat,
+  LowRankTerms, QUANTIZED_FORMATS, QuantizedMatrix, QuantizedStoreError, QuantizedWeightStore, type QuantizedFormat,
 } from '../src/model/quantizedMatMul.ts';
 import { QUANTIZED_MATMUL_WASM_BASE64 } from '../src/model/quantizedMatMulWasm.ts';
 import { floatToHalf, writeSafetensors } from '../src/model/safetensors.ts';
@@ -123,6 +123,32 @@ describe('kernel products equal dequantize-then-matmul', () => {
     expect(code(() => matrix.rowsAsFloat32([2]))).toBe('BAD_SHAPE');
     store.dispose();
     expect(code(() => matrix.matMul(new Float32Array(32), 1))).toBe('DISPOSED');
+  });
+});
+
+describe('LowRankTerms: unmerged LoRA terms added by the kernel', () => {
+  const random = seededUniform(9);
+  const values = (n: number) => Float32Array.from({ length: n }, () => 2 * random() - 1);
+  // SmolLM2's q_proj at rank 16 (vector paths only), and a rank and width that leave scalar tails.
+  it.each([[576, 16, 576, 1], [576, 16, 192, 9], [40, 3, 10, 2], [8, 5, 7, 1]])(
+    '[%i -> rank %i -> %i], %i tokens: y + (x down) up as tfjs computes it, y changed in place', (columns, rank, rows, tokens) => {
+      const down = values(columns * rank);
+      const up = values(rank * rows);
+      const x = values(tokens * columns);
+      const y = values(tokens * rows);
+      const expected = tf.tidy(() => tf.add(tf.tensor2d(y, [tokens, rows]), tf.matMul(tf.matMul(tf.tensor2d(x, [tokens, columns]), tf.tensor2d(down, [columns, rank])), tf.tensor2d(up, [rank, rows]))).dataSync());
+      const terms = new LowRankTerms([{ key: 'other', down: values(4), up: values(4), columns: 2, rank: 2, rows: 2 }, { key: '3.q_proj', down, up, columns, rank, rows }]);
+      expect(terms.has('3.q_proj') && !terms.has('3.k_proj')).toBe(true);
+      terms.addTo('3.q_proj', x, y, tokens);
+      expect(maxAbsDiff(y, expected)).toBeLessThan(1e-5);
+    });
+
+  it('rejects what does not fit with QuantizedStoreError', () => {
+    expect(() => new LowRankTerms([{ key: 'a', down: new Float32Array(5), up: new Float32Array(4), columns: 2, rank: 2, rows: 2 }])).toThrow(QuantizedStoreError);
+    const terms = new LowRankTerms([{ key: 'a', down: new Float32Array(4), up: new Float32Array(6), columns: 2, rank: 2, rows: 3 }]);
+    expect(() => terms.addTo('b', new Float32Array(2), new Float32Array(3), 1)).toThrow(/No LoRA term b/);
+    expect(() => terms.addTo('a', new Float32Array(3), new Float32Array(3), 1)).toThrow(QuantizedStoreError);
+    expect(() => terms.addTo('a', new Float32Array(4), new Float32Array(3), 2)).toThrow(QuantizedStoreError);
   });
 });
 

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config.ts';
 import type { PreparedLora } from './lora.ts'; // types only: lora.ts imports this module
 import { normalArray, seededUniform } from '../util/random.ts';
-import { QuantizedMatrix, QuantizedWeightStore, type QuantizedFormat } from './quantizedMatMul.ts';
+import { LowRankTerms, QuantizedMatrix, QuantizedWeightStore, type QuantizedFormat } from './quantizedMatMul.ts';
 import { toFloat32, type ParsedSafetensors, type SafetensorsDtype, type TensorToWrite } from './safetensors.ts';
 import { kernelDecodeAttention } from './decodeAttention.ts';
 import { fusedDecodeAttention, fusedDecodeKernelsAvailable, fusedLinear, fusedRmsNorm, fusedRope, fusedSwiGlu } from './webgpuKernels.ts';
@@ -45,12 +45,33 @@ export interface LlamaWeights {
   quantizedStore: QuantizedWeightStore | null;
 }
 
-/** x [T, in] · W for a linear weight of either kind: [T, out]. */
-export function multiply(x: tf.Tensor2D, weight: LinearWeight): tf.Tensor2D {
+/**
+ * x [T, in] · W for a linear weight of either kind: [T, out]; for a quantized one, plus the LoRA term `lowRank` names
+ * (added by the kernel before y becomes a tensor).
+ */
+export function multiply(x: tf.Tensor2D, weight: LinearWeight, lowRank?: { terms: LowRankTerms; key: string }): tf.Tensor2D {
   if (!(weight instanceof QuantizedMatrix)) return tf.matMul(x, weight);
   // On tfjs-wasm reading x and creating y are CPU copies: ~2 KB each per decode step.
   const tokens = x.shape[0];
-  return tf.tensor2d(weight.matMul(x.dataSync() as Float32Array, tokens), [tokens, weight.rows]);
+  const xValues = x.dataSync() as Float32Array;
+  const y = weight.matMul(xValues, tokens);
+  lowRank?.terms.addTo(lowRank.key, xValues, y, tokens);
+  return tf.tensor2d(y, [tokens, weight.rows]);
+}
+
+/** Each prepared adapter's LoRA terms for quantized layers, made the first time a quantized model runs it. */
+const lowRankTermsCache = new WeakMap<PreparedLora, LowRankTerms>();
+
+function lowRankTermsOf(lora: PreparedLora): LowRankTerms {
+  let terms = lowRankTermsCache.get(lora);
+  if (!terms) {
+    terms = new LowRankTerms(lora.layers.flatMap((modules, layer) => Object.entries(modules ?? {}).map(([module, { down, up }]) => ({
+      key: `${layer}.${module}`, down: down.dataSync() as Float32Array, up: up.dataSync() as Float32Array,
+      columns: down.shape[0], rank: down.shape[1], rows: up.shape[1],
+    }))));
+    lowRankTermsCache.set(lora, terms);
+  }
+  return terms;
 }
 
 /** The one table between Hugging Face checkpoint names and our weights. */
@@ -545,11 +566,13 @@ export class LlamaModel {
   private linear(layer: number, module: LinearModule, x: tf.Tensor2D, lora: PreparedLora | null | undefined): tf.Tensor2D {
     const { kernel, bias } = this.weights.layers[layer].linear[module];
     if (this.fused(x) && !(kernel instanceof QuantizedMatrix)) return fusedLinear(x, kernel, bias, lora?.layers[layer]?.[module] ?? null);
-    let y = multiply(x, kernel);
-    if (bias) y = tf.add(y, bias) as tf.Tensor2D;
     const pair = lora?.layers[layer]?.[module];
+    // A quantized layer takes its LoRA term from the kernel, in the same call.
+    const lowRank = pair && kernel instanceof QuantizedMatrix ? { terms: lowRankTermsOf(lora!), key: `${layer}.${module}` } : undefined;
+    let y = multiply(x, kernel, lowRank);
+    if (bias) y = tf.add(y, bias) as tf.Tensor2D;
     // down = A^T, up = (alpha/r) B^T, prepared once per adapter.
-    if (pair) y = tf.add(y, tf.matMul(tf.matMul(x, pair.down), pair.up)) as tf.Tensor2D;
+    if (pair && !lowRank) y = tf.add(y, tf.matMul(tf.matMul(x, pair.down), pair.up)) as tf.Tensor2D;
     return y;
   }
 
