@@ -36,6 +36,8 @@ export interface RuntimeBenchResult {
   /** At the first context in `contexts`; merged is null for a quantized model. */
   decode_ms_per_token: { base: number; lora_unmerged: number; lora_merged: number | null };
   decode_ms_per_token_by_context: Record<string, number>;
+  /** The same steps with tfjs's ops for attention instead of the WASM decode attention kernel (when it was on). */
+  decode_ms_per_token_by_context_tfjs_attention?: Record<string, number>;
   unmerged_over_base: number;
   merged_over_base: number | null;
   adapter_swap_ms: number;
@@ -216,8 +218,17 @@ export async function benchmarkRuntime(
     onLog(`decode at context ${firstContext}: base ${base.toFixed(2)} ms/token, LoRA unmerged ${unmerged.toFixed(2)} (${(unmerged / base).toFixed(3)}x base)`
       + (merged === null ? ' (quantized: no merged variant)' : `, merged ${merged.toFixed(2)} (${(merged / base).toFixed(3)}x)`));
     const byContext: Record<string, number> = {};
-    for (const context of contexts) [byContext[context]] = await timeDecodeVariants(model, context, decodeTokens, rounds, [{}]);
-    onLog(`decode (base) by context: ${contexts.map((c) => `${c}: ${byContext[c].toFixed(2)} ms/token`).join(', ')}`);
+    // With the WASM decode attention kernel on (the default there), the same steps with tfjs's ops for attention beside.
+    const kernelAttention = model.useDecodeAttentionKernel;
+    const byContextTfjsAttention: Record<string, number> = {};
+    for (const context of contexts) {
+      [byContext[context], byContextTfjsAttention[context]] = await timeDecodeVariants(model, context, decodeTokens, rounds, [
+        {},
+        ...(kernelAttention ? [{ before: () => { model.useDecodeAttentionKernel = false; }, after: () => { model.useDecodeAttentionKernel = true; } }] : []),
+      ]);
+    }
+    onLog(`decode (base) by context: ${contexts.map((c) => `${c}: ${byContext[c].toFixed(2)} ms/token`).join(', ')}`
+      + (kernelAttention ? ` (decode attention kernel; tfjs ops instead: ${contexts.map((c) => `${c}: ${byContextTfjsAttention[c].toFixed(2)}`).join(', ')})` : ''));
     const dispatches = kernelCounter ? await countDispatches(model, adapter, prepared, firstContext, kernelCounter) : undefined;
     let unfusedDispatches: typeof dispatches;
     if (kernelCounter && model.useFusedDecodeKernels) {
@@ -247,6 +258,7 @@ export async function benchmarkRuntime(
       ...(prefillChunkSweep.length > 0 ? { prefill_tokens_per_s_by_chunk: byChunk } : {}),
       decode_ms_per_token: { base, lora_unmerged: unmerged, lora_merged: merged },
       decode_ms_per_token_by_context: byContext,
+      ...(kernelAttention ? { decode_ms_per_token_by_context_tfjs_attention: byContextTfjsAttention } : {}),
       unmerged_over_base: unmerged / base,
       merged_over_base: merged === null ? null : merged / base,
       adapter_swap_ms: swapMs,
