@@ -7,6 +7,7 @@
 // grows to the longest context seen and is kept, one per thread.
 import * as tf from '@tensorflow/tfjs';
 import { DECODE_ATTENTION_WASM_BASE64 } from './decodeAttentionWasm.ts';
+import { align16, growTo, wasmBytes } from './wasmMemory.ts';
 
 interface KernelExports {
   dataEnd(): number;
@@ -14,8 +15,7 @@ interface KernelExports {
     numHeads: number, numKvHeads: number, headDim: number, length: number, scale: number): void;
 }
 
-const PAGE = 65536;
-const align = (bytes: number) => Math.ceil(bytes / 16) * 16;
+const align = align16;
 
 let kernel: { memory: WebAssembly.Memory; exports: KernelExports } | null = null;
 
@@ -23,7 +23,7 @@ let kernel: { memory: WebAssembly.Memory; exports: KernelExports } | null = null
 function decodeAttentionKernel(): { memory: WebAssembly.Memory; exports: KernelExports } {
   if (!kernel) {
     const memory = new WebAssembly.Memory({ initial: 1 });
-    const module = new WebAssembly.Module(Uint8Array.from(atob(DECODE_ATTENTION_WASM_BASE64), (c) => c.charCodeAt(0)));
+    const module = new WebAssembly.Module(wasmBytes(DECODE_ATTENTION_WASM_BASE64));
     kernel = { memory, exports: new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as KernelExports };
   }
   return kernel;
@@ -66,7 +66,7 @@ export function kernelDecodeAttention(queries: tf.Tensor2D, keys: tf.Tensor3D, v
   const scoresAt = align(valuesAt + 4 * cacheFloats);
   const outAt = align(scoresAt + 4 * (numHeads / numKvHeads) * length);
   const end = outAt + 4 * numHeads * headDim;
-  if (end > memory.buffer.byteLength) memory.grow(Math.ceil((end - memory.buffer.byteLength) / PAGE));
+  growTo(memory, end);
   const { buffer } = memory;
   new Float32Array(buffer, qAt, numHeads * headDim).set(heapValues(queries));
   new Float32Array(buffer, keysAt, cacheFloats).set(heapValues(keys));

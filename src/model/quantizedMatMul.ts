@@ -8,6 +8,7 @@
 // half-precision conversion.
 import { floatToHalf, halfToFloatTable } from './safetensors.ts';
 import { QUANTIZED_MATMUL_WASM_BASE64 } from './quantizedMatMulWasm.ts';
+import { align16, growTo, WASM_PAGE, wasmBytes } from './wasmMemory.ts';
 
 /** The ggml block formats the kernel multiplies. */
 export type QuantizedFormat = 'Q4_1' | 'Q8_0';
@@ -29,7 +30,7 @@ interface KernelExports {
 }
 
 let kernelModule: WebAssembly.Module | null = null;
-const kernelBytes = () => Uint8Array.from(atob(QUANTIZED_MATMUL_WASM_BASE64), (c) => c.charCodeAt(0));
+const kernelBytes = () => wasmBytes(QUANTIZED_MATMUL_WASM_BASE64);
 
 /**
  * Compiles the kernel ahead of the first store, without blocking: a browser's main thread refuses to compile a module
@@ -45,9 +46,7 @@ function compiledKernel(): WebAssembly.Module {
   return kernelModule;
 }
 
-const PAGE = 65536;
-const ALIGN = 16;
-const align = (bytes: number) => Math.ceil(bytes / ALIGN) * ALIGN;
+const align = align16;
 
 /** A weight matrix W [rows, columns] (Hugging Face's [out, in]) held in a QuantizedWeightStore. */
 export class QuantizedMatrix {
@@ -127,10 +126,8 @@ export class QuantizedWeightStore {
   reserve(bytes: number): void {
     const memory = this.live();
     const needed = this.used + bytes;
-    const pages = Math.ceil((needed - memory.buffer.byteLength) / PAGE);
-    if (pages <= 0) return;
     try {
-      memory.grow(pages);
+      growTo(memory, needed);
     } catch {
       throw new QuantizedStoreError('OUT_OF_MEMORY', `Could not grow the quantized weights' memory to ${Math.ceil(needed / 2 ** 20)} MiB`);
     }
@@ -268,7 +265,7 @@ export class LowRankTerms {
     });
     this.used = align(used);
     try {
-      this.memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(this.used / PAGE)) });
+      this.memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(this.used / WASM_PAGE)) });
     } catch {
       throw new QuantizedStoreError('OUT_OF_MEMORY', `Could not allocate ${Math.ceil(this.used / 2 ** 20)} MiB for an adapter's LoRA terms`);
     }
@@ -297,7 +294,7 @@ export class LowRankTerms {
     const yAt = align(xAt + x.byteLength);
     const hiddenAt = align(yAt + y.byteLength);
     const end = hiddenAt + 4 * rank;
-    if (end > this.memory.buffer.byteLength) this.memory.grow(Math.ceil((end - this.memory.buffer.byteLength) / PAGE));
+    growTo(this.memory, end);
     const { buffer } = this.memory;
     new Float32Array(buffer, xAt, x.length).set(x);
     new Float32Array(buffer, yAt, y.length).set(y);
