@@ -22,7 +22,7 @@ const USAGE = `usage: npm run bench -- --out DIR (--repos <comma list | file> | 
   [--splits ${['cr_test', 'ir_test', 'evo_cr_test', 'evo_ir_test'].join(',')}] [--history N] [--held-out all|VAL,TEST]
   [--min-per-repo N] [--max-new-tokens N] [--context-tokens N]
   [--engine ts|torch] [--torch-model DIR] [--batch-size N] [--torch-dtype float32|bfloat16]
-  [--per-repo-steps N] [--per-repo-init PEFT_DIR] [--per-repo-lr LR]
+  [--per-repo-steps N] [--per-repo-init PEFT_DIR] [--per-repo-lr LR] [--rag-tokens N]
   repositories: local git work trees, git URLs, or synth:SEED; methods: ${METHOD_NAMES.join(', ')}
   model: default SmolLM2-135M-Instruct (public/models/smollm2-135m-instruct/model.gguf, npm run models:smollm2), else c2l-base;
     --hypernetwork, --evo-hypernetwork and --shared-lora default to code2lora-static/, code2lora-evo/ and shared-lora/
@@ -60,6 +60,7 @@ async function main(): Promise<void> {
       'per-repo-steps': { type: 'string' },
       'per-repo-init': { type: 'string' },
       'per-repo-lr': { type: 'string' },
+      'rag-tokens': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -150,6 +151,7 @@ async function main(): Promise<void> {
       maxNewTokens: integerOption('max-new-tokens', values['max-new-tokens'], 64, 1),
       contextTokens: values['context-tokens'] === undefined ? undefined : integerOption('context-tokens', values['context-tokens'], 0, 2),
       engine, torch, perRepoSteps: integerOption('per-repo-steps', values['per-repo-steps'], 16, 1), perRepoInit, perRepoLearningRate,
+      ragTokens: values['rag-tokens'] === undefined ? undefined : integerOption('rag-tokens', values['rag-tokens'], 0, 1),
       limits: minPerRepo === undefined ? undefined : { minPerRepo },
       command,
       signal: controller.signal,

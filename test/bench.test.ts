@@ -184,7 +184,7 @@ describe('task set builder and evaluator', () => {
     const benchModel = tinyRandomModel(0);
     const common = {
       outDir, specs, methods: ['base', 'rag'], benchModel, hypernetwork: untrainedHypernetwork(benchModel.model.config), parser,
-      seed: 0, history: 12, heldOut: 'all' as const, limit: 6, maxNewTokens: 8, command: 'test',
+      seed: 0, history: 12, heldOut: 'all' as const, limit: 6, maxNewTokens: 8, ragTokens: 7, command: 'test',
     };
     const controller = new AbortController();
     await expect(runBenchmarkCommand({
@@ -218,6 +218,8 @@ describe('task set builder and evaluator', () => {
       expect(record.prompt_tokens).toBeLessThanOrEqual(512 - 8);
       expect(record.em).toBe(scoreCompletion(record.prediction, record.target).em);
     }
+    const retrieved = results.tasks.filter((record) => record.method === 'rag').map((record) => record.extra_prompt_tokens);
+    expect(Math.max(...retrieved)).toBe(7); // --rag-tokens caps what retrieval adds
     const methodsInSummary = new Set(results.summary.map((row) => row.method));
     expect(methodsInSummary).toEqual(new Set(['base', 'rag']));
     for (const row of results.summary) {

@@ -100,6 +100,8 @@ export interface BenchmarkOptions {
   /** With per-repo-lora trained here: start each repository's LoRA from this PEFT folder (e.g. the shared LoRA), at this peak learning rate. */
   perRepoInit?: string;
   perRepoLearningRate?: number;
+  /** RAG: at most this many tokens of retrieved code before each prompt (MethodResources.ragTokens; default 1,536). */
+  ragTokens?: number;
   command: string;
   signal?: AbortSignal;
   onProgress?: (progress: BenchProgress) => void;
@@ -207,7 +209,7 @@ export async function runBenchmarkCommand(options: BenchmarkOptions): Promise<Be
     hypernetwork: options.hypernetwork, evoHypernetwork: options.evoHypernetwork, encoder: options.encoder,
     // Kept in OUT across reruns (another method, a resumed run): files and diffs are encoded once per encoder.
     embeddingCache: DiskVectorStore.open(join(outDir, `embedding-cache.${options.encoder ? 'encoder' : 'base-model'}.bin`)),
-    sharedLora: options.sharedLora, perRepoLora,
+    sharedLora: options.sharedLora, perRepoLora, ragTokens: options.ragTokens,
     irTrainTaskIds: new Set([...trainTasks.values()].flat().map((task) => task.id)),
   };
   const methods: BenchMethod[] = options.methods.map((name) => createMethod(name, runtime, resources));
