@@ -87,6 +87,15 @@ def export_hypernetwork(state_dict: dict, config: HypernetConfig, base_dir: Path
     os.chmod(out_dir / "hypernetwork.safetensors", 0o644)  # safetensors creates it owner-only; the app serves it
 
 
+def encoder_of(checkpoint: dict) -> dict:
+    """The encoder the checkpoint's file embeddings came from: c2l-base's settings, with the model and width of a
+    candidate encoder (training/encoder_candidates.py) where it was trained on one; the app refuses those."""
+    trained_on = checkpoint.get("encoder") or {}
+    if trained_on.get("model", ENCODER["model"]) == ENCODER["model"]:
+        return ENCODER
+    return {**ENCODER, "model": trained_on["model"], "hidden_size": trained_on["hidden_size"]}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, required=True)
@@ -106,7 +115,8 @@ def main() -> int:
         training.update(json.loads(args.training_json.read_text()))
     try:
         export_hypernetwork(checkpoint["trainable"], HypernetConfig.from_json(checkpoint["config"]), args.base, args.out,
-                            training=training, dtype=args.dtype, kind=checkpoint.get("method") or "code2lora-static")
+                            encoder=encoder_of(checkpoint), training=training, dtype=args.dtype,
+                            kind=checkpoint.get("method") or "code2lora-static")
     except ExportError as error:
         print(error, file=sys.stderr)
         return 1

@@ -47,6 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 method = "code2lora-static"
 base_model = "data/models/smollm2-135m-instruct"
 data_dir = "data/hypernet"
+embeddings_file = "file_embeddings.pt"  # in data_dir: another encoder's (training/encoder_candidates.py) to compare encoders
 out_dir = ""  # default: training/runs/<method>
 repos = ""  # per-repo-lora: the repository to train on
 hidden_size = 64
@@ -136,7 +137,7 @@ cr_val_tasks = ir_val_tasks if selected_on == "ir_val" else sample.sample(cr_val
 hypernetwork_method = method in ("code2lora-static", "code2lora-evo")
 cr_val_names = sorted({t["repo"] for t in cr_val_tasks})
 shuffled_repo = dict(zip(cr_val_names, cr_val_names[1:] + cr_val_names[:1]))
-embeddings = torch.load(REPO / data_dir / "file_embeddings.pt") if hypernetwork_method else None
+embeddings = torch.load(REPO / data_dir / embeddings_file) if hypernetwork_method else None
 
 
 def repo_files(names: list[str]):
@@ -378,7 +379,8 @@ def log(record: dict) -> None:
 def save(path: Path, **extra) -> None:
     torch.save({"trainable": trainable.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
                 "best_val": best_val, "seconds": spent, "method": method, "repos": repos,
-                "config": config.to_json() if hypernetwork_method else None, **extra}, str(path) + ".tmp")
+                "config": config.to_json() if hypernetwork_method else None,
+                "encoder": embeddings["encoder"] if hypernetwork_method else None, **extra}, str(path) + ".tmp")
     os.replace(str(path) + ".tmp", path)
 
 
@@ -389,6 +391,7 @@ if step == 0:
          "cr_val_tasks": len(cr_val_tasks), "threads": torch.get_num_threads(), "autocast_dtype": autocast_dtype, "batch_size": batch_size,
          "prompt_tokens": prompt_tokens, "max_steps": max_steps, "learning_rate": learning_rate, "init_lora": init_lora,
          "new_lr_multiplier": new_lr_multiplier if new_names else None,
+         "encoder": embeddings["encoder"] if hypernetwork_method else None,
          "base_cr_val_loss": evaluate(cr_val_tasks, adapter="none"), **validation_losses(),
          **({"first_commit_" + k: v for k, v in validation_losses("first-commit").items()} if method == "code2lora-evo" else {})})
 session_start = time.time() - spent
