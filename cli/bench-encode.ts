@@ -1,10 +1,12 @@
-// `npm run bench:encode -- --repo DIR [--commit SHA] [--backend wasm|webgpu] [--workers LIST] [--embeddings FILE] [--compare FILE] [--json FILE]`:
+// `npm run bench:encode -- --repo DIR [--commit SHA] [--backend wasm|webgpu] [--workers LIST] [--layers LIST] [--embeddings FILE] [--compare FILE] [--json FILE]`:
 // the shipped repo encoder (c2l-base, ENCODER_SETTINGS) over every non-test Python file of a repository snapshot, in
 // headless Chromium, cold: a fresh browser, no embedding cache, the same encodeRepository the app's worker runs.
 // Prints files, tokens, seconds and tokens/s, and where the time went (parse + chunk + tokenize vs forward passes).
 // `--workers 0,2` runs each setting in turn, each in a fresh browser, in one run: 0 encodes on the page's thread,
 // N spreads the files over N encoder replicas in Web Workers (src/app/workers/encoderReplicas.ts), `app` as many as
 // the app would start here (replicaCount: one per core, at most 4). The embeddings must not depend on the setting.
+// `--layers 4,2` also times the encoder cut to its first N layers (LlamaModel.firstLayers: a cheaper candidate encoder,
+// docs/results.md "Choosing the repo encoder"), each with every --workers setting; the default runs all of them.
 //
 // The snapshot is read in Node exactly as the benchmark reads it (src/git readSnapshot: vendored, generated, binary
 // and over-large files skipped) and handed to the harness page (e2e/pages/encode.ts); the encoder loads in the page
@@ -21,7 +23,7 @@ import { ENCODER_SETTINGS } from '../src/code2lora/encoderSettings.ts';
 import { isTestPath } from '../src/git/pathFilters.ts';
 import { UsageError } from './benchArgs.ts';
 
-const USAGE = 'usage: npm run bench:encode -- --repo DIR [--commit SHA] [--backend wasm|webgpu] [--workers 0,2|app] [--embeddings FILE] [--compare FILE] [--json FILE]';
+const USAGE = 'usage: npm run bench:encode -- --repo DIR [--commit SHA] [--backend wasm|webgpu] [--workers 0,2|app] [--layers 4,2] [--embeddings FILE] [--compare FILE] [--json FILE]';
 
 /** `--workers`: "0,2,app" -> [0, 2, 'app']. */
 function parseWorkers(list: string): Array<number | 'app'> {
@@ -53,6 +55,7 @@ async function main(): Promise<void> {
       commit: { type: 'string' },
       backend: { type: 'string', default: 'wasm' },
       workers: { type: 'string', default: '0,app' },
+      layers: { type: 'string' },
       embeddings: { type: 'string' },
       compare: { type: 'string' },
       json: { type: 'string' },
@@ -63,7 +66,13 @@ async function main(): Promise<void> {
   if (!values.repo) throw new UsageError(USAGE);
   const backend = values.backend as 'wasm' | 'webgpu';
   if (backend !== 'wasm' && backend !== 'webgpu') throw new UsageError(`--backend is wasm or webgpu, got ${values.backend}`);
-  const settings = parseWorkers(values.workers!);
+  const workerSettings = parseWorkers(values.workers!);
+  const layerSettings = values.layers === undefined ? [undefined] : values.layers.split(',').map((item) => {
+    const count = Number(item);
+    if (!Number.isInteger(count) || count < 1) throw new UsageError(`--layers takes layer counts >= 1, comma-separated; got ${item}`);
+    return count;
+  });
+  const settings = layerSettings.flatMap((layers) => workerSettings.map((workers) => ({ layers, workers })));
   const modelDirectory = `public/models/${ENCODER_SETTINGS.model}`;
   if (!existsSync(`${modelDirectory}/model.safetensors`)) throw new UsageError(`${modelDirectory} has no model.safetensors`);
 
@@ -94,10 +103,10 @@ async function main(): Promise<void> {
         page.on('console', (message) => message.type() === 'warning' && console.log(`  [page warning] ${message.text()}`));
         await page.goto(url);
         await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready', null, { timeout: 120_000 });
-        const workers = setting === 'app' ? await page.evaluate(() => window.encodeHarness.appWorkers()) : setting;
+        const workers = setting.workers === 'app' ? await page.evaluate(() => window.encodeHarness.appWorkers()) : setting.workers;
         const cpuBefore = await rendererCpuSeconds(browser);
         const report = await page.evaluate((options) => window.encodeHarness.encode(options), {
-          backend, modelUrl: new URL(`/models/${ENCODER_SETTINGS.model}/`, url).href, files, workers,
+          backend, modelUrl: new URL(`/models/${ENCODER_SETTINGS.model}/`, url).href, files, workers, layers: setting.layers,
           withEmbeddings: Boolean(values.embeddings || values.compare) || settings.length > 1,
         });
         const rendererCpu = (await rendererCpuSeconds(browser)) - cpuBefore;
@@ -113,9 +122,12 @@ async function main(): Promise<void> {
 
   const first = runs[0].report;
   for (const { report } of runs.slice(1)) {
-    const difference = largestDifference(first.embeddings!, report.embeddings!);
-    console.log(`${report.workers} workers against ${first.workers}: ${(first.encodeMs / report.encodeMs).toFixed(2)}x the speed; `
-      + `embeddings differ by at most ${difference.maxAbs.toExponential(2)}`);
+    const speed = `${report.layers} layers, ${report.workers} workers against ${first.layers} layers, ${first.workers} workers: `
+      + `${(first.encodeMs / report.encodeMs).toFixed(2)}x the speed`;
+    // Embeddings from other layers are other embeddings: only the worker settings must agree.
+    const same = runs.find((run) => run.report.layers === report.layers)!.report;
+    console.log(same === report ? speed : `${speed}; embeddings differ from ${same.workers} workers' by at most `
+      + `${largestDifference(same.embeddings!, report.embeddings!).maxAbs.toExponential(2)}`);
   }
   let comparison: { max_abs_difference: number; max_relative_difference: number } | null = null;
   if (values.compare) {
@@ -130,7 +142,7 @@ async function main(): Promise<void> {
       repo: `${repo.name}@${commit}`, backend: first.backend, encoder: ENCODER_SETTINGS, chromium: findChromium(),
       files: first.files, tokens: first.tokens, embeddings_compared: comparison,
       runs: runs.map(({ report, rendererCpu, loadBefore, loadAfter }) => ({
-        workers: report.workers, seconds: report.encodeMs / 1000, tokens_per_second: report.tokens / (report.encodeMs / 1000),
+        workers: report.workers, layers: report.layers, seconds: report.encodeMs / 1000, tokens_per_second: report.tokens / (report.encodeMs / 1000),
         load_seconds: report.loadMs / 1000, parse_chunk_tokenize_seconds: report.timings.chunkMs / 1000,
         forward_seconds_summed_over_workers: report.timings.forwardMs / 1000, renderer_cpu_seconds_load_and_encode: rendererCpu,
         load_average_before: loadBefore, load_average_after: loadAfter,
@@ -142,7 +154,7 @@ async function main(): Promise<void> {
 function printRun(report: EncodeReport, rendererCpu: number, loadBefore: string): void {
   const seconds = report.encodeMs / 1000;
   const rest = report.encodeMs - report.timings.chunkMs - report.timings.forwardMs;
-  console.log(`${report.workers} workers: encoder loaded in ${(report.loadMs / 1000).toFixed(1)} s (${report.backend}); cold encode: ${report.files} files, `
+  console.log(`${report.layers} layers, ${report.workers} workers: encoder loaded in ${(report.loadMs / 1000).toFixed(1)} s (${report.backend}); cold encode: ${report.files} files, `
     + `${report.tokens} tokens, ${seconds.toFixed(1)} s, ${(report.tokens / seconds).toFixed(0)} tokens/s`);
   console.log(`  renderer CPU time ${rendererCpu.toFixed(1)} s (load + encode); load average ${loadBefore} before, ${loadAverage()} after`);
   console.log(`  parse + chunk + tokenize ${(report.timings.chunkMs / 1000).toFixed(1)} s, forward passes ${(report.timings.forwardMs / 1000).toFixed(1)} s`

@@ -17,7 +17,7 @@ import { ENCODER_SETTINGS } from '../src/code2lora/encoderSettings.ts';
 import { fileChunkIds } from '../src/code2lora/repoEncoder.ts';
 import { isTestPath } from '../src/git/pathFilters.ts';
 import { initBackend } from '../src/model/backend.ts';
-import { LlamaModel } from '../src/model/llama.ts';
+import type { LlamaModel } from '../src/model/llama.ts';
 import { loadPythonParser } from '../src/parse/pythonParser.ts';
 import { UsageError } from './benchArgs.ts';
 
@@ -30,14 +30,6 @@ interface Candidate {
   tokenizer: BenchModel['tokenizer'];
   tokens: number;
   milliseconds: number;
-}
-
-/** "smollm2:4" -> SmolLM2's first 4 layers, sharing the loaded model's weights (nothing is copied). */
-function firstLayers(model: LlamaModel, layers: number, name: string): LlamaModel {
-  if (!Number.isInteger(layers) || layers < 1 || layers > model.config.numLayers) {
-    throw new UsageError(`${name}: the model has layers 1..${model.config.numLayers}`);
-  }
-  return new LlamaModel({ ...model.config, numLayers: layers }, { ...model.weights, layers: model.weights.layers.slice(0, layers) });
 }
 
 async function main(): Promise<void> {
@@ -60,7 +52,10 @@ async function main(): Promise<void> {
     if (!MODELS[model] || layers === undefined) throw new UsageError(`--encoders: ${name} is not MODEL:LAYERS with MODEL one of ${Object.keys(MODELS).join(', ')}`);
     if (!loaded.has(model)) loaded.set(model, await loadBenchModel(MODELS[model]));
     const { model: full, tokenizer } = loaded.get(model)!;
-    candidates.push({ name, encoder: firstLayers(full, Number(layers), name), tokenizer, tokens: 0, milliseconds: 0 });
+    if (!/^\d+$/.test(layers) || Number(layers) < 1 || Number(layers) > full.config.numLayers) {
+      throw new UsageError(`--encoders: ${name}: ${model} has layers 1..${full.config.numLayers}`);
+    }
+    candidates.push({ name, encoder: full.firstLayers(Number(layers)), tokenizer, tokens: 0, milliseconds: 0 });
   }
   const chunker = loaded.get('c2l-base') ?? await loadBenchModel(DEFAULT_MODEL_DIRECTORY);
   const parser = await loadPythonParser();

@@ -83,6 +83,22 @@ describe('LlamaModel', () => {
     }
   });
 
+  it('firstLayers runs the first layers on the same weights: all of them is the model, fewer is another state', () => {
+    const model = LlamaModel.random(CONFIGS['llama GQA untied'], { seed: 3, std: 0.2 });
+    const full = model.hidden(IDS);
+    const all = model.firstLayers(model.config.numLayers).hidden(IDS);
+    expect(maxAbsDiff(all.dataSync(), full.dataSync())).toBe(0);
+    const cut = model.firstLayers(1);
+    expect(cut.weights.layers[0]).toBe(model.weights.layers[0]);
+    const one = cut.hidden(IDS);
+    expect(one.shape).toEqual(full.shape);
+    expect(maxAbsDiff(one.dataSync(), full.dataSync())).toBeGreaterThan(1e-3);
+    expect(() => model.firstLayers(0)).toThrow(RangeError);
+    expect(() => model.firstLayers(model.config.numLayers + 1)).toThrow(RangeError);
+    tf.dispose([full, all, one]);
+    model.dispose();
+  });
+
   it('rejects token ids outside the vocabulary', () => {
     const model = LlamaModel.random(CONFIGS['llama GQA untied']);
     expect(() => model.forward([61])).toThrow(RangeError);

@@ -21,6 +21,8 @@ export interface EncodeReport {
   encodeMs: number;
   /** Encoder replicas in Web Workers (0: the page's own thread only). */
   workers: number;
+  /** The encoder's layers that ran (all of them unless `layers` was given). */
+  layers: number;
   files: number;
   tokens: number;
   /** Where the encode's time went: parsing + chunking + tokenizing, and the encoder's forward passes (the rest: hashing, yields). */
@@ -36,14 +38,17 @@ const harness = {
     return replicaCount();
   },
 
-  async encode({ backend, modelUrl, files, workers, withEmbeddings = false }: {
-    backend: BackendName; modelUrl: string; files: Array<{ path: string; content: string }>; workers: number; withEmbeddings?: boolean;
+  /** `layers`: encode with the encoder's first layers only (LlamaModel.firstLayers), to time a cheaper candidate. */
+  async encode({ backend, modelUrl, files, workers, layers, withEmbeddings = false }: {
+    backend: BackendName; modelUrl: string; files: Array<{ path: string; content: string }>; workers: number; layers?: number;
+    withEmbeddings?: boolean;
   }): Promise<EncodeReport> {
     const loadStarted = performance.now();
     const active = await initBackend({ preference: backend, wasmBinaries: WASM_BINARY_URLS });
     if (active !== backend) throw new Error(`asked for ${backend}, got ${active}`);
     const tokenizer = BpeTokenizer.fromJSON(await (await fetch(new URL('tokenizer.json', modelUrl))).text());
-    const { model } = await loadHfModel(filesFromUrl(modelUrl));
+    const { model: full } = await loadHfModel(filesFromUrl(modelUrl));
+    const model = layers === undefined ? full : full.firstLayers(layers);
     const parser = await loadPythonParser({ locateWasm: { treeSitter: treeSitterWasm, python: new URL(pythonWasm, location.href).href } });
     const loadMs = performance.now() - loadStarted;
     const replicas = workers > 0 ? encoderReplicas(model, workers) : null;
@@ -53,14 +58,14 @@ const harness = {
       const encoding = await encodeRepository({ files, encoder: { model, tokenizer, replicas: replicas?.embedders }, parser, timings });
       const encodeMs = performance.now() - started;
       return {
-        backend: tf.getBackend(), loadMs, encodeMs, workers, files: encoding.files.length, tokens: encoding.tokens, timings,
+        backend: tf.getBackend(), loadMs, encodeMs, workers, layers: model.config.numLayers, files: encoding.files.length, tokens: encoding.tokens, timings,
         embeddings: withEmbeddings
           ? { paths: encoding.files.map((file) => file.path), values: encoding.files.flatMap((file) => Array.from(file.embedding)) }
           : null,
       };
     } finally {
       replicas?.terminate();
-      model.dispose();
+      full.dispose();
     }
   },
 };

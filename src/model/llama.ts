@@ -443,6 +443,18 @@ export class LlamaModel {
   }
 
   /**
+   * The same model cut to its first `count` layers (then the final norm), sharing these weights: what a repo encoder
+   * reading the hidden state after layer `count` costs (bench:encoders, bench:encode --layers). Dispose the full model
+   * only; the cut one owns nothing.
+   */
+  firstLayers(count: number): LlamaModel {
+    if (!Number.isInteger(count) || count < 1 || count > this.config.numLayers) {
+      throw new RangeError(`the model has layers 1..${this.config.numLayers}, asked for the first ${count}`);
+    }
+    return new LlamaModel({ ...this.config, numLayers: count }, { ...this.weights, layers: this.weights.layers.slice(0, count) });
+  }
+
+  /**
    * The model's config and weights as plain arrays (a copy, read synchronously), for fromPlain in another thread.
    * Quantized weights are copied widened to float32 kernels [in, out]: the copy is a float32 model.
    */
