@@ -14,6 +14,9 @@ by our TypeScript) decoded back to text with c2l-base's byte-level tokenizer (lo
 candidate's own tokenizer. Chunk embedding = masked mean over the chunk's tokens; file embedding = mean over its chunks,
 as src/code2lora/repoEncoder.ts does. The output has file_embeddings.pt's layout, so train_hypernet.py trains on it
 with --embeddings_file=file_embeddings-NAME.pt. Blobs already in --out are not recomputed.
+
+--cost N --encoder A,B,...: embeds the first N files with each candidate in turn and prints PyTorch's CPU seconds and
+tokens/s per candidate, relative to the first (no file is written).
 """
 import argparse
 import json
@@ -128,14 +131,39 @@ def embed_texts(encoder, texts: list[str], batch_tokens: int = 8192) -> torch.Te
     return out
 
 
+def compare_costs(names: list[str], files_path: Path, count: int) -> None:
+    """--cost: the first `count` files embedded by every candidate in turn (batch by batch, so that the machine's load
+    falls on all alike); PyTorch's CPU time, for the candidates our TypeScript runtime cannot run (bench:encoders)."""
+    encoders = {name: load_encoder(name) for name in names}
+    c2l_tokenizer = Tokenizer.from_file(str(C2L_BASE / "tokenizer.json"))
+    with files_path.open() as handle:
+        files = [json.loads(line) for _, line in zip(range(count), handle)]
+    texts = [c2l_tokenizer.decode(chunk) for file in files for chunk in file["chunks"]]
+    seconds, tokens = dict.fromkeys(names, 0.0), dict.fromkeys(names, 0)
+    for start in range(0, len(texts), 64):
+        for name, encoder in encoders.items():
+            part = texts[start:start + 64]
+            started = time.process_time()
+            embed_texts(encoder, part)
+            seconds[name] += time.process_time() - started
+            tokens[name] += sum(len(encoder.ids(text)) for text in part)
+    for name in names:
+        print(f"{name:12} {tokens[name]:8} tokens {seconds[name]:8.2f} CPU s {tokens[name] / seconds[name]:7.0f} tokens/s "
+              f"{seconds[name] / seconds[names[0]]:5.2f}x {names[0]}'s time")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--encoder", required=True)
+    parser.add_argument("--encoder", required=True, help="a candidate; with --cost, a comma-separated list")
     parser.add_argument("--files", type=Path, default=REPO / "data/hypernet/files.jsonl")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--cost", type=int, default=0, metavar="N", help="only time the candidates on the first N files")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.cost:
+        compare_costs(args.encoder.split(","), args.files, args.cost)
+        return 0
     out = args.out or args.files.parent / f"file_embeddings-{args.encoder.replace(':', '-')}.pt"
     encoder = load_encoder(args.encoder)
     c2l_tokenizer = Tokenizer.from_file(str(C2L_BASE / "tokenizer.json"))
