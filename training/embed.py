@@ -136,18 +136,29 @@ def run_diffs(encoder: CausalLM, args) -> None:
           f"({tokens / max(time.time() - started, 1e-9):.0f} tokens/s)")
 
 
-def run_files(encoder: CausalLM, args) -> None:
-    """--files: every blob of files.jsonl -> file_embeddings.pt, resuming from what --out already holds."""
-    cache = torch.load(args.out) if args.out.exists() else {"blobs": {}}
+def read_files(files: Path, out: Path) -> tuple[dict, dict[str, list[dict]], list[dict]]:
+    """files.jsonl against an embeddings file being written: (what `out` already holds, the files by repository,
+    one file per blob not embedded yet). Shared by every encoder's embedding run (encoder_candidates.py too)."""
+    cache = torch.load(out) if out.exists() else {"blobs": {}}
     by_repo: dict[str, list[dict]] = {}
     todo: dict[str, dict] = {}
-    with args.files.open() as handle:
+    with files.open() as handle:
         for line in handle:
             file = json.loads(line)
             by_repo.setdefault(file["repo"], []).append(file)
             if file["blob"] not in cache["blobs"]:
                 todo[file["blob"]] = file
-    pending = list(todo.values())
+    return cache, by_repo, list(todo.values())
+
+
+def repo_index(by_repo: dict[str, list[dict]]) -> dict:
+    """file_embeddings.pt's "repos": each repository's files, paths and blobs in files.jsonl's order."""
+    return {repo: {"paths": [f["path"] for f in files], "blobs": [f["blob"] for f in files]} for repo, files in by_repo.items()}
+
+
+def run_files(encoder: CausalLM, args) -> None:
+    """--files: every blob of files.jsonl -> file_embeddings.pt, resuming from what --out already holds."""
+    cache, by_repo, pending = read_files(args.files, args.out)
     tokens = sum(len(chunk) for file in pending for chunk in file["chunks"])
     print(f"{len(pending)} blobs to embed ({tokens} tokens); {len(cache['blobs'])} cached", flush=True)
     started = time.time()
@@ -159,8 +170,7 @@ def run_files(encoder: CausalLM, args) -> None:
         done = min(start + step, len(pending))
         elapsed = time.time() - started
         print(f"embedded {done}/{len(pending)} blobs, {elapsed:.0f} s, ETA {elapsed / done * (len(pending) - done):.0f} s", flush=True)
-    cache["repos"] = {repo: {"paths": [f["path"] for f in files], "blobs": [f["blob"] for f in files]}
-                      for repo, files in by_repo.items()}
+    cache["repos"] = repo_index(by_repo)
     cache["encoder"] = {"model": args.encoder.name, "hidden_size": encoder.config.hidden_size}
     save_atomically(cache, args.out)
     print(f"{len(cache['repos'])} repositories, {len(cache['blobs'])} blobs -> {args.out} "

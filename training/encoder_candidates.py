@@ -32,7 +32,7 @@ import torch
 from tokenizers import Tokenizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from embed import save_atomically  # noqa: E402
+from embed import read_files, repo_index, save_atomically  # noqa: E402
 from model import CausalLM  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -168,16 +168,7 @@ def main() -> int:
     encoder = load_encoder(args.encoder)
     c2l_tokenizer = Tokenizer.from_file(str(C2L_BASE / "tokenizer.json"))
 
-    cache = torch.load(out) if out.exists() else {"blobs": {}}
-    by_repo: dict[str, list[dict]] = {}
-    todo: dict[str, dict] = {}
-    with args.files.open() as handle:
-        for line in handle:
-            file = json.loads(line)
-            by_repo.setdefault(file["repo"], []).append(file)
-            if file["blob"] not in cache["blobs"]:
-                todo[file["blob"]] = file
-    pending = list(todo.values())
+    cache, by_repo, pending = read_files(args.files, out)
     print(f"{args.encoder}: {len(pending)} blobs to embed; {len(cache['blobs'])} cached", flush=True)
     started, tokens, step = time.time(), 0, 256
     for start in range(0, len(pending), step):
@@ -195,8 +186,7 @@ def main() -> int:
               f"ETA {elapsed / done * (len(pending) - done):.0f} s", flush=True)
         if done % (step * 8) == 0:
             save_atomically(cache, out)
-    cache["repos"] = {repo: {"paths": [f["path"] for f in files], "blobs": [f["blob"] for f in files]}
-                      for repo, files in by_repo.items()}
+    cache["repos"] = repo_index(by_repo)
     cache["encoder"] = {"model": args.encoder, "hidden_size": encoder.hidden_size}
     save_atomically(cache, out)
     seconds = time.time() - started
