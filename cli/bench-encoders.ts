@@ -52,10 +52,13 @@ async function main(): Promise<void> {
     if (!MODELS[model] || layers === undefined) throw new UsageError(`--encoders: ${name} is not MODEL:LAYERS with MODEL one of ${Object.keys(MODELS).join(', ')}`);
     if (!loaded.has(model)) loaded.set(model, await loadBenchModel(MODELS[model]));
     const { model: full, tokenizer } = loaded.get(model)!;
-    if (!/^\d+$/.test(layers) || Number(layers) < 1 || Number(layers) > full.config.numLayers) {
-      throw new UsageError(`--encoders: ${name}: ${model} has layers 1..${full.config.numLayers}`);
+    let encoder: LlamaModel;
+    try {
+      encoder = full.firstLayers(Number(layers)); // checks the depth
+    } catch (error) {
+      throw error instanceof RangeError ? new UsageError(`--encoders: ${name}: ${error.message}`) : error;
     }
-    candidates.push({ name, encoder: full.firstLayers(Number(layers)), tokenizer, tokens: 0, milliseconds: 0 });
+    candidates.push({ name, encoder, tokenizer, tokens: 0, milliseconds: 0 });
   }
   const chunker = loaded.get('c2l-base') ?? await loadBenchModel(DEFAULT_MODEL_DIRECTORY);
   const parser = await loadPythonParser();
