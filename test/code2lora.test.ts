@@ -13,7 +13,9 @@ import { trainBpeTokenizer } from '../src/tokenizer/trainBpe.ts';
 import { ENCODER_SETTINGS } from '../src/code2lora/encoderSettings.ts';
 import { MemoryFileEmbeddingCache } from '../src/code2lora/fileEmbeddingCache.ts';
 import { gitBlobId } from '../src/code2lora/gitBlobId.ts';
-import { generateAdapter, hypernetworkWeightShapes, type HypernetworkConfig, type HypernetworkWeights } from '../src/code2lora/hypernetwork.ts';
+import {
+  fromStateDict, generateAdapter, heldShape, hypernetworkWeightShapes, type HypernetworkConfig, type HypernetworkWeights,
+} from '../src/code2lora/hypernetwork.ts';
 import { loadHypernetwork } from '../src/code2lora/loadHypernetwork.ts';
 import { adapterDeltaNorms, adapterParameterCount, makeRepoAdapter, untrainedHypernetwork } from '../src/code2lora/makeAdapter.ts';
 import { embedFileChunks, encodeRepository, fileChunkIds, type EmbedFileChunks } from '../src/code2lora/repoEncoder.ts';
@@ -242,7 +244,7 @@ const handOptionValues: Record<string, number[]> = {
 
 function handWeights(options = false): HypernetworkWeights {
   const values = options ? { ...handValues, ...handOptionValues } : handValues;
-  return new Map([...hypernetworkWeightShapes(options ? handOptionsConfig : handConfig)].map(([name, shape]) => [name, tf.tensor(values[name], shape)]));
+  return fromStateDict(new Map([...hypernetworkWeightShapes(options ? handOptionsConfig : handConfig)].map(([name, shape]) => [name, tf.tensor(values[name], shape)])));
 }
 
 /** erf by its Taylor series (exact to double precision for |x| < 3). */
@@ -373,7 +375,7 @@ describe('untrainedHypernetwork + makeRepoAdapter', () => {
   it('adapts all seven modules in the trained architecture, and composes encoder and hypernetwork', async () => {
     const hypernetwork = untrainedHypernetwork(config);
     expect(hypernetwork.trained).toBe(false);
-    for (const [name, shape] of hypernetworkWeightShapes(hypernetwork.config)) expect(hypernetwork.weights.get(name)!.shape).toEqual(shape);
+    for (const [name, shape] of hypernetworkWeightShapes(hypernetwork.config)) expect(hypernetwork.weights.get(name)!.shape).toEqual(heldShape(name, shape));
     const made = await makeRepoAdapter({ files: SNAPSHOT, encoder: { model, tokenizer }, parser, hypernetwork, baseModel: config });
     const direct = await generateAdapter(hypernetwork, config, made.encoding.files.map((f) => f.embedding));
     expect(made.adapter.targetModules).toEqual([...LORA_MODULES]);

@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/model/backend.ts';
 import { parseModelConfig, type ModelConfig } from '../src/model/config.ts';
@@ -15,7 +16,9 @@ import { snapshotAt } from '../src/synth/generateRepo.ts';
 import { makeSynthRepos, type SynthRepoOnDisk } from '../src/synth/writeGitRepo.ts';
 import { BpeTokenizer } from '../src/tokenizer/bpeTokenizer.ts';
 import { ENCODER_SETTINGS } from '../src/code2lora/encoderSettings.ts';
-import { generateAdapter, hypernetworkWeightShapes, initHypernetworkWeights, type HypernetworkConfig } from '../src/code2lora/hypernetwork.ts';
+import {
+  generateAdapter, heldShape, hypernetworkWeightShapes, initHypernetworkWeights, type HypernetworkConfig,
+} from '../src/code2lora/hypernetwork.ts';
 import { encodeRepository } from '../src/code2lora/repoEncoder.ts';
 import { ENCODER_DIRECTORY, makeAdapterFromRepository, type MakeAdapterOptions } from '../cli/make-adapter.ts';
 import { maxAbsDiff } from './fixtures/tinyModel.ts';
@@ -35,8 +38,13 @@ function writeRandomHypernetwork(directory: string, base: ModelConfig, name: str
   const weights = initHypernetworkWeights(config, 11);
   const shapes = hypernetworkWeightShapes(config);
   mkdirSync(directory, { recursive: true });
+  // Back to the state_dict's layout: the heads' weights are held transposed.
+  const stateDictData = (name: string, shape: number[]) => tf.tidy(() => {
+    const held = weights.get(name)!;
+    return (heldShape(name, shape).join() === shape.join() ? held : tf.transpose(held)).dataSync() as Float32Array;
+  });
   writeFileSync(join(directory, 'hypernetwork.safetensors'), writeSafetensors(Object.fromEntries([...shapes].map(([tensor, shape]) =>
-    [tensor, { dtype: 'F32' as const, shape, data: weights.get(tensor)!.dataSync() as Float32Array }]))));
+    [tensor, { dtype: 'F32' as const, shape, data: stateDictData(tensor, shape) }]))));
   weights.forEach((tensor) => tensor.dispose());
   writeFileSync(join(directory, 'hypernetwork_config.json'), JSON.stringify({
     format: 'code2lora-hypernetwork', format_version: 1,

@@ -8,7 +8,9 @@ import { parseSafetensors, toFloat32, type ParsedSafetensors } from '../model/sa
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../util/jsonDepth.ts';
 import { ENCODER_SETTINGS } from './encoderSettings.ts';
 import { HypernetworkLoadError } from './errors.ts';
-import { hypernetworkWeightShapes, type Hypernetwork, type HypernetworkConfig, type HypernetworkKind } from './hypernetwork.ts';
+import {
+  fromStateDict, hypernetworkWeightShapes, type Hypernetwork, type HypernetworkConfig, type HypernetworkKind, type HypernetworkWeights,
+} from './hypernetwork.ts';
 
 const HYPERNETWORK_CONFIG_FILE = 'hypernetwork_config.json';
 const HYPERNETWORK_WEIGHTS_FILE = 'hypernetwork.safetensors';
@@ -204,7 +206,7 @@ function checkEncoder({ encoder }: HypernetworkFileConfig, encoderHiddenSize: nu
   }
 }
 
-function readWeights(bytes: Uint8Array, config: HypernetworkConfig, kind: HypernetworkKind): Map<string, tf.Tensor> {
+function readWeights(bytes: Uint8Array, config: HypernetworkConfig, kind: HypernetworkKind): HypernetworkWeights {
   const bad = (message: string) => new HypernetworkLoadError('BAD_WEIGHTS', HYPERNETWORK_WEIGHTS_FILE, `${HYPERNETWORK_WEIGHTS_FILE}: ${message}`);
   let parsed: ParsedSafetensors;
   try {
@@ -225,7 +227,7 @@ function readWeights(bytes: Uint8Array, config: HypernetworkConfig, kind: Hypern
     if (!data.every(Number.isFinite)) throw bad(`${name} holds NaN or infinite values`);
     values.set(name, { data, shape });
   }
-  return new Map([...values].map(([name, { data, shape }]) => [name, tf.tensor(data, shape, 'float32')]));
+  return fromStateDict(new Map([...values].map(([name, { data, shape }]) => [name, tf.tensor(data, shape, 'float32')])));
 }
 
 export interface LoadHypernetworkOptions {
