@@ -1,13 +1,13 @@
 // `npm run bench:perf -- [--model DIR|tiny] [--repo SOURCE] [--repeats N] [--no-python] [--lora-only] [--lora-steps N]
-// [--lora-prompt-tokens N] [--lora-threads N] [--json FILE]`: cost ratios measured in one run: adapter generation
-// against training a per-repo LoRA (both measured: the shipped pipeline, c2l-base encoder + SmolLM2's trained Static
-// hypernetwork, cold, against training/train_hypernet.py on the repository's IR-train tasks with the authors' per-repo
+// [--lora-prompt-tokens N] [--lora-threads N] [--hypernetwork DIR] [--json FILE]`: cost ratios measured in one run:
+// adapter generation against training a per-repo LoRA (both measured: the shipped pipeline, c2l-base encoder +
+// SmolLM2's trained Static hypernetwork, or the one in --hypernetwork DIR (a candidate to time), cold, against training/train_hypernet.py on the repository's IR-train tasks with the authors' per-repo
 // budget), time to first token with adapter vs RAG, decode tokens/s with and without adapter, and an Evo step (one
 // commit's diff encoded + one GRU step + its adapter) vs a cold Static adapter (every file encoded + the hypernetwork),
 // both with the repo encoder the hypernetworks use (c2l-base).
 import * as fs from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MODEL_DIRECTORY, loadBenchModel, SMOLLM2_GGUF } from '../src/bench/benchModel.ts';
 import { AUTHORS_PER_REPO_LORA, perRepoLoraSteps, trainPerRepoLora } from '../src/bench/perRepoLora.ts';
@@ -33,7 +33,8 @@ import { loadPythonParser } from '../src/parse/pythonParser.ts';
 import { integerOption, UsageError } from './benchArgs.ts';
 
 const USAGE = 'usage: npm run bench:perf -- [--model DIR|tiny] [--repo SOURCE (default synth:1)] [--history N] [--repeats N] [--no-python]\n'
-  + '    [--lora-only] [--lora-steps N (default: the authors\' 3 epochs)] [--lora-prompt-tokens N (default 256)] [--lora-threads N (default 1)] [--json FILE]\n'
+  + '    [--lora-only] [--lora-steps N (default: the authors\' 3 epochs)] [--lora-prompt-tokens N (default 256)] [--lora-threads N (default 1)]\n'
+    + '    [--hypernetwork DIR (default: the shipped code2lora-static/)] [--json FILE]\n'
   + '  the Evo figures use code2lora-evo/ beside SmolLM2 when it is installed (else a random Evo hypernetwork of the same shape);\n'
   + '  adapter generation vs per-repo LoRA training needs SmolLM2 (npm run models:smollm2), its float directory (npm run models:convert),\n'
   + '  code2lora-static/ beside it and training/.venv; --lora-only measures that alone';
@@ -61,6 +62,7 @@ async function main(): Promise<void> {
       'lora-steps': { type: 'string' },
       'lora-prompt-tokens': { type: 'string' },
       'lora-threads': { type: 'string' },
+      hypernetwork: { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -86,12 +88,13 @@ async function main(): Promise<void> {
 
     // Adapter generation against per-repo LoRA training, both measured, in this run.
     let versusLora: Awaited<ReturnType<typeof measureAdapterVersusLora>> | null = null;
-    const missing = values['no-python'] ? [] : versusLoraMissing();
+    const hypernetworkDirectory = resolve(values.hypernetwork ?? SHIPPED_STATIC_HYPERNETWORK);
+    const missing = values['no-python'] ? [] : versusLoraMissing(hypernetworkDirectory);
     if (missing.length > 0 && values['lora-only']) throw new UsageError(`adapter vs per-repo LoRA needs ${missing.join(', ')}`);
     if (missing.length > 0) console.log(`per-repo LoRA training: not measured (needs ${missing.join(', ')})`);
     else if (!values['no-python']) {
       versusLora = await measureAdapterVersusLora({
-        repo, files, code, parser, repeats, say,
+        repo, files, code, parser, repeats, say, hypernetworkDirectory,
         steps: values['lora-steps'] === undefined ? null : integerOption('lora-steps', values['lora-steps'], 0, 1),
         promptTokens: integerOption('lora-prompt-tokens', values['lora-prompt-tokens'], 256, 1),
         threads: integerOption('lora-threads', values['lora-threads'], 1, 1),
@@ -234,17 +237,15 @@ async function measureEvoStep({ repo, code, parser, repeats, say }: {
   };
 }
 
-const VERSUS_LORA_FILES = {
-  hypernetworkDirectory: resolve(dirname(SMOLLM2_GGUF), STATIC_HYPERNETWORK_FOLDER),
-  torchDirectory: resolve('data/models/smollm2-135m-instruct'),
-};
+const SHIPPED_STATIC_HYPERNETWORK = resolve(dirname(SMOLLM2_GGUF), STATIC_HYPERNETWORK_FOLDER);
+const TORCH_MODEL_DIRECTORY = resolve('data/models/smollm2-135m-instruct');
 
 /** What measureAdapterVersusLora needs that is not here, with how to get it. */
-function versusLoraMissing(): string[] {
-  const { hypernetworkDirectory, torchDirectory } = VERSUS_LORA_FILES;
+function versusLoraMissing(hypernetworkDirectory: string): string[] {
   return [
-    [resolve(SMOLLM2_GGUF), 'npm run models:smollm2'], [resolve(hypernetworkDirectory, 'hypernetwork_config.json'), 'the shipped Static hypernetwork'],
-    [resolve(torchDirectory, 'model.safetensors'), 'npm run models:convert'], [TRAINING_PYTHON, 'the training venv (npm run models:convert makes it)'],
+    [resolve(SMOLLM2_GGUF), 'npm run models:smollm2'],
+    [resolve(hypernetworkDirectory, 'hypernetwork_config.json'), hypernetworkDirectory === SHIPPED_STATIC_HYPERNETWORK ? 'the shipped Static hypernetwork' : '--hypernetwork'],
+    [resolve(TORCH_MODEL_DIRECTORY, 'model.safetensors'), 'npm run models:convert'], [TRAINING_PYTHON, 'the training venv (npm run models:convert makes it)'],
   ].filter(([path]) => !fs.existsSync(path)).map(([path, how]) => `${path} (${how})`);
 }
 
@@ -261,19 +262,18 @@ function versusLoraMissing(): string[] {
  *   model loading or validation), the figure least favourable to the adapter.
  * Both sides run one thread (tfjs-wasm has one; torch gets `threads`, default 1: the 2 cores are shared).
  */
-async function measureAdapterVersusLora({ repo, files, code, parser, repeats, say, steps, promptTokens, threads }: {
+async function measureAdapterVersusLora({ repo, files, code, parser, repeats, say, hypernetworkDirectory, steps, promptTokens, threads }: {
   repo: Awaited<ReturnType<typeof openRepository>>;
   files: SnapshotFile[];
   code: SnapshotFile[];
   parser: Awaited<ReturnType<typeof loadPythonParser>>;
   repeats: number;
   say: (line: string) => void;
+  hypernetworkDirectory: string;
   steps: number | null;
   promptTokens: number;
   threads: number;
 }) {
-  const { hypernetworkDirectory, torchDirectory } = VERSUS_LORA_FILES;
-
   const base = await loadBenchModel(SMOLLM2_GGUF);
   const encoder = await loadBenchModel(DEFAULT_MODEL_DIRECTORY);
   const hypernetwork = await loadHypernetworkDirectory(hypernetworkDirectory, base.model.config, encoder.model.config.hiddenSize);
@@ -300,7 +300,7 @@ async function measureAdapterVersusLora({ repo, files, code, parser, repeats, sa
   say(`per-repo LoRA: ${trainTasks.length} IR-train tasks, ${runSteps} of ${fullSteps} steps (${budget.epochs} epochs x batch ${budget.batchSize}), `
     + `prompts cut to ${promptTokens} tokens, torch ${threads} thread(s), in ${folder} ...`);
   const run = await trainPerRepoLora({
-    repo: repo.name, tasks: trainTasks, tokenizer: base.tokenizer, modelDirectory: torchDirectory, folder, steps: runSteps,
+    repo: repo.name, tasks: trainTasks, tokenizer: base.tokenizer, modelDirectory: TORCH_MODEL_DIRECTORY, folder, steps: runSteps,
     batchSize: budget.batchSize, rank: budget.rank, alpha: budget.alpha, learningRate: budget.learningRate, promptTokens, threads,
     onNote: (line) => say(line),
   });
@@ -310,7 +310,7 @@ async function measureAdapterVersusLora({ repo, files, code, parser, repeats, sa
   const loraSeconds = measuredFull ? stepsSeconds : meanStep * fullSteps;
   const endToEndSeconds = encodeSeconds + hypernetworkColdSeconds;
   return {
-    encoder: ENCODER_SETTINGS.model, hypernetwork: `${SMOLLM2_GGUF.replace(/[^/]+$/, '')}${STATIC_HYPERNETWORK_FOLDER} (trained)`, base_model: SMOLLM2_GGUF,
+    encoder: ENCODER_SETTINGS.model, hypernetwork: `${relative(process.cwd(), hypernetworkDirectory)} (trained)`, base_model: SMOLLM2_GGUF,
     files: encoding.files.length, tokens: encoding.tokens,
     encode_seconds: encodeSeconds,
     hypernetwork_first_call_seconds: hypernetworkColdSeconds,
