@@ -1,10 +1,11 @@
 // `npm run bench:perf -- [--model DIR|tiny] [--repo SOURCE] [--repeats N] [--no-python] [--lora-only] [--lora-steps N]
 // [--lora-prompt-tokens N] [--lora-threads N] [--hypernetwork DIR] [--json FILE]`: cost ratios measured in one run:
 // adapter generation against training a per-repo LoRA (both measured: the shipped pipeline, c2l-base encoder +
-// SmolLM2's trained Static hypernetwork, or the one in --hypernetwork DIR (a candidate to time), cold, against training/train_hypernet.py on the repository's IR-train tasks with the authors' per-repo
-// budget), time to first token with adapter vs RAG, decode tokens/s with and without adapter, and an Evo step (one
-// commit's diff encoded + one GRU step + its adapter) vs a cold Static adapter (every file encoded + the hypernetwork),
-// both with the repo encoder the hypernetworks use (c2l-base).
+// SmolLM2's trained Static hypernetwork, or the one in --hypernetwork DIR (a candidate to time), cold, against
+// training/train_hypernet.py on the repository's IR-train tasks with the authors' per-repo budget), time to first
+// token with adapter vs RAG, decode tokens/s with and without adapter, and an Evo step (one commit's diff encoded + one
+// GRU step + its adapter) vs a cold Static adapter (every file encoded + the hypernetwork), both with the repo encoder
+// the hypernetworks use (c2l-base).
 import * as fs from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
@@ -34,7 +35,7 @@ import { integerOption, UsageError } from './benchArgs.ts';
 
 const USAGE = 'usage: npm run bench:perf -- [--model DIR|tiny] [--repo SOURCE (default synth:1)] [--history N] [--repeats N] [--no-python]\n'
   + '    [--lora-only] [--lora-steps N (default: the authors\' 3 epochs)] [--lora-prompt-tokens N (default 256)] [--lora-threads N (default 1)]\n'
-    + '    [--hypernetwork DIR (default: the shipped code2lora-static/)] [--json FILE]\n'
+  + '    [--hypernetwork DIR (default: the shipped code2lora-static/)] [--json FILE]\n'
   + '  the Evo figures use code2lora-evo/ beside SmolLM2 when it is installed (else a random Evo hypernetwork of the same shape);\n'
   + '  adapter generation vs per-repo LoRA training needs SmolLM2 (npm run models:smollm2), its float directory (npm run models:convert),\n'
   + '  code2lora-static/ beside it and training/.venv; --lora-only measures that alone';

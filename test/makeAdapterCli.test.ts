@@ -17,7 +17,7 @@ import { makeSynthRepos, type SynthRepoOnDisk } from '../src/synth/writeGitRepo.
 import { BpeTokenizer } from '../src/tokenizer/bpeTokenizer.ts';
 import { ENCODER_SETTINGS } from '../src/code2lora/encoderSettings.ts';
 import {
-  generateAdapter, heldShape, hypernetworkWeightShapes, initHypernetworkWeights, type HypernetworkConfig,
+  generateAdapter, heldTransposed, hypernetworkWeightShapes, initHypernetworkWeights, type HypernetworkConfig,
 } from '../src/code2lora/hypernetwork.ts';
 import { encodeRepository } from '../src/code2lora/repoEncoder.ts';
 import { ENCODER_DIRECTORY, makeAdapterFromRepository, type MakeAdapterOptions } from '../cli/make-adapter.ts';
@@ -39,12 +39,12 @@ function writeRandomHypernetwork(directory: string, base: ModelConfig, name: str
   const shapes = hypernetworkWeightShapes(config);
   mkdirSync(directory, { recursive: true });
   // Back to the state_dict's layout: the heads' weights are held transposed.
-  const stateDictData = (name: string, shape: number[]) => tf.tidy(() => {
+  const stateDictData = (name: string) => tf.tidy(() => {
     const held = weights.get(name)!;
-    return (heldShape(name, shape).join() === shape.join() ? held : tf.transpose(held)).dataSync() as Float32Array;
+    return (heldTransposed(name) ? tf.transpose(held) : held).dataSync() as Float32Array;
   });
   writeFileSync(join(directory, 'hypernetwork.safetensors'), writeSafetensors(Object.fromEntries([...shapes].map(([tensor, shape]) =>
-    [tensor, { dtype: 'F32' as const, shape, data: stateDictData(tensor, shape) }]))));
+    [tensor, { dtype: 'F32' as const, shape, data: stateDictData(tensor) }]))));
   weights.forEach((tensor) => tensor.dispose());
   writeFileSync(join(directory, 'hypernetwork_config.json'), JSON.stringify({
     format: 'code2lora-hypernetwork', format_version: 1,

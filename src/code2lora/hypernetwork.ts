@@ -39,17 +39,20 @@ export interface HypernetworkConfig {
  */
 export type HypernetworkWeights = Map<string, tf.Tensor>;
 
-const HEAD_WEIGHT = /^heads\.\w+\.[AB]\.weight$/;
+/** Whether HypernetworkWeights hold this state_dict tensor transposed: the heads' Linear weights. */
+export function heldTransposed(name: string): boolean {
+  return /^heads\.\w+\.[AB]\.weight$/.test(name);
+}
 
 /** The shape HypernetworkWeights hold a state_dict tensor in: its own, a head's weight transposed. */
 export function heldShape(name: string, stateDictShape: readonly number[]): number[] {
-  return HEAD_WEIGHT.test(name) ? [...stateDictShape].reverse() : [...stateDictShape];
+  return heldTransposed(name) ? [...stateDictShape].reverse() : [...stateDictShape];
 }
 
 /** A state_dict's tensors (hypernetworkWeightShapes' names and shapes) as HypernetworkWeights; takes ownership. */
 export function fromStateDict(stateDict: Map<string, tf.Tensor>): HypernetworkWeights {
   return new Map([...stateDict].map(([name, tensor]) => {
-    if (!HEAD_WEIGHT.test(name)) return [name, tensor];
+    if (!heldTransposed(name)) return [name, tensor];
     const transposed = tf.transpose(tensor);
     tensor.dispose();
     return [name, transposed];
@@ -159,10 +162,11 @@ function checkHypernetworkBase(config: HypernetworkConfig, baseModel: ModelConfi
   }
 }
 
+/** PyTorch's Linear: x W^T + b, with W as HypernetworkWeights hold it (a head's already transposed). */
 export function dense(x: tf.Tensor2D, weights: HypernetworkWeights, name: string): tf.Tensor2D {
   const w = weights.get(`${name}.weight`) as tf.Tensor2D;
   const b = weights.get(`${name}.bias`) as tf.Tensor1D;
-  return tf.add(tf.matMul(x, w, false, true), b);
+  return tf.add(tf.matMul(x, w, false, !heldTransposed(`${name}.weight`)), b);
 }
 
 /** The exact (erf) GELU that torch.nn.GELU() computes. */
@@ -230,9 +234,7 @@ export async function adapterFromState(
     const h = tf.tensor2d(state, [1, config.hiddenSize]);
     return modules.flatMap((module) => (['A', 'B'] as const).map((part) => {
       const bound = tf.clipByValue(tf.exp(weights.get(`log_scale.${module}.${part}`)!), 1e-5, 0.3);
-      const name = `heads.${module}.${part}`;
-      const linear = tf.add(tf.matMul(h, weights.get(`${name}.weight`) as tf.Tensor2D), weights.get(`${name}.bias`)!); // held [H, out]
-      const head = tf.mul(tf.tanh(linear), bound);
+      const head = tf.mul(tf.tanh(dense(h, weights, `heads.${module}.${part}`)), bound);
       return config.layerBase ? tf.add(tf.reshape(weights.get(`layer_base.${module}.${part}`)!, [layerCount, -1]), head) : head;
     }));
   });
