@@ -19,7 +19,7 @@ import { ENCODER_SETTINGS } from '../src/code2lora/encoderSettings.ts';
 import { evoAdapter, stepEvoState } from '../src/code2lora/evo.ts';
 import { adapterFromState, initHypernetworkWeights, repoState } from '../src/code2lora/hypernetwork.ts';
 import { EVO_HYPERNETWORK_FOLDER, STATIC_HYPERNETWORK_FOLDER } from '../src/model/shippedModels.ts';
-import { untrainedHypernetwork } from '../src/code2lora/makeAdapter.ts';
+import { untrainedHypernetwork, type Hypernetwork } from '../src/code2lora/makeAdapter.ts';
 import { Bm25Index, chunkRepository } from '../src/bench/retrieval.ts';
 import { openRepository } from '../src/bench/repoSources.ts';
 import { generateAdapter } from '../src/code2lora/hypernetwork.ts';
@@ -114,9 +114,10 @@ async function main(): Promise<void> {
     // Adapter generation = encode the snapshot with the base LM + one hypernetwork forward. Warm-up first (kernels).
     say(`measuring on ${repo.name}@${repo.head.slice(0, 12)} with ${description} (${backend}), median of ${repeats}`);
     const encoder = { model, tokenizer };
-    let embedding = await encodeRepository({ files: code, encoder, parser });
+    const layer = hypernetwork.encoderLayer;
+    let embedding = await encodeRepository({ files: code, encoder, layer, parser });
     const encodeSeconds = await median(repeats, async () => {
-      embedding = await encodeRepository({ files: code, encoder, parser });
+      embedding = await encodeRepository({ files: code, encoder, layer, parser });
     });
     const fileEmbeddings = embedding.files.map((file) => file.embedding);
     let adapter = await generateAdapter(hypernetwork, model.config, fileEmbeddings);
@@ -209,8 +210,8 @@ async function measureEvoStep({ repo, code, parser, repeats, say }: {
   const smol = fs.existsSync(resolve(smolDirectory, 'model.gguf')) && fs.existsSync(resolve(shipped, 'hypernetwork_config.json'))
     ? await loadBenchModel(resolve(smolDirectory, 'model.gguf')) : null;
   const baseModel = smol?.model.config ?? encoder.model.config;
-  const hypernetwork = smol
-    ? await loadHypernetworkDirectory(shipped, baseModel, encoder.model.config.hiddenSize)
+  const hypernetwork: Hypernetwork = smol
+    ? await loadHypernetworkDirectory(shipped, baseModel, encoder.model.config)
     : (() => {
       const config = { ...untrainedHypernetwork(baseModel, encoder.model.config.hiddenSize).config };
       return { kind: 'code2lora-evo' as const, config, weights: initHypernetworkWeights(config, 1, 'code2lora-evo'), trained: false };
@@ -221,14 +222,14 @@ async function measureEvoStep({ repo, code, parser, repeats, say }: {
   // snapshot takes minutes to encode on these CPUs, so it is not encoded once more just for the state.
   let fileEmbeddings: Float32Array[] = [];
   const coldSeconds = await median(Math.min(repeats, 2), async () => {
-    fileEmbeddings = (await encodeRepository({ files: code, encoder, parser })).files.map((f) => f.embedding);
+    fileEmbeddings = (await encodeRepository({ files: code, encoder, layer: hypernetwork.encoderLayer, parser })).files.map((f) => f.embedding);
     return adapterFromState(hypernetwork, baseModel, await repoState(hypernetwork, fileEmbeddings));
   });
   const state = await repoState(hypernetwork, fileEmbeddings);
   const chunks = await chunksOf();
-  const embedding = (await embedDiff(chunks, encoder))!.embedding;
+  const embedding = (await embedDiff(chunks, encoder, hypernetwork.encoderLayer))!.embedding;
   const diffSeconds = await median(repeats, chunksOf);
-  const diffEncodeSeconds = await median(repeats, () => embedDiff(chunks, encoder));
+  const diffEncodeSeconds = await median(repeats, () => embedDiff(chunks, encoder, hypernetwork.encoderLayer));
   const gruSeconds = await median(repeats, async () => evoAdapter(hypernetwork, baseModel, await stepEvoState(hypernetwork, state, embedding)));
   return {
     commit, changed_files: 1, diff_tokens: chunks.reduce((n, c) => n + c.length, 0), files: code.length,
@@ -277,11 +278,12 @@ async function measureAdapterVersusLora({ repo, files, code, parser, repeats, sa
 }) {
   const base = await loadBenchModel(SMOLLM2_GGUF);
   const encoder = await loadBenchModel(DEFAULT_MODEL_DIRECTORY);
-  const hypernetwork = await loadHypernetworkDirectory(hypernetworkDirectory, base.model.config, encoder.model.config.hiddenSize);
+  const hypernetwork = await loadHypernetworkDirectory(hypernetworkDirectory, base.model.config, encoder.model.config);
 
-  say(`adapter generation: encoding ${code.length} non-test files with c2l-base, no cache ...`);
+  const layer = hypernetwork.encoderLayer;
+  say(`adapter generation: encoding ${code.length} non-test files with c2l-base${layer === undefined ? '' : ` (layer ${layer})`}, no cache ...`);
   let started = performance.now();
-  const encoding = await encodeRepository({ files: code, encoder, parser });
+  const encoding = await encodeRepository({ files: code, encoder, layer, parser });
   const encodeSeconds = (performance.now() - started) / 1000;
   const fileEmbeddings = encoding.files.map((file) => file.embedding);
   started = performance.now();
@@ -311,7 +313,8 @@ async function measureAdapterVersusLora({ repo, files, code, parser, repeats, sa
   const loraSeconds = measuredFull ? stepsSeconds : meanStep * fullSteps;
   const endToEndSeconds = encodeSeconds + hypernetworkColdSeconds;
   return {
-    encoder: ENCODER_SETTINGS.model, hypernetwork: `${relative(process.cwd(), hypernetworkDirectory)} (trained)`, base_model: SMOLLM2_GGUF,
+    encoder: ENCODER_SETTINGS.model, encoder_layer: layer ?? encoder.model.config.numLayers,
+    hypernetwork: `${relative(process.cwd(), hypernetworkDirectory)} (trained)`, base_model: SMOLLM2_GGUF,
     files: encoding.files.length, tokens: encoding.tokens,
     encode_seconds: encodeSeconds,
     hypernetwork_first_call_seconds: hypernetworkColdSeconds,

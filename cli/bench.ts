@@ -114,9 +114,9 @@ async function main(): Promise<void> {
   const encoder = !hypernetworkDirectory && !evoDirectory ? undefined
     : resolve(modelSpec) === resolve(DEFAULT_MODEL_DIRECTORY) ? benchModel : await loadBenchModel(DEFAULT_MODEL_DIRECTORY);
   const hypernetwork = hypernetworkDirectory
-    ? await loadHypernetworkDirectory(hypernetworkDirectory, modelConfig, encoder!.model.config.hiddenSize)
+    ? await loadHypernetworkDirectory(hypernetworkDirectory, modelConfig, encoder!.model.config)
     : untrainedHypernetwork(modelConfig);
-  const evoHypernetwork = evoDirectory ? await loadHypernetworkDirectory(evoDirectory, modelConfig, encoder!.model.config.hiddenSize) : null;
+  const evoHypernetwork = evoDirectory ? await loadHypernetworkDirectory(evoDirectory, modelConfig, encoder!.model.config) : null;
   const sharedLoraDirectory = values['shared-lora'] ?? beside('shared-lora', 'adapter_config.json', methods.includes('shared-lora'));
   const sharedLora = sharedLoraDirectory ? await loadPeftDirectory(sharedLoraDirectory, modelConfig) : null;
   const perRepoRoot = values['per-repo-lora'];

@@ -24,7 +24,7 @@ import { BpeTokenizer } from '../src/tokenizer/bpeTokenizer.ts';
 import { generateAdapter, type Hypernetwork } from '../src/code2lora/hypernetwork.ts';
 import { loadHypernetwork } from '../src/code2lora/loadHypernetwork.ts';
 import { adapterParameterCount } from '../src/code2lora/makeAdapter.ts';
-import { encodeRepository, type RepoEncoderModel } from '../src/code2lora/repoEncoder.ts';
+import { encodeRepository, encoderAt, type RepoEncoderModel } from '../src/code2lora/repoEncoder.ts';
 import { trainingFigures } from '../src/util/trainingFigures.ts';
 import { readWorkingTree } from './readWorkingTree.ts';
 
@@ -116,7 +116,8 @@ async function loadModels(options: MakeAdapterOptions): Promise<{
   const encoder = await loadLm(ENCODER_DIRECTORY);
   const base = modelPath === ENCODER_DIRECTORY ? encoder : await loadLm(modelPath);
   const hypernetwork = await loadHypernetwork(filesFromDirectory(hypernetworkPath), {
-    baseModel: base.model.config, baseModelName: layoutName(modelPath), encoderHiddenSize: encoder.model.config.hiddenSize,
+    baseModel: base.model.config, baseModelName: layoutName(modelPath),
+    encoderHiddenSize: encoder.model.config.hiddenSize, encoderLayers: encoder.model.config.numLayers,
   });
   const training = (JSON.parse(await readFile(configPath, 'utf8')) as { training?: unknown }).training;
   const figures = trainingFigures(training).map((f) => `${f.label} ${f.value}`).join(', ');
@@ -203,15 +204,16 @@ export async function makeAdapterFromRepository(options: MakeAdapterOptions): Pr
     const testFiles = files.filter((file) => isTestPath(file.path)).length;
     stage('read', started, `${files.length} Python files at ${commit.slice(0, 12)} (${testFiles} test files, never encoded)`);
 
-    // The encoder's forward passes are timed apart from the rest of encodeRepository (parsing, code units, chunking,
-    // tokenizing): the two stages interleave file by file.
+    // The encoder's forward passes (at the layer the hypernetwork reads) are timed apart from the rest of
+    // encodeRepository (parsing, code units, chunking, tokenizing): the two stages interleave file by file.
     let forwardSeconds = 0;
-    const timedModel = Object.create(encoder.model, {
+    const encoderModel = encoderAt(encoder.model, hypernetwork.encoderLayer);
+    const timedModel = Object.create(encoderModel, {
       hidden: {
         value: (...args: Parameters<LlamaModel['hidden']>) => {
           const at = performance.now();
           try {
-            return encoder.model.hidden(...args);
+            return encoderModel.hidden(...args);
           } finally {
             forwardSeconds += seconds(at);
           }
@@ -224,7 +226,8 @@ export async function makeAdapterFromRepository(options: MakeAdapterOptions): Pr
     const parseSeconds = encodeSeconds - forwardSeconds;
     stages.push({ stage: 'parse+chunk', seconds: parseSeconds, detail: `${encoding.files.length} files, ${encoding.tokens.toLocaleString('en-US')} tokens in chunks` });
     log(`  ${'parse+chunk'.padEnd(13)} ${parseSeconds.toFixed(2).padStart(7)} s  ${stages.at(-1)!.detail}`);
-    stages.push({ stage: 'encode', seconds: forwardSeconds, detail: `${encoding.files.length} files embedded by ${C2L_BASE.displayName}` });
+    const layerRead = hypernetwork.encoderLayer === undefined ? '' : ` (layer ${hypernetwork.encoderLayer} of ${encoder.model.config.numLayers})`;
+    stages.push({ stage: 'encode', seconds: forwardSeconds, detail: `${encoding.files.length} files embedded by ${C2L_BASE.displayName}${layerRead}` });
     log(`  ${'encode'.padEnd(13)} ${forwardSeconds.toFixed(2).padStart(7)} s  ${stages.at(-1)!.detail}`);
 
     started = performance.now();

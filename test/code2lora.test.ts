@@ -18,7 +18,9 @@ import {
 } from '../src/code2lora/hypernetwork.ts';
 import { loadHypernetwork } from '../src/code2lora/loadHypernetwork.ts';
 import { adapterDeltaNorms, adapterParameterCount, makeRepoAdapter, untrainedHypernetwork } from '../src/code2lora/makeAdapter.ts';
-import { embedFileChunks, encodeRepository, fileChunkIds, type EmbedFileChunks } from '../src/code2lora/repoEncoder.ts';
+import {
+  embedDiff, embedFileChunks, encodeRepository, encoderAt, encoderCacheId, fileChunkIds, type EmbedFileChunks,
+} from '../src/code2lora/repoEncoder.ts';
 import { tinyConfig } from './fixtures/tinyModel.ts';
 
 const tokenizer = trainBpeTokenizer({ texts: [], vocabSize: 257, specialTokens: ['<|endoftext|>'] });
@@ -115,6 +117,28 @@ describe('encodeRepository', () => {
     } finally {
       hidden.mockRestore();
     }
+  });
+
+  it('reads the hidden state after an earlier layer when a hypernetwork asks, in a cache namespace of its own', async () => {
+    const cut = model.firstLayers(1);
+    const encoder = { model, tokenizer };
+    const { files } = await encodeRepository({ files: SNAPSHOT, encoder, layer: 1, parser });
+    const last = await encodeRepository({ files: SNAPSHOT, encoder, parser });
+    for (const [i, file] of files.entries()) {
+      const chunks = fileChunkIds(SNAPSHOT[i].content, parser, tokenizer, ENCODER_SETTINGS);
+      const expected = tf.tidy(() => tf.mean(tf.stack(chunks.map((ids) => tf.mean(cut.hidden(ids), 0))), 0).dataSync());
+      for (let d = 0; d < config.hiddenSize; d++) expect(file.embedding[d]).toBeCloseTo(expected[d], 5);
+      expect(Array.from(file.embedding)).not.toEqual(Array.from(last.files[i].embedding));
+    }
+    // The last layer named is the encoder as it is, and shares the cache of "no layer"; an earlier one never does.
+    const named = await encodeRepository({ files: SNAPSHOT, encoder, layer: config.numLayers, parser });
+    expect(named.files.map((f) => Array.from(f.embedding))).toEqual(last.files.map((f) => Array.from(f.embedding)));
+    expect(encoderAt(model, config.numLayers)).toBe(model);
+    expect(encoderCacheId('c2l-base|x', undefined)).toBe('c2l-base|x');
+    expect(encoderCacheId('c2l-base|x', 1)).not.toBe(encoderCacheId('c2l-base|x', undefined));
+    const diff = (await embedDiff([[5, 6, 7]], encoder, 1))!.embedding;
+    const expectedDiff = tf.tidy(() => tf.mean(cut.hidden([5, 6, 7]), 0).dataSync());
+    for (let d = 0; d < config.hiddenSize; d++) expect(diff[d]).toBeCloseTo(expectedDiff[d], 5); // [mean ; max] of one chunk
   });
 
   it('reports progress per file and refuses a snapshot with nothing to encode', async () => {
@@ -400,6 +424,13 @@ describe('untrainedHypernetwork + makeRepoAdapter', () => {
     expect(made.parameters).toBe(adapterParameterCount(made.adapter));
     expect(made.parameters).toBe(config.numLayers * LORA_MODULES.reduce((n, m) => n + 8 * linearShape(config, m).reduce((a, b) => a + b), 0));
   });
+
+  it('encodes at the layer the hypernetwork reads', async () => {
+    const hypernetwork = { ...untrainedHypernetwork(config), encoderLayer: 1 };
+    const made = await makeRepoAdapter({ files: SNAPSHOT, encoder: { model, tokenizer }, parser, hypernetwork, baseModel: config });
+    const atLayer = await encodeRepository({ files: SNAPSHOT, encoder: { model, tokenizer }, layer: 1, parser });
+    expect(made.encoding.files.map((f) => Array.from(f.embedding))).toEqual(atLayer.files.map((f) => Array.from(f.embedding)));
+  });
 });
 
 describe('loadHypernetwork', () => {
@@ -471,6 +502,17 @@ describe('loadHypernetwork', () => {
         .rejects.toMatchObject({ code: 'ENCODER_MISMATCH' });
     }
     await expect(load(good(), { encoderHiddenSize: 384 })).rejects.toMatchObject({ code: 'ENCODER_MISMATCH' });
+  });
+
+  it('reads the encoder layer a config names, refusing one the encoder lacks or a malformed one', async () => {
+    const withLayer = (layer: unknown, options: Partial<Parameters<typeof loadHypernetwork>[1]> = {}) =>
+      load({ ...good(), 'hypernetwork_config.json': configJson({ encoder: { ...configJson().encoder, layer } }) }, options);
+    expect((await load(good(), { encoderLayers: 4 })).encoderLayer).toBeUndefined();
+    expect((await withLayer(2, { encoderLayers: 4 })).encoderLayer).toBe(2);
+    expect((await withLayer(2)).encoderLayer).toBe(2);
+    expect((await withLayer(4, { encoderLayers: 4 })).encoderLayer).toBeUndefined(); // the last: the encoder as it is
+    await expect(withLayer(5, { encoderLayers: 4 })).rejects.toMatchObject({ code: 'ENCODER_MISMATCH' });
+    for (const bad of [0, -1, 1.5, '2', null]) await expect(withLayer(bad)).rejects.toMatchObject({ code: 'BAD_CONFIG' });
   });
 
   it('refuses bad configs, bad weights and missing files with their codes', async () => {

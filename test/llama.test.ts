@@ -83,7 +83,7 @@ describe('LlamaModel', () => {
     }
   });
 
-  it('firstLayers runs the first layers on the same weights: all of them is the model, fewer is another state', () => {
+  it('firstLayers runs the first layers on the same weights: all of them is the model, fewer is the residual stream without the final norm', () => {
     const model = LlamaModel.random(CONFIGS['llama GQA untied'], { seed: 3, std: 0.2 });
     const full = model.hidden(IDS);
     const all = model.firstLayers(model.config.numLayers).hidden(IDS);
@@ -93,9 +93,15 @@ describe('LlamaModel', () => {
     const one = cut.hidden(IDS);
     expect(one.shape).toEqual(full.shape);
     expect(maxAbsDiff(one.dataSync(), full.dataSync())).toBeGreaterThan(1e-3);
+    // A one-layer model of the same weights ends with the final norm: the cut's output, normalised by hand, is its output.
+    const oneLayerModel = new LlamaModel({ ...model.config, numLayers: 1 }, { ...model.weights, layers: model.weights.layers.slice(0, 1) });
+    const normed = oneLayerModel.hidden(IDS);
+    const byHand = tf.tidy(() => tf.mul(tf.mul(one, tf.rsqrt(tf.add(tf.mean(tf.square(one), -1, true), model.config.rmsNormEps))), model.weights.norm));
+    expect(maxAbsDiff(byHand.dataSync(), normed.dataSync())).toBeLessThan(1e-5);
+    expect(maxAbsDiff(one.dataSync(), normed.dataSync())).toBeGreaterThan(1e-3);
     expect(() => model.firstLayers(0)).toThrow(RangeError);
     expect(() => model.firstLayers(model.config.numLayers + 1)).toThrow(RangeError);
-    tf.dispose([full, all, one]);
+    tf.dispose([full, all, one, normed, byHand]);
     model.dispose();
   });
 

@@ -121,6 +121,20 @@ describe('RepoSession', () => {
     expect(other.info.cachedFiles).toBe(other.info.encodedFiles);
   });
 
+  it('keeps the embeddings of a hypernetwork that reads an earlier encoder layer apart from the last layer\'s', async () => {
+    const env = environment();
+    const session = await RepoSession.open({ ...env, dir: written.dir, depth: 50 });
+    const last = await session.adapter(written.head, 'static', models);
+    const layerOne = { ...models, hypernetwork: { ...models.hypernetwork, encoderLayer: 1 } };
+    const cut = await session.adapter(written.head, 'static', layerOne);
+    expect(cut.info.cachedFiles).toBe(0); // the last layer's vectors are not this hypernetwork's
+    expect(cut.info.digest).not.toBe(last.info.digest);
+    const lastAgain = await session.adapter(written.head, 'static', { ...models });
+    expect(lastAgain.info).toMatchObject({ digest: last.info.digest, cachedFiles: last.info.encodedFiles });
+    const cutAgain = await session.adapter(written.head, 'static', { ...layerOne });
+    expect(cutAgain.info).toMatchObject({ digest: cut.info.digest, cachedFiles: cut.info.encodedFiles });
+  });
+
   it('steps Evo along the loaded history and refuses a commit outside it', async () => {
     const session = await RepoSession.open({ ...environment(), dir: written.dir, depth: 50 });
     const { info } = await session.adapter(written.head, 'evo', models);

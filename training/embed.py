@@ -1,13 +1,14 @@
 """Embeds every encoder file of the hypernetwork data with the frozen repo encoder (c2l-base), once per git blob.
 
 Usage: training/.venv/bin/python training/embed.py [--files data/hypernet/files.jsonl] [--encoder public/models/c2l-base]
-       [--out data/hypernet/file_embeddings.pt]
+       [--layer L] [--out data/hypernet/file_embeddings.pt]
        training/.venv/bin/python training/embed.py --files data/evo/files.jsonl --diffs data/evo/commits.jsonl
        [--diff-out data/evo/diff_embeddings.pt]
 
 files.jsonl comes from `npm run data:hypernet` (TypeScript cut each file into code-unit chunks and tokenized them); this
 computes what src/code2lora/repoEncoder.ts computes in the browser: the masked mean of the encoder's final hidden states
-over each chunk, and the mean over a file's chunks. A parity test holds the two equal. Blobs already embedded (the
+over each chunk, and the mean over a file's chunks. A parity test holds the two equal. --layer L reads the hidden
+state after layer L instead (the final norm only after the last layer; src/code2lora/encoderSettings.ts `layer`). Blobs already embedded (the
 output of an earlier run) are not recomputed.
 
 Evo (--diffs, commits.jsonl from `npm run data:evo`): every commit's diff chunks (src/code2lora/diffEncoder.ts) are
@@ -35,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @torch.no_grad()
 def embed_chunks(encoder: CausalLM, chunks: list[list[int]]) -> torch.Tensor:
-    """Masked mean of the final hidden states of each chunk ([N, E]); right padding cannot change a causal model's states."""
+    """Masked mean of the hidden states of each chunk ([N, E]); right padding cannot change a causal model's states."""
     length = max(len(ids) for ids in chunks)
     ids = torch.zeros(len(chunks), length, dtype=torch.long)
     mask = torch.zeros(len(chunks), length)
@@ -44,6 +45,35 @@ def embed_chunks(encoder: CausalLM, chunks: list[list[int]]) -> torch.Tensor:
         mask[row, :len(chunk)] = 1
     hidden = encoder.model(ids).float()
     return (hidden * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True)
+
+
+def load_encoder(directory: Path, layer: int | None) -> CausalLM:
+    """The encoder cut after `layer` (all layers when None): what LlamaModel.firstLayers runs in the browser."""
+    encoder = CausalLM.from_pretrained(str(directory)).eval()
+    count = encoder.config.num_hidden_layers
+    if layer is None or layer == count:
+        return encoder
+    if not 1 <= layer <= count:
+        sys.exit(f"BAD_LAYER: {directory.name} has layers 1..{count}, got {layer}")
+    # The final norm belongs to the last layer's output: a cut model's hidden state is the residual stream as it is.
+    encoder.model.layers = encoder.model.layers[:layer]
+    encoder.model.norm = torch.nn.Identity()
+    return encoder
+
+
+def encoder_identity(encoder: CausalLM, args) -> dict:
+    """The encoder's name, and the layer read when it is cut (hypernetwork_config.json's encoder.layer)."""
+    cut = len(encoder.model.layers) < encoder.config.num_hidden_layers
+    return {"model": args.encoder.name, **({"layer": len(encoder.model.layers)} if cut else {})}
+
+
+def check_same_encoder(previous: dict, encoder: CausalLM, args, path: Path) -> None:
+    """Resuming adds to an output file: refuse one that holds another encoder's (or another layer's) vectors."""
+    held = {key: previous.get("encoder", {}).get(key) for key in ("model", "layer")}
+    ours = {"layer": None, **encoder_identity(encoder, args)}
+    ours = {key: ours[key] for key in held}
+    if previous.get("encoder") is not None and held != ours:
+        sys.exit(f"BAD_OUT: {path} holds embeddings of {held}, not {ours}: pass another output file")
 
 
 def embed_files(encoder: CausalLM, files: list[dict], batch_chunks: int = 64) -> torch.Tensor:
@@ -99,6 +129,7 @@ def run_diffs(encoder: CausalLM, args) -> None:
     done: dict[tuple[str, str], torch.Tensor] = {}
     if args.diff_out.exists():
         previous = torch.load(args.diff_out)
+        check_same_encoder(previous, encoder, args, args.diff_out)
         for repo, history in previous["repos"].items():
             for sha, vector in zip(history["commits"], history["embeddings"]):
                 done[(repo, sha)] = vector
@@ -114,7 +145,7 @@ def run_diffs(encoder: CausalLM, args) -> None:
                 repos[repo] = {"commits": [c["commit"] for c in commits],
                                "embeddings": torch.stack([done[(repo, c["commit"])] for c in commits]),
                                "has_diff": torch.tensor([len(c["diff_chunks"]) > 0 for c in commits])}
-        return {"repos": repos, "encoder": {"model": args.encoder.name, "hidden_size": width, "pooling": "mean;max"}}
+        return {"repos": repos, "encoder": {**encoder_identity(encoder, args), "hidden_size": width, "pooling": "mean;max"}}
 
     started = time.time()
     embedded_tokens = 0
@@ -159,6 +190,7 @@ def repo_index(by_repo: dict[str, list[dict]]) -> dict:
 def run_files(encoder: CausalLM, args) -> None:
     """--files: every blob of files.jsonl -> file_embeddings.pt, resuming from what --out already holds."""
     cache, by_repo, pending = read_files(args.files, args.out)
+    check_same_encoder(cache, encoder, args, args.out)
     tokens = sum(len(chunk) for file in pending for chunk in file["chunks"])
     print(f"{len(pending)} blobs to embed ({tokens} tokens); {len(cache['blobs'])} cached", flush=True)
     started = time.time()
@@ -171,7 +203,7 @@ def run_files(encoder: CausalLM, args) -> None:
         elapsed = time.time() - started
         print(f"embedded {done}/{len(pending)} blobs, {elapsed:.0f} s, ETA {elapsed / done * (len(pending) - done):.0f} s", flush=True)
     cache["repos"] = repo_index(by_repo)
-    cache["encoder"] = {"model": args.encoder.name, "hidden_size": encoder.config.hidden_size}
+    cache["encoder"] = {**encoder_identity(encoder, args), "hidden_size": encoder.config.hidden_size}
     save_atomically(cache, args.out)
     print(f"{len(cache['repos'])} repositories, {len(cache['blobs'])} blobs -> {args.out} "
           f"({tokens / max(time.time() - started, 1e-9):.0f} tokens/s)")
@@ -182,6 +214,7 @@ def main() -> int:
     parser.add_argument("--files", type=Path, default=None,
                         help="files.jsonl (default data/hypernet/files.jsonl unless --diffs is given alone)")
     parser.add_argument("--encoder", type=Path, default=REPO / "public/models/c2l-base")
+    parser.add_argument("--layer", type=int, default=None, help="the hidden state after this layer (default: the last)")
     parser.add_argument("--out", type=Path, default=None, help="default: file_embeddings.pt beside --files")
     parser.add_argument("--diffs", type=Path, default=None, help="Evo: commits.jsonl of `npm run data:evo`")
     parser.add_argument("--diff-out", type=Path, default=None, help="default: diff_embeddings.pt beside --diffs")
@@ -190,7 +223,7 @@ def main() -> int:
     if args.files is None and args.diffs is None:
         args.files = REPO / "data/hypernet/files.jsonl"
     torch.manual_seed(0)
-    encoder = CausalLM.from_pretrained(str(args.encoder)).eval()
+    encoder = load_encoder(args.encoder, args.layer)
     if args.diffs is not None:
         args.diff_out = args.diff_out or args.diffs.parent / "diff_embeddings.pt"
         run_diffs(encoder, args)

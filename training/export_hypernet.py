@@ -88,11 +88,12 @@ def export_hypernetwork(state_dict: dict, config: HypernetConfig, base_dir: Path
 
 
 def encoder_of(checkpoint: dict) -> dict:
-    """The encoder the checkpoint's file embeddings came from: c2l-base's settings, with the model and width of a
-    candidate encoder (training/encoder_candidates.py) where it was trained on one; the app refuses those."""
+    """The encoder the checkpoint's file embeddings came from: c2l-base's settings and the layer read when it was cut
+    (embed.py --layer), or the model and width of a candidate encoder (training/encoder_candidates.py) where it was
+    trained on one; the app refuses those."""
     trained_on = checkpoint.get("encoder") or {}
     if trained_on.get("model", ENCODER["model"]) == ENCODER["model"]:
-        return ENCODER
+        return {**ENCODER, **({"layer": trained_on["layer"]} if "layer" in trained_on else {})}
     return {**ENCODER, "model": trained_on["model"], "hidden_size": trained_on["hidden_size"]}
 
 

@@ -3,7 +3,7 @@ import { diffChunkIds } from '../code2lora/diffEncoder.ts';
 import { ENCODER_SETTINGS } from '../code2lora/encoderSettings.ts';
 import { evoAdapter } from '../code2lora/evo.ts';
 import { EvoTimeline } from '../code2lora/evoTimeline.ts';
-import type { FileEmbeddingCache } from '../code2lora/fileEmbeddingCache.ts';
+import { layerStore, type FileEmbeddingCache } from '../code2lora/fileEmbeddingCache.ts';
 import { repoState } from '../code2lora/hypernetwork.ts';
 import { makeRepoAdapter, type Hypernetwork } from '../code2lora/makeAdapter.ts';
 import { embedDiff, encodeRepository, type RepoEncoderModel } from '../code2lora/repoEncoder.ts';
@@ -208,7 +208,7 @@ export interface MethodResources {
   encoder?: RepoEncoderModel;
   /**
    * File embeddings by git blob id and Evo diff embeddings by `diff:<commit>`, shared by every repository, commit and
-   * method of a run (one encoder).
+   * method of a run (one encoder; a hypernetwork that reads an earlier layer keeps its vectors apart: layerStore).
    */
   embeddingCache?: FileEmbeddingCache;
   /** One adapter for every repository (PEFT directory), when its weights exist. */
@@ -243,9 +243,10 @@ export interface MethodResources {
 export function createMethod(name: string, runtime: BenchRuntime, resources: MethodResources): BenchMethod {
   const { hypernetwork, ragTopK = 3, ragQueryChars = 2000, ragTokens = 1536 } = resources;
   const encoder = resources.encoder ?? { model: runtime.model, tokenizer: runtime.tokenizer };
+  const cacheAt = (layer: number | undefined) => resources.embeddingCache && layerStore(resources.embeddingCache, layer);
   const adapterOf = async (files: readonly SnapshotFile[], signal?: AbortSignal) => (await makeRepoAdapter({
     files: nonTestFiles(files), encoder, baseModel: runtime.model.config, parser: runtime.parser, hypernetwork,
-    cache: resources.embeddingCache, signal,
+    cache: cacheAt(hypernetwork.encoderLayer), signal,
   })).adapter;
   switch (name) {
     case 'base':
@@ -304,21 +305,23 @@ export function createMethod(name: string, runtime: BenchRuntime, resources: Met
       }
       // One timeline per repository for the whole run: a later commit steps on from the states already computed.
       const timelines = new Map<string, EvoTimeline>();
+      const cache = cacheAt(evo.encoderLayer);
       const timelineOf = (history: RepoHistory, repo: string, signal?: AbortSignal) => {
         if (!timelines.has(repo)) {
           timelines.set(repo, new EvoTimeline({
             hypernetwork: evo, commits: history.commits,
             initialState: async () => repoState(evo, (await encodeRepository({
-              files: nonTestFiles(await history.readPythonFiles(history.commits[0])), encoder, parser: runtime.parser,
-              cache: resources.embeddingCache, signal,
+              files: nonTestFiles(await history.readPythonFiles(history.commits[0])), encoder, layer: evo.encoderLayer,
+              parser: runtime.parser, cache, signal,
             })).files.map((file) => file.embedding)),
             diffEmbedding: async (commit) => {
               // Cached beside the file embeddings (same encoder); an empty vector marks a commit without a diff.
               const key = `diff:${commit}`;
-              const cached = await resources.embeddingCache?.get(key);
+              const cached = await cache?.get(key);
               if (cached) return cached.length > 0 ? cached : null;
-              const embedded = (await embedDiff(diffChunkIds(await history.diff(commit), encoder.tokenizer, ENCODER_SETTINGS), encoder))?.embedding ?? null;
-              await resources.embeddingCache?.set(key, embedded ?? new Float32Array(0));
+              const chunks = diffChunkIds(await history.diff(commit), encoder.tokenizer, ENCODER_SETTINGS);
+              const embedded = (await embedDiff(chunks, encoder, evo.encoderLayer))?.embedding ?? null;
+              await cache?.set(key, embedded ?? new Float32Array(0));
               return embedded;
             },
           }));

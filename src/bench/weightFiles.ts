@@ -17,11 +17,11 @@ export class WeightFileError extends Error {
 
 /**
  * A trained hypernetwork from a directory written by training/export_hypernet.py (hypernetwork_config.json +
- * hypernetwork.safetensors), refused unless it was trained for this base model and, when `encoderHiddenSize` is
+ * hypernetwork.safetensors), refused unless it was trained for this base model and, when `encoder` (its config) is
  * given, for that encoder (src/code2lora/loadHypernetwork.ts).
  */
-export async function loadHypernetworkDirectory(directory: string, model: ModelConfig, encoderHiddenSize?: number): Promise<Hypernetwork> {
-  return loadHypernetwork(filesFromDirectory(directory), { baseModel: model, encoderHiddenSize });
+export async function loadHypernetworkDirectory(directory: string, model: ModelConfig, encoder?: ModelConfig): Promise<Hypernetwork> {
+  return loadHypernetwork(filesFromDirectory(directory), { baseModel: model, encoderHiddenSize: encoder?.hiddenSize, encoderLayers: encoder?.numLayers });
 }
 
 /** A PEFT adapter directory (adapter_model.safetensors + adapter_config.json) for the base model. */

@@ -34,11 +34,11 @@ export interface EvoSessionOptions {
   encoder: RepoEncoderModel;
   parser: PythonParser;
   history: EvoHistory;
-  /** File embeddings of this encoder by git blob id (for the first commit's state). */
+  /** File embeddings of this encoder at the hypernetwork's layer (encoderCacheId) by git blob id (the first state). */
   fileEmbeddings?: FileEmbeddingCache;
   /** Evo states of this hypernetwork (evoStateIdentity) and this encoder: a state of another one is meaningless. */
   states?: VectorStore;
-  /** Diff embeddings of this encoder by commit (an empty vector: the commit changes no file Evo reads). */
+  /** Diff embeddings of this encoder and layer by commit (an empty vector: the commit changes no file Evo reads). */
   diffEmbeddings?: VectorStore;
 }
 
@@ -196,7 +196,8 @@ export class EvoSession {
   private async initialState(): Promise<Float32Array> {
     const { history, encoder, parser, fileEmbeddings, hypernetwork } = this.options;
     const encoding = await encodeRepository({
-      files: await history.readFiles(history.commits[0], this.signal), encoder, parser, cache: fileEmbeddings, signal: this.signal,
+      files: await history.readFiles(history.commits[0], this.signal), encoder, layer: hypernetwork.encoderLayer, parser,
+      cache: fileEmbeddings, signal: this.signal,
       onProgress: (progress) => this.encodeProgress?.({ ...progress, detail: 'the first commit\'s files: the Evo state starts there' }),
     });
     this.cost.filesFromCache += encoding.cached;
@@ -210,9 +211,9 @@ export class EvoSession {
       this.cost.diffsFromCache++;
       return stored.length === 0 ? null : stored;
     }
-    const { encoder, history } = this.options;
+    const { encoder, history, hypernetwork } = this.options;
     const chunks = diffChunkIds(await history.diff(commit), encoder.tokenizer, ENCODER_SETTINGS);
-    const embedded = await embedDiff(chunks, encoder);
+    const embedded = await embedDiff(chunks, encoder, hypernetwork.encoderLayer);
     if (embedded) {
       this.cost.diffsEncoded++;
       this.cost.diffTokens += embedded.tokens;

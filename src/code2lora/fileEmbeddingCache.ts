@@ -30,6 +30,16 @@ export function vectorStores(make: (namespace: string) => VectorStore): VectorSt
   return Object.assign(storeFor, { clear: () => stores.clear() });
 }
 
+/**
+ * The vectors of one hypernetwork's encoder layer in a store shared with other layers (the benchmark's one cache file):
+ * keys prefixed by the layer; the last layer (undefined) keeps the store's own keys.
+ */
+export function layerStore(store: VectorStore, layer: number | undefined): VectorStore {
+  if (layer === undefined) return store;
+  const prefix = `layer ${layer}|`;
+  return { get: (key) => store.get(prefix + key), set: (key, vector) => store.set(prefix + key, vector) };
+}
+
 /** A FileEmbeddingCache in memory (one session, or the CLI and tests). */
 export class MemoryFileEmbeddingCache implements FileEmbeddingCache {
   private readonly entries = new Map<string, Float32Array>();

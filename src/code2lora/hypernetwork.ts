@@ -68,6 +68,11 @@ export interface Hypernetwork {
   weights: HypernetworkWeights;
   /** False for a randomly initialised hypernetwork (pipeline tests): its adapters carry no repository knowledge. */
   trained: boolean;
+  /**
+   * The encoder layer whose hidden state it reads (config encoder.layer: encoderAt, encoderCacheId); absent: the last,
+   * final norm included.
+   */
+  encoderLayer?: number;
 }
 
 /** The modules a config adapts, in LORA_MODULES order (the order of training/hypernet.py MODULES). */

@@ -37,6 +37,8 @@ interface HypernetworkEncoder {
   chunks_per_file: number;
   include_tests: boolean;
   hidden_size: number;
+  /** The hidden state read: after this layer of the encoder; absent in the file: the last, final norm included. */
+  layer?: number;
 }
 
 interface HypernetworkFileConfig {
@@ -121,6 +123,7 @@ function parseHypernetworkConfig(source: string | Uint8Array): HypernetworkFileC
     chunks_per_file: positive(enc, 'chunks_per_file', 'encoder.chunks_per_file'),
     include_tests: enc.include_tests,
     hidden_size: positive(enc, 'hidden_size', 'encoder.hidden_size'),
+    ...(enc.layer === undefined ? {} : { layer: positive(enc, 'layer', 'encoder.layer') }),
   };
 
   const rawShapes = object(json.shapes, 'shapes');
@@ -189,8 +192,11 @@ function checkBaseModel({ baseModel: trainedFor, config }: HypernetworkFileConfi
   }
 }
 
-/** Refuses a hypernetwork trained on embeddings of another encoder or other encoder settings than ENCODER_SETTINGS. */
-function checkEncoder({ encoder }: HypernetworkFileConfig, encoderHiddenSize: number | undefined): void {
+/**
+ * Refuses a hypernetwork trained on embeddings of another encoder, other encoder settings than ENCODER_SETTINGS, or a
+ * layer the encoder lacks. Returns the layer it reads: undefined for the last (the encoder as it is).
+ */
+function checkEncoder({ encoder }: HypernetworkFileConfig, encoderHiddenSize: number | undefined, encoderLayers: number | undefined): number | undefined {
   const pairs: Array<[string, unknown, unknown]> = [
     ['model', encoder.model, ENCODER_SETTINGS.model],
     ['chunk_tokens', encoder.chunk_tokens, ENCODER_SETTINGS.chunkTokens],
@@ -199,11 +205,15 @@ function checkEncoder({ encoder }: HypernetworkFileConfig, encoderHiddenSize: nu
   ];
   if (encoderHiddenSize !== undefined) pairs.push(['hidden_size', encoder.hidden_size, encoderHiddenSize]);
   const differing = pairs.filter(([, trained, ours]) => trained !== ours);
+  if (encoderLayers !== undefined && encoder.layer !== undefined && encoder.layer > encoderLayers) {
+    differing.push(['layer', encoder.layer, `at most ${encoderLayers}`]);
+  }
   if (differing.length > 0) {
     throw new HypernetworkLoadError('ENCODER_MISMATCH', HYPERNETWORK_CONFIG_FILE,
       'This hypernetwork was trained on another encoder: '
       + differing.map(([field, trained, ours]) => `${field} ${JSON.stringify(trained)} vs ours ${JSON.stringify(ours)}`).join('; '));
   }
+  return encoder.layer === encoderLayers ? undefined : encoder.layer;
 }
 
 function readWeights(bytes: Uint8Array, config: HypernetworkConfig, kind: HypernetworkKind): HypernetworkWeights {
@@ -237,6 +247,8 @@ export interface LoadHypernetworkOptions {
   baseModelName?: string;
   /** The encoder model's hidden size, when the encoder is loaded. */
   encoderHiddenSize?: number;
+  /** The encoder model's number of layers, when the encoder is loaded (a config may read an earlier one). */
+  encoderLayers?: number;
 }
 
 /**
@@ -248,11 +260,11 @@ export interface LoadHypernetworkOptions {
  */
 export async function loadHypernetwork(
   source: ModelFileSource,
-  { baseModel, baseModelName, encoderHiddenSize }: LoadHypernetworkOptions,
+  { baseModel, baseModelName, encoderHiddenSize, encoderLayers }: LoadHypernetworkOptions,
 ): Promise<Hypernetwork> {
   const file = parseHypernetworkConfig(await readFile(source, HYPERNETWORK_CONFIG_FILE));
   checkBaseModel(file, baseModel, baseModelName);
-  checkEncoder(file, encoderHiddenSize);
+  const encoderLayer = checkEncoder(file, encoderHiddenSize, encoderLayers);
   const weights = readWeights(await readFile(source, HYPERNETWORK_WEIGHTS_FILE), file.config, file.kind);
-  return { kind: file.kind, config: file.config, weights, trained: true };
+  return { kind: file.kind, config: file.config, weights, trained: true, ...(encoderLayer === undefined ? {} : { encoderLayer }) };
 }

@@ -45,16 +45,17 @@ export interface RepoAdapter {
 }
 
 /**
- * Encodes a snapshot's non-test Python files (files in `cache` are not encoded again) and turns them into the base
- * model's adapter. Errors: RepoEncodeError, HypernetworkError; an AbortError when `signal` aborts.
+ * Encodes a snapshot's non-test Python files at the layer the hypernetwork reads (files in `cache`, a store of
+ * encoderCacheId(encoder, hypernetwork.encoderLayer), are not encoded again) and turns them into the base model's
+ * adapter. Errors: RepoEncodeError, HypernetworkError; an AbortError when `signal` aborts.
  * @example const { adapter } = await makeRepoAdapter({ files, encoder, parser, hypernetwork, baseModel: model.config, cache });
  */
-export async function makeRepoAdapter({ hypernetwork, baseModel, ...encodeOptions }: EncodeRepositoryOptions & {
+export async function makeRepoAdapter({ hypernetwork, baseModel, ...encodeOptions }: Omit<EncodeRepositoryOptions, 'layer'> & {
   hypernetwork: Hypernetwork;
   /** The model the adapter is for. */
   baseModel: ModelConfig;
 }): Promise<RepoAdapter> {
-  const encoding = await encodeRepository(encodeOptions);
+  const encoding = await encodeRepository({ ...encodeOptions, layer: hypernetwork.encoderLayer });
   const adapter = await generateAdapter(hypernetwork, baseModel, encoding.files.map((file) => file.embedding));
   return { adapter, encoding, deltaNorms: await adapterDeltaNorms(adapter), parameters: adapterParameterCount(adapter) };
 }

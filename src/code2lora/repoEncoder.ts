@@ -41,10 +41,10 @@ export function fileChunkIds(
 }
 
 /**
- * One file's embedding from its chunks (fileChunkIds): the mean over chunks of the mean of the encoder's final hidden
- * states over each chunk's tokens (training/embed.py embed_chunks).
+ * One file's embedding from its chunks (fileChunkIds): the mean over chunks of the mean of the encoder's hidden states
+ * over each chunk's tokens (training/embed.py embed_chunks), read after `layer` (encoderAt).
  */
-export type EmbedFileChunks = (chunks: number[][]) => Promise<Float32Array>;
+export type EmbedFileChunks = (chunks: number[][], layer?: number) => Promise<Float32Array>;
 
 /** The frozen repo encoder (ENCODER_SETTINGS.model) and its tokenizer. */
 export interface RepoEncoderModel {
@@ -58,7 +58,7 @@ export interface RepoEncoderModel {
   replicas?: readonly EmbedFileChunks[];
 }
 
-/** One file's embedding: the mean over its chunks of the masked mean of the encoder's final hidden states. */
+/** One file's embedding: the mean over its chunks of the masked mean of the encoder's hidden states. */
 export interface FileEmbedding {
   path: string;
   /** git's blob id of the content: the cache key. */
@@ -87,15 +87,32 @@ function padForBackend(ids: number[]): number[] {
   return ids.concat(new Array<number>(length - ids.length).fill(ids[ids.length - 1]));
 }
 
+/**
+ * The encoder whose hidden states a hypernetwork reads (its config's encoder.layer): `model` cut after `layer`
+ * (LlamaModel.firstLayers, which shares the weights); undefined or the last layer: `model`, final norm included.
+ */
+export function encoderAt(model: LlamaModel, layer: number | undefined): LlamaModel {
+  return layer === undefined || layer === model.config.numLayers ? model : model.firstLayers(layer);
+}
+
+/**
+ * The namespace of the embeddings a hypernetwork reads: the encoder's (`encoderId`: model and weights), and the layer
+ * when it is not the last, so that a cut encoder's vectors and the full one's never mix.
+ */
+export function encoderCacheId(encoderId: string, layer: number | undefined): string {
+  return layer === undefined ? encoderId : `${encoderId}|layer ${layer}`;
+}
+
 /** EmbedFileChunks on this thread, with `model` (a replica runs the same function on its own copy). */
-export async function embedFileChunks(chunks: readonly number[][], model: LlamaModel): Promise<Float32Array> {
-  const vector = tf.tidy(() => tf.mean(chunkEmbeddings(chunks, model), 0));
+export async function embedFileChunks(chunks: readonly number[][], model: LlamaModel, layer?: number): Promise<Float32Array> {
+  const encoder = encoderAt(model, layer);
+  const vector = tf.tidy(() => tf.mean(chunkEmbeddings(chunks, encoder), 0));
   const embedding = (await vector.data()) as Float32Array;
   vector.dispose();
   return embedding;
 }
 
-/** [N, E]: per chunk, the mean of the encoder's final hidden states over its tokens (training/embed.py embed_chunks). */
+/** [N, E]: per chunk, the mean of the encoder's hidden states over its tokens (training/embed.py embed_chunks). */
 function chunkEmbeddings(chunks: readonly number[][], model: LlamaModel): tf.Tensor2D {
   return tf.stack(chunks.map((ids) => {
     const padded = padForBackend(ids);
@@ -110,14 +127,19 @@ function countTokens(chunks: readonly number[][]): number {
 
 /**
  * Evo's diff embedding of a commit from its diffChunkIds chunks, as training/embed.py computes it: [mean over chunks ;
- * max over chunks] of the chunk embeddings ([2E]). Null for a commit without chunks (no non-test .py/.md/.rst change):
- * the Evo state does not move there.
- * @example const diff = await embedDiff(diffChunkIds(await diffCommit({ fs, dir, commit }), encoder.tokenizer, ENCODER_SETTINGS), encoder);
+ * max over chunks] of the chunk embeddings ([2E]), read after `layer` (encoderAt). Null for a commit without chunks (no
+ * non-test .py/.md/.rst change): the Evo state does not move there.
+ * @example const diff = await embedDiff(diffChunkIds(await diffCommit({ fs, dir, commit }), encoder.tokenizer, ENCODER_SETTINGS), encoder, evo.encoderLayer);
  */
-export async function embedDiff(chunks: readonly number[][], encoder: RepoEncoderModel): Promise<{ embedding: Float32Array; tokens: number } | null> {
+export async function embedDiff(
+  chunks: readonly number[][],
+  encoder: RepoEncoderModel,
+  layer?: number,
+): Promise<{ embedding: Float32Array; tokens: number } | null> {
   if (chunks.length === 0) return null;
+  const model = encoderAt(encoder.model, layer);
   const vector = tf.tidy(() => {
-    const embedded = chunkEmbeddings(chunks, encoder.model);
+    const embedded = chunkEmbeddings(chunks, model);
     return tf.concat([tf.mean(embedded, 0), tf.max(embedded, 0)]);
   });
   const embedding = (await vector.data()) as Float32Array;
@@ -138,8 +160,10 @@ export interface EncodeRepositoryOptions {
   /** The snapshot's files; test files, non-Python files and files without code are skipped. */
   files: ReadonlyArray<{ path: string; content: string }>;
   encoder: RepoEncoderModel;
+  /** The hidden state read: after this layer (Hypernetwork.encoderLayer); undefined: the last, final norm included. */
+  layer?: number;
   parser: PythonParser;
-  /** Embeddings by git blob id from earlier snapshots (same encoder): those files are not encoded again. */
+  /** Embeddings by git blob id from earlier snapshots (same encoder and layer: encoderCacheId): not encoded again. */
   cache?: FileEmbeddingCache;
   /** The code units of a file parsed before (RepoSession keeps them by blob id); parsed here when absent. */
   unitsOf?: (file: { path: string; content: string }, blobId: string) => readonly CodeUnit[] | undefined;
@@ -156,7 +180,7 @@ export interface EncodeRepositoryOptions {
  * Errors: RepoEncodeError NO_ENCODABLE_FILES; an AbortError DOMException when `signal` aborts.
  * @example const { files } = await encodeRepository({ files: snapshot.files, encoder, parser, cache });
  */
-export async function encodeRepository({ files, encoder, parser, cache, unitsOf, onProgress, signal, timings }: EncodeRepositoryOptions): Promise<RepoEncoding> {
+export async function encodeRepository({ files, encoder, layer, parser, cache, unitsOf, onProgress, signal, timings }: EncodeRepositoryOptions): Promise<RepoEncoding> {
   const candidates = files.filter((file) => isPythonPath(file.path) && !isTestPath(file.path) && file.content.trim().length > 0);
   const found: Array<FileEmbedding | null> = candidates.map(() => null);
   let tokens = 0;
@@ -164,14 +188,14 @@ export async function encodeRepository({ files, encoder, parser, cache, unitsOf,
   let done = 0;
   const fileDone = () => onProgress?.({ stage: 'encode', done: ++done, total: candidates.length, unit: 'files' });
   // Each embedder takes one file at a time; the files are chunked here, in order, while the embedders run.
-  const idle: EmbedFileChunks[] = encoder.replicas?.length ? [...encoder.replicas] : [(chunks) => embedFileChunks(chunks, encoder.model)];
+  const idle: EmbedFileChunks[] = encoder.replicas?.length ? [...encoder.replicas] : [(chunks) => embedFileChunks(chunks, encoder.model, layer)];
   const running = new Set<Promise<void>>();
   /** The first error of a file in flight, thrown by the loop (a closure sets it, so it is a list for the type checker). */
   const failures: unknown[] = [];
   const embed = (index: number, blobId: string, chunks: number[][]) => {
     const embedder = idle.pop()!;
     const started = performance.now();
-    const job: Promise<void> = embedder(chunks)
+    const job: Promise<void> = embedder(chunks, layer)
       .then(async (embedding) => {
         if (timings) timings.forwardMs += performance.now() - started;
         found[index] = { path: candidates[index].path, blobId, embedding };

@@ -416,6 +416,9 @@ export class LlamaModel {
   /** One-token attention by the WASM SIMD kernel (decodeAttention.ts); on when the model is built on the WASM backend. */
   useDecodeAttentionKernel: boolean;
 
+  /** False for a model cut by firstLayers: hidden() returns the last kept layer's output without the final norm. */
+  private finalNorm = true;
+
   constructor(readonly config: ModelConfig, readonly weights: LlamaWeights) {
     this.useDecodeAttentionKernel = tf.getBackend() === 'wasm' && config.headDim % 4 === 0; // the kernel's SIMD rows
   }
@@ -443,15 +446,22 @@ export class LlamaModel {
   }
 
   /**
-   * The same model cut to its first `count` layers (then the final norm), sharing these weights: what a repo encoder
-   * reading the hidden state after layer `count` costs (bench:encoders, bench:encode --layers). Dispose the full model
-   * only; the cut one owns nothing.
+   * The same model cut to its first `count` layers, sharing these weights: a repo encoder that reads the hidden state
+   * after layer `count` (a hypernetwork config's encoder.layer; training/embed.py --layer). The final norm belongs to
+   * the last layer's output, so a cut model's hidden() is the residual stream as it is (all layers: the model itself).
+   * For hidden() only. Dispose the full model only; the cut one owns nothing.
    */
   firstLayers(count: number): LlamaModel {
     if (!Number.isInteger(count) || count < 1 || count > this.config.numLayers) {
       throw new RangeError(`the model has layers 1..${this.config.numLayers}, asked for the first ${count}`);
     }
-    return new LlamaModel({ ...this.config, numLayers: count }, { ...this.weights, layers: this.weights.layers.slice(0, count) });
+    const cut = new LlamaModel({ ...this.config, numLayers: count }, { ...this.weights, layers: this.weights.layers.slice(0, count) });
+    cut.finalNorm = this.finalNorm && count === this.config.numLayers;
+    cut.prefillChunkTokens = this.prefillChunkTokens;
+    cut.splitAttentionMatMuls = this.splitAttentionMatMuls;
+    cut.useFusedDecodeKernels = this.useFusedDecodeKernels;
+    cut.useDecodeAttentionKernel = this.useDecodeAttentionKernel;
+    return cut;
   }
 
   /**
@@ -485,9 +495,10 @@ export class LlamaModel {
   }
 
   /**
-   * Final-norm hidden states [T, hiddenSize] for the new positions `ids`. Long inputs run in chunks of
-   * `prefillChunkTokens` positions (through a temporary cache when none is given), and each layer's intermediates are
-   * freed as soon as the layer is done: peak memory grows with the chunk times the context, not with T^2 x layers.
+   * Final-norm hidden states [T, hiddenSize] for the new positions `ids` (of a firstLayers cut: its last layer's
+   * output). Long inputs run in chunks of `prefillChunkTokens` positions (through a temporary cache when none is
+   * given), and each layer's intermediates are freed as soon as the layer is done: peak memory grows with the chunk
+   * times the context, not with T^2 x layers.
    */
   hidden(ids: ArrayLike<number>, { cache, lora }: Omit<ForwardOptions, 'logits'> = {}): tf.Tensor2D {
     const count = ids.length;
@@ -534,7 +545,7 @@ export class LlamaModel {
         });
         input.dispose();
       }
-      const output = tf.tidy(() => this.rmsNorm(x, this.weights.norm));
+      const output = this.finalNorm ? tf.tidy(() => this.rmsNorm(x, this.weights.norm)) : x.clone();
       if (cache) cache.length = past + count;
       return output;
     } catch (error) {

@@ -17,7 +17,7 @@ import type { VectorStores } from '../code2lora/fileEmbeddingCache.ts';
 import { gitBlobId } from '../code2lora/gitBlobId.ts';
 import type { Hypernetwork } from '../code2lora/hypernetwork.ts';
 import { adapterDeltaNorms, adapterDigest, adapterParameterCount, makeRepoAdapter } from '../code2lora/makeAdapter.ts';
-import type { RepoEncoderModel } from '../code2lora/repoEncoder.ts';
+import { encoderCacheId, type RepoEncoderModel } from '../code2lora/repoEncoder.ts';
 import type { ProgressCallback } from '../util/progress.ts';
 import { BoundedMap } from '../util/boundedMap.ts';
 
@@ -130,10 +130,14 @@ const PARSED_FILES_KEPT = 20_000;
 /** Static adapters by commit: stepping back and forth on the timeline does not recompute them (~0.5 MB each for SmolLM2). */
 const ADAPTERS_KEPT = 16;
 
-/** The encoder's name for progress messages, with the number of workers it runs in when it has replicas. */
-function encoderLabel({ encoder, encoderName }: AdapterModels): string {
+/**
+ * The encoder's name for progress messages, with the layer read when the hypernetwork reads an earlier one than the
+ * last, and the number of workers it runs in when it has replicas.
+ */
+function encoderLabel({ encoder, encoderName }: AdapterModels, layer: number | undefined): string {
   const workers = encoder.replicas?.length ?? 0;
-  return workers > 1 ? `${encoderName} in ${workers} workers` : encoderName;
+  const name = layer === undefined ? encoderName : `${encoderName} (layer ${layer} of ${encoder.model.config.numLayers})`;
+  return workers > 1 ? `${name} in ${workers} workers` : name;
 }
 
 /** The code units and counts of one file (one parse). */
@@ -344,9 +348,10 @@ export class RepoSession {
     const parser = await this.env.parser();
     const { baseModel, encoder, encoderId, hypernetwork } = models;
     const made = await makeRepoAdapter({
-      files: snapshot.files, encoder, baseModel, parser, hypernetwork, signal, cache: this.env.stores(encoderId),
+      files: snapshot.files, encoder, baseModel, parser, hypernetwork, signal,
+      cache: this.env.stores(encoderCacheId(encoderId, hypernetwork.encoderLayer)),
       unitsOf: (file, blobId) => this.parse(file, parser, blobId).units,
-      onProgress: (progress) => onProgress?.({ ...progress, detail: `with ${encoderLabel(models)}` }),
+      onProgress: (progress) => onProgress?.({ ...progress, detail: `with ${encoderLabel(models, hypernetwork.encoderLayer)}` }),
     });
     signal?.throwIfAborted();
     const { skipped } = snapshot;
@@ -363,10 +368,14 @@ export class RepoSession {
     };
   }
 
-  /** The EvoSession over this history: states under evo-state|<state identity>|<encoder>, diffs under diffEmbeddingIdentity. */
+  /**
+   * The EvoSession over this history: states under evo-state|<state identity>|<encoder and layer>, diffs under
+   * diffEmbeddingIdentity.
+   */
   private evoSession(models: AdapterModels): Promise<EvoSession> {
     this.evo ??= (async () => {
-      const { evoHypernetwork, baseModel, encoder, encoderId } = models;
+      const { evoHypernetwork, baseModel, encoder } = models;
+      const encoderId = encoderCacheId(models.encoderId, evoHypernetwork.encoderLayer);
       const stateId = await evoStateIdentity(evoHypernetwork);
       const parser = await this.env.parser();
       return new EvoSession({
@@ -393,7 +402,9 @@ export class RepoSession {
     const session = await this.evoSession(models);
     const { adapter: lora, report } = await session.select(index, {
       signal,
-      onProgress: (progress) => onProgress?.(progress.stage === 'encode' ? { ...progress, detail: `${progress.detail} (${encoderLabel(models)})` } : progress),
+      onProgress: (progress) => onProgress?.(progress.stage === 'encode'
+        ? { ...progress, detail: `${progress.detail} (${encoderLabel(models, models.evoHypernetwork.encoderLayer)})` }
+        : progress),
     });
     signal?.throwIfAborted();
     return {

@@ -1,7 +1,8 @@
 // The TypeScript side of training/tests/test_hypernet_parity.py: file embeddings and adapters computed by the app's code paths, as JSON.
 //
-//   npx tsx test/support/code2loraParity.ts embed --encoder DIR --sources FILE.json --out OUT.json
+//   npx tsx test/support/code2loraParity.ts embed --encoder DIR [--layer L] --sources FILE.json --out OUT.json
 //     FILE.json: [{path, content}]; OUT.json: {files: [{path, blobId, chunks, embedding}]} for the files encodeRepository kept
+//     (--layer: the hidden state after layer L, as a hypernetwork config's encoder.layer asks)
 //   npx tsx test/support/code2loraParity.ts embed-diff --encoder DIR --chunks FILE.json --out OUT.json
 //     FILE.json: [[[token ids] per chunk] per commit]; OUT.json: [[2E floats] | null per commit] (embedDiff)
 //   npx tsx test/support/code2loraParity.ts adapter --hypernetwork DIR --base-config CONFIG.json --base-name NAME
@@ -38,6 +39,7 @@ const { positionals: [command], values: args } = parseArgs({
     diffs: { type: 'string' },
     chunks: { type: 'string' },
     out: { type: 'string' },
+    layer: { type: 'string' },
   },
 });
 
@@ -47,7 +49,8 @@ if (command === 'embed' && args.encoder && args.sources && args.out) {
   const tokenizer = BpeTokenizer.fromJSON(await readFile(join(args.encoder, 'tokenizer.json'), 'utf8'));
   const parser = await loadPythonParser();
   const sources = JSON.parse(await readFile(args.sources, 'utf8')) as Array<{ path: string; content: string }>;
-  const { files } = await encodeRepository({ files: sources, encoder: { model, tokenizer }, parser });
+  const layer = args.layer === undefined ? undefined : Number(args.layer);
+  const { files } = await encodeRepository({ files: sources, encoder: { model, tokenizer }, layer, parser });
   const contentOf = new Map(sources.map((source) => [source.path, source.content]));
   await writeFile(args.out, JSON.stringify({
     files: files.map((file) => ({

@@ -88,6 +88,23 @@ def test_bad_names_are_refused():
             raise AssertionError(f"{name} was accepted")
 
 
+def test_layer_two_candidate_is_what_embed_py_writes_for_the_shipped_encoder(tmp_path):
+    """The sweep's c2l-base:2 (the encoder chosen) and `embed.py --layer 2` (what training and the app read) agree,
+    the layer is recorded for export, and resuming into a file of another layer is refused."""
+    files = files_jsonl(tmp_path / "files.jsonl")
+    candidate = run_candidate(tmp_path, "c2l-base:2")
+    out = tmp_path / "layer2.pt"
+    embed = [sys.executable, str(REPO / "training/embed.py"), "--files", str(tmp_path / "files.jsonl")]
+    subprocess.run([*embed, "--layer", "2", "--out", str(out)], check=True, capture_output=True)
+    written = torch.load(out)
+    for file in files:
+        assert torch.allclose(written["blobs"][file["blob"]], candidate["blobs"][file["blob"]], atol=1e-5, rtol=1e-4)
+    assert written["encoder"] == {"model": "c2l-base", "layer": 2, "hidden_size": 384}
+    assert encoder_of({"encoder": written["encoder"]}) == {**ENCODER, "layer": 2}
+    refused = subprocess.run([*embed, "--out", str(out)], capture_output=True, text=True)
+    assert refused.returncode != 0 and "BAD_OUT" in refused.stderr
+
+
 def test_export_names_the_candidate_encoder():
     assert encoder_of({}) == ENCODER
     assert encoder_of({"encoder": {"model": "c2l-base", "hidden_size": 384}}) == ENCODER

@@ -24,7 +24,7 @@ from safetensors.torch import load_file
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "training"))
-from embed import embed_diffs, embed_files  # noqa: E402
+from embed import embed_diffs, embed_files, load_encoder  # noqa: E402
 from export_hypernet import ENCODER, ExportError, export_hypernetwork  # noqa: E402
 from hypernet import EvoHypernetwork, Hypernetwork, HypernetConfig, module_shapes  # noqa: E402
 from model import CausalLM, ModelConfig  # noqa: E402
@@ -55,8 +55,10 @@ def git_blob_id(content: str) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def test_file_embeddings_match_embed_py(tmp_path):
-    """Same files kept, same chunk ids, same blob ids as git, and file embeddings within 1e-4 of training/embed.py."""
+@pytest.mark.parametrize("layer", [None, 2], ids=["final", "layer2"])
+def test_file_embeddings_match_embed_py(tmp_path, layer):
+    """Same files kept, same chunk ids, same blob ids as git, and file embeddings within 1e-4 of training/embed.py;
+    also read after layer 2 of 4 (a hypernetwork config's encoder.layer: no final norm)."""
     import json.decoder
     import textwrap
 
@@ -72,7 +74,8 @@ def test_file_embeddings_match_embed_py(tmp_path):
     ]
     sources_file, out = tmp_path / "sources.json", tmp_path / "embeddings.json"
     sources_file.write_text(json.dumps(sources))
-    run_tsx("embed", "--encoder", str(ENCODER_DIR), "--sources", str(sources_file), "--out", str(out))
+    run_tsx("embed", "--encoder", str(ENCODER_DIR), "--sources", str(sources_file), "--out", str(out),
+            *(["--layer", str(layer)] if layer else []))
     files = json.loads(out.read_text())["files"]
     assert [f["path"] for f in files] == ["pkg/textwrap.py", "pkg/decoder.py", "pkg/small.py", "pkg/shapes.py"]
     content = {s["path"]: s["content"] for s in sources}
@@ -82,7 +85,7 @@ def test_file_embeddings_match_embed_py(tmp_path):
         assert all(1 <= len(chunk) <= ENCODER["chunk_tokens"] for chunk in file["chunks"])
     assert len(files[0]["chunks"]) == 2
 
-    encoder = CausalLM.from_pretrained(str(ENCODER_DIR)).eval()
+    encoder = load_encoder(ENCODER_DIR, layer)
     assert encoder.config.hidden_size == ENCODER["hidden_size"]
     expected = embed_files(encoder, files)
     ours = torch.tensor([f["embedding"] for f in files])

@@ -20,9 +20,9 @@ const api = {
   },
 
   /** One file's embedding (EmbedFileChunks); its buffer is handed over, not copied. */
-  async embed(chunks: number[][]): Promise<Float32Array> {
+  async embed(chunks: number[][], layer?: number): Promise<Float32Array> {
     if (!model) throw new Error('The encoder replica was given no weights');
-    const embedding = await embedFileChunks(chunks, model);
+    const embedding = await embedFileChunks(chunks, model, layer);
     return Comlink.transfer(embedding, [embedding.buffer]);
   },
 };

@@ -54,19 +54,19 @@ export function encoderReplicas(model: LlamaModel, count: number): EncoderReplic
       await Promise.race([remote.load(plain), fault]);
       return { remote, fault };
     };
-    return async (chunks) => {
+    return async (chunks, layer) => {
       if (!broken) {
         try {
           replica ??= start();
           const { remote, fault } = await replica;
-          return await Promise.race([remote.embed(chunks), fault]);
+          return await Promise.race([remote.embed(chunks, layer), fault]);
         } catch (error) {
           broken = true;
           if (!faultLogged) console.warn(`An encoder worker failed (${(error as Error).message}); its files are embedded in the pipeline worker.`);
           faultLogged = true;
         }
       }
-      return embedFileChunks(chunks, model);
+      return embedFileChunks(chunks, model, layer);
     };
   });
   return {

@@ -10,7 +10,7 @@ import { C2L_BASE, EVO_HYPERNETWORK_FOLDER, SMOLLM2, STATIC_HYPERNETWORK_FOLDER 
 import { tinyRandomModel } from '../../model/tinyRandomModel.ts';
 import { BpeTokenizer } from '../../tokenizer/bpeTokenizer.ts';
 import { HypernetworkLoadError } from '../../code2lora/errors.ts';
-import { loadHypernetwork } from '../../code2lora/loadHypernetwork.ts';
+import { loadHypernetwork, type LoadHypernetworkOptions } from '../../code2lora/loadHypernetwork.ts';
 import { untrainedEvoHypernetwork, untrainedHypernetwork, type Hypernetwork } from '../../code2lora/makeAdapter.ts';
 import type { RepoEncoderModel } from '../../code2lora/repoEncoder.ts';
 import { ModelFileCache } from '../../offline/modelFileCache.ts';
@@ -170,7 +170,7 @@ export function appBaseUrl(): URL {
  * `none`); any other failure is reported with its code (state `error`) and the caller falls back to an untrained one.
  */
 async function loadHypernetworkBeside(
-  directoryUrl: string, options: { baseModel: ModelConfig; baseModelName?: string; encoderHiddenSize: number },
+  directoryUrl: string, options: LoadHypernetworkOptions,
 ): Promise<{ hypernetwork: Hypernetwork | null; status: HypernetworkStatus }> {
   let configBytes: Uint8Array | null = null;
   // The loader validates the config; the "training" figures are read from the same bytes, not fetched twice.
@@ -291,7 +291,7 @@ export async function loadModelChoice(choice: ModelChoice, onProgress: ProgressC
   }
 
   const encoderHiddenSize = encoder.model.config.hiddenSize;
-  const options = { baseModel: base.model.config, baseModelName, encoderHiddenSize };
+  const options = { baseModel: base.model.config, baseModelName, encoderHiddenSize, encoderLayers: encoder.model.config.numLayers };
   const none = { hypernetwork: null, status: { state: 'none', source: null } } as const;
   onProgress({ stage: 'model', done: 0, unit: 'bytes', detail: 'the hypernetwork' });
   const found = modelFolderUrl ? await loadOwnHypernetwork(appBase, new URL(`${STATIC_HYPERNETWORK_FOLDER}/`, modelFolderUrl).href, options) : none;
@@ -310,7 +310,7 @@ export async function loadModelChoice(choice: ModelChoice, onProgress: ProgressC
  * models; one of another kind is an error (NOT_EVO, NOT_STATIC) and stands aside like any other that cannot be used.
  */
 async function loadOwnHypernetwork(
-  appBase: URL, directoryUrl: string, options: { baseModel: ModelConfig; baseModelName?: string; encoderHiddenSize: number },
+  appBase: URL, directoryUrl: string, options: LoadHypernetworkOptions,
   kind: Hypernetwork['kind'] = 'code2lora-static',
 ): Promise<{ hypernetwork: Hypernetwork | null; status: HypernetworkStatus }> {
   // The app's own models say in the index whether a hypernetwork is beside them: no request for one that is not there.
