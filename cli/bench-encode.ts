@@ -5,8 +5,9 @@
 // `--workers 0,2` runs each setting in turn, each in a fresh browser, in one run: 0 encodes on the page's thread,
 // N spreads the files over N encoder replicas in Web Workers (src/app/workers/encoderReplicas.ts), `app` as many as
 // the app would start here (replicaCount: one per core, at most 4). The embeddings must not depend on the setting.
-// `--layers 4,2` also times the encoder cut to its first N layers (LlamaModel.firstLayers: a cheaper candidate encoder,
-// docs/results.md "Choosing the repo encoder"), each with every --workers setting; the default runs all of them.
+// `--layers 4,2` also times the hidden state after layer N (what a hypernetwork whose config names encoder.layer N
+// reads: the shipped Static hypernetwork reads layer 2, docs/results.md "Choosing the repo encoder"), each with every
+// --workers setting; the default runs all of them.
 //
 // The snapshot is read in Node exactly as the benchmark reads it (src/git readSnapshot: vendored, generated, binary
 // and over-large files skipped) and handed to the harness page (e2e/pages/encode.ts); the encoder loads in the page

@@ -63,6 +63,12 @@ def main() -> int:
     network.load_state_dict({k: v.float() for k, v in load_file(str(args.hypernetwork / "hypernetwork.safetensors")).items()})
     network.eval()
     files = torch.load(args.files)
+    # Embeddings of another encoder layer than the one the hypernetwork was trained on make meaningless adapters.
+    layer_read, layer_given = config_file["encoder"].get("layer"), files.get("encoder", {}).get("layer")
+    if layer_read != layer_given:
+        print(f"ENCODER_MISMATCH: {args.hypernetwork} reads encoder layer {layer_read or 'last'}, "
+              f"{args.files} holds layer {layer_given or 'last'}", file=sys.stderr)
+        return 1
     diffs = torch.load(args.diffs)["repos"] if args.diffs else None
     requests = [json.loads(line) for line in args.requests.open()]
     layers = json.loads((args.base / "config.json").read_text())["num_hidden_layers"]

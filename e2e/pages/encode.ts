@@ -38,7 +38,7 @@ const harness = {
     return replicaCount();
   },
 
-  /** `layers`: encode with the encoder's first layers only (LlamaModel.firstLayers), to time a cheaper candidate. */
+  /** `layers`: read the hidden state after this layer, as a hypernetwork whose config names it does (encodeRepository `layer`). */
   async encode({ backend, modelUrl, files, workers, layers, withEmbeddings = false }: {
     backend: BackendName; modelUrl: string; files: Array<{ path: string; content: string }>; workers: number; layers?: number;
     withEmbeddings?: boolean;
@@ -47,25 +47,24 @@ const harness = {
     const active = await initBackend({ preference: backend, wasmBinaries: WASM_BINARY_URLS });
     if (active !== backend) throw new Error(`asked for ${backend}, got ${active}`);
     const tokenizer = BpeTokenizer.fromJSON(await (await fetch(new URL('tokenizer.json', modelUrl))).text());
-    const { model: full } = await loadHfModel(filesFromUrl(modelUrl));
-    const model = layers === undefined ? full : full.firstLayers(layers);
+    const { model } = await loadHfModel(filesFromUrl(modelUrl));
     const parser = await loadPythonParser({ locateWasm: { treeSitter: treeSitterWasm, python: new URL(pythonWasm, location.href).href } });
     const loadMs = performance.now() - loadStarted;
     const replicas = workers > 0 ? encoderReplicas(model, workers) : null;
     try {
       const timings: EncodeTimings = { chunkMs: 0, forwardMs: 0 };
       const started = performance.now();
-      const encoding = await encodeRepository({ files, encoder: { model, tokenizer, replicas: replicas?.embedders }, parser, timings });
+      const encoding = await encodeRepository({ files, encoder: { model, tokenizer, replicas: replicas?.embedders }, layer: layers, parser, timings });
       const encodeMs = performance.now() - started;
       return {
-        backend: tf.getBackend(), loadMs, encodeMs, workers, layers: model.config.numLayers, files: encoding.files.length, tokens: encoding.tokens, timings,
+        backend: tf.getBackend(), loadMs, encodeMs, workers, layers: layers ?? model.config.numLayers, files: encoding.files.length, tokens: encoding.tokens, timings,
         embeddings: withEmbeddings
           ? { paths: encoding.files.map((file) => file.path), values: encoding.files.flatMap((file) => Array.from(file.embedding)) }
           : null,
       };
     } finally {
       replicas?.terminate();
-      full.dispose();
+      model.dispose();
     }
   },
 };
