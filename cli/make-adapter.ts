@@ -24,7 +24,7 @@ import { BpeTokenizer } from '../src/tokenizer/bpeTokenizer.ts';
 import { generateAdapter, type Hypernetwork } from '../src/code2lora/hypernetwork.ts';
 import { loadHypernetwork } from '../src/code2lora/loadHypernetwork.ts';
 import { adapterParameterCount } from '../src/code2lora/makeAdapter.ts';
-import { encodeRepository, encoderAt, type RepoEncoderModel } from '../src/code2lora/repoEncoder.ts';
+import { encodeRepository, encoderAt, encoderLayerLabel, type RepoEncoderModel } from '../src/code2lora/repoEncoder.ts';
 import { trainingFigures } from '../src/util/trainingFigures.ts';
 import { readWorkingTree } from './readWorkingTree.ts';
 
@@ -226,8 +226,8 @@ export async function makeAdapterFromRepository(options: MakeAdapterOptions): Pr
     const parseSeconds = encodeSeconds - forwardSeconds;
     stages.push({ stage: 'parse+chunk', seconds: parseSeconds, detail: `${encoding.files.length} files, ${encoding.tokens.toLocaleString('en-US')} tokens in chunks` });
     log(`  ${'parse+chunk'.padEnd(13)} ${parseSeconds.toFixed(2).padStart(7)} s  ${stages.at(-1)!.detail}`);
-    const layerRead = hypernetwork.encoderLayer === undefined ? '' : ` (layer ${hypernetwork.encoderLayer} of ${encoder.model.config.numLayers})`;
-    stages.push({ stage: 'encode', seconds: forwardSeconds, detail: `${encoding.files.length} files embedded by ${C2L_BASE.displayName}${layerRead}` });
+    const encoderName = encoderLayerLabel(C2L_BASE.displayName, encoder.model, hypernetwork.encoderLayer);
+    stages.push({ stage: 'encode', seconds: forwardSeconds, detail: `${encoding.files.length} files embedded by ${encoderName}` });
     log(`  ${'encode'.padEnd(13)} ${forwardSeconds.toFixed(2).padStart(7)} s  ${stages.at(-1)!.detail}`);
 
     started = performance.now();

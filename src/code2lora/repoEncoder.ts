@@ -103,6 +103,11 @@ export function encoderCacheId(encoderId: string, layer: number | undefined): st
   return layer === undefined ? encoderId : `${encoderId}|layer ${layer}`;
 }
 
+/** The encoder's name with the layer read when it is not the last: "c2l-base (layer 2 of 4)". */
+export function encoderLayerLabel(name: string, model: LlamaModel, layer: number | undefined): string {
+  return layer === undefined || layer === model.config.numLayers ? name : `${name} (layer ${layer} of ${model.config.numLayers})`;
+}
+
 /** EmbedFileChunks on this thread, with `model` (a replica runs the same function on its own copy). */
 export async function embedFileChunks(chunks: readonly number[][], model: LlamaModel, layer?: number): Promise<Float32Array> {
   const encoder = encoderAt(model, layer);

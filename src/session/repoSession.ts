@@ -17,7 +17,7 @@ import type { VectorStores } from '../code2lora/fileEmbeddingCache.ts';
 import { gitBlobId } from '../code2lora/gitBlobId.ts';
 import type { Hypernetwork } from '../code2lora/hypernetwork.ts';
 import { adapterDeltaNorms, adapterDigest, adapterParameterCount, makeRepoAdapter } from '../code2lora/makeAdapter.ts';
-import { encoderCacheId, type RepoEncoderModel } from '../code2lora/repoEncoder.ts';
+import { encoderCacheId, encoderLayerLabel, type RepoEncoderModel } from '../code2lora/repoEncoder.ts';
 import type { ProgressCallback } from '../util/progress.ts';
 import { BoundedMap } from '../util/boundedMap.ts';
 
@@ -136,7 +136,7 @@ const ADAPTERS_KEPT = 16;
  */
 function encoderLabel({ encoder, encoderName }: AdapterModels, layer: number | undefined): string {
   const workers = encoder.replicas?.length ?? 0;
-  const name = layer === undefined ? encoderName : `${encoderName} (layer ${layer} of ${encoder.model.config.numLayers})`;
+  const name = encoderLayerLabel(encoderName, encoder.model, layer);
   return workers > 1 ? `${name} in ${workers} workers` : name;
 }
 

@@ -12,7 +12,7 @@ import { BpeTokenizer } from '../../tokenizer/bpeTokenizer.ts';
 import { HypernetworkLoadError } from '../../code2lora/errors.ts';
 import { loadHypernetwork, type LoadHypernetworkOptions } from '../../code2lora/loadHypernetwork.ts';
 import { untrainedEvoHypernetwork, untrainedHypernetwork, type Hypernetwork } from '../../code2lora/makeAdapter.ts';
-import type { RepoEncoderModel } from '../../code2lora/repoEncoder.ts';
+import { encoderLayerLabel, type RepoEncoderModel } from '../../code2lora/repoEncoder.ts';
 import { ModelFileCache } from '../../offline/modelFileCache.ts';
 import { trainingFigures } from '../../util/trainingFigures.ts';
 import { encoderIdentity } from './embeddingStore.ts';
@@ -301,7 +301,10 @@ export async function loadModelChoice(choice: ModelChoice, onProgress: ProgressC
   return {
     ...base, encoder, encoderId, peftBaseName, hypernetwork,
     evoHypernetwork: evo.hypernetwork ?? untrainedEvoHypernetwork(hypernetwork),
-    info: modelInfo(name, base.model.config, true, { encoder: C2L_BASE.displayName, hypernetwork: found.status, evoHypernetwork: evo.status, notice }),
+    info: modelInfo(name, base.model.config, true, {
+      encoder: encoderLayerLabel(C2L_BASE.displayName, encoder.model, hypernetwork.encoderLayer),
+      hypernetwork: found.status, evoHypernetwork: evo.status, notice,
+    }),
   };
 }
 
