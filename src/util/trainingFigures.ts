@@ -22,9 +22,21 @@ function formatValue(value: number | string | boolean): string {
 }
 
 /**
- * The scalar entries of a "training" object (numbers, strings, booleans; one level of nesting flattened), in the
- * order written, nulls left out, at most 12. The object is free-form: nothing is assumed about its keys.
- * @example trainingFigures({ step: 1500, best_cr_val_loss: 2.31234 }) // [{ key: 'step', label: 'step', value: '1,500' }, { ..., label: 'best CR val loss', value: '2.312' }]
+ * How much a figure tells a user about the hypernetwork's quality: exact match first, then losses, then the rest (the
+ * run's settings). Only 12 are shown, and configs record their settings before their results.
+ */
+function rank(key: string): number {
+  const words = key.toLowerCase().split(/[._]/);
+  if (words.includes('em')) return 0;
+  if (words.includes('loss')) return 1;
+  return 2;
+}
+
+/**
+ * The scalar entries of a "training" object (numbers, strings, booleans; one level of nesting flattened), nulls left
+ * out, at most 12: exact-match figures first, then losses, then the rest, each group in the order written. The object
+ * is free-form: nothing else is assumed about its keys.
+ * @example trainingFigures({ step: 1500, best_cr_val_loss: 2.31234 }) // [{ key: 'best_cr_val_loss', label: 'best CR val loss', value: '2.312' }, { key: 'step', label: 'step', value: '1,500' }]
  */
 export function trainingFigures(training: unknown): TrainingFigure[] {
   if (training === null || typeof training !== 'object' || Array.isArray(training)) return [];
@@ -39,5 +51,9 @@ export function trainingFigures(training: unknown): TrainingFigure[] {
       for (const [inner, innerValue] of Object.entries(value as Record<string, unknown>)) add(`${key}.${inner}`, innerValue);
     } else add(key, value);
   }
-  return figures.slice(0, MAX_FIGURES);
+  return figures
+    .map((figure, index) => ({ figure, index, rank: rank(figure.key) }))
+    .sort((a, b) => a.rank - b.rank || a.index - b.index)
+    .slice(0, MAX_FIGURES)
+    .map(({ figure }) => figure);
 }
