@@ -19,7 +19,7 @@ import {
 import { loadHypernetwork } from '../src/code2lora/loadHypernetwork.ts';
 import { adapterDeltaNorms, adapterParameterCount, makeRepoAdapter, untrainedHypernetwork } from '../src/code2lora/makeAdapter.ts';
 import {
-  embedDiff, embedFileChunks, encodeRepository, encoderAt, encoderCacheId, fileChunkIds, type EmbedFileChunks,
+  embedDiff, embedFileChunks, encodeRepository, encoderAt, encoderCacheId, encoderLayerLabel, encoderModesLabel, fileChunkIds, type EmbedFileChunks,
 } from '../src/code2lora/repoEncoder.ts';
 import { tinyConfig } from './fixtures/tinyModel.ts';
 
@@ -136,6 +136,14 @@ describe('encodeRepository', () => {
     expect(encoderAt(model, config.numLayers)).toBe(model);
     expect(encoderCacheId('c2l-base|x', undefined)).toBe('c2l-base|x');
     expect(encoderCacheId('c2l-base|x', 1)).not.toBe(encoderCacheId('c2l-base|x', undefined));
+    // Labels: the layer only when it is not the last; both modes' layers only when they differ.
+    const depth = config.numLayers;
+    expect(encoderLayerLabel('c2l-base', model, undefined)).toBe('c2l-base');
+    expect(encoderLayerLabel('c2l-base', model, depth)).toBe('c2l-base');
+    expect(encoderLayerLabel('c2l-base', model, 1)).toBe(`c2l-base (layer 1 of ${depth})`);
+    expect(encoderModesLabel('c2l-base', model, depth, undefined)).toBe('c2l-base');
+    expect(encoderModesLabel('c2l-base', model, 1, 1)).toBe(`c2l-base (layer 1 of ${depth})`);
+    expect(encoderModesLabel('c2l-base', model, 1, undefined)).toBe(`c2l-base (Static: layer 1 of ${depth}; Evo: layer ${depth} of ${depth})`);
     const diff = (await embedDiff([[5, 6, 7]], encoder, 1))!.embedding;
     const expectedDiff = tf.tidy(() => tf.mean(cut.hidden([5, 6, 7]), 0).dataSync());
     for (let d = 0; d < config.hiddenSize; d++) expect(diff[d]).toBeCloseTo(expectedDiff[d], 5); // [mean ; max] of one chunk

@@ -62,6 +62,9 @@ describe('untrainedEvoHypernetwork', () => {
     }
     expect(evo.weights.get('trunk.0.weight')).toBe(staticHypernetwork.weights.get('trunk.0.weight'));
     expect(evo).toMatchObject({ kind: 'code2lora-evo', trained: false });
+    expect(evo.encoderLayer).toBeUndefined();
+    // A Static hypernetwork that reads an earlier layer: its stand-in reads the same one (its first adapter is Static's).
+    expect(untrainedEvoHypernetwork({ ...staticHypernetwork, encoderLayer: 1 }).encoderLayer).toBe(1);
   });
 });
 
@@ -95,12 +98,14 @@ describe('EvoSession', () => {
     expect(session.driftSeries().map((p) => p.index)).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
 
-  it('equals the Static adapter at the first commit (untrained Evo of the Static hypernetwork)', async () => {
-    const session = new EvoSession({ hypernetwork: evo, baseModel: model.config, encoder, parser, history: history() });
+  it.each([undefined, 1])('equals the Static adapter at the first commit (untrained Evo of a Static hypernetwork reading layer %s)', async (layer) => {
+    const staticAtLayer = layer === undefined ? staticHypernetwork : { ...staticHypernetwork, encoderLayer: layer };
+    const standIn = layer === undefined ? evo : untrainedEvoHypernetwork(staticAtLayer);
+    const session = new EvoSession({ hypernetwork: standIn, baseModel: model.config, encoder, parser, history: history() });
     const first = await session.select(0);
     expect(first.report).toMatchObject({ steps: 0, drift: null });
-    const encoding = await encodeRepository({ files: await history().readFiles(COMMITS[0]), encoder, parser });
-    const staticAdapter = await generateAdapter(staticHypernetwork, model.config, encoding.files.map((f) => f.embedding));
+    const encoding = await encodeRepository({ files: await history().readFiles(COMMITS[0]), encoder, layer, parser });
+    const staticAdapter = await generateAdapter(staticAtLayer, model.config, encoding.files.map((f) => f.embedding));
     // Equal up to rounding: evoAdapter normalises the (already normalised) state once more.
     for (const module of staticAdapter.targetModules) {
       for (const part of ['A', 'B'] as const) {

@@ -24,8 +24,8 @@ export function untrainedHypernetwork(baseModel: ModelConfig, embeddingSize = ba
 }
 
 /**
- * An Evo hypernetwork for a model without a shipped one: the Static hypernetwork's config and weights (shared, not
- * copied) with a seeded GRU and diff projection, untrained. At the history's first commit its adapter is Static's;
+ * An Evo hypernetwork for a model without a shipped one: the Static hypernetwork's config, weights (shared, not
+ * copied) and encoder layer, with a seeded GRU and diff projection, untrained. At the history's first commit its adapter is Static's;
  * for an untrained Static one it is exactly initHypernetworkWeights(config, seed, 'code2lora-evo').
  * @example const evo = untrainedEvoHypernetwork(untrainedHypernetwork(model.config, encoderHiddenSize));
  */
@@ -33,7 +33,9 @@ export function untrainedEvoHypernetwork(staticHypernetwork: Hypernetwork, seed 
   const weights = new Map(staticHypernetwork.weights);
   const evoOnly = initHypernetworkWeights(staticHypernetwork.config, seed, 'code2lora-evo', (name) => !weights.has(name));
   for (const [name, tensor] of evoOnly) weights.set(name, tensor);
-  return { kind: 'code2lora-evo', config: staticHypernetwork.config, weights, trained: false };
+  // Static's trunk and heads read Static's layer: so must the stand-in, or its first-commit adapter would not be Static's.
+  const { encoderLayer } = staticHypernetwork;
+  return { kind: 'code2lora-evo', config: staticHypernetwork.config, weights, trained: false, ...(encoderLayer === undefined ? {} : { encoderLayer }) };
 }
 
 export interface RepoAdapter {

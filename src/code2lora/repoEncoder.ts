@@ -108,6 +108,17 @@ export function encoderLayerLabel(name: string, model: LlamaModel, layer: number
   return layer === undefined || layer === model.config.numLayers ? name : `${name} (layer ${layer} of ${model.config.numLayers})`;
 }
 
+/**
+ * The encoder as a model's two hypernetworks read it: encoderLayerLabel when Static and Evo read the same layer, else
+ * both: "c2l-base (Static: layer 2 of 4; Evo: layer 4 of 4)" (the app's default mode may be either).
+ */
+export function encoderModesLabel(name: string, model: LlamaModel, staticLayer: number | undefined, evoLayer: number | undefined): string {
+  const last = model.config.numLayers;
+  const [staticRead, evoRead] = [staticLayer ?? last, evoLayer ?? last];
+  if (staticRead === evoRead) return encoderLayerLabel(name, model, staticLayer);
+  return `${name} (Static: layer ${staticRead} of ${last}; Evo: layer ${evoRead} of ${last})`;
+}
+
 /** EmbedFileChunks on this thread, with `model` (a replica runs the same function on its own copy). */
 export async function embedFileChunks(chunks: readonly number[][], model: LlamaModel, layer?: number): Promise<Float32Array> {
   const encoder = encoderAt(model, layer);

@@ -12,7 +12,7 @@ import { BpeTokenizer } from '../../tokenizer/bpeTokenizer.ts';
 import { HypernetworkLoadError } from '../../code2lora/errors.ts';
 import { loadHypernetwork, type LoadHypernetworkOptions } from '../../code2lora/loadHypernetwork.ts';
 import { untrainedEvoHypernetwork, untrainedHypernetwork, type Hypernetwork } from '../../code2lora/makeAdapter.ts';
-import { encoderLayerLabel, type RepoEncoderModel } from '../../code2lora/repoEncoder.ts';
+import { encoderModesLabel, type RepoEncoderModel } from '../../code2lora/repoEncoder.ts';
 import { ModelFileCache } from '../../offline/modelFileCache.ts';
 import { trainingFigures } from '../../util/trainingFigures.ts';
 import { encoderIdentity } from './embeddingStore.ts';
@@ -298,11 +298,11 @@ export async function loadModelChoice(choice: ModelChoice, onProgress: ProgressC
   const hypernetwork = found.hypernetwork ?? untrainedHypernetwork(base.model.config, encoderHiddenSize);
   onProgress({ stage: 'model', done: 0, unit: 'bytes', detail: 'the Evo hypernetwork' });
   const evo = modelFolderUrl ? await loadOwnHypernetwork(appBase, new URL(`${EVO_HYPERNETWORK_FOLDER}/`, modelFolderUrl).href, options, 'code2lora-evo') : none;
+  const evoHypernetwork = evo.hypernetwork ?? untrainedEvoHypernetwork(hypernetwork);
   return {
-    ...base, encoder, encoderId, peftBaseName, hypernetwork,
-    evoHypernetwork: evo.hypernetwork ?? untrainedEvoHypernetwork(hypernetwork),
+    ...base, encoder, encoderId, peftBaseName, hypernetwork, evoHypernetwork,
     info: modelInfo(name, base.model.config, true, {
-      encoder: encoderLayerLabel(C2L_BASE.displayName, encoder.model, hypernetwork.encoderLayer),
+      encoder: encoderModesLabel(C2L_BASE.displayName, encoder.model, hypernetwork.encoderLayer, evoHypernetwork.encoderLayer),
       hypernetwork: found.status, evoHypernetwork: evo.status, notice,
     }),
   };
