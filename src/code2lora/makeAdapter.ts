@@ -25,8 +25,8 @@ export function untrainedHypernetwork(baseModel: ModelConfig, embeddingSize = ba
 
 /**
  * An Evo hypernetwork for a model without a shipped one: the Static hypernetwork's config, weights (shared, not
- * copied) and encoder layer, with a seeded GRU and diff projection, untrained. At the history's first commit its adapter is Static's;
- * for an untrained Static one it is exactly initHypernetworkWeights(config, seed, 'code2lora-evo').
+ * copied) and encoder layer, with a seeded GRU and diff projection, untrained. At the history's first commit its
+ * adapter is Static's; for an untrained Static one it is exactly initHypernetworkWeights(config, seed, 'code2lora-evo').
  * @example const evo = untrainedEvoHypernetwork(untrainedHypernetwork(model.config, encoderHiddenSize));
  */
 export function untrainedEvoHypernetwork(staticHypernetwork: Hypernetwork, seed = 1234): Hypernetwork {

@@ -51,9 +51,6 @@ export function trainingFigures(training: unknown): TrainingFigure[] {
       for (const [inner, innerValue] of Object.entries(value as Record<string, unknown>)) add(`${key}.${inner}`, innerValue);
     } else add(key, value);
   }
-  return figures
-    .map((figure, index) => ({ figure, index, rank: rank(figure.key) }))
-    .sort((a, b) => a.rank - b.rank || a.index - b.index)
-    .slice(0, MAX_FIGURES)
-    .map(({ figure }) => figure);
+  // Array.prototype.sort is stable: each rank keeps the order written.
+  return figures.sort((a, b) => rank(a.key) - rank(b.key)).slice(0, MAX_FIGURES);
 }
