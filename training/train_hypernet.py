@@ -106,7 +106,8 @@ if autocast_dtype not in ("bfloat16", "none"):
 # ---- data --------------------------------------------------------------------------------------------------------
 tasks = [json.loads(line) for line in open(REPO / data_dir / "tasks.jsonl")]
 diff_path = REPO / data_dir / "diff_embeddings.pt"
-diffs = torch.load(diff_path)["repos"] if method == "code2lora-evo" or (evo_require_diffs and diff_path.exists()) else None
+diff_data = torch.load(diff_path) if method == "code2lora-evo" or (evo_require_diffs and diff_path.exists()) else None
+diffs = diff_data["repos"] if diff_data is not None else None
 if evo_require_diffs and diffs is not None:
     # Evo data whose diff embeddings are not all computed yet (training/embed.py --diffs writes repository by
     # repository): keep the repositories that have them, so Evo and the baselines train on the same tasks.
@@ -198,6 +199,21 @@ class LayerLora(nn.Module):
                  for i, m in enumerate(MODULES)} for layer in range(lm.config.num_hidden_layers)]
 
 
+def encoder_layer(identity: dict | None):
+    """The layer an encoder identity reads (None: the last), the one setting that tells c2l-base's embeddings apart."""
+    return (identity or {}).get("layer")
+
+
+if method == "code2lora-evo":
+    # Files, diffs and the warm start's trunk must all read the same encoder layer: a mixed run trains fine and
+    # makes adapters from vectors the app never computes.
+    layers = {"file embeddings": encoder_layer(embeddings["encoder"]),
+              "diff embeddings": encoder_layer(diff_data.get("encoder"))}
+    warm_config = (REPO / warm_start).parent / "hypernetwork_config.json" if warm_start else None
+    if warm_config is not None and warm_config.exists():
+        layers["warm start"] = encoder_layer(json.loads(warm_config.read_text()).get("encoder"))
+    if len(set(layers.values())) > 1:
+        sys.exit("ENCODER_MISMATCH: " + ", ".join(f"{k} read layer {v or 'last'}" for k, v in layers.items()))
 if method == "code2lora-evo" and warm_start:
     static_weights = {name: tensor.float() for name, tensor in load_safetensors(str(REPO / warm_start)).items()}
     # Evo keeps the architecture of the Static hypernetwork it starts from.

@@ -111,3 +111,28 @@ def test_tiny_evo_run_learns_logs_the_static_reference_and_resumes_exactly(data)
     resumed = run_training(data, "split")
     assert [r["loss"] for r in resumed if "loss" in r] == losses
 
+
+
+@pytest.mark.parametrize("mixed_in", ["diff embeddings", "warm start"])
+def test_evo_refuses_embeddings_or_a_warm_start_of_another_encoder_layer(data, tmp_path, mixed_in):
+    """A run whose file embeddings, diff embeddings and warm start read different encoder layers stops before training."""
+    mixed = tmp_path / "data"
+    mixed.mkdir()
+    for name in ("tasks.jsonl", "file_embeddings.pt", "diff_embeddings.pt"):
+        (mixed / name).write_bytes((data / "data" / name).read_bytes())
+    warm_start = tmp_path / "static" / "hypernetwork.safetensors"
+    warm_start.parent.mkdir()
+    warm_start.write_bytes((data / "static.safetensors").read_bytes())
+    if mixed_in == "diff embeddings":
+        diffs = torch.load(mixed / "diff_embeddings.pt")
+        torch.save({**diffs, "encoder": {**diffs["encoder"], "layer": 2}}, mixed / "diff_embeddings.pt")
+    else:
+        (warm_start.parent / "hypernetwork_config.json").write_text(json.dumps({"encoder": {"model": "test", "layer": 2}}))
+    args = [sys.executable, str(REPO / "training/train_hypernet.py"), "--evo", f"--base_model={data / 'base'}",
+            f"--data_dir={mixed}", f"--out_dir={tmp_path / 'run'}", f"--warm_start={warm_start}",
+            f"--hidden_size={HIDDEN}", "--rank=4", "--alpha=8", "--max_steps=1", "--threads=1"]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode != 0
+    assert "ENCODER_MISMATCH: file embeddings read layer last" in result.stderr
+    assert f"{mixed_in} read layer 2" in result.stderr
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
