@@ -84,7 +84,10 @@ if (command === 'embed' && args.encoder && args.sources && args.out) {
     const states = [await repoState(hypernetwork, embeddings)];
     for (const diff of diffs) states.push(await stepEvoState(hypernetwork, states[states.length - 1], diff));
     const picked = [0, Math.floor(states.length / 2), states.length - 1];
-    const adapters = await Promise.all(picked.map(async (commit) => ({ commit, modules: modulesOf(await evoAdapter(hypernetwork, baseModel, states[commit])) })));
+    const adapters = await Promise.all(picked.map(async (commit) => {
+      const adapter = await evoAdapter(hypernetwork, baseModel, states[commit]);
+      return { commit, layers: adapter.layers.map((_, layer) => modulesOf(adapter, layer)) };
+    }));
     await writeFile(args.out, JSON.stringify({ states: states.map((state) => Array.from(state)), adapters }));
   }
 } else {

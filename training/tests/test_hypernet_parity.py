@@ -183,15 +183,23 @@ def test_export_refuses_another_base_model(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_evo_states_and_adapters_match_pytorch_over_20_commits(tmp_path):
+@pytest.mark.parametrize("options", [False, True])
+def test_evo_states_and_adapters_match_pytorch_over_20_commits(tmp_path, options):
+    """With `options`, format version 2's standardised repo vector and per-layer base, as the shipped Evo has."""
     base_config = ModelConfig(**{k: v for k, v in BASE_CONFIG.items() if k in ModelConfig.__dataclass_fields__})
     config = HypernetConfig(embedding_size=ENCODER["hidden_size"], shapes=module_shapes(base_config), hidden_size=32,
-                            rank=4, alpha=8, init_log_scale=-1.0)
+                            rank=4, alpha=8, init_log_scale=-1.0, standardize_repo=options, layer_base=options,
+                            num_layers=base_config.num_hidden_layers)
     torch.manual_seed(5)
     network = EvoHypernetwork(config, update_gate_bias=0.0)  # an open gate: every step moves the state a lot
     with torch.no_grad():
         network.diff_norm.weight.uniform_(0.5, 1.5)
         network.diff_norm.bias.uniform_(-0.2, 0.2)
+        if options:
+            network.repo_norm.mean.copy_(torch.randn(2 * config.embedding_size) * 3)
+            network.repo_norm.std.copy_(torch.rand(2 * config.embedding_size) * 2 + 0.05)
+            for parts in network.layer_base.values():
+                parts["B"].normal_(0, 0.05)
     base = base_dir(tmp_path, BASE_CONFIG)
     checkpoint, out = tmp_path / "best.pt", tmp_path / "code2lora-evo"
     torch.save({"trainable": network.state_dict(), "config": config.to_json(), "method": "code2lora-evo", "step": 3,
@@ -223,10 +231,13 @@ def test_evo_states_and_adapters_match_pytorch_over_20_commits(tmp_path):
     for picked in ours["adapters"]:
         with torch.no_grad():
             expected = network.adapter_at(states[picked["commit"]][None])
-        for module, (a, b) in expected.items():
-            errors = (relative_error(torch.tensor(picked["modules"][module]["A"]).view(a.shape[1:]), a[0]),
-                      relative_error(torch.tensor(picked["modules"][module]["B"]).view(b.shape[1:]), b[0]))
-            assert max(errors) < TOLERANCE, (picked["commit"], module, errors)
+        per_layer = expected if options else [expected] * BASE_CONFIG["num_hidden_layers"]
+        assert len(picked["layers"]) == len(per_layer)
+        for layer, (our_layer, expected_layer) in enumerate(zip(picked["layers"], per_layer)):
+            for module, (a, b) in expected_layer.items():
+                errors = (relative_error(torch.tensor(our_layer[module]["A"]).view(a.shape[1:]), a[0]),
+                          relative_error(torch.tensor(our_layer[module]["B"]).view(b.shape[1:]), b[0]))
+                assert max(errors) < TOLERANCE, (picked["commit"], layer, module, errors)
 
 
 def test_diff_embeddings_match_embed_py(tmp_path):
