@@ -1,7 +1,7 @@
 // The frozen repo encoder's identity and settings: one definition for the app, the CLI, the benchmark and the training
 // data, and the values a shipped hypernetwork's config must repeat (a hypernetwork trained on other embeddings refuses).
 // Which layer's hidden state is read is the hypernetwork's own (config encoder.layer, Hypernetwork.encoderLayer): the
-// Static one reads c2l-base's second layer, the Evo one its last (docs/results.md, "Choosing the repo encoder").
+// shipped Static and Evo ones both read c2l-base's second layer (docs/results.md, "Choosing the repo encoder").
 
 export interface EncoderSettings {
   /** The model whose hidden states embed the code (a folder name under public/models/). */
