@@ -72,6 +72,7 @@ checkpoint_interval = 25
 seed = 0
 warm_start = "public/models/smollm2-135m-instruct/code2lora-static/hypernetwork.safetensors"  # evo: Static's weights
 bptt_commits = 16  # evo: gradients flow through at most this many GRU steps
+update_gate_bias = 6.0  # evo: the GRU's update gate starts at sigmoid(this): 6 keeps 99.75% of the state per diff
 new_lr_multiplier = 10.0  # learning-rate factor of the parameters a warm start did not give: evo's GRU and diff input;
 # static with init_lora: everything but layer_base
 evo_require_diffs = True  # evo data: train only on repositories whose diff embeddings exist (any method)
@@ -223,7 +224,7 @@ if hypernetwork_method:
     config = HypernetConfig(embedding_size=embeddings["encoder"]["hidden_size"], shapes=shapes, hidden_size=hidden_size,
                             rank=rank, alpha=alpha, standardize_repo=standardize_repo, layer_base=layer_base,
                             num_layers=lm.config.num_hidden_layers)
-    trainable = Hypernetwork(config) if method == "code2lora-static" else EvoHypernetwork(config)
+    trainable = Hypernetwork(config) if method == "code2lora-static" else EvoHypernetwork(config, update_gate_bias)
 else:
     trainable = LayerLora()
 init_lora_weights = None
@@ -408,6 +409,7 @@ if step == 0:
          "prompt_tokens": prompt_tokens, "max_steps": max_steps, "learning_rate": learning_rate, "init_lora": init_lora,
          "new_lr_multiplier": new_lr_multiplier if new_names else None,
          "encoder": embeddings["encoder"] if hypernetwork_method else None,
+         **({"update_gate_bias": update_gate_bias, "bptt_commits": bptt_commits} if method == "code2lora-evo" else {}),
          "base_cr_val_loss": evaluate(cr_val_tasks, adapter="none"), **validation_losses(),
          **({"first_commit_" + k: v for k, v in validation_losses("first-commit").items()} if method == "code2lora-evo" else {})})
 session_start = time.time() - spent

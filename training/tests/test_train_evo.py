@@ -101,6 +101,7 @@ def test_tiny_evo_run_learns_logs_the_static_reference_and_resumes_exactly(data)
     log = run_training(data, "full")
     start = log[0]
     assert start["method"] == "code2lora-evo" and "first_commit_cr_val_loss" in start
+    assert (start["update_gate_bias"], start["bptt_commits"]) == (6.0, 3)
     losses = [r["loss"] for r in log if "loss" in r]
     assert len(losses) == 12 and sum(losses[-3:]) < sum(losses[:3])
     checkpoint = torch.load(data / "full" / "checkpoint.pt")
