@@ -2,7 +2,7 @@
 
 Usage: training/.venv/bin/python training/evaluate.py --model DIR --requests requests.jsonl --out completions.jsonl
        [--max_new_tokens 64] [--batch_size 8] [--batch_tokens 8192] [--dtype float32|bfloat16] [--threads N]
-       [--eos_ids 2,...]
+       [--eos_ids 2,...] [--device cpu|cuda]
 
 TypeScript owns the task: it mines, builds the prompt (RAG's retrieved code included), tokenizes and truncates it,
 writes adapters as PEFT directories, and scores the text. This script only decodes, as the TypeScript runtime does
@@ -65,13 +65,14 @@ def read_jsonl(path: Path) -> list[dict]:
 class Decoder:
     """One base model, any number of PEFT adapters (one active at a time), and greedy batch decoding."""
 
-    def __init__(self, model_dir: Path, dtype: torch.dtype, eos_ids=None):
+    def __init__(self, model_dir: Path, dtype: torch.dtype, eos_ids=None, device: str = "cpu"):
         import transformers
         transformers.utils.logging.set_verbosity_error()
         transformers.utils.logging.disable_progress_bar()
         warnings.filterwarnings("ignore", category=FutureWarning)  # deprecation notices of transformers/peft internals
         self.model_dir = model_dir
-        self.base = transformers.AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).eval()
+        self.device = device
+        self.base = transformers.AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).eval().to(device)
         self.model = self.base
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         eos = self.base.config.eos_token_id if eos_ids is None else eos_ids
@@ -121,6 +122,7 @@ class Decoder:
                 raise ValueError(f"request {request['id']}: empty prompt")
             ids[row, length - len(prompt):] = torch.tensor(prompt)
             mask[row, length - len(prompt):] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         logits, cache = self.forward(input_ids=ids, attention_mask=mask, position_ids=positions)
         next_position = positions[:, -1]
@@ -145,11 +147,11 @@ class Decoder:
             if not keep or step == max_new_tokens - 1:
                 break
             if len(keep) < len(active):
-                rows = torch.tensor(keep)
+                rows = torch.tensor(keep, device=self.device)
                 cache.batch_select_indices(rows)
                 mask, chosen, next_position = mask[rows], chosen[rows], next_position[rows]
                 active = [active[row] for row in keep]
-            mask = torch.cat([mask, torch.ones(len(active), 1, dtype=mask.dtype)], dim=1)
+            mask = torch.cat([mask, torch.ones(len(active), 1, dtype=mask.dtype, device=self.device)], dim=1)
             next_position = next_position + 1
             logits, cache = self.forward(input_ids=chosen.unsqueeze(1), attention_mask=mask,
                                          position_ids=next_position.unsqueeze(1), cache=cache)
@@ -175,6 +177,8 @@ def request_digest(request: dict, args: argparse.Namespace) -> str:
     """Everything a completion depends on, hashed: the request's prompt, adapter and line rule, and the run's settings."""
     key = {"prompt_ids": request["prompt_ids"], "adapter": request.get("adapter"), "one_line": bool(request.get("one_line")),
            "model": str(args.model.resolve()), "dtype": args.dtype, "eos_ids": args.eos_ids, "max_new_tokens": args.max_new_tokens}
+    if args.device != "cpu":  # another device's arithmetic can break a near-tie otherwise (cpu's digests stay as they were)
+        key["device"] = args.device
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -193,6 +197,7 @@ def main() -> int:
     parser.add_argument("--batch_tokens", type=int, default=8192, help="cap on batch size x longest prompt")
     parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
     parser.add_argument("--threads", type=int, default=0, help="0: torch's default")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda where a GPU is lent (a near-tie may decode otherwise)")
     parser.add_argument("--eos_ids", default=None, help="comma-separated stop tokens (default: config.json's eos_token_id)")
     args = parser.parse_args()
     if args.threads:
@@ -213,7 +218,7 @@ def main() -> int:
         return 0
     started = time.time()
     eos_ids = None if args.eos_ids is None else [int(i) for i in args.eos_ids.split(",") if i.strip()]
-    decoder = Decoder(args.model, getattr(torch, args.dtype), eos_ids)
+    decoder = Decoder(args.model, getattr(torch, args.dtype), eos_ids, args.device)
     print(f"loaded {args.model} in {time.time() - started:.1f} s", file=sys.stderr, flush=True)
 
     # Base-model requests first, then one adapter after another; within a group, shortest prompts first.

@@ -62,11 +62,12 @@ batch_size = 8
 learning_rate = 3e-4
 weight_decay = 0.01
 warmup_fraction = 0.05
-max_steps = 300  # the length of the learning-rate schedule
+max_steps = 300  # the length of the learning-rate schedule; 0: as many as time_budget_minutes holds (timed at the start)
 stop_at_step = 0  # stop (with a checkpoint) after this step without changing the schedule: equal budgets, split runs
 time_budget_minutes = 30.0
 grad_clip = 1.0
-eval_interval = 50
+eval_interval = 50  # with max_steps=0, 0 spreads `sized_evals` evaluations over the sized schedule
+sized_evals = 12
 eval_tasks = 96
 checkpoint_interval = 25
 seed = 0
@@ -76,8 +77,9 @@ update_gate_bias = 6.0  # evo: the GRU's update gate starts at sigmoid(this): 6 
 new_lr_multiplier = 10.0  # learning-rate factor of the parameters a warm start did not give: evo's GRU and diff input;
 # static with init_lora: everything but layer_base
 evo_require_diffs = True  # evo data: train only on repositories whose diff embeddings exist (any method)
-autocast_dtype = "auto"  # auto (bfloat16 where this CPU runs it faster than float32) | bfloat16 | none
+autocast_dtype = "auto"  # auto (bfloat16 on a GPU, and where this CPU runs it faster than float32) | bfloat16 | none
 threads = 0  # 0: torch's default
+device = "cpu"  # or cuda: the same script at full scale where a GPU is lent (training/README.md)
 
 for argument in sys.argv[1:]:
     if argument == "--evo":
@@ -97,10 +99,15 @@ if method == "per-repo-lora" and not repos:
 out_dir = Path(out_dir or REPO / "training/runs" / (method if method != "per-repo-lora" else f"per-repo-lora/{repos}"))
 if method == "code2lora-evo" and data_dir == "data/hypernet":
     data_dir = "data/evo"
+if max_steps < 0 or (max_steps == 0 and time_budget_minutes <= 0):
+    sys.exit("USAGE: max_steps=0 sizes the schedule from time_budget_minutes, which must then be positive")
+if device != "cpu" and not (device.startswith("cuda") and torch.cuda.is_available()):
+    sys.exit(f"USAGE: device {device!r} is not available here (cpu, or cuda where torch sees a GPU)")
+device_type = torch.device(device).type
 if threads:
     torch.set_num_threads(threads)
 if autocast_dtype == "auto":
-    autocast_dtype = "bfloat16" if bfloat16_is_faster("cpu") else "none"
+    autocast_dtype = "bfloat16" if bfloat16_is_faster(device_type) else "none"
 if autocast_dtype not in ("bfloat16", "none"):
     sys.exit(f"USAGE: autocast_dtype is auto, bfloat16 or none, got {autocast_dtype!r}")
 
@@ -116,6 +123,9 @@ if evo_require_diffs and diffs is not None:
     without = sum(1 for t in tasks if t["repo"] not in embedded_repos)
     tasks = [t for t in tasks if t["repo"] in embedded_repos]
     print(f"{without} tasks dropped: their repositories have no diff embeddings yet", flush=True)
+if diffs is not None:
+    for history in diffs.values():
+        history["embeddings"], history["has_diff"] = history["embeddings"].to(device), history["has_diff"].to(device)
 for task in tasks:  # static data splits a repository's tasks at random (ir_split), evo data by commit time (time_split)
     task["in_repo_split"] = task.get("ir_split") or task["time_split"]
 if method == "per-repo-lora":
@@ -151,7 +161,7 @@ def repo_files(names: list[str]):
     for row, repo_embeddings in enumerate(per_repo):
         files[row, :repo_embeddings.shape[0]] = repo_embeddings
         mask[row, :repo_embeddings.shape[0]] = True
-    return files, mask
+    return files.to(device), mask.to(device)
 
 
 def batch_for_step(step: int) -> list[dict]:
@@ -164,7 +174,7 @@ def batch_for_step(step: int) -> list[dict]:
 
 # ---- model -------------------------------------------------------------------------------------------------------
 torch.manual_seed(seed)
-lm = CausalLM.from_pretrained(str(REPO / base_model)).eval()
+lm = CausalLM.from_pretrained(str(REPO / base_model)).eval().to(device)
 for parameter in lm.parameters():
     parameter.requires_grad_(False)
 shapes = module_shapes(lm.config)
@@ -227,6 +237,7 @@ if hypernetwork_method:
     trainable = Hypernetwork(config) if method == "code2lora-static" else EvoHypernetwork(config, update_gate_bias)
 else:
     trainable = LayerLora()
+trainable.to(device)  # before any initialisation below: those copy into the parameters where they live
 init_lora_weights = None
 if init_lora:
     peft_config = json.loads((REPO / init_lora / "adapter_config.json").read_text())
@@ -319,9 +330,10 @@ def target_loss(batch: list[dict], lora) -> torch.Tensor:
     ids = torch.zeros(len(batch), length, dtype=torch.long)
     for row, sequence in enumerate(sequences):
         ids[row, :len(sequence)] = torch.tensor(sequence)
-    rows = torch.cat([torch.full((end - start,), row) for row, (start, end) in enumerate(spans)])
-    positions = torch.cat([torch.arange(start, end) for start, end in spans])
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast_dtype == "bfloat16"):
+    rows = torch.cat([torch.full((end - start,), row) for row, (start, end) in enumerate(spans)]).to(device)
+    positions = torch.cat([torch.arange(start, end) for start, end in spans]).to(device)
+    ids = ids.to(device)
+    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=autocast_dtype == "bfloat16"):
         hidden = lm.model(ids, lora=lora)[rows, positions]
         logits = lm.lm_head(hidden)
     return F.cross_entropy(logits.float(), ids[rows, positions + 1])
@@ -378,10 +390,14 @@ out_dir.mkdir(parents=True, exist_ok=True)
 checkpoint_path, best_path, log_path = out_dir / "checkpoint.pt", out_dir / "best.pt", out_dir / "log.jsonl"
 step, best_val, spent = 0, float("inf"), 0.0
 if checkpoint_path.exists():
-    state = torch.load(checkpoint_path)
+    state = torch.load(checkpoint_path, map_location=device)
     trainable.load_state_dict(state["trainable"])
     optimizer.load_state_dict(state["optimizer"])
     step, best_val, spent = state["step"], state["best_val"], state["seconds"]
+    if max_steps == 0:  # the schedule sized when the run started, not again on this machine
+        if not state.get("max_steps"):
+            sys.exit(f"USAGE: {checkpoint_path} was not sized from a time budget: resume with its --max_steps")
+        max_steps, eval_interval = state["max_steps"], state["eval_interval"]
     print(f"resumed {checkpoint_path} at step {step} ({spent / 60:.1f} min spent, best CR-val loss {best_val:.4f})", flush=True)
 else:
     log_path.unlink(missing_ok=True)
@@ -395,22 +411,51 @@ def log(record: dict) -> None:
 
 def save(path: Path, **extra) -> None:
     torch.save({"trainable": trainable.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                "best_val": best_val, "seconds": spent, "method": method, "repos": repos,
+                "best_val": best_val, "seconds": spent, "method": method, "repos": repos, "max_steps": max_steps,
+                "eval_interval": eval_interval,
                 "config": config.to_json() if hypernetwork_method else None,
                 "encoder": embeddings["encoder"] if hypernetwork_method else None, **extra}, str(path) + ".tmp")
     os.replace(str(path) + ".tmp", path)
 
 
+def seconds_per_step(count: int = 4) -> float:
+    """One training step's seconds (forward and backward on the first batches, no update: the run is unchanged),
+    the median of `count` after a warm-up one."""
+    times = []
+    for index in range(count + 1):
+        started = time.time()
+        batch = batch_for_step(index)
+        target_loss(batch, lora_for(batch)).backward()
+        optimizer.zero_grad(set_to_none=True)
+        if device_type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.time() - started)
+    return sorted(times[1:])[count // 2]
+
+
+def size_schedule(eval_seconds: float) -> dict:
+    """max_steps=0: the steps, and `sized_evals` evaluations among them, that fit 90% of the time budget."""
+    global max_steps, eval_interval
+    step_seconds = seconds_per_step()
+    max_steps = max(1, int((0.9 * time_budget_minutes * 60 - sized_evals * eval_seconds) / step_seconds))
+    eval_interval = eval_interval or max(1, max_steps // sized_evals)
+    return {"sized_from": {"step_seconds": round(step_seconds, 4), "eval_seconds": round(eval_seconds, 2)}}
+
+
 trainable_parameters = sum(p.numel() for p in trainable.parameters())
 if step == 0:
+    evaluation_started = time.time()
+    start_losses = validation_losses()
+    sizing = size_schedule(time.time() - evaluation_started) if max_steps == 0 else {}
     log({"event": "start", "method": method, "trainable_parameters": trainable_parameters, "train_tasks": len(train_tasks),
          "train_repos": len({t["repo"] for t in train_tasks}), "ir_val_tasks": len(ir_val_tasks), "selected_on": selected_on,
-         "cr_val_tasks": len(cr_val_tasks), "threads": torch.get_num_threads(), "autocast_dtype": autocast_dtype, "batch_size": batch_size,
-         "prompt_tokens": prompt_tokens, "max_steps": max_steps, "learning_rate": learning_rate, "init_lora": init_lora,
+         "cr_val_tasks": len(cr_val_tasks), "device": device, "threads": torch.get_num_threads(), "autocast_dtype": autocast_dtype,
+         "batch_size": batch_size, "prompt_tokens": prompt_tokens, "max_steps": max_steps, "eval_interval": eval_interval, **sizing,
+         "learning_rate": learning_rate, "init_lora": init_lora,
          "new_lr_multiplier": new_lr_multiplier if new_names else None,
          "encoder": embeddings["encoder"] if hypernetwork_method else None,
          **({"update_gate_bias": update_gate_bias, "bptt_commits": bptt_commits} if method == "code2lora-evo" else {}),
-         "base_cr_val_loss": evaluate(cr_val_tasks, adapter="none"), **validation_losses(),
+         "base_cr_val_loss": evaluate(cr_val_tasks, adapter="none"), **start_losses,
          **({"first_commit_" + k: v for k, v in validation_losses("first-commit").items()} if method == "code2lora-evo" else {})})
 session_start = time.time() - spent
 trainable.train()

@@ -130,6 +130,20 @@ def test_stop_tokens_and_resume(c2l, tmp_path):
         assert "decoded from another prompt, adapter or setting" in log and kept == again
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU here (the device machine runs it)")
+def test_cuda_decoding_equals_cpu(c2l, tmp_path):
+    _, tokenizer = c2l
+    requests = [{"id": f"p{i}-{one_line}", "prompt_ids": tokenizer.encode(prompt).ids, "adapter": None, "one_line": one_line}
+                for i, prompt in enumerate(PROMPTS) for one_line in (True, False)]
+    cpu, _ = run_evaluate(requests, tmp_path, "cpu", "--max_new_tokens", "24", "--batch_size", "10")
+    cuda, _ = run_evaluate(requests, tmp_path, "cuda", "--max_new_tokens", "24", "--batch_size", "10", "--device", "cuda")
+    for request in requests:
+        a, b = cpu[request["id"]]["completion_ids"], cuda[request["id"]]["completion_ids"]
+        same = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        assert a == b or cpu[request["id"]]["margins"][same] < MARGIN_TIE, request["id"]
+        assert cpu[request["id"]]["request_digest"] != cuda[request["id"]]["request_digest"]
+
+
 def random_peft_adapter(model_dir, out_dir, seed):
     base = transformers.AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     config = peft.LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, init_lora_weights=False, task_type="CAUSAL_LM",

@@ -90,3 +90,35 @@ def test_a_split_run_gives_the_same_losses(data):
     run(data, "code2lora-static", "split", "--stop_at_step=4")
     resumed = [r["loss"] for r in run(data, "code2lora-static", "split") if "loss" in r]
     assert resumed == whole
+
+
+def test_schedule_sized_from_the_time_budget_is_kept_on_resume(data):
+    # max_steps=0: the start times a few steps and the first evaluation, and sizes the schedule to the budget.
+    log = run(data, "code2lora-static", "sized", "--max_steps=0", "--eval_interval=0", "--time_budget_minutes=0.1",
+              "--stop_at_step=2")
+    start = log[0]
+    assert start["sized_from"]["step_seconds"] > 0 and start["sized_from"]["eval_seconds"] > 0
+    assert start["max_steps"] >= 2 and start["eval_interval"] == max(1, start["max_steps"] // 12)
+    checkpoint = torch.load(data / "sized" / "checkpoint.pt")
+    assert (checkpoint["step"], checkpoint["max_steps"], checkpoint["eval_interval"]) == (2, start["max_steps"], start["eval_interval"])
+    # A resume reads the schedule from the checkpoint instead of timing this machine again.
+    resumed = run(data, "code2lora-static", "sized", "--max_steps=0", "--eval_interval=0", "--time_budget_minutes=0.1",
+                  "--stop_at_step=3")
+    assert not any(r.get("event") == "start" for r in resumed[len(log):])
+    assert torch.load(data / "sized" / "checkpoint.pt")["max_steps"] == start["max_steps"]
+    fixed = run(data, "code2lora-static", "fixed", f"--max_steps={start['max_steps']}", "--stop_at_step=3")
+    lr_at_3 = [[r["lr"] for r in records if "lr" in r and r["step"] == 3] for records in (resumed, fixed)]
+    assert len(lr_at_3[0]) == 1 and lr_at_3[0] == lr_at_3[1]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU here (the device machine runs it)")
+def test_a_cuda_run_gives_the_losses_of_a_cpu_run(data):
+    cpu = [r["loss"] for r in run(data, "code2lora-static", "on-cpu") if "loss" in r]
+    cuda = [r["loss"] for r in run(data, "code2lora-static", "on-cuda", "--device=cuda") if "loss" in r]
+    assert cuda == pytest.approx(cpu, rel=2e-3)
+
+
+def test_an_unavailable_device_is_refused(data, tmp_path):
+    result = subprocess.run([sys.executable, str(REPO / "training/train_hypernet.py"), "--device=tpu", f"--data_dir={data / 'data'}",
+                             f"--out_dir={tmp_path}"], capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "USAGE: device" in result.stderr
