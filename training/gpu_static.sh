@@ -19,7 +19,7 @@ BASE=data/models/smollm2-135m-instruct
 EVAL=data/results/cr-eval-gpu
 mkdir -p "$OUT" "$EVAL" training/runs/gpu
 COMMON=(--device="$DEVICE" --max_steps=0 --eval_interval=0 --time_budget_minutes="$MINUTES" --batch_size=32
-        --eval_tasks="${EVAL_TASKS:-384}" --checkpoint_interval=100000 --learning_rate=3e-4 --seed=1
+        --eval_tasks="${EVAL_TASKS:-384}" --checkpoint_interval=100000 --learning_rate=3e-4 --seed=1 --threads=4
         --embeddings_file=file_embeddings-layer2.pt)
 declare -A METHOD=([shared-lora]=shared-lora [static-h64]=code2lora-static [static-h256]=code2lora-static)
 declare -A EXTRA=([shared-lora]="" [static-h64]=--hidden_size=64 [static-h256]=--hidden_size=256)

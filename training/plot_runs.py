@@ -31,7 +31,8 @@ def main() -> int:
         start = next(r for r in log if r.get("event") == "start")
         steps = [r for r in log if "loss" in r]
         evals = [r for r in log if "cr_val_loss" in r and "step" in r]
-        name = start["method"]
+        # The run's folder names it where two runs share a method (Static at two hidden sizes, say).
+        name = start["method"] if run.name == start["method"] else f"{start['method']} ({run.name})"
         train_axis.plot([r["step"] for r in steps], smooth([r["loss"] for r in steps]), label=f"{name} (20-step mean)")
         points = [(0, start["cr_val_loss"], start["ir_val_loss"])] + [(r["step"], r["cr_val_loss"], r["ir_val_loss"]) for r in evals]
         val_axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=f"{name} CR-val")
