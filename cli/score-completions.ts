@@ -1,26 +1,39 @@
-// `npm run bench:score -- --tasks DIR/tasks.jsonl --completions METHOD=FILE,... [--json OUT]`: scores completions that
-// training/evaluate.py decoded (the benchmark's torch engine output) with the benchmark's own metrics: lenient EM and
-// EditSim per method and per repository, 95% bootstrap CIs, and paired bootstrap differences between methods.
+// `npm run bench:score -- --tasks TASKS[,TASKS...] --completions METHOD=FILE[+FILE...],... [--splits S,...] [--json OUT]`:
+// scores completions that training/evaluate.py decoded (the benchmark's torch engine output) with the benchmark's own
+// metrics: lenient EM and EditSim per method and per repository, 95% bootstrap CIs, and paired bootstrap differences
+// between methods, over tasks and over repositories (whole repositories resampled). Several task sets (with their
+// completion files joined by +) pool into one evaluation.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { bootstrapMean, pairedBootstrap, scoreCompletion } from '../src/bench/metrics.ts';
 import { parseTaskSetJsonl } from '../src/bench/taskSet.ts';
 import { UsageError } from './benchArgs.ts';
 
-const USAGE = 'usage: npm run bench:score -- --tasks tasks.jsonl --completions METHOD=completions.jsonl,... [--json OUT]';
+const USAGE = 'usage: npm run bench:score -- --tasks tasks.jsonl[,tasks.jsonl...] --completions METHOD=completions.jsonl[+completions.jsonl...],... [--splits cr_test,...] [--json OUT]';
 
 function main(): void {
-  const { values } = parseArgs({ options: { tasks: { type: 'string' }, completions: { type: 'string' }, json: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { tasks: { type: 'string' }, completions: { type: 'string' }, splits: { type: 'string' }, json: { type: 'string' } },
+  });
   if (!values.tasks || !values.completions) throw new UsageError(USAGE);
-  const tasks = parseTaskSetJsonl(readFileSync(values.tasks, 'utf8'), values.tasks);
+  const splits = values.splits?.split(',').map((split) => split.trim()).filter(Boolean);
+  const tasks = values.tasks.split(',').flatMap((file) => parseTaskSetJsonl(readFileSync(file, 'utf8'), file))
+    .filter((task) => !splits || splits.includes(task.split));
+  const ids = new Set<string>();
+  for (const task of tasks) {
+    if (ids.has(task.id)) throw new UsageError(`task ${task.id} is in more than one of ${values.tasks}: the sets overlap`);
+    ids.add(task.id);
+  }
   const methods = values.completions.split(',').map((pair) => {
-    const [name, file] = pair.split('=');
-    if (!name || !file) throw new UsageError(`--completions takes METHOD=FILE pairs, got ${JSON.stringify(pair)}\n${USAGE}`);
+    const [name, files] = pair.split('=');
+    if (!name || !files) throw new UsageError(`--completions takes METHOD=FILE pairs, got ${JSON.stringify(pair)}\n${USAGE}`);
     const texts = new Map<string, string>();
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
-      if (!line.trim()) continue;
-      const record = JSON.parse(line) as { id: string; text: string };
-      texts.set(record.id, record.text);
+    for (const file of files.split('+')) {
+      for (const line of readFileSync(file, 'utf8').split('\n')) {
+        if (!line.trim()) continue;
+        const record = JSON.parse(line) as { id: string; text: string };
+        texts.set(record.id, record.text);
+      }
     }
     return { name, texts };
   });
@@ -30,7 +43,8 @@ function main(): void {
   const editsim = new Map(methods.map((method) => [method.name, scored.map((task) => scoreCompletion(method.texts.get(task.id)!, task.target).editsim)]));
   const repos = [...new Set(scored.map((task) => task.repo))].sort();
   const percent = (x: number) => (100 * x).toFixed(1);
-  console.log(`${scored.length} of ${tasks.length} tasks completed by every method; repositories: ${repos.join(', ')}\n`);
+  const clusters = scored.map((task) => task.repo);
+  console.log(`${scored.length} of ${tasks.length} tasks${splits ? ` (splits ${splits.join(', ')})` : ''} completed by every method; repositories: ${repos.join(', ')}\n`);
   console.log(`| method | EM % [95% CI] | EditSim % | ${repos.map((repo) => `${repo} EM %`).join(' | ')} |`);
   console.log(`|---|---|---|${repos.map(() => '---').join('|')}|`);
   const summary: Record<string, unknown> = {};
@@ -44,13 +58,15 @@ function main(): void {
     summary[name] = { em: overall, editsim: sim, perRepo: Object.fromEntries(repos.map((repo, i) => [repo, perRepo[i]])) };
     console.log(`| ${name} | ${percent(overall.mean)} [${percent(overall.ci[0])}, ${percent(overall.ci[1])}] | ${percent(sim)} | ${perRepo.map(percent).join(' | ')} |`);
   }
-  console.log('\n| comparison | EM difference, pp [95% CI] | p |\n|---|---|---|');
+  console.log(`\n| comparison | EM difference, pp [95% CI] | p | over ${repos.length} repositories: [95% CI] | p |\n|---|---|---|---|---|`);
   const differences: Record<string, unknown> = {};
   for (const [i, a] of methods.entries()) {
     for (const b of methods.slice(i + 1)) {
       const d = pairedBootstrap(em.get(a.name)!, em.get(b.name)!, { seed: 0 });
-      differences[`${a.name} - ${b.name}`] = d;
-      console.log(`| ${a.name} - ${b.name} | ${percent(d.mean)} [${percent(d.ci[0])}, ${percent(d.ci[1])}] | ${d.p.toFixed(4)} |`);
+      const byRepo = pairedBootstrap(em.get(a.name)!, em.get(b.name)!, { seed: 0, clusters });
+      differences[`${a.name} - ${b.name}`] = { ...d, byRepository: { ci: byRepo.ci, p: byRepo.p } };
+      console.log(`| ${a.name} - ${b.name} | ${percent(d.mean)} [${percent(d.ci[0])}, ${percent(d.ci[1])}] | ${d.p.toFixed(4)} `
+        + `| [${percent(byRepo.ci[0])}, ${percent(byRepo.ci[1])}] | ${byRepo.p.toFixed(4)} |`);
     }
   }
   const counts = Object.fromEntries(repos.map((repo) => [repo, scored.filter((task) => task.repo === repo).length]));

@@ -135,6 +135,29 @@ describe('bootstrap', () => {
     expect(mixed.p).toBeLessThan(0.05);
     expect(() => pairedBootstrap([1], [1, 0])).toThrow(/equal lengths/);
   });
+
+  it('resamples whole clusters when given: a gain from one repository of four is not clear of zero', () => {
+    // 4 repositories x 50 tasks; a wins every task of repository "a" and ties everywhere else.
+    const clusters = Array.from({ length: 200 }, (_, i) => 'abcd'[Math.floor(i / 50)]);
+    const a = clusters.map((repo) => (repo === 'a' ? 1 : 0));
+    const b = clusters.map(() => 0);
+    const byTask = pairedBootstrap(a, b, { seed: 0 });
+    const byRepo = pairedBootstrap(a, b, { seed: 0, clusters });
+    expect(byRepo.mean).toBe(byTask.mean);
+    expect(byTask.ci[0]).toBeGreaterThan(0.15);
+    expect(byTask.p).toBe(0);
+    expect(byRepo.ci[0]).toBe(0); // resamples without repository "a" happen: (3/4)^4 of them
+    expect(byRepo.p).toBeGreaterThan(0.05);
+    // Values are resampled inside each drawn cluster too: one cluster still has the noise of its tasks.
+    const oneCluster = bootstrapMean(a, { seed: 0, clusters: a.map(() => 'x') });
+    const tasksOnly = bootstrapMean(a, { seed: 0 });
+    expect(oneCluster.ci[0]).toBeCloseTo(tasksOnly.ci[0], 1);
+    expect(oneCluster.ci[1]).toBeCloseTo(tasksOnly.ci[1], 1);
+    expect(oneCluster.ci[1] - oneCluster.ci[0]).toBeGreaterThan(0.05);
+    // Clusters of different sizes pool values, not cluster means.
+    expect(bootstrapMean([1, 1, 1, 0], { clusters: ['x', 'x', 'x', 'y'] }).mean).toBe(0.75);
+    expect(() => bootstrapMean([1, 0], { clusters: ['x'] })).toThrow(/one group per value/);
+  });
 });
 
 describe('retrieval', () => {

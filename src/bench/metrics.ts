@@ -176,6 +176,12 @@ export interface BootstrapOptions {
   resamples?: number;
   /** Default 0.95. */
   confidence?: number;
+  /**
+   * The group (e.g. repository) of each value. When given, groups are resampled with replacement, then the values
+   * within each drawn group, and each resample's mean pools its values: tasks of one repository are not independent,
+   * and this interval also says how far the mean would move with other repositories, which the task-level one does not.
+   */
+  clusters?: ArrayLike<string>;
 }
 
 /** numpy.quantile's default (linear interpolation) on sorted values. */
@@ -192,8 +198,9 @@ function mean(values: ArrayLike<number>): number {
   return sum / values.length;
 }
 
-/** Means of `resamples` seeded resamples (with replacement) of `values`, sorted. */
-function resampledMeans(values: ArrayLike<number>, { seed = 0, resamples = 2000 }: BootstrapOptions): Float64Array {
+/** Means of `resamples` seeded resamples (with replacement) of `values`, or of their clusters when given, sorted. */
+function resampledMeans(values: ArrayLike<number>, { seed = 0, resamples = 2000, clusters }: BootstrapOptions): Float64Array {
+  if (clusters) return resampledClusterMeans(values, clusters, seed, resamples);
   const uniform = seededUniform(seed);
   const n = values.length;
   const means = new Float64Array(resamples);
@@ -201,6 +208,34 @@ function resampledMeans(values: ArrayLike<number>, { seed = 0, resamples = 2000 
     let sum = 0;
     for (let k = 0; k < n; k++) sum += values[Math.floor(uniform() * n)];
     means[r] = sum / n;
+  }
+  return means.sort();
+}
+
+/**
+ * Two-stage resampling: clusters with replacement, then each drawn cluster's values with replacement. Resampling
+ * clusters alone would ignore the noise within each one and, with few clusters, give intervals that are too narrow.
+ */
+function resampledClusterMeans(values: ArrayLike<number>, clusters: ArrayLike<string>, seed: number, resamples: number): Float64Array {
+  if (clusters.length !== values.length) throw new BootstrapError(`clusters needs one group per value (got ${clusters.length} for ${values.length})`);
+  const byCluster = new Map<string, number[]>();
+  for (let i = 0; i < values.length; i++) {
+    const group = byCluster.get(clusters[i]) ?? [];
+    group.push(values[i]);
+    byCluster.set(clusters[i], group);
+  }
+  const groups = [...byCluster.keys()].sort().map((key) => byCluster.get(key)!);
+  const uniform = seededUniform(seed);
+  const means = new Float64Array(resamples);
+  for (let r = 0; r < resamples; r++) {
+    let sum = 0;
+    let count = 0;
+    for (let k = 0; k < groups.length; k++) {
+      const group = groups[Math.floor(uniform() * groups.length)];
+      for (let j = 0; j < group.length; j++) sum += group[Math.floor(uniform() * group.length)];
+      count += group.length;
+    }
+    means[r] = sum / count;
   }
   return means.sort();
 }
