@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { bootstrapMean, pairedBootstrap, scoreCompletion } from '../src/bench/metrics.ts';
-import { parseTaskSetJsonl } from '../src/bench/taskSet.ts';
+import { BENCH_SPLITS, parseTaskSetJsonl, type BenchSplit } from '../src/bench/taskSet.ts';
 import { UsageError } from './benchArgs.ts';
 
 const USAGE = 'usage: npm run bench:score -- --tasks tasks.jsonl[,tasks.jsonl...] --completions METHOD=completions.jsonl[+completions.jsonl...],... [--splits cr_test,...] [--json OUT]';
@@ -17,6 +17,8 @@ function main(): void {
   });
   if (!values.tasks || !values.completions) throw new UsageError(USAGE);
   const splits = values.splits?.split(',').map((split) => split.trim()).filter(Boolean);
+  const unknownSplit = splits?.find((split) => !BENCH_SPLITS.includes(split as BenchSplit));
+  if (unknownSplit) throw new UsageError(`unknown split ${unknownSplit} (known: ${BENCH_SPLITS.join(', ')})`);
   const tasks = values.tasks.split(',').flatMap((file) => parseTaskSetJsonl(readFileSync(file, 'utf8'), file))
     .filter((task) => !splits || splits.includes(task.split));
   const ids = new Set<string>();
@@ -29,11 +31,19 @@ function main(): void {
     if (!name || !files) throw new UsageError(`--completions takes METHOD=FILE pairs, got ${JSON.stringify(pair)}\n${USAGE}`);
     const texts = new Map<string, string>();
     for (const file of files.split('+')) {
-      for (const line of readFileSync(file, 'utf8').split('\n')) {
-        if (!line.trim()) continue;
-        const record = JSON.parse(line) as { id: string; text: string };
+      readFileSync(file, 'utf8').split('\n').forEach((line, index) => {
+        if (!line.trim()) return;
+        let record: { id?: unknown; text?: unknown };
+        try {
+          record = JSON.parse(line) as typeof record;
+        } catch {
+          record = {};
+        }
+        if (typeof record.id !== 'string' || typeof record.text !== 'string') {
+          throw new UsageError(`${file}:${index + 1}: not a completion record (JSON with string "id" and "text")`);
+        }
         texts.set(record.id, record.text);
-      }
+      });
     }
     return { name, texts };
   });

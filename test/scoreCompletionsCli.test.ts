@@ -1,0 +1,78 @@
+// cli/score-completions.ts: two task sets pooled (completion files joined by +), the split filter, the repository-level
+// interval, and refusals of overlapping sets, unknown splits and malformed completion files.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = mkdtempSync(join(tmpdir(), 'score-completions-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function task(repo: string, index: number, split = 'cr_test') {
+  return {
+    id: `${repo}@abc:tests/test_x.py:${index}:static`, repo, commit: 'abc', file: 'tests/test_x.py', line: index,
+    kind: 'assert_compare', prompt: 'assert f() == ', target: `${index}`, functionName: 'test_x', mode: 'static', split,
+  };
+}
+
+function write(name: string, records: object[]): string {
+  const path = join(root, name);
+  writeFileSync(path, records.map((record) => JSON.stringify(record)).join('\n') + '\n');
+  return path;
+}
+
+function score(...args: string[]) {
+  return spawnSync(process.execPath, ['--import', 'tsx', 'cli/score-completions.ts', ...args], { encoding: 'utf8' });
+}
+
+// Set 1: repository "a", 10 tasks; set 2: repository "b", 10 tasks plus 5 ir_test ones the filter drops.
+const first = Array.from({ length: 10 }, (_, i) => task('a', i));
+const second = [...Array.from({ length: 10 }, (_, i) => task('b', i)), ...Array.from({ length: 5 }, (_, i) => task('b', 100 + i, 'ir_test'))];
+const tasksA = write('a.tasks.jsonl', first);
+const tasksB = write('b.tasks.jsonl', second);
+// "good" is right on every task; "half" on the even-numbered ones.
+const completions = (tasks: ReturnType<typeof task>[], right: (i: number) => boolean) =>
+  tasks.map((t) => ({ id: t.id, text: right(t.line) ? t.target : 'None' }));
+const goodA = write('good.a.jsonl', completions(first, () => true));
+const goodB = write('good.b.jsonl', completions(second, () => true));
+const halfA = write('half.a.jsonl', completions(first, (i) => i % 2 === 0));
+const halfB = write('half.b.jsonl', completions(second, (i) => i % 2 === 0));
+
+describe('bench:score', () => {
+  it('pools two task sets, keeps only the splits asked for, and gives a repository-level interval', () => {
+    const out = join(root, 'scores.json');
+    const result = score('--tasks', `${tasksA},${tasksB}`, '--completions', `good=${goodA}+${goodB},half=${halfA}+${halfB}`,
+      '--splits', 'cr_test', '--json', out);
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toContain('20 of 20 tasks (splits cr_test) completed by every method; repositories: a, b');
+    const scores = JSON.parse(readFileSync(out, 'utf8'));
+    expect(scores.counts).toEqual({ a: 10, b: 10 });
+    expect(scores.methods.good.em.mean).toBe(1);
+    expect(scores.methods.half.em.mean).toBe(0.5);
+    const difference = scores.differences['good - half'];
+    expect(difference.mean).toBe(0.5);
+    expect(difference.byRepository.ci[0]).toBeGreaterThan(0);
+    expect(difference.byRepository.ci[1]).toBeLessThanOrEqual(1);
+  });
+
+  it('scores every split without --splits, and only tasks every method completed', () => {
+    const result = score('--tasks', `${tasksA},${tasksB}`, '--completions', `good=${goodA}+${goodB},half=${halfA}`);
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toContain('10 of 25 tasks completed by every method; repositories: a');
+  });
+
+  it('refuses overlapping task sets, unknown splits and malformed completion files, with the place', () => {
+    const overlap = score('--tasks', `${tasksA},${tasksA}`, '--completions', `good=${goodA}`);
+    expect(overlap.status).toBe(1);
+    expect(overlap.stderr).toMatch(/a@abc:tests\/test_x.py:0:static is in more than one/);
+    const split = score('--tasks', tasksA, '--completions', `good=${goodA}`, '--splits', 'cr_tset');
+    expect(split.status).toBe(1);
+    expect(split.stderr).toMatch(/unknown split cr_tset/);
+    const broken = write('broken.jsonl', [{ id: first[0].id, text: 'x' }]);
+    writeFileSync(broken, readFileSync(broken, 'utf8') + '{"id": 3}\nnot json\n');
+    const malformed = score('--tasks', tasksA, '--completions', `good=${broken}`);
+    expect(malformed.status).toBe(1);
+    expect(malformed.stderr).toMatch(/broken\.jsonl:2: not a completion record/);
+  });
+});
