@@ -245,17 +245,23 @@ export interface MeanWithInterval {
   ci: [number, number];
 }
 
+/** The mean, its percentile interval, and the sorted resampled means it came from (the p-value reads them too). */
+function resampledInterval(values: ArrayLike<number>, options: BootstrapOptions): MeanWithInterval & { means: Float64Array } {
+  if (values.length === 0) throw new BootstrapError('bootstrap needs at least one value');
+  const { confidence = 0.95 } = options;
+  const means = resampledMeans(values, options);
+  const tail = (1 - confidence) / 2;
+  return { mean: mean(values), ci: [quantileOfSorted(means, tail), quantileOfSorted(means, 1 - tail)], means };
+}
+
 /**
  * The mean of `values` and its percentile-bootstrap confidence interval; the same seed gives the same interval.
  *
  * @example bootstrapMean([1, 0, 1, 1], { seed: 0 }) // { mean: 0.75, ci: [0.25, 1] }
  */
 export function bootstrapMean(values: ArrayLike<number>, options: BootstrapOptions = {}): MeanWithInterval {
-  if (values.length === 0) throw new BootstrapError('bootstrap needs at least one value');
-  const { confidence = 0.95 } = options;
-  const means = resampledMeans(values, options);
-  const tail = (1 - confidence) / 2;
-  return { mean: mean(values), ci: [quantileOfSorted(means, tail), quantileOfSorted(means, 1 - tail)] };
+  const { mean: valuesMean, ci } = resampledInterval(values, options);
+  return { mean: valuesMean, ci };
 }
 
 export interface PairedDifference extends MeanWithInterval {
@@ -271,8 +277,7 @@ export interface PairedDifference extends MeanWithInterval {
 export function pairedBootstrap(a: ArrayLike<number>, b: ArrayLike<number>, options: BootstrapOptions = {}): PairedDifference {
   if (a.length !== b.length) throw new BootstrapError(`paired bootstrap needs equal lengths (got ${a.length} and ${b.length})`);
   const differences = Float64Array.from({ length: a.length }, (_, i) => a[i] - b[i]);
-  const { mean: diff, ci } = bootstrapMean(differences, options);
-  const means = resampledMeans(differences, options);
+  const { mean: diff, ci, means } = resampledInterval(differences, options);
   let atOrBelow = 0;
   let atOrAbove = 0;
   for (const value of means) {
