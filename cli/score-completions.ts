@@ -1,12 +1,14 @@
 // `npm run bench:score -- --tasks TASKS[,TASKS...] --completions METHOD=FILE[+FILE...],... [--splits S,...] [--json OUT]`:
 // scores completions that training/evaluate.py decoded (the benchmark's torch engine output) with the benchmark's own
 // metrics: lenient EM and EditSim per method and per repository, 95% bootstrap CIs, and paired bootstrap differences
-// between methods, over tasks and over repositories (whole repositories resampled). Several task sets (with their
+// between methods, over tasks and over repositories (whole repositories resampled); then the same on the tasks that need
+// repository knowledge (src/bench/repoKnowledge.ts), with name recall beside EM. Several task sets (with their
 // completion files joined by +) pool into one evaluation.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { bootstrapMean, pairedBootstrap, scoreCompletion } from '../src/bench/metrics.ts';
-import { BENCH_SPLITS, parseTaskSetJsonl, type BenchSplit } from '../src/bench/taskSet.ts';
+import { nameRecall } from '../src/bench/repoKnowledge.ts';
+import { BENCH_SPLITS, type BenchSplit, type BenchTask, parseTaskSetJsonl } from '../src/bench/taskSet.ts';
 import { UsageError } from './benchArgs.ts';
 
 const USAGE = 'usage: npm run bench:score -- --tasks tasks.jsonl[,tasks.jsonl...] --completions METHOD=completions.jsonl[+completions.jsonl...],... [--splits cr_test,...] [--json OUT]';
@@ -81,7 +83,45 @@ function main(): void {
   }
   const counts = Object.fromEntries(repos.map((repo) => [repo, scored.filter((task) => task.repo === repo).length]));
   console.log(`\ntasks per repository: ${JSON.stringify(counts)}`);
-  if (values.json) writeFileSync(values.json, JSON.stringify({ tasks: scored.length, counts, methods: summary, differences }, null, 2) + '\n');
+  const repoKnowledge = repoKnowledgeSection(scored, methods);
+  if (values.json) {
+    writeFileSync(values.json, JSON.stringify({ tasks: scored.length, counts, methods: summary, differences, ...(repoKnowledge ? { repoKnowledge } : {}) }, null, 2) + '\n');
+  }
+}
+
+/** EM and name recall on the scored tasks that need repository knowledge, with paired differences (tasks, repositories). */
+function repoKnowledgeSection(scored: readonly BenchTask[], methods: readonly { name: string; texts: Map<string, string> }[]): Record<string, unknown> | null {
+  const needing = scored.filter((task) => task.repoNames?.length);
+  if (needing.length === 0) return null;
+  const percent = (x: number) => (100 * x).toFixed(1);
+  const clusters = needing.map((task) => task.repo);
+  const em = new Map(methods.map((m) => [m.name, needing.map((task) => (scoreCompletion(m.texts.get(task.id)!, task.target).em ? 1 : 0))]));
+  const recall = new Map(methods.map((m) => [m.name, needing.map((task) => nameRecall(m.texts.get(task.id)!, task.target, task.repoNames!))]));
+  console.log(`\n${needing.length} tasks need repository knowledge (a name the repository defines that the prompt never mentions)\n`);
+  console.log('| method | EM % [95% CI] | name recall % [95% CI] |\n|---|---|---|');
+  const perMethod: Record<string, unknown> = {};
+  for (const { name } of methods) {
+    const e = bootstrapMean(em.get(name)!, { seed: 0 });
+    const r = bootstrapMean(recall.get(name)!, { seed: 0 });
+    perMethod[name] = { em: e, nameRecall: r };
+    console.log(`| ${name} | ${percent(e.mean)} [${percent(e.ci[0])}, ${percent(e.ci[1])}] | ${percent(r.mean)} [${percent(r.ci[0])}, ${percent(r.ci[1])}] |`);
+  }
+  console.log('\n| comparison | measure | difference, pp [95% CI] | p | over repositories: [95% CI] |\n|---|---|---|---|---|');
+  const differences: Record<string, unknown> = {};
+  for (const [i, a] of methods.entries()) {
+    for (const b of methods.slice(i + 1)) {
+      const entry: Record<string, unknown> = {};
+      for (const [measure, values] of [['EM', em], ['name recall', recall]] as const) {
+        const d = pairedBootstrap(values.get(a.name)!, values.get(b.name)!, { seed: 0 });
+        const byRepo = pairedBootstrap(values.get(a.name)!, values.get(b.name)!, { seed: 0, clusters });
+        entry[measure === 'EM' ? 'em' : 'nameRecall'] = { ...d, byRepository: { ci: byRepo.ci, p: byRepo.p } };
+        console.log(`| ${a.name} - ${b.name} | ${measure} | ${percent(d.mean)} [${percent(d.ci[0])}, ${percent(d.ci[1])}] | ${d.p.toFixed(4)} `
+          + `| [${percent(byRepo.ci[0])}, ${percent(byRepo.ci[1])}] |`);
+      }
+      differences[`${a.name} - ${b.name}`] = entry;
+    }
+  }
+  return { tasks: needing.length, methods: perMethod, differences };
 }
 
 try {

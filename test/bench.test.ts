@@ -256,6 +256,7 @@ describe('task set builder and evaluator', () => {
     }
     const report = readFileSync(join(outDir, 'report.md'), 'utf8');
     expect(report).toContain('| method |');
+    expect(report).toContain('## Tasks that need repository knowledge');
     expect(report).not.toContain('Hypernetwork:'); // base and rag make no adapter: the report says nothing of one
     expect(readFileSync(join(outDir, 'em_by_method.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
   }, 120_000);

@@ -1,5 +1,6 @@
 // cli/score-completions.ts: two task sets pooled (completion files joined by +), the split filter, the repository-level
-// interval, and refusals of overlapping sets, unknown splits and malformed completion files.
+// interval, the tasks that need repository knowledge, and refusals of overlapping sets, unknown splits and malformed
+// completion files.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,6 +61,28 @@ describe('bench:score', () => {
     const result = score('--tasks', `${tasksA},${tasksB}`, '--completions', `good=${goodA}+${goodB},half=${halfA}`);
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).toContain('10 of 25 tasks completed by every method; repositories: a');
+  });
+
+  it('scores the tasks that need repository knowledge apart: EM and name recall, paired', () => {
+    // Six tasks need the name Helper (the target uses it, the prompt does not): "knows" writes it on all six and gets
+    // half exactly right; "guesses" never writes it.
+    const needing = Array.from({ length: 6 }, (_, i) => ({ ...task('k', i), target: `Helper.make(${i})`, repoNames: ['Helper'] }));
+    const tasks = write('k.tasks.jsonl', [...needing, task('k', 10)]);
+    const knows = write('knows.jsonl', [...needing.map((t, i) => ({ id: t.id, text: i % 2 ? 'Helper.make(99)' : t.target })), { id: task('k', 10).id, text: '10' }]);
+    const guesses = write('guesses.jsonl', [...needing.map((t) => ({ id: t.id, text: 'make(0)' })), { id: task('k', 10).id, text: '10' }]);
+    const out = join(root, 'knowledge.json');
+    const result = score('--tasks', tasks, '--completions', `knows=${knows},guesses=${guesses}`, '--json', out);
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toContain('6 tasks need repository knowledge');
+    const { repoKnowledge } = JSON.parse(readFileSync(out, 'utf8'));
+    expect(repoKnowledge.tasks).toBe(6);
+    expect(repoKnowledge.methods.knows.em.mean).toBe(0.5);
+    expect(repoKnowledge.methods.knows.nameRecall.mean).toBe(1);
+    expect(repoKnowledge.methods.guesses.nameRecall.mean).toBe(0);
+    expect(repoKnowledge.differences['knows - guesses'].nameRecall.mean).toBe(1);
+    expect(repoKnowledge.differences['knows - guesses'].em.mean).toBe(0.5);
+    // Without marked tasks there is no such section.
+    expect(score('--tasks', tasksA, '--completions', `good=${goodA}`).stdout).not.toContain('need repository knowledge');
   });
 
   it('refuses overlapping task sets, unknown splits and malformed completion files, with the place', () => {

@@ -1,5 +1,5 @@
 // Benchmark report: the paper-style markdown table (methods x splits, CIs, costs, paired differences) and SVG plots.
-import type { BenchSummary, PairedSummary, RepoSummary, SplitSummary, TimelinePoint } from './run.ts';
+import type { BenchSummary, PairedSummary, RepoKnowledgeSummary, RepoSummary, SplitSummary, TimelinePoint } from './run.ts';
 
 const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1', '#9c755f'];
 
@@ -185,6 +185,10 @@ export function renderReport(summary: BenchSummary, context: ReportContext, plot
     const r = repoCell.get(`${method}\u0000${repo}`);
     return r ? `${fixed(r.em)} (n ${r.n})` : '–';
   })]);
+  const signed = (d: { mean: number; ci: [number, number] } | undefined) => (d ? `${d.mean >= 0 ? '+' : ''}${fixed(d.mean)} ${ci(d.ci)}` : '–');
+  const knowledgeRows = summary.repoKnowledge.map((k: RepoKnowledgeSummary) => [
+    k.method, k.split, String(k.n), `${fixed(k.em)} ${ci(k.em_ci)}`, signed(k.em_diff), `${fixed(k.name_recall)} ${ci(k.name_recall_ci)}`, signed(k.name_recall_diff),
+  ]);
   const sections = [
     '# RepoPeftBench-TS report',
     '',
@@ -212,6 +216,16 @@ export function renderReport(summary: BenchSummary, context: ReportContext, plot
     '## EM (%) per repository',
     '',
     table(['repository', ...methods], repoRows),
+    '',
+    '## Tasks that need repository knowledge',
+    '',
+    'Static tasks whose target uses a name that the repository\'s non-test code defines and the prompt never mentions:',
+    'no prompt supplies it, only knowledge of the repository can. Name recall: the share of those names the scored',
+    'prediction writes. Differences are against base on the same tasks (paired bootstrap).',
+    '',
+    knowledgeRows.length > 0
+      ? table(['method', 'split', 'n', 'EM % [95% CI]', 'ΔEM (pp) [95% CI]', 'name recall % [95% CI]', 'Δ recall (pp) [95% CI]'], knowledgeRows)
+      : 'None scored: no task needs a name from outside its prompt, or the task set was mined before tasks were marked.',
     '',
   ];
   if (context.skipped.length > 0) {

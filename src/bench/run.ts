@@ -2,6 +2,7 @@
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { bootstrapMean, pairedBootstrap, scoreCompletion } from './metrics.ts';
 import { type BenchMethod, type MethodPrediction, MethodUnavailableError, type PreparedMethod, type RepoContext } from './methods.ts';
+import { nameRecall } from './repoKnowledge.ts';
 import type { BenchSplit, BenchTask, TaskMode } from './taskSet.ts';
 import { groupBy } from '../util/groupBy.ts';
 
@@ -28,6 +29,9 @@ export interface TaskRecord {
   seconds: number;
   commit_index?: number;
   commit_count?: number;
+  /** Tasks that need repository knowledge: the names (BenchTask.repoNames) and the share the prediction wrote. */
+  repo_names?: string[];
+  name_recall?: number;
 }
 
 /** The one-off per-repository cost of a method (RAG index, adapter generation), recorded apart from per-task time. */
@@ -116,6 +120,7 @@ export function scoredRecord(task: BenchTask, method: string, predicted: MethodP
     prediction_clean: score.prediction, em: score.em, editsim: score.editsim, prompt_tokens: predicted.promptTokens,
     extra_prompt_tokens: predicted.extraPromptTokens, seconds,
     ...(task.commitIndex !== undefined ? { commit_index: task.commitIndex, commit_count: task.commitCount } : {}),
+    ...(task.repoNames?.length ? { repo_names: task.repoNames, name_recall: nameRecall(predicted.prediction, task.target, task.repoNames) } : {}),
   };
 }
 
@@ -263,11 +268,28 @@ export interface TimelinePoint {
   em: number;
 }
 
+/** On the tasks that need repository knowledge (those with repo_names), per (method, split). */
+export interface RepoKnowledgeSummary {
+  method: string;
+  split: string;
+  n: number;
+  /** Percent. */
+  em: number;
+  em_ci: [number, number];
+  /** Percent of the needed names the scored predictions wrote, averaged over tasks. */
+  name_recall: number;
+  name_recall_ci: [number, number];
+  /** Against the baseline on the same tasks, percentage points; absent for the baseline itself or without it. */
+  em_diff?: { mean: number; ci: [number, number]; p: number };
+  name_recall_diff?: { mean: number; ci: [number, number]; p: number };
+}
+
 export interface BenchSummary {
   summary: SplitSummary[];
   paired: PairedSummary[];
   perRepo: RepoSummary[];
   evoTimeline: TimelinePoint[];
+  repoKnowledge: RepoKnowledgeSummary[];
 }
 
 const average = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
@@ -331,5 +353,28 @@ export function summarizeRun(
     evoTimeline.push({ method, bin: Number(bin), bins: timelineBins, n: group.length, em: average(group.map((r) => Number(r.em))) * 100 });
   }
   evoTimeline.sort((a, b) => rank(a.method) - rank(b.method) || a.bin - b.bin);
-  return { summary, paired, perRepo, evoTimeline };
+
+  const repoKnowledge: RepoKnowledgeSummary[] = [];
+  const needing = records.filter((r) => r.name_recall !== undefined);
+  const baselineNeeding = new Map(needing.filter((r) => r.method === baseline).map((r) => [r.task_id, r]));
+  for (const [key, group] of groupBy(needing, (r) => `${r.method}\u0000${r.split}`)) {
+    const [method, split] = key.split('\u0000');
+    const em = bootstrapMean(group.map((r) => Number(r.em)), { seed });
+    const recall = bootstrapMean(group.map((r) => r.name_recall!), { seed });
+    const entry: RepoKnowledgeSummary = {
+      method, split, n: group.length, em: em.mean * 100, em_ci: percent(em.ci), name_recall: recall.mean * 100, name_recall_ci: percent(recall.ci),
+    };
+    const pairs = method === baseline ? [] : group.flatMap((r) => (baselineNeeding.has(r.task_id) ? [[r, baselineNeeding.get(r.task_id)!] as const] : []));
+    if (pairs.length > 0) {
+      const difference = (pick: (r: TaskRecord) => number) => {
+        const d = pairedBootstrap(pairs.map(([r]) => pick(r)), pairs.map(([, b]) => pick(b)), { seed });
+        return { mean: d.mean * 100, ci: percent(d.ci), p: d.p };
+      };
+      entry.em_diff = difference((r) => Number(r.em));
+      entry.name_recall_diff = difference((r) => r.name_recall!);
+    }
+    repoKnowledge.push(entry);
+  }
+  repoKnowledge.sort((a, b) => rank(a.method) - rank(b.method) || a.split.localeCompare(b.split));
+  return { summary, paired, perRepo, evoTimeline, repoKnowledge };
 }

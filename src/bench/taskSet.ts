@@ -1,5 +1,5 @@
 // Benchmark task sets: static and evo tasks mined from repositories, CR/IR/Evo splits from a seed, tasks.jsonl + manifest.
-import { isPythonTestPath } from '../git/pathFilters.ts';
+import { isPythonTestPath, isTestPath } from '../git/pathFilters.ts';
 import {
   type AssertionTask, EVO_LIMITS, type MineRepoResult, type MiningLimits, mineHistoryTasks, mineRepoTasks, PAPER_LIMITS, type SnapshotFile,
 } from '../parse/mineTasks.ts';
@@ -7,6 +7,7 @@ import type { PythonParser } from '../parse/pythonParser.ts';
 import {
   CR_FRACTIONS, crSplitOfRepo, evoSplitCommits, irSplitTasks, type SplitFractions, type SplitName,
 } from '../parse/splits.ts';
+import { definedNames, unseenRepoNames } from './repoKnowledge.ts';
 
 export const TASK_SET_FORMAT = 'code2lora-bench-tasks';
 export const TASK_SET_VERSION = 1;
@@ -36,6 +37,11 @@ export interface BenchTask extends AssertionTask {
   commitIndex?: number;
   commitCount?: number;
   timestamp?: number;
+  /**
+   * Static tasks: the names the target uses that the repository's non-test code defines and the prompt never mentions
+   * (repoKnowledge.ts); non-empty on the tasks that need repository knowledge. Absent in task sets mined before it.
+   */
+  repoNames?: string[];
 }
 
 /** A repository ready to mine: its name, where it came from, its history (oldest first) and a file reader. */
@@ -72,7 +78,11 @@ export interface TaskSetManifest {
   heldOut: 'all' | SplitFractions;
   limits: MiningLimits;
   repos: ManifestRepo[];
-  counts: { total: number; bySplit: Partial<Record<BenchSplit, number>>; byKind: Record<string, number>; byMode: Record<TaskMode, number> };
+  counts: {
+    total: number; bySplit: Partial<Record<BenchSplit, number>>; byKind: Record<string, number>; byMode: Record<TaskMode, number>;
+    /** Tasks with repoNames (absent in manifests written before it). */
+    needingRepoKnowledge?: number;
+  };
   tools: Record<string, string>;
 }
 
@@ -149,11 +159,15 @@ export async function buildTaskSet(options: BuildTaskSetOptions): Promise<TaskSe
     const staticResult = mineRepoTasks({
       repo: repo.name, commit: repo.head, files: await repo.readFiles(repo.head, isPythonTestPath), parser, mode: 'static', seed, limits,
     });
+    const defined = definedNames(await repo.readFiles(repo.head, (path) => !isTestPath(path)), parser);
     const ir = irSplitTasks(staticResult.tasks, seed, repo.name);
     const irSplitOf = new Map<AssertionTask, SplitName>();
     for (const part of ['train', 'val', 'test'] as const) for (const task of ir[part]) irSplitOf.set(task, part);
     for (const task of staticResult.tasks) {
-      tasks.push({ ...task, mode: 'static', split: staticSplitOf(crSplit, irSplitOf.get(task)!) });
+      tasks.push({
+        ...task, mode: 'static', split: staticSplitOf(crSplit, irSplitOf.get(task)!),
+        repoNames: unseenRepoNames(task.prompt, task.target, defined),
+      });
     }
 
     let evoCounts: MiningCounts | null = null;
@@ -187,16 +201,18 @@ export async function buildTaskSet(options: BuildTaskSetOptions): Promise<TaskSe
   const bySplit: Partial<Record<BenchSplit, number>> = {};
   const byKind: Record<string, number> = {};
   const byMode: Record<TaskMode, number> = { static: 0, evo: 0 };
+  let needingRepoKnowledge = 0;
   for (const task of withId) {
     bySplit[task.split] = (bySplit[task.split] ?? 0) + 1;
     byKind[task.kind] = (byKind[task.kind] ?? 0) + 1;
     byMode[task.mode]++;
+    if (task.repoNames?.length) needingRepoKnowledge++;
   }
   return {
     tasks: withId,
     manifest: {
       format: TASK_SET_FORMAT, version: TASK_SET_VERSION, seed, history, heldOut, limits, repos: manifestRepos,
-      counts: { total: withId.length, bySplit, byKind, byMode }, tools,
+      counts: { total: withId.length, bySplit, byKind, byMode, needingRepoKnowledge }, tools,
     },
   };
 }
@@ -226,6 +242,9 @@ export function parseTaskSetJsonl(text: string, source = 'tasks.jsonl'): BenchTa
     if (!Number.isInteger(record.line)) throw new TaskSetError('BAD_TASK_FILE', `${where}: "line" must be an integer`);
     if (!BENCH_SPLITS.includes(record.split as BenchSplit)) throw new TaskSetError('BAD_TASK_FILE', `${where}: unknown split ${JSON.stringify(record.split)}`);
     if (record.mode !== 'static' && record.mode !== 'evo') throw new TaskSetError('BAD_TASK_FILE', `${where}: unknown mode ${JSON.stringify(record.mode)}`);
+    if (record.repoNames !== undefined && !(Array.isArray(record.repoNames) && record.repoNames.every((name) => typeof name === 'string'))) {
+      throw new TaskSetError('BAD_TASK_FILE', `${where}: "repoNames" must be a list of strings`);
+    }
     if (ids.has(record.id as string)) throw new TaskSetError('BAD_TASK_FILE', `${where}: duplicate id ${record.id}`);
     ids.add(record.id as string);
     tasks.push(record as unknown as BenchTask);
