@@ -8,6 +8,7 @@ import { METHOD_NAMES } from '../src/bench/methods.ts';
 import { readRepoArgument } from '../src/bench/repoSources.ts';
 import { BENCH_SPLITS, type BenchSplit } from '../src/bench/taskSet.ts';
 import { torchModelDirectory } from '../src/bench/torchEngine.ts';
+import { PER_REPO_DATA, type PerRepoData } from '../src/bench/perRepoLora.ts';
 import { loadHypernetworkDirectory, loadPeftDirectory, perRepoAdapterDirectory } from '../src/bench/weightFiles.ts';
 import { initBackend } from '../src/model/backend.ts';
 import { loadPythonParser } from '../src/parse/pythonParser.ts';
@@ -22,7 +23,7 @@ const USAGE = `usage: npm run bench -- --out DIR (--repos <comma list | file> | 
   [--splits ${['cr_test', 'ir_test', 'evo_cr_test', 'evo_ir_test'].join(',')}] [--history N] [--held-out all|VAL,TEST]
   [--min-per-repo N] [--max-new-tokens N] [--context-tokens N]
   [--engine ts|torch] [--torch-model DIR] [--batch-size N] [--torch-dtype float32|bfloat16]
-  [--per-repo-steps N] [--per-repo-init PEFT_DIR] [--per-repo-lr LR] [--rag-tokens N]
+  [--per-repo-steps N] [--per-repo-init PEFT_DIR] [--per-repo-lr LR] [--per-repo-data ir-train|code] [--rag-tokens N]
   repositories: local git work trees, git URLs, or synth:SEED; methods: ${METHOD_NAMES.join(', ')}
   model: default SmolLM2-135M-Instruct (public/models/smollm2-135m-instruct/model.gguf, npm run models:smollm2), else c2l-base;
     --hypernetwork, --evo-hypernetwork and --shared-lora default to code2lora-static/, code2lora-evo/ and shared-lora/
@@ -30,7 +31,9 @@ const USAGE = `usage: npm run bench -- --out DIR (--repos <comma list | file> | 
   --engine torch: the same prompts and adapters decoded in batches by training/evaluate.py (PyTorch, training/.venv) from
     the model's Hugging Face directory (--torch-model; for a GGUF, data/models/<its folder>, converted when missing);
     per-repo-lora without --per-repo-lora trains each repository's LoRA there (--per-repo-steps, default 16: ~2.5 min a repository on 2 idle cores),
-    from PEFT's initialisation or from --per-repo-init (a PEFT folder of rank 16, alpha 32, e.g. the shared LoRA)
+    from PEFT's initialisation or from --per-repo-init (a PEFT folder of rank 16, alpha 32, e.g. the shared LoRA),
+    on its IR-train tasks (scored on its other static tasks) or with --per-repo-data code on passages of its non-test code
+    (scored on every static task)
   Rerun the same command after an interruption to resume (DIR/results.partial.jsonl keeps every finished record).`;
 
 async function main(): Promise<void> {
@@ -60,6 +63,7 @@ async function main(): Promise<void> {
       'per-repo-steps': { type: 'string' },
       'per-repo-init': { type: 'string' },
       'per-repo-lr': { type: 'string' },
+      'per-repo-data': { type: 'string' },
       'rag-tokens': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -86,6 +90,8 @@ async function main(): Promise<void> {
 
   const perRepoInit = values['per-repo-init'] === undefined ? undefined : resolve(values['per-repo-init']);
   if (perRepoInit && !existsSync(join(perRepoInit, 'adapter_model.safetensors'))) throw new UsageError(`--per-repo-init ${perRepoInit} holds no adapter_model.safetensors`);
+  const perRepoData = (values['per-repo-data'] ?? 'ir-train') as PerRepoData;
+  if (!PER_REPO_DATA.includes(perRepoData)) throw new UsageError(`--per-repo-data must be one of ${PER_REPO_DATA.join(', ')}, got ${values['per-repo-data']}`);
   const perRepoLearningRate = values['per-repo-lr'] === undefined ? undefined : Number(values['per-repo-lr']);
   if (perRepoLearningRate !== undefined && !(perRepoLearningRate > 0 && perRepoLearningRate < 1)) throw new UsageError(`--per-repo-lr must be a number in (0, 1), got ${values['per-repo-lr']}`);
 
@@ -150,7 +156,7 @@ async function main(): Promise<void> {
       limit: values.limit === undefined ? undefined : integerOption('limit', values.limit, 0, 1),
       maxNewTokens: integerOption('max-new-tokens', values['max-new-tokens'], 64, 1),
       contextTokens: values['context-tokens'] === undefined ? undefined : integerOption('context-tokens', values['context-tokens'], 0, 2),
-      engine, torch, perRepoSteps: integerOption('per-repo-steps', values['per-repo-steps'], 16, 1), perRepoInit, perRepoLearningRate,
+      engine, torch, perRepoSteps: integerOption('per-repo-steps', values['per-repo-steps'], 16, 1), perRepoInit, perRepoLearningRate, perRepoData,
       ragTokens: values['rag-tokens'] === undefined ? undefined : integerOption('rag-tokens', values['rag-tokens'], 0, 1),
       limits: minPerRepo === undefined ? undefined : { minPerRepo },
       command,

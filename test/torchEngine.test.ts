@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTaskSetFromSpecs } from '../src/bench/benchmark.ts';
 import { tinyRandomModel } from '../src/bench/benchModel.ts';
 import { createMethod } from '../src/bench/methods.ts';
-import { irTrainTasks } from '../src/bench/perRepoLora.ts';
+import { CODE_EXAMPLE, codeExamples, irTrainTasks } from '../src/bench/perRepoLora.ts';
 import { plannedPairs } from '../src/bench/run.ts';
 import { type DecodeCompletion, predictionText, writePeftDirectory } from '../src/bench/torchEngine.ts';
 import { loadPeftDirectory } from '../src/bench/weightFiles.ts';
@@ -76,6 +76,28 @@ describe('per-repo LoRA tasks', () => {
     // The same repository as a training repository: the same tasks in IR-train.
     expect(train.map((task) => `${task.file}:${task.line}`)).toEqual(
       trainingRepos.tasks.filter((task) => task.repo === train[0].repo && task.split === 'train').map((task) => `${task.file}:${task.line}`));
+  });
+
+  it('learns from code: seeded passages of whole lines of non-test files, each right after its context', () => {
+    const library = Array.from({ length: 200 }, (_, i) => (i % 7 === 3 ? '' : `    value_${i} = compute(${i})  # step ${i}`)).join('\n');
+    const files = [{ path: 'pkg/core.py', content: `def run():\n${library}\n` }, { path: 'tests/test_core.py', content: 'def test_run():\n    assert run()\n' }];
+    const examples = codeExamples(files, 40, 3);
+    expect(examples).toHaveLength(40);
+    expect(codeExamples(files, 40, 3)).toEqual(examples);
+    expect(codeExamples(files, 40, 4)).not.toEqual(examples);
+    const content = files[0].content;
+    for (const { prompt, target, kind } of examples) {
+      expect(kind).toBe('code');
+      const at = content.indexOf(prompt + target);
+      expect(at).toBeGreaterThanOrEqual(0); // contiguous in the library, never from the test file
+      expect(prompt.length).toBeLessThanOrEqual(CODE_EXAMPLE.promptChars);
+      expect(prompt.length === CODE_EXAMPLE.promptChars || at === 0).toBe(true);
+      expect(prompt.endsWith('    ')).toBe(true); // starts after its line's indentation
+      expect(target).toMatch(/^value_\d+ = compute/);
+      expect(content[at + prompt.length + target.length] ?? '\n').toBe('\n'); // whole lines
+      expect(target.length).toBeLessThan(CODE_EXAMPLE.targetChars + 40); // the last line may run past the budget
+    }
+    expect(codeExamples([files[1]], 10, 0)).toEqual([]);
   });
 
   it('scores per-repo-lora on static tasks outside IR-train only, and says why for the rest', async () => {

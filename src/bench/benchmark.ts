@@ -12,7 +12,7 @@ import type { SplitFractions } from '../parse/splits.ts';
 import type { BenchModel } from './benchModel.ts';
 import { DiskVectorStore } from './diskVectorStore.ts';
 import { type BenchMethod, type BenchRuntime, createMethod, type MethodResources, type RepoContext } from './methods.ts';
-import { irTrainTasks, type PerRepoTraining, perRepoLoraTrainer } from './perRepoLora.ts';
+import { CODE_EXAMPLE, codeExamples, irTrainTasks, type PerRepoData, type PerRepoTraining, perRepoLoraTrainer, PER_REPO_LORA } from './perRepoLora.ts';
 import { openRepository, type OpenedRepo, type RepoSpec, toolVersions } from './repoSources.ts';
 import { renderPlots, renderReport } from './report.ts';
 import { type BenchProgress, readJsonlResumable, runBenchmark, summarizeRun, type TaskRecord } from './run.ts';
@@ -97,6 +97,12 @@ export interface BenchmarkOptions {
    * training/train_hypernet.py for this many steps (batch 8) on its IR-train tasks. Default 16 (about 2.5 minutes a repository on 2 idle cores).
    */
   perRepoSteps?: number;
+  /**
+   * What a per-repo LoRA trained here learns from: `ir-train` (default, the paper's: the repository's IR-train tasks,
+   * so it is scored on its other static tasks) or `code` (steps x 8 passages of its non-test code, codeExamples, so
+   * it is scored on every static task).
+   */
+  perRepoData?: PerRepoData;
   /** With per-repo-lora trained here: start each repository's LoRA from this PEFT folder (e.g. the shared LoRA), at this peak learning rate. */
   perRepoInit?: string;
   perRepoLearningRate?: number;
@@ -193,15 +199,23 @@ export async function runBenchmarkCommand(options: BenchmarkOptions): Promise<Be
   if (runtime.contextTokens <= runtime.maxNewTokens) {
     throw new Error(`the context (${runtime.contextTokens} tokens) leaves no room for a prompt and ${runtime.maxNewTokens} new tokens`);
   }
-  // The IR split of every repository, held out or not: per-repo LoRA trains on IR-train and is scored on the rest.
-  const trainTasks = irTrainTasks(taskSet.tasks, taskSet.manifest?.seed ?? seed);
+  // The IR split of every repository, held out or not: per-repo LoRA trains on IR-train and is scored on the rest,
+  // unless it learns from the repository's code instead.
+  const perRepoData = options.perRepoData ?? 'ir-train';
+  const trainTasks = perRepoData === 'ir-train' ? irTrainTasks(taskSet.tasks, taskSet.manifest?.seed ?? seed) : new Map<string, BenchTask[]>();
   const perRepoWork = join(outDir, 'per-repo-lora');
   const perRepoSteps = options.perRepoSteps ?? 16;
   let perRepoLora = options.perRepoLora;
   if (!perRepoLora && engine === 'torch' && options.methods.includes('per-repo-lora')) {
     perRepoLora = perRepoLoraTrainer({
       modelDirectory: options.torch!.modelDirectory, modelConfig: benchModel.model.config, tokenizer: benchModel.tokenizer,
-      trainTasks, steps: perRepoSteps, initLora: options.perRepoInit, learningRate: options.perRepoLearningRate, promptTokens: 256,
+      ...(perRepoData === 'ir-train'
+        ? { examplesOf: (repo) => trainTasks.get(repo) ?? [], examplesAre: 'IR-train tasks' }
+        : {
+          examplesOf: (_repo, files) => codeExamples(files, perRepoSteps * PER_REPO_LORA.batchSize, seed), examplesAre: 'passages of its code',
+          targetTokens: CODE_EXAMPLE.targetTokens,
+        }),
+      steps: perRepoSteps, initLora: options.perRepoInit, learningRate: options.perRepoLearningRate, promptTokens: 256,
       workDirectory: perRepoWork, python: options.torch!.python, onNote,
     });
   }
@@ -236,9 +250,11 @@ export async function runBenchmarkCommand(options: BenchmarkOptions): Promise<Be
     const notes = [
       engineNote,
       ...(perRepoTraining.length > 0
-        ? [`per-repo-lora: trained here with training/train_hypernet.py, ${perRepoSteps} steps of batch 8 on each repository's IR-train tasks `
+        ? [`per-repo-lora: trained here with training/train_hypernet.py, ${perRepoSteps} steps of batch 8 on each repository's `
+          + `${perRepoData === 'ir-train' ? 'IR-train tasks' : 'non-test code (passages of it as examples)'} `
           + `from ${options.perRepoInit ?? "PEFT's initialisation"}${options.perRepoLearningRate !== undefined ? ` at lr ${options.perRepoLearningRate}` : ''} `
-          + `(${perRepoTraining.map((t) => `${t.repo} ${t.train_tasks} tasks ${t.seconds.toFixed(0)} s`).join('; ')}); scored on its other static tasks`]
+          + `(${perRepoTraining.map((t) => `${t.repo} ${t.train_tasks} examples ${t.seconds.toFixed(0)} s`).join('; ')}); `
+          + `scored on ${perRepoData === 'ir-train' ? 'its other' : 'every'} static task`]
         : []),
       // Said only where a method made adapters with it: a per-repo-lora or shared-lora run never loads one.
       ...(methodNames.some((m) => m.startsWith('code2lora') || m === 'shuffled-adapter')

@@ -46,6 +46,9 @@ export interface RepoContext {
   history?: RepoHistory;
 }
 
+/** A repository's per-repo LoRA from its name and Python files at the benchmarked commit; null: it has none. */
+export type PerRepoLoraSource = (repo: string, files: readonly SnapshotFile[], signal?: AbortSignal) => Promise<LoraAdapter | null>;
+
 export interface RepoHistory {
   /** Commits oldest first: the Evo state starts at the first. */
   commits: readonly string[];
@@ -217,10 +220,10 @@ export interface MethodResources {
    * Per-repository adapters (PEFT directories, or trained on the spot by the torch engine), when their weights exist:
    * null for a repository without one.
    */
-  perRepoLora?: ((repo: string, signal?: AbortSignal) => Promise<LoraAdapter | null>) | null;
+  perRepoLora?: PerRepoLoraSource | null;
   /**
-   * Ids of the static tasks in each repository's IR-train split (irSplitTasks of the task set's seed): a per-repo
-   * LoRA learns from them, so it is scored only on the others.
+   * Ids of the static tasks a per-repo LoRA learnt from (each repository's IR-train split, irSplitTasks of the task
+   * set's seed, unless it learnt from code): it is scored only on the others.
    */
   irTrainTaskIds?: ReadonlySet<string>;
   /** RAG: chunks retrieved per task (paper: 3). */
@@ -287,7 +290,7 @@ export function createMethod(name: string, runtime: BenchRuntime, resources: Met
       return {
         name,
         prepare: async (context, signal) => {
-          const adapter = await load(context.repo, signal);
+          const adapter = await load(context.repo, context.files, signal);
           if (!adapter) throw new MethodUnavailableError('NO_ADAPTER_FOR_REPO', `per-repo-lora: no adapter for ${context.repo}`);
           return preparedMethod(runtime, plainPrompt(runtime), adapter, true);
         },

@@ -1,13 +1,17 @@
-// Node only: the per-repo LoRA baseline trained on the spot: a repository's IR-train tasks -> training/train_hypernet.py -> PEFT directory.
+// Node only: the per-repo LoRA baseline trained on the spot: a repository's IR-train tasks, or lines of its own code,
+// -> training/train_hypernet.py -> PEFT directory.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelConfig } from '../model/config.ts';
 import type { TextTokenizer } from '../model/generate.ts';
-import type { LoraAdapter } from '../model/lora.ts';
+import { isTestPath } from '../git/pathFilters.ts';
+import type { SnapshotFile } from '../parse/mineTasks.ts';
+import { seededSample } from '../parse/seededRandom.ts';
 import { irSplitTasks } from '../parse/splits.ts';
 import { groupBy } from '../util/groupBy.ts';
 import type { BenchTask } from './taskSet.ts';
+import type { PerRepoLoraSource } from './methods.ts';
 import { PROJECT_ROOT, pythonOf, runPython } from './torchEngine.ts';
 import { loadPeftDirectory } from './weightFiles.ts';
 
@@ -22,6 +26,49 @@ export const PER_REPO_LORA = { rank: 16, alpha: 32, batchSize: 8 } as const;
 export function irTrainTasks(tasks: readonly BenchTask[], seed: number): Map<string, BenchTask[]> {
   const byRepo = groupBy(tasks.filter((task) => task.mode === 'static'), (task) => task.repo);
   return new Map([...byRepo].map(([repo, repoTasks]) => [repo, irSplitTasks(repoTasks, seed, repo).train]));
+}
+
+/** What a per-repo LoRA learns from: its repository's IR-train tasks (the paper's), or passages of its non-test code. */
+export type PerRepoData = 'ir-train' | 'code';
+export const PER_REPO_DATA: readonly PerRepoData[] = ['ir-train', 'code'];
+
+/** A training example in train_hypernet.py's terms: loss on the target's tokens after the prompt (cut from the left). */
+export interface PerRepoExample {
+  prompt: string;
+  target: string;
+  /** The assertion kind of a task; `code` for a passage of code. */
+  kind: string;
+}
+
+/** A code example's sizes, in characters (about 3.5 per SmolLM2 token): its context and the code it learns. */
+export const CODE_EXAMPLE = { promptChars: 400, targetChars: 700, targetTokens: 192 } as const;
+
+/**
+ * Up to `count` passages of the repository's non-test Python code as examples (seeded, in file order): each starts at a
+ * line, learns whole lines up to CODE_EXAMPLE.targetChars from the up to promptChars before it. A LoRA trained on
+ * them learns the repository's own names and idioms and none of its test assertions, so it is scored on every static
+ * task.
+ */
+export function codeExamples(files: readonly SnapshotFile[], count: number, seed: number): PerRepoExample[] {
+  const starts: { content: string; line: number }[] = [];
+  for (const file of files) {
+    if (isTestPath(file.path)) continue;
+    let line = 0;
+    for (const text of file.content.split('\n')) {
+      // Not the first line of a file, nor a blank one: every example has code before it and learns code.
+      if (line > 0 && text.trim() !== '') starts.push({ content: file.content, line });
+      line += text.length + 1;
+    }
+  }
+  return seededSample(starts, count, seed, 'code-examples').map(({ content, line }) => {
+    const begin = line + (content.slice(line).match(/^[ \t]*/)?.[0].length ?? 0);
+    let end = begin;
+    while (end < content.length && (end === begin || end - begin < CODE_EXAMPLE.targetChars)) {
+      const next = content.indexOf('\n', end + 1);
+      end = next === -1 ? content.length : next;
+    }
+    return { prompt: content.slice(Math.max(0, begin - CODE_EXAMPLE.promptChars), begin), target: content.slice(begin, end).trimEnd(), kind: 'code' };
+  });
 }
 
 /** One finished training, as recorded in training.jsonl and results.json. */
@@ -50,8 +97,8 @@ export function perRepoLoraSteps(tasks: number, epochs: number, batchSize: numbe
 
 export interface TrainPerRepoLoraOptions {
   repo: string;
-  /** The repository's IR-train tasks (prompt, target, kind). */
-  tasks: ReadonlyArray<Pick<BenchTask, 'prompt' | 'target' | 'kind'>>;
+  /** What it trains on: the repository's IR-train tasks, or passages of its code (codeExamples). */
+  tasks: readonly PerRepoExample[];
   tokenizer: TextTokenizer;
   /** Hugging Face directory of the base model (train_hypernet.py's --base_model). */
   modelDirectory: string;
@@ -66,6 +113,8 @@ export interface TrainPerRepoLoraOptions {
   initLora?: string;
   /** Prompts keep their last this many tokens (train_hypernet.py's prompt_tokens). */
   promptTokens: number;
+  /** Targets keep their first this many tokens (train_hypernet.py's max_target_tokens; default its own, 48). */
+  targetTokens?: number;
   /** torch's threads (train_hypernet.py --threads); 0: torch's default. */
   threads?: number;
   python?: string;
@@ -110,7 +159,7 @@ export async function trainPerRepoLora(options: TrainPerRepoLoraOptions): Promis
     ...(options.learningRate !== undefined ? [`--learning_rate=${options.learningRate}`] : []),
     ...(options.initLora ? [`--init_lora=${options.initLora}`] : []),
     ...(options.threads ? [`--threads=${options.threads}`] : []),
-    `--prompt_tokens=${promptTokens}`, `--checkpoint_interval=${steps}`, `--eval_interval=${steps}`, '--time_budget_minutes=100000',
+    `--prompt_tokens=${promptTokens}`, ...(options.targetTokens ? [`--max_target_tokens=${options.targetTokens}`] : []), `--checkpoint_interval=${steps}`, `--eval_interval=${steps}`, '--time_budget_minutes=100000',
   ], { signal, onLine: (line) => onNote?.(`  ${line}`) });
   const seconds = (performance.now() - started) / 1000;
   const log = readFileSync(join(folder, 'run/log.jsonl'), 'utf8').split('\n').filter(Boolean)
@@ -127,8 +176,12 @@ export interface PerRepoTrainerOptions {
   modelDirectory: string;
   modelConfig: ModelConfig;
   tokenizer: TextTokenizer;
-  /** IR-train tasks by repository (irTrainTasks). */
-  trainTasks: ReadonlyMap<string, readonly BenchTask[]>;
+  /** A repository's training examples from its name and Python files (IR-train tasks ignore the files). */
+  examplesOf: (repo: string, files: readonly SnapshotFile[]) => readonly PerRepoExample[];
+  /** What the examples are, for the progress note: `IR-train tasks`, `passages of its code`. */
+  examplesAre: string;
+  /** Targets keep their first this many tokens (default: train_hypernet.py's). */
+  targetTokens?: number;
   /** Optimizer steps per repository (batch 8). */
   steps: number;
   /** Start every repository's LoRA from this PEFT folder (e.g. the shared LoRA) instead of PEFT's initialisation. */
@@ -147,21 +200,21 @@ const folderOf = (repo: string) => repo.replace(/[^\w.@-]+/g, '__');
 /**
  * A `perRepoLora` resource that trains each repository's adapter the first time it is asked for (wall time recorded
  * in workDirectory/training.jsonl) and reads the exported PEFT directory back on a rerun. Returns null for a
- * repository without IR-train tasks.
+ * repository without training examples.
  */
-export function perRepoLoraTrainer(options: PerRepoTrainerOptions): (repo: string, signal?: AbortSignal) => Promise<LoraAdapter | null> {
-  const { modelDirectory, modelConfig, tokenizer, trainTasks, steps, initLora, learningRate, promptTokens, workDirectory, onNote } = options;
-  return async (repo, signal) => {
+export function perRepoLoraTrainer(options: PerRepoTrainerOptions): PerRepoLoraSource {
+  const { modelDirectory, modelConfig, tokenizer, examplesOf, examplesAre, steps, initLora, learningRate, promptTokens, targetTokens, workDirectory, onNote } = options;
+  return async (repo, files, signal) => {
     const folder = join(workDirectory, folderOf(repo));
     const adapterDirectory = join(folder, 'adapter');
     if (existsSync(join(adapterDirectory, 'adapter_model.safetensors'))) return loadPeftDirectory(adapterDirectory, modelConfig);
-    const tasks = trainTasks.get(repo) ?? [];
+    const tasks = examplesOf(repo, files);
     if (tasks.length === 0) return null;
-    onNote?.(`per-repo-lora: training ${repo} on ${tasks.length} IR-train tasks, ${steps} steps`);
+    onNote?.(`per-repo-lora: training ${repo} on ${tasks.length} ${examplesAre}, ${steps} steps`);
     const started = performance.now();
     const run = await trainPerRepoLora({
       repo, tasks, tokenizer, modelDirectory, folder, steps, batchSize: PER_REPO_LORA.batchSize, rank: PER_REPO_LORA.rank,
-      alpha: PER_REPO_LORA.alpha, initLora, learningRate, promptTokens, python: options.python, signal, onNote,
+      alpha: PER_REPO_LORA.alpha, initLora, learningRate, promptTokens, targetTokens, python: options.python, signal, onNote,
     });
     await runPython(pythonOf(options), [
       join(PROJECT_ROOT, 'training/export_lora.py'), '--checkpoint', join(folder, 'run/checkpoint.pt'), '--base', modelDirectory,
