@@ -1,14 +1,14 @@
 // The torch engine's TypeScript side: completions back to predictions, adapters as PEFT directories, and which tasks
 // the per-repo LoRA baseline is scored on. Decoding itself is held to the TypeScript engine by
 // training/tests/test_eval_engine_parity.py.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTaskSetFromSpecs } from '../src/bench/benchmark.ts';
 import { tinyRandomModel } from '../src/bench/benchModel.ts';
 import { createMethod } from '../src/bench/methods.ts';
-import { CODE_EXAMPLE, codeExamples, irTrainTasks } from '../src/bench/perRepoLora.ts';
+import { CODE_EXAMPLE, codeExamples, irTrainTasks, perRepoLoraTrainer } from '../src/bench/perRepoLora.ts';
 import { plannedPairs } from '../src/bench/run.ts';
 import { type DecodeCompletion, predictionText, writePeftDirectory } from '../src/bench/torchEngine.ts';
 import { loadPeftDirectory } from '../src/bench/weightFiles.ts';
@@ -98,6 +98,23 @@ describe('per-repo LoRA tasks', () => {
       expect(target.length).toBeLessThan(CODE_EXAMPLE.targetChars + 40); // the last line may run past the budget
     }
     expect(codeExamples([files[1]], 10, 0)).toEqual([]);
+  });
+
+  it('reuses a trained adapter on a rerun only if it was trained with the same steps, start and data', async () => {
+    const { model, tokenizer } = tinyRandomModel(0);
+    const workDirectory = join(scratch, 'per-repo');
+    await writePeftDirectory(randomLoraAdapter(model.config, { rank: 4, alpha: 8, seed: 1, targetModules: ['q_proj'] }), join(workDirectory, 'r', 'adapter'));
+    writeFileSync(join(workDirectory, 'training.jsonl'), JSON.stringify({
+      repo: 'r', train_tasks: 160, seconds: 1, final_loss: 2, steps: 20, init_lora: null, learning_rate: null, data: 'code',
+    }) + '\n');
+    // Nothing is trained here: a trainer that would have to train fails on the missing python.
+    const trainer = (overrides: Partial<Parameters<typeof perRepoLoraTrainer>[0]>) => perRepoLoraTrainer({
+      modelDirectory: 'none', modelConfig: model.config, tokenizer, data: 'code', seed: 0, steps: 20, promptTokens: 256,
+      workDirectory, python: '/nonexistent/python', ...overrides,
+    });
+    expect(await trainer({})('r', [])).toMatchObject({ rank: 4, alpha: 8 });
+    await expect(trainer({ data: 'ir-train' })('r', [])).rejects.toThrow(/r's adapter .* was trained with .*"data":"code".* give another --out/);
+    await expect(trainer({ steps: 40 })('r', [])).rejects.toThrow(/was trained with/);
   });
 
   it('scores per-repo-lora on static tasks outside IR-train only, and says why for the rest', async () => {

@@ -12,7 +12,7 @@ import type { SplitFractions } from '../parse/splits.ts';
 import type { BenchModel } from './benchModel.ts';
 import { DiskVectorStore } from './diskVectorStore.ts';
 import { type BenchMethod, type BenchRuntime, createMethod, type MethodResources, type RepoContext } from './methods.ts';
-import { CODE_EXAMPLE, codeExamples, irTrainTasks, type PerRepoData, type PerRepoTraining, perRepoLoraTrainer, PER_REPO_LORA } from './perRepoLora.ts';
+import { irTrainTasks, type PerRepoData, type PerRepoTraining, perRepoLoraTrainer } from './perRepoLora.ts';
 import { openRepository, type OpenedRepo, type RepoSpec, toolVersions } from './repoSources.ts';
 import { renderPlots, renderReport } from './report.ts';
 import { type BenchProgress, readJsonlResumable, runBenchmark, summarizeRun, type TaskRecord } from './run.ts';
@@ -209,13 +209,7 @@ export async function runBenchmarkCommand(options: BenchmarkOptions): Promise<Be
   if (!perRepoLora && engine === 'torch' && options.methods.includes('per-repo-lora')) {
     perRepoLora = perRepoLoraTrainer({
       modelDirectory: options.torch!.modelDirectory, modelConfig: benchModel.model.config, tokenizer: benchModel.tokenizer,
-      ...(perRepoData === 'ir-train'
-        ? { examplesOf: (repo) => trainTasks.get(repo) ?? [], examplesAre: 'IR-train tasks' }
-        : {
-          examplesOf: (_repo, files) => codeExamples(files, perRepoSteps * PER_REPO_LORA.batchSize, seed), examplesAre: 'passages of its code',
-          targetTokens: CODE_EXAMPLE.targetTokens,
-        }),
-      steps: perRepoSteps, initLora: options.perRepoInit, learningRate: options.perRepoLearningRate, promptTokens: 256,
+      data: perRepoData, trainTasks, seed, steps: perRepoSteps, initLora: options.perRepoInit, learningRate: options.perRepoLearningRate, promptTokens: 256,
       workDirectory: perRepoWork, python: options.torch!.python, onNote,
     });
   }

@@ -12,6 +12,7 @@ import { irSplitTasks } from '../parse/splits.ts';
 import { groupBy } from '../util/groupBy.ts';
 import type { BenchTask } from './taskSet.ts';
 import type { PerRepoLoraSource } from './methods.ts';
+import { readJsonlResumable } from './run.ts';
 import { PROJECT_ROOT, pythonOf, runPython } from './torchEngine.ts';
 import { loadPeftDirectory } from './weightFiles.ts';
 
@@ -81,6 +82,8 @@ export interface PerRepoTraining {
   /** The PEFT folder it started from (null: PEFT's initialisation) and its peak learning rate (null: the script's default). */
   init_lora: string | null;
   learning_rate: number | null;
+  /** What it learnt from (absent in records written before code could be: IR-train tasks). */
+  data?: PerRepoData;
 }
 
 /**
@@ -176,12 +179,12 @@ export interface PerRepoTrainerOptions {
   modelDirectory: string;
   modelConfig: ModelConfig;
   tokenizer: TextTokenizer;
-  /** A repository's training examples from its name and Python files (IR-train tasks ignore the files). */
-  examplesOf: (repo: string, files: readonly SnapshotFile[]) => readonly PerRepoExample[];
-  /** What the examples are, for the progress note: `IR-train tasks`, `passages of its code`. */
-  examplesAre: string;
-  /** Targets keep their first this many tokens (default: train_hypernet.py's). */
-  targetTokens?: number;
+  /** What each LoRA learns from: `trainTasks` (IR-train), or steps x batch passages of the repository's code. */
+  data: PerRepoData;
+  /** IR-train tasks by repository (irTrainTasks), for data `ir-train`. */
+  trainTasks?: ReadonlyMap<string, readonly BenchTask[]>;
+  /** Seeds the choice of code passages, for data `code`. */
+  seed: number;
   /** Optimizer steps per repository (batch 8). */
   steps: number;
   /** Start every repository's LoRA from this PEFT folder (e.g. the shared LoRA) instead of PEFT's initialisation. */
@@ -203,26 +206,37 @@ const folderOf = (repo: string) => repo.replace(/[^\w.@-]+/g, '__');
  * repository without training examples.
  */
 export function perRepoLoraTrainer(options: PerRepoTrainerOptions): PerRepoLoraSource {
-  const { modelDirectory, modelConfig, tokenizer, examplesOf, examplesAre, steps, initLora, learningRate, promptTokens, targetTokens, workDirectory, onNote } = options;
+  const { modelDirectory, modelConfig, tokenizer, data, steps, initLora, learningRate, promptTokens, workDirectory, onNote } = options;
+  const settings = { steps, init_lora: initLora ?? null, learning_rate: learningRate ?? null, data };
   return async (repo, files, signal) => {
     const folder = join(workDirectory, folderOf(repo));
     const adapterDirectory = join(folder, 'adapter');
-    if (existsSync(join(adapterDirectory, 'adapter_model.safetensors'))) return loadPeftDirectory(adapterDirectory, modelConfig);
-    const tasks = examplesOf(repo, files);
+    if (existsSync(join(adapterDirectory, 'adapter_model.safetensors'))) {
+      // A rerun reuses the adapter only if it was trained as asked: another budget, start or data is another method.
+      const recorded = readJsonlResumable<PerRepoTraining>(join(workDirectory, 'training.jsonl')).findLast((t) => t.repo === repo);
+      const was = recorded && { steps: recorded.steps, init_lora: recorded.init_lora, learning_rate: recorded.learning_rate, data: recorded.data ?? 'ir-train' };
+      if (was && JSON.stringify(was) !== JSON.stringify(settings)) {
+        throw new Error(`per-repo-lora: ${repo}'s adapter in ${adapterDirectory} was trained with ${JSON.stringify(was)}, not ${JSON.stringify(settings)}: give another --out`);
+      }
+      return loadPeftDirectory(adapterDirectory, modelConfig);
+    }
+    const tasks: readonly PerRepoExample[] = data === 'code'
+      ? codeExamples(files, steps * PER_REPO_LORA.batchSize, options.seed)
+      : options.trainTasks?.get(repo) ?? [];
     if (tasks.length === 0) return null;
-    onNote?.(`per-repo-lora: training ${repo} on ${tasks.length} ${examplesAre}, ${steps} steps`);
+    onNote?.(`per-repo-lora: training ${repo} on ${tasks.length} ${data === 'code' ? 'passages of its code' : 'IR-train tasks'}, ${steps} steps`);
     const started = performance.now();
     const run = await trainPerRepoLora({
       repo, tasks, tokenizer, modelDirectory, folder, steps, batchSize: PER_REPO_LORA.batchSize, rank: PER_REPO_LORA.rank,
-      alpha: PER_REPO_LORA.alpha, initLora, learningRate, promptTokens, targetTokens, python: options.python, signal, onNote,
+      targetTokens: data === 'code' ? CODE_EXAMPLE.targetTokens : undefined,
+      alpha: PER_REPO_LORA.alpha, initLora, learningRate, promptTokens, python: options.python, signal, onNote,
     });
     await runPython(pythonOf(options), [
       join(PROJECT_ROOT, 'training/export_lora.py'), '--checkpoint', join(folder, 'run/checkpoint.pt'), '--base', modelDirectory,
       '--out', adapterDirectory, '--alpha', String(PER_REPO_LORA.alpha),
     ], { signal, onLine: (line) => onNote?.(`  ${line}`) });
     const training: PerRepoTraining = {
-      repo, steps, train_tasks: tasks.length, seconds: (performance.now() - started) / 1000, final_loss: run.finalLoss,
-      init_lora: initLora ?? null, learning_rate: learningRate ?? null,
+      repo, train_tasks: tasks.length, seconds: (performance.now() - started) / 1000, final_loss: run.finalLoss, ...settings,
     };
     appendFileSync(join(workDirectory, 'training.jsonl'), JSON.stringify(training) + '\n');
     return loadPeftDirectory(adapterDirectory, modelConfig);
