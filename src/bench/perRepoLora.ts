@@ -61,15 +61,18 @@ export function codeExamples(files: readonly SnapshotFile[], count: number, seed
       line += text.length + 1;
     }
   }
-  return seededSample(starts, count, seed, 'code-examples').map(({ content, line }) => {
-    const begin = line + (content.slice(line).match(/^[ \t]*/)?.[0].length ?? 0);
-    let end = begin;
-    while (end < content.length && (end === begin || end - begin < CODE_EXAMPLE.targetChars)) {
-      const next = content.indexOf('\n', end + 1);
-      end = next === -1 ? content.length : next;
-    }
-    return { prompt: content.slice(Math.max(0, begin - CODE_EXAMPLE.promptChars), begin), target: content.slice(begin, end).trimEnd(), kind: 'code' };
-  });
+  return seededSample(starts, count, seed, 'code-examples').map(({ content, line }) => codePassage(content, line));
+}
+
+/** The example that starts at the line beginning at `line` of `content` (codeExamples' shape). */
+export function codePassage(content: string, line: number): PerRepoExample {
+  const begin = line + (content.slice(line).match(/^[ \t]*/)?.[0].length ?? 0);
+  let end = begin;
+  while (end < content.length && (end === begin || end - begin < CODE_EXAMPLE.targetChars)) {
+    const next = content.indexOf('\n', end + 1);
+    end = next === -1 ? content.length : next;
+  }
+  return { prompt: content.slice(Math.max(0, begin - CODE_EXAMPLE.promptChars), begin), target: content.slice(begin, end).trimEnd(), kind: 'code' };
 }
 
 /** One finished training, as recorded in training.jsonl and results.json. */
