@@ -13,6 +13,19 @@ import { UsageError } from './benchArgs.ts';
 
 const USAGE = 'usage: npm run bench:score -- --tasks tasks.jsonl[,tasks.jsonl...] --completions METHOD=completions.jsonl[+completions.jsonl...],... [--splits cr_test,...] [--json OUT]';
 
+const percent = (x: number) => (100 * x).toFixed(1);
+/** `[lo, hi]` in percent. */
+const range = ([lo, hi]: readonly [number, number]) => `[${percent(lo)}, ${percent(hi)}]`;
+/** `mean [lo, hi]` in percent. */
+const interval = ({ mean, ci }: { mean: number; ci: readonly [number, number] }) => `${percent(mean)} ${range(ci)}`;
+
+/** a - b, paired over tasks, and over repositories (whole repositories resampled, then their tasks). */
+function pairedOverTasksAndRepositories(a: readonly number[], b: readonly number[], clusters: readonly string[]) {
+  const overTasks = pairedBootstrap(a, b, { seed: 0 });
+  const overRepositories = pairedBootstrap(a, b, { seed: 0, clusters });
+  return { ...overTasks, byRepository: { ci: overRepositories.ci, p: overRepositories.p } };
+}
+
 function main(): void {
   const { values } = parseArgs({
     options: { tasks: { type: 'string' }, completions: { type: 'string' }, splits: { type: 'string' }, json: { type: 'string' } },
@@ -51,10 +64,10 @@ function main(): void {
   });
   // Only tasks every method completed: paired comparisons need the same tasks.
   const scored = tasks.filter((task) => methods.every((method) => method.texts.has(task.id)));
-  const em = new Map(methods.map((method) => [method.name, scored.map((task): number => (scoreCompletion(method.texts.get(task.id)!, task.target).em ? 1 : 0))]));
-  const editsim = new Map(methods.map((method) => [method.name, scored.map((task) => scoreCompletion(method.texts.get(task.id)!, task.target).editsim)]));
+  const scores = new Map(methods.map((method) => [method.name, scored.map((task) => scoreCompletion(method.texts.get(task.id)!, task.target))]));
+  const em = new Map([...scores].map(([name, list]) => [name, list.map((score): number => (score.em ? 1 : 0))]));
+  const editsim = new Map([...scores].map(([name, list]) => [name, list.map((score) => score.editsim)]));
   const repos = [...new Set(scored.map((task) => task.repo))].sort();
-  const percent = (x: number) => (100 * x).toFixed(1);
   const clusters = scored.map((task) => task.repo);
   console.log(`${scored.length} of ${tasks.length} tasks${splits ? ` (splits ${splits.join(', ')})` : ''} completed by every method; repositories: ${repos.join(', ')}\n`);
   console.log(`| method | EM % [95% CI] | EditSim % | ${repos.map((repo) => `${repo} EM %`).join(' | ')} |`);
@@ -68,55 +81,55 @@ function main(): void {
     });
     const sim = editsim.get(name)!.reduce((a, b) => a + b, 0) / scored.length;
     summary[name] = { em: overall, editsim: sim, perRepo: Object.fromEntries(repos.map((repo, i) => [repo, perRepo[i]])) };
-    console.log(`| ${name} | ${percent(overall.mean)} [${percent(overall.ci[0])}, ${percent(overall.ci[1])}] | ${percent(sim)} | ${perRepo.map(percent).join(' | ')} |`);
+    console.log(`| ${name} | ${interval(overall)} | ${percent(sim)} | ${perRepo.map(percent).join(' | ')} |`);
   }
   console.log(`\n| comparison | EM difference, pp [95% CI] | p | over ${repos.length} repositories: [95% CI] | p |\n|---|---|---|---|---|`);
   const differences: Record<string, unknown> = {};
   for (const [i, a] of methods.entries()) {
     for (const b of methods.slice(i + 1)) {
-      const d = pairedBootstrap(em.get(a.name)!, em.get(b.name)!, { seed: 0 });
-      const byRepo = pairedBootstrap(em.get(a.name)!, em.get(b.name)!, { seed: 0, clusters });
-      differences[`${a.name} - ${b.name}`] = { ...d, byRepository: { ci: byRepo.ci, p: byRepo.p } };
-      console.log(`| ${a.name} - ${b.name} | ${percent(d.mean)} [${percent(d.ci[0])}, ${percent(d.ci[1])}] | ${d.p.toFixed(4)} `
-        + `| [${percent(byRepo.ci[0])}, ${percent(byRepo.ci[1])}] | ${byRepo.p.toFixed(4)} |`);
+      const d = pairedOverTasksAndRepositories(em.get(a.name)!, em.get(b.name)!, clusters);
+      differences[`${a.name} - ${b.name}`] = d;
+      console.log(`| ${a.name} - ${b.name} | ${interval(d)} | ${d.p.toFixed(4)} | ${range(d.byRepository.ci)} | ${d.byRepository.p.toFixed(4)} |`);
     }
   }
   const counts = Object.fromEntries(repos.map((repo) => [repo, scored.filter((task) => task.repo === repo).length]));
   console.log(`\ntasks per repository: ${JSON.stringify(counts)}`);
-  const repoKnowledge = repoKnowledgeSection(scored, methods);
+  const repoKnowledge = repoKnowledgeSection(scored, methods, em);
   if (values.json) {
     writeFileSync(values.json, JSON.stringify({ tasks: scored.length, counts, methods: summary, differences, ...(repoKnowledge ? { repoKnowledge } : {}) }, null, 2) + '\n');
   }
 }
 
-/** EM and name recall on the scored tasks that need repository knowledge, with paired differences (tasks, repositories). */
-function repoKnowledgeSection(scored: readonly BenchTask[], methods: readonly { name: string; texts: Map<string, string> }[]): Record<string, unknown> | null {
-  const needing = scored.filter((task) => task.repoNames?.length);
+/**
+ * EM and name recall on the scored tasks that need repository knowledge, with paired differences (tasks, repositories).
+ * `em`: each method's EM over `scored`, as the main table has it.
+ */
+function repoKnowledgeSection(
+  scored: readonly BenchTask[], methods: readonly { name: string; texts: Map<string, string> }[], em: ReadonlyMap<string, readonly number[]>,
+): Record<string, unknown> | null {
+  const needing = scored.flatMap((task, index) => (task.repoNames?.length ? [{ task, index }] : []));
   if (needing.length === 0) return null;
-  const percent = (x: number) => (100 * x).toFixed(1);
-  const clusters = needing.map((task) => task.repo);
-  const em = new Map(methods.map((m) => [m.name, needing.map((task) => (scoreCompletion(m.texts.get(task.id)!, task.target).em ? 1 : 0))]));
-  const recall = new Map(methods.map((m) => [m.name, needing.map((task) => nameRecall(m.texts.get(task.id)!, task.target, task.repoNames!))]));
+  const clusters = needing.map(({ task }) => task.repo);
+  const needingEm = new Map([...em].map(([name, values]) => [name, needing.map(({ index }) => values[index])]));
+  const recall = new Map(methods.map((m) => [m.name, needing.map(({ task }) => nameRecall(m.texts.get(task.id)!, task.target, task.repoNames!))]));
   console.log(`\n${needing.length} tasks need repository knowledge (a name the repository defines that the prompt never mentions)\n`);
   console.log('| method | EM % [95% CI] | name recall % [95% CI] |\n|---|---|---|');
   const perMethod: Record<string, unknown> = {};
   for (const { name } of methods) {
-    const e = bootstrapMean(em.get(name)!, { seed: 0 });
+    const e = bootstrapMean(needingEm.get(name)!, { seed: 0 });
     const r = bootstrapMean(recall.get(name)!, { seed: 0 });
     perMethod[name] = { em: e, nameRecall: r };
-    console.log(`| ${name} | ${percent(e.mean)} [${percent(e.ci[0])}, ${percent(e.ci[1])}] | ${percent(r.mean)} [${percent(r.ci[0])}, ${percent(r.ci[1])}] |`);
+    console.log(`| ${name} | ${interval(e)} | ${interval(r)} |`);
   }
   console.log('\n| comparison | measure | difference, pp [95% CI] | p | over repositories: [95% CI] |\n|---|---|---|---|---|');
   const differences: Record<string, unknown> = {};
   for (const [i, a] of methods.entries()) {
     for (const b of methods.slice(i + 1)) {
       const entry: Record<string, unknown> = {};
-      for (const [measure, values] of [['EM', em], ['name recall', recall]] as const) {
-        const d = pairedBootstrap(values.get(a.name)!, values.get(b.name)!, { seed: 0 });
-        const byRepo = pairedBootstrap(values.get(a.name)!, values.get(b.name)!, { seed: 0, clusters });
-        entry[measure === 'EM' ? 'em' : 'nameRecall'] = { ...d, byRepository: { ci: byRepo.ci, p: byRepo.p } };
-        console.log(`| ${a.name} - ${b.name} | ${measure} | ${percent(d.mean)} [${percent(d.ci[0])}, ${percent(d.ci[1])}] | ${d.p.toFixed(4)} `
-          + `| [${percent(byRepo.ci[0])}, ${percent(byRepo.ci[1])}] |`);
+      for (const [measure, values] of [['EM', needingEm], ['name recall', recall]] as const) {
+        const d = pairedOverTasksAndRepositories(values.get(a.name)!, values.get(b.name)!, clusters);
+        entry[measure === 'EM' ? 'em' : 'nameRecall'] = d;
+        console.log(`| ${a.name} - ${b.name} | ${measure} | ${interval(d)} | ${d.p.toFixed(4)} | ${range(d.byRepository.ci)} |`);
       }
       differences[`${a.name} - ${b.name}`] = entry;
     }

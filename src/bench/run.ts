@@ -325,9 +325,12 @@ export function summarizeRun(
 
   const paired: PairedSummary[] = [];
   const baselineByTask = new Map(records.filter((r) => r.method === baseline).map((r) => [r.task_id, r]));
+  /** Each record of `group` with the baseline's record of the same task, where the baseline scored it. */
+  const withBaseline = (group: readonly TaskRecord[]) =>
+    group.flatMap((r) => (baselineByTask.has(r.task_id) ? [[r, baselineByTask.get(r.task_id)!] as const] : []));
   for (const [key, group] of groupBy(records.filter((r) => r.method !== baseline), (r) => `${r.method}\u0000${r.split}`)) {
     const [method, split] = key.split('\u0000');
-    const pairs = group.flatMap((r) => (baselineByTask.has(r.task_id) ? [[r, baselineByTask.get(r.task_id)!] as const] : []));
+    const pairs = withBaseline(group);
     if (pairs.length === 0) continue;
     const em = pairedBootstrap(pairs.map(([r]) => Number(r.em)), pairs.map(([, b]) => Number(b.em)), { seed });
     paired.push({
@@ -356,7 +359,6 @@ export function summarizeRun(
 
   const repoKnowledge: RepoKnowledgeSummary[] = [];
   const needing = records.filter((r) => r.name_recall !== undefined);
-  const baselineNeeding = new Map(needing.filter((r) => r.method === baseline).map((r) => [r.task_id, r]));
   for (const [key, group] of groupBy(needing, (r) => `${r.method}\u0000${r.split}`)) {
     const [method, split] = key.split('\u0000');
     const em = bootstrapMean(group.map((r) => Number(r.em)), { seed });
@@ -364,7 +366,8 @@ export function summarizeRun(
     const entry: RepoKnowledgeSummary = {
       method, split, n: group.length, em: em.mean * 100, em_ci: percent(em.ci), name_recall: recall.mean * 100, name_recall_ci: percent(recall.ci),
     };
-    const pairs = method === baseline ? [] : group.flatMap((r) => (baselineNeeding.has(r.task_id) ? [[r, baselineNeeding.get(r.task_id)!] as const] : []));
+    // The baseline's record of a task that needs the repository needs it too: it carries name_recall.
+    const pairs = method === baseline ? [] : withBaseline(group);
     if (pairs.length > 0) {
       const difference = (pick: (r: TaskRecord) => number) => {
         const d = pairedBootstrap(pairs.map(([r]) => pick(r)), pairs.map(([, b]) => pick(b)), { seed });
