@@ -8,9 +8,8 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readWorkingTree } from '../../cli/readWorkingTree.ts';
 import { loadBenchModel } from '../../src/bench/benchModel.ts';
-import { CODE_EXAMPLE, codePassage, trainPerRepoLora } from '../../src/bench/perRepoLora.ts';
+import { CODE_EXAMPLE, codeLines, codePassage, trainPerRepoLora } from '../../src/bench/perRepoLora.ts';
 import { PROJECT_ROOT, runPython } from '../../src/bench/torchEngine.ts';
-import { isTestPath } from '../../src/git/pathFilters.ts';
 
 const OUT = 'data/results/cr-eval-knowledge/oracle';
 const python = 'training/.venv/bin/python';
@@ -24,19 +23,11 @@ const { tokenizer } = await loadBenchModel('public/models/smollm2-135m-instruct/
 const adapters: Record<string, string> = {};
 for (const repo of [...new Set(tasks.map((t) => t.repo))].sort()) {
   const names = [...new Set(tasks.filter((t) => t.repo === repo).flatMap((t) => t.repoNames as string[]))];
-  const files = (await readWorkingTree(roots[repo])).filter((f) => f.path.endsWith('.py') && !isTestPath(f.path));
+  const files = await readWorkingTree(roots[repo]);
   // The lines that mention each name; an equal share of the 160 examples for every name, spread over its mentions.
   const perName = names.map((name) => {
     const word = new RegExp(`\\b${name}\\b`);
-    const found: { content: string; line: number }[] = [];
-    for (const file of files) {
-      let line = 0;
-      for (const text of file.content.split('\n')) {
-        if (line > 0 && word.test(text)) found.push({ content: file.content, line });
-        line += text.length + 1;
-      }
-    }
-    return found;
+    return codeLines(files, (text) => word.test(text));
   });
   const quota = Math.ceil(160 / names.length);
   const chosen = perName.flatMap((found) => {

@@ -1,5 +1,5 @@
-// Node only: the per-repo LoRA baseline trained on the spot: a repository's IR-train tasks, or lines of its own code,
-// -> training/train_hypernet.py -> PEFT directory.
+// Node only: the per-repo LoRA baseline trained on the spot: a repository's IR-train tasks, or passages of its own
+// code, -> training/train_hypernet.py -> PEFT directory.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -51,22 +51,32 @@ export const CODE_EXAMPLE = { promptChars: 400, targetChars: 700, targetTokens: 
  * task.
  */
 export function codeExamples(files: readonly SnapshotFile[], count: number, seed: number): PerRepoExample[] {
-  const starts: { content: string; line: number }[] = [];
+  // Not a blank line: every example learns code.
+  const starts = codeLines(files, (text) => text.trim() !== '');
+  return seededSample(starts, count, seed, 'code-examples').map(({ content, line }) => codePassage(content, line));
+}
+
+/**
+ * The lines of the non-test files that `keep` accepts, as offsets into their file, in file order; never a file's first
+ * line, so that every passage started there has code before it.
+ */
+export function codeLines(files: readonly SnapshotFile[], keep: (text: string) => boolean): { content: string; line: number }[] {
+  const lines: { content: string; line: number }[] = [];
   for (const file of files) {
     if (isTestPath(file.path)) continue;
     let line = 0;
     for (const text of file.content.split('\n')) {
-      // Not the first line of a file, nor a blank one: every example has code before it and learns code.
-      if (line > 0 && text.trim() !== '') starts.push({ content: file.content, line });
+      if (line > 0 && keep(text)) lines.push({ content: file.content, line });
       line += text.length + 1;
     }
   }
-  return seededSample(starts, count, seed, 'code-examples').map(({ content, line }) => codePassage(content, line));
+  return lines;
 }
 
 /** The example that starts at the line beginning at `line` of `content` (codeExamples' shape). */
 export function codePassage(content: string, line: number): PerRepoExample {
-  const begin = line + (content.slice(line).match(/^[ \t]*/)?.[0].length ?? 0);
+  let begin = line;
+  while (content[begin] === ' ' || content[begin] === '\t') begin++;
   let end = begin;
   while (end < content.length && (end === begin || end - begin < CODE_EXAMPLE.targetChars)) {
     const next = content.indexOf('\n', end + 1);
