@@ -34,6 +34,7 @@ const USAGE = `usage: npm run bench -- --out DIR (--repos <comma list | file> | 
     from PEFT's initialisation or from --per-repo-init (a PEFT folder of rank 16, alpha 32, e.g. the shared LoRA),
     on its IR-train tasks (scored on its other static tasks) or with --per-repo-data code on passages of its non-test code
     (scored on every static task)
+  --per-repo-lora DIR: each repository's PEFT folder as DIR/<repo> or DIR/<repo>/adapter (a run's OUT/per-repo-lora as is)
   Rerun the same command after an interruption to resume (DIR/results.partial.jsonl keeps every finished record).`;
 
 async function main(): Promise<void> {

@@ -11,7 +11,7 @@ import { createMethod } from '../src/bench/methods.ts';
 import { CODE_EXAMPLE, codeExamples, irTrainTasks, perRepoLoraTrainer } from '../src/bench/perRepoLora.ts';
 import { plannedPairs } from '../src/bench/run.ts';
 import { type DecodeCompletion, predictionText, writePeftDirectory } from '../src/bench/torchEngine.ts';
-import { loadPeftDirectory } from '../src/bench/weightFiles.ts';
+import { loadPeftDirectory, perRepoAdapterDirectory } from '../src/bench/weightFiles.ts';
 import { untrainedHypernetwork } from '../src/code2lora/makeAdapter.ts';
 import { initBackend } from '../src/model/backend.ts';
 import { randomLoraAdapter } from '../src/model/lora.ts';
@@ -115,6 +115,18 @@ describe('per-repo LoRA tasks', () => {
     expect(await trainer({})('r', [])).toMatchObject({ rank: 4, alpha: 8 });
     await expect(trainer({ data: 'ir-train' })('r', [])).rejects.toThrow(/r's adapter .* was trained with .*"data":"code".* give another --out/);
     await expect(trainer({ steps: 40 })('r', [])).rejects.toThrow(/was trained with/);
+  });
+
+  it('finds a repository\'s adapter under --per-repo-lora in the trainer\'s layout or as a PEFT folder', async () => {
+    const { model } = tinyRandomModel(0);
+    const root = join(scratch, 'given');
+    const adapter = randomLoraAdapter(model.config, { rank: 4, alpha: 8, seed: 2, targetModules: ['v_proj'] });
+    await writePeftDirectory(adapter, join(root, 'owner__trained', 'adapter'));
+    await writePeftDirectory(adapter, join(root, 'owner__plain'));
+    expect(perRepoAdapterDirectory(root, 'owner/trained')).toBe(join(root, 'owner__trained', 'adapter'));
+    expect(perRepoAdapterDirectory(root, 'owner/plain')).toBe(join(root, 'owner__plain'));
+    expect(perRepoAdapterDirectory(root, 'a b/c')).toBe(join(root, 'a__b__c'));
+    expect(await loadPeftDirectory(perRepoAdapterDirectory(root, 'owner/trained'), model.config)).toMatchObject({ rank: 4, alpha: 8 });
   });
 
   it('scores per-repo-lora on static tasks outside IR-train only, and says why for the rest', async () => {

@@ -14,7 +14,7 @@ import type { BenchTask } from './taskSet.ts';
 import type { PerRepoLoraSource } from './methods.ts';
 import { readJsonlResumable } from './run.ts';
 import { PROJECT_ROOT, pythonOf, runPython } from './torchEngine.ts';
-import { loadPeftDirectory } from './weightFiles.ts';
+import { loadPeftDirectory, perRepoFolder } from './weightFiles.ts';
 
 /** train_hypernet.py's per-repo-lora settings that the benchmark fixes (the rest are the script's defaults). */
 export const PER_REPO_LORA = { rank: 16, alpha: 32, batchSize: 8 } as const;
@@ -211,8 +211,6 @@ export interface PerRepoTrainerOptions {
   onNote?: (message: string) => void;
 }
 
-const folderOf = (repo: string) => repo.replace(/[^\w.@-]+/g, '__');
-
 /**
  * A `perRepoLora` resource that trains each repository's adapter the first time it is asked for (wall time recorded
  * in workDirectory/training.jsonl) and reads the exported PEFT directory back on a rerun. Returns null for a
@@ -222,7 +220,7 @@ export function perRepoLoraTrainer(options: PerRepoTrainerOptions): PerRepoLoraS
   const { modelDirectory, modelConfig, tokenizer, data, steps, initLora, learningRate, promptTokens, workDirectory, onNote } = options;
   const settings = { steps, init_lora: initLora ?? null, learning_rate: learningRate ?? null, data };
   return async (repo, files, signal) => {
-    const folder = join(workDirectory, folderOf(repo));
+    const folder = perRepoFolder(workDirectory, repo);
     const adapterDirectory = join(folder, 'adapter');
     if (existsSync(join(adapterDirectory, 'adapter_model.safetensors'))) {
       // A rerun reuses the adapter only if it was trained as asked: another budget, start or data is another method.

@@ -32,7 +32,15 @@ export async function loadPeftDirectory(directory: string, model: ModelConfig): 
   return importPeftAdapter(new Uint8Array(await readFile(weightsPath)), await readFile(configPath, 'utf8'), model);
 }
 
-/** Directory name of a repository's adapter under a per-repo directory: `owner/repo` -> `owner__repo`. */
+/** A repository's folder under a per-repo directory: `owner/repo` -> `owner__repo` (anything but [\w.@-] -> `__`). */
+export const perRepoFolder = (root: string, repo: string): string => join(root, repo.replace(/[^\w.@-]+/g, '__'));
+
+/**
+ * A repository's PEFT directory under a `--per-repo-lora` root: ROOT/<repo>, or ROOT/<repo>/adapter, where the
+ * benchmark's own trainer puts it (OUT/per-repo-lora), so a trained run's folder can be given back as is.
+ */
 export function perRepoAdapterDirectory(root: string, repo: string): string {
-  return join(root, repo.replaceAll('/', '__'));
+  const folder = perRepoFolder(root, repo);
+  const trained = join(folder, 'adapter');
+  return existsSync(join(trained, 'adapter_config.json')) ? trained : folder;
 }
