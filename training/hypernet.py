@@ -190,6 +190,30 @@ class EvoHypernetwork(Hypernetwork):
     def adapter_at(self, state):
         return self.adapter_from_state(F.normalize(state, dim=-1) * math.sqrt(self.config.hidden_size))
 
+    def states_at(self, start, diffs, has_diff, rows, ends, bptt_commits: int):
+        """The state at each task's commit [B, H], for training: every history stepped from its first commit without
+        gradients, then with gradients through the task's last `bptt_commits` commits (the trunk gets gradients only
+        when that reaches commit 0, as the authors detach the state).
+
+        start [R, H] (repo_state of R histories), diffs [R, T, 2E] and has_diff [R, T] (padded with has_diff False),
+        rows [B] (each task's history) and ends [B] (its commit index). One GRU step per commit index for all the
+        histories, then for all the tasks, however many: the same states as stepping each task alone (a step per
+        commit per task), in far fewer, larger calls, which is what a GPU needs.
+        """
+        begins = (ends - bptt_commits).clamp(min=0)
+        with torch.no_grad():
+            state, from_begin = start.detach(), start.detach()[rows]
+            for index in range(1, int(begins.max()) + 1):
+                state = self.step(state, diffs[:, index], has_diff[:, index])
+                reached = begins == index
+                from_begin = torch.where(reached[:, None], state[rows], from_begin)
+        state = torch.where((begins == 0)[:, None], start[rows], from_begin)
+        last = diffs.shape[1] - 1
+        for offset in range(1, int((ends - begins).max()) + 1):
+            index = (begins + offset).clamp(max=last)
+            state = self.step(state, diffs[rows, index], has_diff[rows, index] & (begins + offset <= ends))
+        return state
+
     def new_parameter_names(self) -> set:
         """The parameters Static does not have (trained from scratch; the rest are warm-started)."""
         return {n for n, _ in self.named_parameters() if n.split(".")[0] in ("diff_in", "diff_norm", "gru")}

@@ -271,29 +271,19 @@ if method == "code2lora-evo" and warm_start:
 
 
 def evo_states(batch: list[dict]) -> torch.Tensor:
-    """The GRU state at each task's commit [B, H]: stepped from the history's first commit without gradients, then
-    with gradients through the last `bptt_commits` commits (the trunk gets gradients only when that reaches commit 0)."""
+    """The GRU state at each task's commit [B, H] (EvoHypernetwork.states_at: stepped for the whole batch at once)."""
     names = sorted({t["repo"] for t in batch})
     files, mask = repo_files(names)
-    start = dict(zip(names, trainable.repo_state(files, mask)))
-    with torch.no_grad():
-        detached = {}
-        for name in names:
-            history, state = diffs[name], start[name].detach()
-            states = [state]
-            for index in range(1, max(t["commit_index"] for t in batch if t["repo"] == name) + 1):
-                state = trainable.step(state[None], history["embeddings"][index][None], history["has_diff"][index][None])[0]
-                states.append(state)
-            detached[name] = states
-    result = []
-    for task in batch:
-        history, end = diffs[task["repo"]], task["commit_index"]
-        begin = max(0, end - bptt_commits)
-        state = start[task["repo"]] if begin == 0 else detached[task["repo"]][begin]
-        for index in range(begin + 1, end + 1):
-            state = trainable.step(state[None], history["embeddings"][index][None], history["has_diff"][index][None])[0]
-        result.append(state)
-    return torch.stack(result)
+    length = max(diffs[name]["embeddings"].shape[0] for name in names)
+    embedded = torch.zeros(len(names), length, diffs[names[0]]["embeddings"].shape[1], device=device)
+    has_diff = torch.zeros(len(names), length, dtype=torch.bool, device=device)
+    for row, name in enumerate(names):
+        history = diffs[name]
+        embedded[row, :history["embeddings"].shape[0]] = history["embeddings"]
+        has_diff[row, :history["has_diff"].shape[0]] = history["has_diff"]
+    rows = torch.tensor([names.index(t["repo"]) for t in batch], device=device)
+    ends = torch.tensor([t["commit_index"] for t in batch], device=device)
+    return trainable.states_at(trainable.repo_state(files, mask), embedded, has_diff, rows, ends, bptt_commits)
 
 
 def with_scale(adapter):

@@ -2,7 +2,9 @@
 
 (a) the warm start is exact: Evo's adapter at the first commit equals the Static hypernetwork's it was loaded from, and
     a commit without a diff leaves the state unchanged;
-(b) a tiny --evo run lowers the training loss, logs the first-commit (Static) reference, and resumes exactly.
+(b) the GRU stepped for a whole batch at once (EvoHypernetwork.states_at) gives the states and gradients of stepping
+    each task alone;
+(c) a tiny --evo run lowers the training loss, logs the first-commit (Static) reference, and resumes exactly.
 """
 import json
 import os
@@ -46,6 +48,52 @@ def test_warm_start_is_static_at_the_first_commit_and_empty_diffs_do_not_move_th
     state = evo.repo_state(files, mask)
     stepped = evo.step(state, torch.randn(2, 2 * EMBEDDING), torch.tensor([False, True]))
     assert torch.equal(stepped[0], state[0]) and not torch.equal(stepped[1], state[1])
+
+
+def test_batched_states_equal_stepping_each_task_alone_values_and_gradients():
+    torch.manual_seed(3)
+    evo = EvoHypernetwork(tiny_config(), update_gate_bias=0.0)  # an open gate: every diff moves the state
+    lengths, bptt = (9, 6, 12), 3
+    files, mask = torch.randn(3, 4, EMBEDDING), torch.ones(3, 4, dtype=torch.bool)
+    histories = [(torch.randn(n, 2 * EMBEDDING), torch.rand(n) > 0.3) for n in lengths]
+    rows, ends = torch.tensor([0, 2, 2, 1, 0, 2, 1]), torch.tensor([8, 11, 2, 5, 0, 7, 3])
+
+    def alone():  # the loop train_hypernet.py ran before: each task stepped by itself, one commit at a time
+        start = evo.repo_state(files, mask)
+        result = []
+        for row, end in zip(rows.tolist(), ends.tolist()):
+            diffs, has_diff = histories[row]
+            begin = max(0, end - bptt)
+            state = start[row]
+            if begin > 0:
+                with torch.no_grad():
+                    state = state.detach()
+                    for index in range(1, begin + 1):
+                        state = evo.step(state[None], diffs[index][None], has_diff[index][None])[0]
+            for index in range(begin + 1, end + 1):
+                state = evo.step(state[None], diffs[index][None], has_diff[index][None])[0]
+            result.append(state)
+        return torch.stack(result)
+
+    def batched():
+        diffs = torch.zeros(3, max(lengths), 2 * EMBEDDING)
+        has_diff = torch.zeros(3, max(lengths), dtype=torch.bool)
+        for row, (history, moved) in enumerate(histories):
+            diffs[row, :len(history)], has_diff[row, :len(history)] = history, moved
+        return evo.states_at(evo.repo_state(files, mask), diffs, has_diff, rows, ends, bptt)
+
+    outputs = {}
+    for name, states_of in (("alone", alone), ("batched", batched)):
+        evo.zero_grad()
+        states = states_of()
+        (states * torch.linspace(-1, 1, states.numel()).view_as(states)).sum().backward()
+        outputs[name] = states.detach(), {n: p.grad.clone() for n, p in evo.named_parameters() if p.grad is not None}
+    (expected, expected_grads), (ours, our_grads) = outputs["alone"], outputs["batched"]
+    assert torch.allclose(ours, expected, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(ours[0], evo.repo_state(files, mask)[0])  # the histories did move the states
+    assert set(our_grads) == set(expected_grads) and "trunk.0.weight" in our_grads  # commit 0 reached: the trunk learns
+    for name, grad in expected_grads.items():
+        assert torch.allclose(our_grads[name], grad, rtol=1e-4, atol=1e-6), name
 
 
 def write_data(directory: Path, base_dir: Path, static_path: Path,
