@@ -7,7 +7,7 @@ bootstrap over tasks.
 
 Usage: training/.venv/bin/python scripts/hypernet/target_nll.py --model data/models/smollm2-135m-instruct \
          --tasks A/tasks.jsonl,B/tasks.jsonl --methods shared=R1.requests.jsonl+R2.requests.jsonl,static=... \
-         [--knowledge-only] [--json OUT]
+         [--knowledge-only] [--pairs A:B,...] [--json OUT [--rows]]
 Requests are the benchmark's torch-engine requests (prompt_ids, adapter); the tasks every method has a request for
 are scored (with --knowledge-only, those of them with `repoNames`).
 """
@@ -69,9 +69,11 @@ def main() -> int:
     parser.add_argument("--tasks", required=True)
     parser.add_argument("--methods", required=True, help="name=requests.jsonl[+requests.jsonl...],...; the first is the reference")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--rows", action="store_true", help="also write every task's scores to --json (tasks_scored)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--limit", type=int, default=0, help="score only the first N tasks (a quick try)")
     parser.add_argument("--knowledge-only", action="store_true", help="only the tasks that need repository knowledge")
+    parser.add_argument("--pairs", default="", help="more paired differences, A:B (A minus B),...")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -117,6 +119,19 @@ def main() -> int:
             line += f"  {key.split('_')[0]}s - {reference} {difference['mean']:+.4f} [{difference['ci95'][0]:+.4f}, {difference['ci95'][1]:+.4f}]"
         summary["methods"][name] = entry
         print(line)
+    summary["pairs"] = {}
+    for pair in filter(None, args.pairs.split(",")):
+        first, second = pair.split(":")
+        entry = summary["pairs"][f"{first} - {second}"] = {}
+        line = f"{first} - {second}:"
+        for key in ("target_nll", "name_nll"):
+            among = [i for i in ids if scores[first][i][key] is not None]
+            if among:
+                difference = entry[key] = mean_with_interval([scores[first][i][key] - scores[second][i][key] for i in among])
+                line += f"  {key.split('_')[0]}s {difference['mean']:+.4f} [{difference['ci95'][0]:+.4f}, {difference['ci95'][1]:+.4f}]"
+        print(line)
+    if args.rows:
+        summary["tasks_scored"] = scores
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2) + "\n")
     return 0
