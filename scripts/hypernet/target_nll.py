@@ -75,14 +75,18 @@ def main() -> int:
     parser.add_argument("--knowledge-only", action="store_true", help="only the tasks that need repository knowledge")
     parser.add_argument("--pairs", default="", help="more paired differences, A:B (A minus B),...")
     args = parser.parse_args()
+    specs = [spec.partition("=") for spec in args.methods.split(",")]
+    if any(not name or not files for name, _, files in specs):
+        parser.error("--methods takes name=requests.jsonl[+requests.jsonl...],...")
+    pairs = [tuple(pair.split(":")) for pair in filter(None, args.pairs.split(","))]
+    if any(len(pair) != 2 or not set(pair) <= {name for name, _, _ in specs} for pair in pairs):
+        parser.error("--pairs takes A:B,... where A and B are names given in --methods")
     torch.set_num_threads(args.threads)
 
     tasks = {t["id"]: t for path in args.tasks.split(",") for t in read_jsonl(Path(path))
              if t.get("repoNames") or not args.knowledge_only}
-    methods = {}
-    for spec in args.methods.split(","):
-        name, _, files = spec.partition("=")
-        methods[name] = {r["id"]: r for path in files.split("+") for r in read_jsonl(Path(path)) if r["id"] in tasks}
+    methods = {name: {r["id"]: r for path in files.split("+") for r in read_jsonl(Path(path)) if r["id"] in tasks}
+               for name, _, files in specs}
     ids = sorted(set(tasks).intersection(*methods.values()))[:args.limit or None]
     print(f"{len(ids)} tasks with a request for every method, {sum(bool(tasks[i].get('repoNames')) for i in ids)} of them "
           "need repository knowledge", flush=True)
@@ -100,36 +104,38 @@ def main() -> int:
         scores[name] = rows
         print(f"{name}: scored", flush=True)
 
-    reference = next(iter(methods))
-    summary = {"tasks": len(ids), "methods": {}}
-    for name, rows in scores.items():
-        named = [i for i in ids if rows[i]["name_nll"] is not None]
-        entry = {"target_nll": sum(rows[i]["target_nll"] for i in ids) / len(ids), "tasks_with_name_tokens": len(named)}
-        if named:
-            entry["name_nll"] = sum(rows[i]["name_nll"] for i in named) / len(named)
-            entry["name_first_top1"] = sum(rows[i]["name_first_top1"] for i in named) / len(named)
-        line = f"{name:>24}: target {entry['target_nll']:.4f}"
-        if named:
-            line += f"  names {entry['name_nll']:.3f}  first name token top-1 {100 * entry['name_first_top1']:.1f}%"
-        for key, among in (("target_nll", ids), ("name_nll", named)):
-            if name == reference or not among:
-                continue
-            difference = mean_with_interval([rows[i][key] - scores[reference][i][key] for i in among])
-            entry[f"{key}_minus_{reference}"] = difference
-            line += f"  {key.split('_')[0]}s - {reference} {difference['mean']:+.4f} [{difference['ci95'][0]:+.4f}, {difference['ci95'][1]:+.4f}]"
-        summary["methods"][name] = entry
-        print(line)
-    summary["pairs"] = {}
-    for pair in filter(None, args.pairs.split(",")):
-        first, second = pair.split(":")
-        entry = summary["pairs"][f"{first} - {second}"] = {}
-        line = f"{first} - {second}:"
+    def paired(first: str, second: str) -> dict:
+        """first minus second, per measure, over the tasks where both have it."""
+        differences = {}
         for key in ("target_nll", "name_nll"):
             among = [i for i in ids if scores[first][i][key] is not None]
             if among:
-                difference = entry[key] = mean_with_interval([scores[first][i][key] - scores[second][i][key] for i in among])
-                line += f"  {key.split('_')[0]}s {difference['mean']:+.4f} [{difference['ci95'][0]:+.4f}, {difference['ci95'][1]:+.4f}]"
+                differences[key] = mean_with_interval([scores[first][i][key] - scores[second][i][key] for i in among])
+        return differences
+
+    def described(differences: dict, against: str = "") -> str:
+        return "".join(f"  {key.split('_')[0]}s{f' - {against}' if against else ''} {d['mean']:+.4f} "
+                       f"[{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}]" for key, d in differences.items())
+
+    reference = next(iter(methods))
+    summary = {"tasks": len(ids), "methods": {}, "pairs": {}}
+    for name, rows in scores.items():
+        named = [i for i in ids if rows[i]["name_nll"] is not None]
+        entry = {"target_nll": sum(rows[i]["target_nll"] for i in ids) / len(ids), "tasks_with_name_tokens": len(named)}
+        line = f"{name:>24}: target {entry['target_nll']:.4f}"
+        if named:
+            entry["name_nll"] = sum(rows[i]["name_nll"] for i in named) / len(named)
+            entry["name_first_top1"] = sum(rows[i]["name_first_top1"] for i in named) / len(named)
+            line += f"  names {entry['name_nll']:.3f}  first name token top-1 {100 * entry['name_first_top1']:.1f}%"
+        if name != reference:
+            differences = paired(name, reference)
+            entry.update({f"{key}_minus_{reference}": d for key, d in differences.items()})
+            line += described(differences, reference)
+        summary["methods"][name] = entry
         print(line)
+    for first, second in pairs:
+        differences = summary["pairs"][f"{first} - {second}"] = paired(first, second)
+        print(f"{first} - {second}:{described(differences)}")
     if args.rows:
         summary["tasks_scored"] = scores
     if args.json:
