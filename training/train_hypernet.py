@@ -35,6 +35,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import load_file as load_safetensors
+from torch.nn.utils.rnn import pad_sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from export_lora import peft_name  # noqa: E402
@@ -155,12 +156,8 @@ embeddings = torch.load(REPO / data_dir / embeddings_file) if hypernetwork_metho
 def repo_files(names: list[str]):
     """Padded file embeddings [B, F, E] and mask [B, F] of the named repositories."""
     per_repo = [torch.stack([embeddings["blobs"][blob] for blob in embeddings["repos"][name]["blobs"]]) for name in names]
-    width = max(files.shape[0] for files in per_repo)
-    files = torch.zeros(len(names), width, per_repo[0].shape[1])
-    mask = torch.zeros(len(names), width, dtype=torch.bool)
-    for row, repo_embeddings in enumerate(per_repo):
-        files[row, :repo_embeddings.shape[0]] = repo_embeddings
-        mask[row, :repo_embeddings.shape[0]] = True
+    files = pad_sequence(per_repo, batch_first=True).float()
+    mask = pad_sequence([torch.ones(len(repo_embeddings), dtype=torch.bool) for repo_embeddings in per_repo], batch_first=True)
     return files.to(device), mask.to(device)
 
 
@@ -274,13 +271,9 @@ def evo_states(batch: list[dict]) -> torch.Tensor:
     """The GRU state at each task's commit [B, H] (EvoHypernetwork.states_at: stepped for the whole batch at once)."""
     names = sorted({t["repo"] for t in batch})
     files, mask = repo_files(names)
-    length = max(diffs[name]["embeddings"].shape[0] for name in names)
-    embedded = torch.zeros(len(names), length, diffs[names[0]]["embeddings"].shape[1], device=device)
-    has_diff = torch.zeros(len(names), length, dtype=torch.bool, device=device)
-    for row, name in enumerate(names):
-        history = diffs[name]
-        embedded[row, :history["embeddings"].shape[0]] = history["embeddings"]
-        has_diff[row, :history["has_diff"].shape[0]] = history["has_diff"]
+    # Histories padded to the longest: zero embeddings, has_diff False (a padded commit never moves the state).
+    embedded = pad_sequence([diffs[name]["embeddings"] for name in names], batch_first=True).float()
+    has_diff = pad_sequence([diffs[name]["has_diff"] for name in names], batch_first=True)
     rows = torch.tensor([names.index(t["repo"]) for t in batch], device=device)
     ends = torch.tensor([t["commit_index"] for t in batch], device=device)
     return trainable.states_at(trainable.repo_state(files, mask), embedded, has_diff, rows, ends, bptt_commits)
