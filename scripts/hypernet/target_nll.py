@@ -37,13 +37,15 @@ def name_token_positions(offsets, target: str, names: list[str]) -> list[int]:
 def target_scores(decoder: Decoder, prompt_ids: list[int], target_ids: list[int], name_positions: list[int]) -> dict:
     ids = torch.tensor([prompt_ids + target_ids], device=decoder.device)
     model = decoder.model
+    # The logits at position p predict token p + 1: the target's tokens are predicted from the prompt's last position
+    # on, so only the last len(target) + 1 positions need the vocabulary projection.
+    keep = len(target_ids) + 1
     if decoder.adapter is None and model is not decoder.base:
         with model.disable_adapter():
-            logits = model(input_ids=ids).logits
+            logits = model(input_ids=ids, logits_to_keep=keep).logits
     else:
-        logits = model(input_ids=ids).logits
-    # The logits at position p predict token p + 1: the target's tokens are predicted from len(prompt) - 1 on.
-    predicted = logits[0, len(prompt_ids) - 1:-1].float().log_softmax(-1)
+        logits = model(input_ids=ids, logits_to_keep=keep).logits
+    predicted = logits[0, :-1].float().log_softmax(-1)
     targets = torch.tensor(target_ids, device=predicted.device)
     token_nll = -predicted.gather(1, targets[:, None])[:, 0]
     top = predicted.argmax(-1) == targets
