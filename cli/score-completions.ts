@@ -2,7 +2,8 @@
 // scores completions that training/evaluate.py decoded (the benchmark's torch engine output) with the benchmark's own
 // metrics: lenient EM and EditSim per method and per repository, 95% bootstrap CIs, and paired bootstrap differences
 // between methods, over tasks and over repositories (whole repositories resampled); then the same on the tasks that need
-// repository knowledge (src/bench/repoKnowledge.ts), with name recall beside EM. Several task sets (with their
+// repository knowledge (src/bench/repoKnowledge.ts), with name recall beside EM; where the completions scored their
+// targets (evaluate.py's target_nll), the targets' likelihood and its paired differences too. Several task sets (with their
 // completion files joined by +) pool into one evaluation.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -45,10 +46,11 @@ function main(): void {
     const [name, files] = pair.split('=');
     if (!name || !files) throw new UsageError(`--completions takes METHOD=FILE pairs, got ${JSON.stringify(pair)}\n${USAGE}`);
     const texts = new Map<string, string>();
+    const nll = new Map<string, number>();
     for (const file of files.split('+')) {
       readFileSync(file, 'utf8').split('\n').forEach((line, index) => {
         if (!line.trim()) return;
-        let record: { id?: unknown; text?: unknown };
+        let record: { id?: unknown; text?: unknown; target_nll?: unknown };
         try {
           record = JSON.parse(line) as typeof record;
         } catch {
@@ -58,9 +60,11 @@ function main(): void {
           throw new UsageError(`${file}:${index + 1}: not a completion record (JSON with string "id" and "text")`);
         }
         texts.set(record.id, record.text);
+        if (typeof record.target_nll === 'number' && Number.isFinite(record.target_nll)) nll.set(record.id, record.target_nll);
+        else nll.delete(record.id);
       });
     }
-    return { name, texts };
+    return { name, texts, nll };
   });
   // Only tasks every method completed: paired comparisons need the same tasks.
   const scored = tasks.filter((task) => methods.every((method) => method.texts.has(task.id)));
@@ -94,10 +98,44 @@ function main(): void {
   }
   const counts = Object.fromEntries(repos.map((repo) => [repo, scored.filter((task) => task.repo === repo).length]));
   console.log(`\ntasks per repository: ${JSON.stringify(counts)}`);
+  const likelihood = likelihoodSection(scored, methods);
   const repoKnowledge = repoKnowledgeSection(scored, methods, em);
   if (values.json) {
-    writeFileSync(values.json, JSON.stringify({ tasks: scored.length, counts, methods: summary, differences, ...(repoKnowledge ? { repoKnowledge } : {}) }, null, 2) + '\n');
+    writeFileSync(values.json, JSON.stringify({
+      tasks: scored.length, counts, methods: summary, differences, ...(likelihood ? { likelihood } : {}), ...(repoKnowledge ? { repoKnowledge } : {}),
+    }, null, 2) + '\n');
   }
+}
+
+/**
+ * The targets' mean NLL (nats a token; evaluate.py's target_nll) per method, and paired differences (tasks,
+ * repositories), on the scored tasks whose target every method's completion scored; null where none did.
+ */
+function likelihoodSection(scored: readonly BenchTask[], methods: readonly { name: string; nll: Map<string, number> }[]): Record<string, unknown> | null {
+  const measured = scored.filter((task) => methods.every((method) => method.nll.has(task.id)));
+  if (measured.length === 0) return null;
+  const clusters = measured.map((task) => task.repo);
+  const values = new Map(methods.map((m) => [m.name, measured.map((task) => m.nll.get(task.id)!)]));
+  const nats = (x: number) => x.toFixed(4);
+  const natsInterval = ({ mean, ci }: { mean: number; ci: readonly [number, number] }) => `${nats(mean)} [${nats(ci[0])}, ${nats(ci[1])}]`;
+  console.log(`\nlikelihood of the target on the ${measured.length} tasks every method's completion scored (nats a token, lower is better)\n`);
+  console.log('| method | target NLL [95% CI] |\n|---|---|');
+  const perMethod: Record<string, unknown> = {};
+  for (const { name } of methods) {
+    const mean = bootstrapMean(values.get(name)!, { seed: 0 });
+    perMethod[name] = mean;
+    console.log(`| ${name} | ${natsInterval(mean)} |`);
+  }
+  console.log('\n| comparison | NLL difference [95% CI] | p | over repositories: [95% CI] |\n|---|---|---|---|');
+  const differences: Record<string, unknown> = {};
+  for (const [i, a] of methods.entries()) {
+    for (const b of methods.slice(i + 1)) {
+      const d = pairedOverTasksAndRepositories(values.get(a.name)!, values.get(b.name)!, clusters);
+      differences[`${a.name} - ${b.name}`] = d;
+      console.log(`| ${a.name} - ${b.name} | ${natsInterval(d)} | ${d.p.toFixed(4)} | [${nats(d.byRepository.ci[0])}, ${nats(d.byRepository.ci[1])}] |`);
+    }
+  }
+  return { tasks: measured.length, methods: perMethod, differences };
 }
 
 /**

@@ -239,6 +239,9 @@ describe('task set builder and evaluator', () => {
         editsim: expect.any(Number), prompt_tokens: expect.any(Number), seconds: expect.any(Number),
       });
       expect(record.prompt_tokens).toBeLessThanOrEqual(512 - 8);
+      // Every target scored: a random byte-level model gives each of its tokens roughly ln(vocab) nats.
+      expect(record.target_tokens).toBe(Math.min(8, Buffer.byteLength(record.target)));
+      expect(record.target_nll).toBeGreaterThan(0.5 * Math.log(benchModel.model.config.vocabSize));
       expect(record.em).toBe(scoreCompletion(record.prediction, record.target).em);
     }
     const retrieved = results.tasks.filter((record) => record.method === 'rag').map((record) => record.extra_prompt_tokens);
@@ -257,6 +260,7 @@ describe('task set builder and evaluator', () => {
     const report = readFileSync(join(outDir, 'report.md'), 'utf8');
     expect(report).toContain('| method |');
     expect(report).toContain('## Tasks that need repository knowledge');
+    expect(report).toMatch(/## Likelihood of the target[\s\S]*\| rag \| \d+\.\d{3} \[/);
     expect(report).not.toContain('Hypernetwork:'); // base and rag make no adapter: the report says nothing of one
     expect(readFileSync(join(outDir, 'em_by_method.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
   }, 120_000);

@@ -63,6 +63,25 @@ describe('bench:score', () => {
     expect(result.stdout).toContain('10 of 25 tasks completed by every method; repositories: a');
   });
 
+  it('reports the targets\' likelihood where every method\'s completions scored them, paired', () => {
+    // "likely" makes every target 0.5 nats a token likelier than "unlikely"; "unscored" came from before the measure.
+    const withNll = (path: string, nll: (i: number) => number) => readFileSync(path, 'utf8').trim().split('\n')
+      .map((line, i) => ({ ...JSON.parse(line), target_nll: nll(i), target_tokens: 2 }));
+    const likely = write('likely.jsonl', withNll(goodA, (i) => 1 + (i % 3) * 0.2));
+    const unlikely = write('unlikely.jsonl', withNll(halfA, (i) => 1.5 + (i % 3) * 0.2));
+    const out = join(root, 'likelihood.json');
+    const result = score('--tasks', tasksA, '--completions', `likely=${likely},unlikely=${unlikely}`, '--json', out);
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toContain('likelihood of the target on the 10 tasks every method\'s completion scored');
+    const { likelihood } = JSON.parse(readFileSync(out, 'utf8'));
+    expect(likelihood.methods.likely.mean).toBeCloseTo(1 + (3 * 0.2 + 3 * 0.4) / 10, 6);
+    expect(likelihood.differences['likely - unlikely'].mean).toBeCloseTo(-0.5, 6);
+    expect(likelihood.differences['likely - unlikely'].ci[1]).toBeLessThan(0);
+    const without = score('--tasks', tasksA, '--completions', `likely=${likely},unscored=${halfA}`, '--json', out);
+    expect(without.stdout).not.toContain('likelihood of the target');
+    expect(JSON.parse(readFileSync(out, 'utf8')).likelihood).toBeUndefined();
+  });
+
   it('scores the tasks that need repository knowledge apart: EM and name recall, paired', () => {
     // Six tasks need the name Helper (the target uses it, the prompt does not): "knows" writes it on all six and gets
     // half exactly right; "guesses" never writes it.

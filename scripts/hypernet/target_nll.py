@@ -33,22 +33,10 @@ def name_token_positions(offsets, target: str, names: list[str]) -> list[int]:
     return sorted(positions)
 
 
-@torch.no_grad()
 def target_scores(decoder: Decoder, prompt_ids: list[int], target_ids: list[int], name_positions: list[int]) -> dict:
-    ids = torch.tensor([prompt_ids + target_ids], device=decoder.device)
-    model = decoder.model
-    # The logits at position p predict token p + 1: the target's tokens are predicted from the prompt's last position
-    # on, so only the last len(target) + 1 positions need the vocabulary projection.
-    keep = len(target_ids) + 1
-    if decoder.adapter is None and model is not decoder.base:
-        with model.disable_adapter():
-            logits = model(input_ids=ids, logits_to_keep=keep).logits
-    else:
-        logits = model(input_ids=ids, logits_to_keep=keep).logits
-    predicted = logits[0, :-1].float().log_softmax(-1)
-    targets = torch.tensor(target_ids, device=predicted.device)
-    token_nll = -predicted.gather(1, targets[:, None])[:, 0]
-    top = predicted.argmax(-1) == targets
+    """The target teacher-forced after the prompt, as the benchmark's torch engine scores it (evaluate.py prefill)."""
+    score = decoder.prefill([{"id": "", "prompt_ids": prompt_ids, "target_ids": target_ids}])[-1][0]
+    token_nll, top = score["token_nll"], score["top1"]
     first_name = name_positions[0] if name_positions else None
     return {
         "target_nll": token_nll.mean().item(),

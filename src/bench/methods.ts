@@ -1,4 +1,5 @@
 // Benchmark methods: each turns a repository into per-repo state, then completes tasks with greedy decoding.
+import * as tf from '@tensorflow/tfjs';
 import { diffChunkIds } from '../code2lora/diffEncoder.ts';
 import { ENCODER_SETTINGS } from '../code2lora/encoderSettings.ts';
 import { evoAdapter } from '../code2lora/evo.ts';
@@ -11,6 +12,7 @@ import type { FileDiff } from '../git/diff.ts';
 import { generate, type TextTokenizer } from '../model/generate.ts';
 import type { LlamaModel } from '../model/llama.ts';
 import { disposeLoraAdapter, disposePreparedLora, prepareLora, type LoraAdapter, type PreparedLora } from '../model/lora.ts';
+import { PromptCache } from '../model/promptCache.ts';
 import { isTestPath } from '../git/pathFilters.ts';
 import type { SnapshotFile } from '../parse/mineTasks.ts';
 import type { PythonParser } from '../parse/pythonParser.ts';
@@ -64,6 +66,18 @@ export interface MethodPrediction {
   promptTokens: number;
   /** Tokens the method added to the task's prompt (RAG's retrieved code), after truncation to the context. */
   extraPromptTokens: number;
+  /** How likely the method made the task's target (null: the target has no tokens). */
+  likelihood: TargetLikelihood | null;
+}
+
+/**
+ * The task's target teacher-forced after the method's prompt, through its adapter: a finer measure than exact match,
+ * which sees only which continuation wins the greedy choice.
+ */
+export interface TargetLikelihood {
+  /** Mean negative log-likelihood of the target's tokens, nats a token. */
+  nll: number;
+  tokens: number;
 }
 
 /** What the model is asked to complete for one task: the same for every engine. */
@@ -110,7 +124,7 @@ class FirstLineComplete extends Error {}
 export async function completePrompt(
   runtime: BenchRuntime,
   promptIds: number[],
-  { target, lora, signal }: { target: string; lora?: PreparedLora | null; signal?: AbortSignal },
+  { target, lora, signal, promptCache }: { target: string; lora?: PreparedLora | null; signal?: AbortSignal; promptCache?: PromptCache },
 ): Promise<string> {
   const stopEarly = !target.includes('\n');
   const local = new AbortController();
@@ -121,6 +135,7 @@ export async function completePrompt(
       tokenizer: runtime.tokenizer,
       maxNewTokens: runtime.maxNewTokens,
       lora,
+      promptCache,
       signal: combined,
       onToken: (token) => {
         text = token.text;
@@ -131,6 +146,42 @@ export async function completePrompt(
   } catch (error) {
     if (error instanceof FirstLineComplete) return text;
     throw error;
+  }
+}
+
+/**
+ * The target's tokens as the model would write them after the prompt (no special tokens), at most the `maxNewTokens`
+ * a completion may have: the same ids for every method and both engines.
+ */
+export function targetIds(runtime: Pick<BenchRuntime, 'tokenizer' | 'maxNewTokens'>, target: string): number[] {
+  return runtime.tokenizer.encode(target, { addSpecialTokens: false }).slice(0, runtime.maxNewTokens);
+}
+
+/**
+ * Scores `target` after `promptIds` in one pass over both, through `promptCache`: afterwards it holds the prompt, so
+ * the greedy decode of the same prompt that follows re-runs only the prompt's last token.
+ */
+export async function scoreTarget(
+  model: LlamaModel, promptIds: readonly number[], target: readonly number[],
+  { lora, promptCache }: { lora: PreparedLora | null; promptCache: PromptCache },
+): Promise<TargetLikelihood | null> {
+  if (target.length === 0) return null;
+  const { cache, reused } = promptCache.begin(promptIds, lora);
+  const fed = [...promptIds.slice(reused), ...target];
+  let logits: tf.Tensor2D | null = null;
+  try {
+    // Row j of the last target.length + 1 positions (the prompt's last one first) predicts target[j].
+    logits = model.forward(fed, { cache, lora, logits: target.length + 1 });
+    const logProbabilities = tf.tidy(() => tf.logSoftmax(tf.slice(logits!, [0, 0], [target.length, -1])));
+    const values = await logProbabilities.data();
+    logProbabilities.dispose();
+    const vocab = model.config.vocabSize;
+    let sum = 0;
+    target.forEach((id, row) => { sum -= values[row * vocab + id]; });
+    return { nll: sum / target.length, tokens: target.length };
+  } finally {
+    logits?.dispose();
+    promptCache.end(cache, logits ? fed : []);
   }
 }
 
@@ -165,16 +216,20 @@ function preparedMethod(
   runtime: BenchRuntime, prompt: PreparedMethod['prompt'], adapter: LoraAdapter | null, disposeAdapter = false,
 ): PreparedMethod {
   let lora: PreparedLora | null = null;
+  let promptCache: PromptCache | null = null;
   return {
     prompt,
     adapter,
     predict: async (task, signal) => {
       const { ids, extraPromptTokens } = prompt(task);
       if (adapter && !lora) lora = prepareLora(adapter, runtime.model.config);
-      const prediction = await completePrompt(runtime, ids, { target: task.target, lora, signal });
-      return { prediction, promptTokens: ids.length, extraPromptTokens };
+      promptCache ??= new PromptCache(runtime.model.config.numLayers, runtime.contextTokens);
+      const likelihood = await scoreTarget(runtime.model, ids, targetIds(runtime, task.target), { lora, promptCache });
+      const prediction = await completePrompt(runtime, ids, { target: task.target, lora, signal, promptCache });
+      return { prediction, promptTokens: ids.length, extraPromptTokens, likelihood };
     },
     dispose: () => {
+      promptCache?.clear();
       if (lora) disposePreparedLora(lora);
       if (adapter && disposeAdapter) disposeLoraAdapter(adapter);
     },

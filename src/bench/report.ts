@@ -175,9 +175,20 @@ export function renderReport(summary: BenchSummary, context: ReportContext, plot
     return [[method, fixed(weighted((s) => s.prompt_tokens_mean), 0), fixed(weighted((s) => s.extra_prompt_tokens_mean), 0),
       fixed(weighted((s) => s.seconds_per_task), 3), fixed(rows[0].prepare_seconds_mean, 2)]];
   });
+  const nllRows = methods.flatMap((method) => {
+    const row = splits.map((split) => {
+      const s = cell.get(`${method}\u0000${split}`);
+      return s?.target_nll !== undefined ? `${fixed(s.target_nll, 3)} ${ci(s.target_nll_ci!, 3)} (n ${s.nll_n})` : '–';
+    });
+    return row.some((text) => text !== '–') ? [[method, ...row]] : [];
+  });
+  const pValue = (p: number) => (p < 0.001 ? '<0.001' : fixed(p, 3));
   const pairedRows = summary.paired.map((p: PairedSummary) => [
-    p.method, p.split, String(p.n), `${p.em_diff >= 0 ? '+' : ''}${fixed(p.em_diff)} ${ci(p.em_diff_ci)}`, p.p < 0.001 ? '<0.001' : fixed(p.p, 3),
+    p.method, p.baseline, p.split, String(p.n), `${p.em_diff >= 0 ? '+' : ''}${fixed(p.em_diff)} ${ci(p.em_diff_ci)}`, pValue(p.p),
     `${p.editsim_diff >= 0 ? '+' : ''}${fixed(p.editsim_diff, 3)}`,
+    p.target_nll_diff !== undefined
+      ? `${p.target_nll_diff >= 0 ? '+' : ''}${fixed(p.target_nll_diff, 3)} ${ci(p.target_nll_diff_ci!, 3)}, p ${pValue(p.target_nll_p!)} (n ${p.nll_n})`
+      : '–',
   ]);
   const repos = [...new Set(summary.perRepo.map((r) => r.repo))];
   const repoCell = new Map(summary.perRepo.map((r: RepoSummary) => [`${r.method}\u0000${r.repo}`, r]));
@@ -209,9 +220,23 @@ export function renderReport(summary: BenchSummary, context: ReportContext, plot
     '',
     table(['method', 'prompt tokens (mean)', 'extra prompt tokens', 's / task', 'prepare s / repo'], costs),
     '',
-    `## Paired differences vs base (same tasks, paired bootstrap)`,
+    '## Likelihood of the target (nats a token, 95% bootstrap CI)',
     '',
-    pairedRows.length > 0 ? table(['method', 'split', 'n', 'ΔEM (pp) [95% CI]', 'p', 'ΔEditSim'], pairedRows) : 'No method was paired with base.',
+    'Each task\'s target teacher-forced after the method\'s own prompt, through its adapter: the mean negative',
+    'log-likelihood of its tokens (at most the decoding budget). Lower is better. It sees what EM cannot: how much',
+    'likelier an adapter makes the right continuation even where the greedy choice does not change.',
+    '',
+    nllRows.length > 0 ? table(['method', ...splits], nllRows) : 'Not measured (records made before the benchmark measured it).',
+    '',
+    '## Paired differences (same tasks, paired bootstrap)',
+    '',
+    'Every method against base, and the comparisons the claims rest on (static against the shared LoRA and against',
+    'another repository\'s adapter; Evo against Static re-run per commit and the shared LoRA). ΔNLL below zero: the',
+    'method makes the targets likelier than the one it is compared with.',
+    '',
+    pairedRows.length > 0
+      ? table(['method', 'against', 'split', 'n', 'ΔEM (pp) [95% CI]', 'p', 'ΔEditSim', 'ΔNLL [95% CI], p (n)'], pairedRows)
+      : 'No two methods scored the same tasks.',
     '',
     '## EM (%) per repository',
     '',

@@ -29,6 +29,12 @@ export interface TaskRecord {
   seconds: number;
   commit_index?: number;
   commit_count?: number;
+  /**
+   * Mean negative log-likelihood of the target's tokens (nats a token), teacher-forced after the method's prompt
+   * (methods.ts TargetLikelihood), and how many tokens it averages: absent in records made before it was measured.
+   */
+  target_nll?: number;
+  target_tokens?: number;
   /** Tasks that need repository knowledge: the names (BenchTask.repoNames) and the share the prediction wrote. */
   repo_names?: string[];
   name_recall?: number;
@@ -120,6 +126,7 @@ export function scoredRecord(task: BenchTask, method: string, predicted: MethodP
     prediction_clean: score.prediction, em: score.em, editsim: score.editsim, prompt_tokens: predicted.promptTokens,
     extra_prompt_tokens: predicted.extraPromptTokens, seconds,
     ...(task.commitIndex !== undefined ? { commit_index: task.commitIndex, commit_count: task.commitCount } : {}),
+    ...(predicted.likelihood ? { target_nll: predicted.likelihood.nll, target_tokens: predicted.likelihood.tokens } : {}),
     ...(task.repoNames?.length ? { repo_names: task.repoNames, name_recall: nameRecall(predicted.prediction, task.target, task.repoNames) } : {}),
   };
 }
@@ -206,9 +213,9 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<BenchR
         for (const task of todo) {
           report(method.name, repo);
           const taskStarted = performance.now();
-          const { prediction, promptTokens, extraPromptTokens } = await prepared.predict(task, signal);
+          const predicted = await prepared.predict(task, signal);
           const seconds = (performance.now() - taskStarted) / 1000;
-          const record = scoredRecord(task, method.name, { prediction, promptTokens, extraPromptTokens }, seconds);
+          const record = scoredRecord(task, method.name, predicted, seconds);
           appendFileSync(partialPath, JSON.stringify(record) + '\n');
           done.add(recordKey(task.id, method.name));
           kept.push(record);
@@ -237,10 +244,15 @@ export interface SplitSummary {
   seconds_per_task: number;
   /** Mean one-off preparation time per repository (and commit) for this method, over the whole run. */
   prepare_seconds_mean: number;
+  /** Mean target NLL (nats a token) and its CI over the `nll_n` records that measured it; absent where none did. */
+  target_nll?: number;
+  target_nll_ci?: [number, number];
+  nll_n?: number;
 }
 
 export interface PairedSummary {
   method: string;
+  /** The method subtracted: base, or the other side of one of CLAIM_COMPARISONS. */
   baseline: string;
   split: string;
   n: number;
@@ -249,7 +261,21 @@ export interface PairedSummary {
   em_diff_ci: [number, number];
   p: number;
   editsim_diff: number;
+  /** Target NLL, method minus baseline (nats a token; negative: the method makes the targets likelier), over `nll_n` tasks. */
+  target_nll_diff?: number;
+  target_nll_diff_ci?: [number, number];
+  target_nll_p?: number;
+  nll_n?: number;
 }
+
+/**
+ * The comparisons the product's claims rest on, paired beside every method's difference from base: a generated adapter
+ * against one shared LoRA and against another repository's adapter; Evo against Static re-run per commit and the shared LoRA.
+ */
+export const CLAIM_COMPARISONS: readonly (readonly [string, string])[] = [
+  ['code2lora-static', 'shared-lora'], ['code2lora-static', 'shuffled-adapter'],
+  ['code2lora-evo', 'code2lora-static'], ['code2lora-evo', 'shared-lora'],
+];
 
 export interface RepoSummary {
   method: string;
@@ -292,12 +318,20 @@ export interface BenchSummary {
   repoKnowledge: RepoKnowledgeSummary[];
 }
 
+/** SplitSummary's likelihood fields, over the records of `group` that measured it (none: no fields). */
+function likelihoodSummary(group: readonly TaskRecord[], seed: number): Pick<SplitSummary, 'target_nll' | 'target_nll_ci' | 'nll_n'> {
+  const values = group.flatMap((r) => (r.target_nll !== undefined ? [r.target_nll] : []));
+  if (values.length === 0) return {};
+  const nll = bootstrapMean(values, { seed });
+  return { target_nll: nll.mean, target_nll_ci: nll.ci, nll_n: values.length };
+}
+
 const average = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
 const percent = ([lo, hi]: [number, number]): [number, number] => [lo * 100, hi * 100];
 
 /**
- * Summaries with seeded bootstrap CIs: per (method, split), paired differences against `baseline` (same tasks), per
- * (method, repo), and evo EM along commit time in `timelineBins` bins.
+ * Summaries with seeded bootstrap CIs: per (method, split), paired differences against `baseline` and the
+ * CLAIM_COMPARISONS (same tasks), per (method, repo), and evo EM along commit time in `timelineBins` bins.
  */
 export function summarizeRun(
   run: Pick<BenchRun, 'records' | 'prepares'>,
@@ -319,26 +353,39 @@ export function summarizeRun(
       extra_prompt_tokens_mean: average(group.map((r) => r.extra_prompt_tokens)),
       seconds_per_task: average(group.map((r) => r.seconds)),
       prepare_seconds_mean: prepareMean.get(method) ?? 0,
+      ...likelihoodSummary(group, seed),
     });
   }
   summary.sort((a, b) => rank(a.method) - rank(b.method) || a.split.localeCompare(b.split));
 
+  const byMethod = groupBy(records, (r) => r.method);
+  const byTaskOf = (method: string) => new Map((byMethod.get(method) ?? []).map((r) => [r.task_id, r]));
+  const baselineByTask = byTaskOf(baseline);
+  /** Each record of `group` with `against`'s record of the same task, where it scored it. */
+  const withBaseline = (group: readonly TaskRecord[], against = baselineByTask) =>
+    group.flatMap((r) => (against.has(r.task_id) ? [[r, against.get(r.task_id)!] as const] : []));
   const paired: PairedSummary[] = [];
-  const baselineByTask = new Map(records.filter((r) => r.method === baseline).map((r) => [r.task_id, r]));
-  /** Each record of `group` with the baseline's record of the same task, where the baseline scored it. */
-  const withBaseline = (group: readonly TaskRecord[]) =>
-    group.flatMap((r) => (baselineByTask.has(r.task_id) ? [[r, baselineByTask.get(r.task_id)!] as const] : []));
-  for (const [key, group] of groupBy(records.filter((r) => r.method !== baseline), (r) => `${r.method}\u0000${r.split}`)) {
-    const [method, split] = key.split('\u0000');
-    const pairs = withBaseline(group);
-    if (pairs.length === 0) continue;
-    const em = pairedBootstrap(pairs.map(([r]) => Number(r.em)), pairs.map(([, b]) => Number(b.em)), { seed });
-    paired.push({
-      method, baseline, split, n: pairs.length, em_diff: em.mean * 100, em_diff_ci: percent(em.ci), p: em.p,
-      editsim_diff: average(pairs.map(([r, b]) => r.editsim - b.editsim)),
-    });
+  const comparisons = [...order.filter((method) => method !== baseline).map((method) => [method, baseline] as const), ...CLAIM_COMPARISONS];
+  for (const [method, against] of comparisons) {
+    if (!byMethod.has(method) || !byMethod.has(against)) continue;
+    const againstByTask = byTaskOf(against);
+    for (const [split, group] of groupBy(byMethod.get(method)!, (r) => r.split)) {
+      const pairs = withBaseline(group, againstByTask);
+      if (pairs.length === 0) continue;
+      const em = pairedBootstrap(pairs.map(([r]) => Number(r.em)), pairs.map(([, b]) => Number(b.em)), { seed });
+      const measured = pairs.filter(([r, b]) => r.target_nll !== undefined && b.target_nll !== undefined);
+      const nll = measured.length > 0
+        ? pairedBootstrap(measured.map(([r]) => r.target_nll!), measured.map(([, b]) => b.target_nll!), { seed })
+        : null;
+      paired.push({
+        method, baseline: against, split, n: pairs.length, em_diff: em.mean * 100, em_diff_ci: percent(em.ci), p: em.p,
+        editsim_diff: average(pairs.map(([r, b]) => r.editsim - b.editsim)),
+        ...(nll ? { target_nll_diff: nll.mean, target_nll_diff_ci: nll.ci, target_nll_p: nll.p, nll_n: measured.length } : {}),
+      });
+    }
   }
-  paired.sort((a, b) => rank(a.method) - rank(b.method) || a.split.localeCompare(b.split));
+  paired.sort((a, b) => (a.baseline === baseline ? 0 : 1) - (b.baseline === baseline ? 0 : 1) || rank(a.method) - rank(b.method)
+    || rank(a.baseline) - rank(b.baseline) || a.split.localeCompare(b.split));
 
   const perRepo: RepoSummary[] = [];
   for (const [key, group] of groupBy(records, (r) => `${r.method}\u0000${r.repo}`)) {

@@ -6,7 +6,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TextTokenizer } from '../model/generate.ts';
 import { exportPeftAdapter, type LoraAdapter } from '../model/lora.ts';
-import { MethodUnavailableError, type PreparedMethod, type RepoContext } from './methods.ts';
+import { MethodUnavailableError, type PreparedMethod, type RepoContext, targetIds } from './methods.ts';
 import {
   type BenchRun, groupByRepoCommit, type PrepareRecord, recordKey, resumeRun, type RunBenchmarkOptions, scoredRecord,
 } from './run.ts';
@@ -123,6 +123,8 @@ interface DecodeRequest {
   prompt_ids: number[];
   adapter: string | null;
   one_line: boolean;
+  /** The task's target (methods.ts targetIds), scored after the prompt; absent when it has no tokens. */
+  target_ids?: number[];
 }
 
 /** One line of evaluate.py's output. */
@@ -133,6 +135,9 @@ export interface DecodeCompletion {
   stop: 'eos' | 'first_line' | 'max_tokens';
   margins: number[];
   seconds: number;
+  /** With target_ids: the target's mean negative log-likelihood (nats a token) and its token count. */
+  target_nll?: number;
+  target_tokens?: number;
 }
 
 /**
@@ -225,7 +230,11 @@ export async function runTorchBenchmark(options: TorchRunOptions): Promise<Bench
         prepares.push(prepareRecord);
         for (const task of todo) {
           const { ids, extraPromptTokens } = prepared.prompt(task);
-          requests.push({ id: task.id, prompt_ids: ids, adapter: adapterDirectory, one_line: !task.target.includes('\n') });
+          const target = targetIds({ tokenizer, maxNewTokens: options.maxNewTokens }, task.target);
+          requests.push({
+            id: task.id, prompt_ids: ids, adapter: adapterDirectory, one_line: !task.target.includes('\n'),
+            ...(target.length > 0 ? { target_ids: target } : {}),
+          });
           pending.set(task.id, { task, promptTokens: ids.length, extraPromptTokens });
         }
       } finally {
@@ -259,7 +268,8 @@ export async function runTorchBenchmark(options: TorchRunOptions): Promise<Bench
       const { task, promptTokens, extraPromptTokens } = pending.get(request.id)!;
       const prediction = predictionText(completion, tokenizer);
       if (tokenizer.decode(completion.completion_ids) !== completion.text) textMismatches++;
-      const record = scoredRecord(task, method.name, { prediction, promptTokens, extraPromptTokens }, completion.seconds);
+      const likelihood = completion.target_nll !== undefined ? { nll: completion.target_nll, tokens: completion.target_tokens! } : null;
+      const record = scoredRecord(task, method.name, { prediction, promptTokens, extraPromptTokens, likelihood }, completion.seconds);
       appendFileSync(partialPath, JSON.stringify(record) + '\n');
       done.add(recordKey(task.id, method.name));
       kept.push(record);

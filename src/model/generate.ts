@@ -7,7 +7,8 @@ import { seededUniform } from '../util/random.ts';
 
 /** What generation needs from a tokenizer (src/tokenizer's tokenizer satisfies it). */
 export interface TextTokenizer {
-  encode(text: string): number[];
+  /** With special tokens (the model's prefix and suffix, if it has any) unless told otherwise. */
+  encode(text: string, options?: { addSpecialTokens?: boolean }): number[];
   decode(ids: number[]): string;
 }
 

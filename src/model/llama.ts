@@ -340,8 +340,11 @@ export interface ForwardOptions {
   cache?: KVCache;
   /** Applied unmerged: y = xW^T + b + (alpha/r)(xA^T)B^T. Chosen per call; base weights are untouched. */
   lora?: PreparedLora | null;
-  /** 'last' computes logits only for the final position (what decoding needs). */
-  logits?: 'all' | 'last';
+  /**
+   * 'last' computes logits only for the final position (what decoding needs); a number, only for that many final
+   * positions (what scoring a continuation needs: the vocabulary projection is most of a short pass's cost).
+   */
+  logits?: 'all' | 'last' | number;
 }
 
 /** cos/sin tables for positions [start, start+count), computed in float32 steps exactly as transformers does. */
@@ -558,17 +561,21 @@ export class LlamaModel {
   }
 
   /**
-   * Logits [T, vocab] for the new positions (or [1, vocab] with `logits: 'last'`). With a cache, `ids` continue the
-   * cached sequence and the cache grows by ids.length.
+   * Logits [T, vocab] for the new positions (or the last [1, vocab] with `logits: 'last'`, the last [n, vocab] with
+   * `logits: n`). With a cache, `ids` continue the cached sequence and the cache grows by ids.length.
    * @example
    * const cache = new KVCache(model.config.numLayers);
    * const prefill = model.forward(promptIds, { cache, logits: 'last' });
    * const next = model.forward([nextId], { cache, lora: adapter });
    */
   forward(ids: ArrayLike<number>, { logits = 'all', ...options }: ForwardOptions = {}): tf.Tensor2D {
+    const keep = logits === 'all' ? ids.length : logits === 'last' ? 1 : logits;
+    if (typeof logits === 'number' && !(Number.isInteger(logits) && logits >= 1 && logits <= ids.length)) {
+      throw new RangeError(`logits: ${logits} is not a count of positions in 1..${ids.length}`);
+    }
     const hidden = this.hidden(ids, options);
     return tf.tidy(() => {
-      const rows = logits === 'last' ? tf.slice(hidden, [hidden.shape[0] - 1, 0], [1, -1]) : hidden;
+      const rows = keep === hidden.shape[0] ? hidden : tf.slice(hidden, [hidden.shape[0] - keep, 0], [keep, -1]);
       const { lmHead } = this.weights;
       const result = this.fused(rows) && !(lmHead instanceof QuantizedMatrix) ? fusedLinear(rows, lmHead, null, null) : multiply(rows, lmHead);
       hidden.dispose();

@@ -2,10 +2,12 @@
 
 (a) evaluate.py alone, with c2l-base: batched, left-padded, KV-cached decoding gives the ids of a full forward pass
     per token on each prompt alone; the one-line and end-of-text stops; a mixed file of base and adapter requests
-    equals separate runs; a rerun resumes.
+    equals separate runs; a rerun resumes; targets scored in the decode pass equal a full pass, change no completion,
+    and are scored without decoding on a rerun of completions made before.
 (b) `npm run bench` with --engine ts and --engine torch on the same synthetic tasks (c2l-base; 60 tasks x base,
     shared-lora with a random adapter written by our TypeScript PEFT export, code2lora-static, shuffled-adapter): the
-    same raw predictions; a difference is allowed only at a float near-tie (logit margin below MARGIN_TIE, printed).
+    same raw predictions, a difference allowed only at a float near-tie (logit margin below MARGIN_TIE, printed); the
+    same target likelihoods.
 (c) The same for SmolLM2-135M-Instruct (GGUF in TypeScript, its converted directory in PyTorch) when both exist here.
 """
 import importlib.util
@@ -130,6 +132,47 @@ def test_stop_tokens_and_resume(c2l, tmp_path):
         assert "decoded from another prompt, adapter or setting" in log and kept == again
 
 
+def reference_target_nll(model, prompt_ids, target_ids):
+    """The mean NLL of the target's tokens from one full pass over prompt + target."""
+    with torch.no_grad():
+        log_probabilities = model(torch.tensor([prompt_ids + target_ids])).logits[0].log_softmax(-1)
+    start = len(prompt_ids) - 1
+    return -sum(log_probabilities[start + j, token].item() for j, token in enumerate(target_ids)) / len(target_ids)
+
+
+def test_targets_scored_in_the_decode_pass(c2l, tmp_path):
+    model, tokenizer = c2l
+    targets = ["math.pi", "self.items", "5", "y = 2", "None"]
+    plain = [{"id": f"p{i}", "prompt_ids": tokenizer.encode(prompt).ids, "adapter": None, "one_line": True}
+             for i, prompt in enumerate(PROMPTS)]
+    scored_requests = [{**r, "target_ids": tokenizer.encode(target).ids} for r, target in zip(plain, targets)]
+    scored_requests[3].pop("target_ids")  # a request without a target is decoded as before, and not scored
+    together, _ = run_evaluate(scored_requests, tmp_path, "scored", "--max_new_tokens", "16", "--batch_size", "5")
+    alone, _ = run_evaluate(plain, tmp_path, "plain", "--max_new_tokens", "16", "--batch_size", "5")
+    for request in scored_requests:
+        result = together[request["id"]]
+        # Right-padded targets after the prompts do not change what is decoded from the prompts.
+        assert result["completion_ids"] == alone[request["id"]]["completion_ids"], request["id"]
+        if "target_ids" not in request:
+            assert "target_nll" not in result
+            continue
+        expected = reference_target_nll(model, request["prompt_ids"], request["target_ids"])
+        assert result["target_tokens"] == len(request["target_ids"])
+        assert abs(result["target_nll"] - expected) < 1e-4, (request["id"], result["target_nll"], expected)
+    # Completions decoded before targets were scored: a rerun scores them without decoding, keeping each completion.
+    rescored, log = run_evaluate(scored_requests, tmp_path, "plain", "--max_new_tokens", "16")
+    assert "0 to decode, 4 decoded to score" in log
+    for request in scored_requests:
+        assert rescored[request["id"]]["completion_ids"] == alone[request["id"]]["completion_ids"]
+        assert rescored[request["id"]].get("target_nll") == together[request["id"]].get("target_nll")
+    # Nothing left to do; another target for the same prompt is scored again.
+    _, log = run_evaluate(scored_requests, tmp_path, "plain", "--max_new_tokens", "16")
+    assert "0 to decode" in log and "to score" not in log
+    changed = [{**scored_requests[0], "target_ids": scored_requests[0]["target_ids"][:1]}]
+    again, log = run_evaluate(changed, tmp_path, "plain", "--max_new_tokens", "16")
+    assert "1 decoded to score" in log and again["p0"]["target_tokens"] == 1
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU here (the device machine runs it)")
 def test_cuda_decoding_equals_cpu(c2l, tmp_path):
     _, tokenizer = c2l
@@ -218,6 +261,10 @@ def compare_engines(ts_dir, torch_dir, tokenizer, methods):
     print(f"{len(ts) - len(differences)}/{len(ts)} predictions identical {per_method}")
     for _, _, margin, _, _ in differences:
         assert margin < MARGIN_TIE, "a difference that is not a float near-tie"
+    # Both engines score every target (teacher-forced after the same prompt, through the same adapter) alike.
+    gaps = [abs(record["target_nll"] - ours[key]["target_nll"]) for key, record in ts.items()]
+    print(f"target NLL: largest difference between the engines {max(gaps):.2e} over {len(gaps)} records")
+    assert max(gaps) < 1e-3
     return ts, ours, differences
 
 
