@@ -67,6 +67,13 @@ test('score base vs adapted on the repository\'s test assertions, with progress,
     expect(adapted).toBeLessThanOrEqual(1);
     expect(difference).toBeCloseTo(adapted - base, 9);
   }
+  // The targets' likelihood under each model (nats a token: positive, a few for a random model) and its difference.
+  const [baseNll, adaptedNll, nllDifference] = [
+    await value('evaluation-likelihood', 0), await value('evaluation-likelihood', 1), await value('evaluation-likelihood', 2),
+  ];
+  expect(baseNll).toBeGreaterThan(0);
+  expect(adaptedNll).toBeGreaterThan(0);
+  expect(nllDifference).toBeCloseTo(adaptedNll - baseNll, 9);
   // random-tiny comes with no trained hypernetwork: the table says what its adapter is worth.
   await expect(panel).toContainText('The hypernetwork is untrained');
   // Each task's target and both predictions, from the repository's test files only.

@@ -1,13 +1,14 @@
-// The app's "How much does it help here?" evaluation (src/bench/repoEvaluation.ts) on a generated repository with the tiny random model: tasks mined from test files only, both models scored as the benchmark scores them, deterministic, cancellable.
+// The app's "How much does it help here?" evaluation (src/bench/repoEvaluation.ts) on a generated repository with the tiny random model: tasks mined from test files only, both models scored as the benchmark scores them (target likelihood included), deterministic, cancellable.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tinyRandomModel } from '../src/bench/benchModel.ts';
-import { completePrompt, taskPromptIds, type BenchRuntime } from '../src/bench/methods.ts';
+import { completePrompt, scoreTarget, targetIds, taskPromptIds, type BenchRuntime } from '../src/bench/methods.ts';
 import { scoreCompletion } from '../src/bench/metrics.ts';
 import { evaluateRepository, RepoEvaluationError, type RepoEvaluation } from '../src/bench/repoEvaluation.ts';
 import { makeRepoAdapter, untrainedHypernetwork, type RepoAdapter } from '../src/code2lora/makeAdapter.ts';
 import { isPythonTestPath, isTestPath } from '../src/git/pathFilters.ts';
 import { initBackend } from '../src/model/backend.ts';
 import { prepareLora, type PreparedLora } from '../src/model/lora.ts';
+import { PromptCache } from '../src/model/promptCache.ts';
 import { mineRepoTasks, type SnapshotFile } from '../src/parse/mineTasks.ts';
 import { loadPythonParser } from '../src/parse/pythonParser.ts';
 import { generateRepo, snapshotAt } from '../src/synth/generateRepo.ts';
@@ -58,8 +59,16 @@ describe('evaluateRepository', () => {
       expect(task.promptTokens).toBe(ids.length);
       const base = scoreCompletion(await completePrompt(runtime, ids, { target: prompt.target }), prompt.target);
       const adapted = scoreCompletion(await completePrompt(runtime, ids, { target: prompt.target, lora: adapter }), prompt.target);
-      expect(task.base).toEqual({ prediction: base.prediction, em: base.em, editSimilarity: base.editsim });
-      expect(task.adapted).toEqual({ prediction: adapted.prediction, em: adapted.em, editSimilarity: adapted.editsim });
+      const likelihood = async (lora: PreparedLora | null) => {
+        const promptCache = new PromptCache(runtime.model.config.numLayers, runtime.contextTokens);
+        const score = await scoreTarget(runtime.model, ids, targetIds(runtime, prompt.target), { lora, promptCache });
+        promptCache.clear();
+        return score!.nll;
+      };
+      const [baseNll, adaptedNll] = [await likelihood(null), await likelihood(adapter)];
+      expect(task.base).toEqual({ prediction: base.prediction, em: base.em, editSimilarity: base.editsim, targetNll: expect.closeTo(baseNll, 5) });
+      expect(task.adapted).toEqual({ prediction: adapted.prediction, em: adapted.em, editSimilarity: adapted.editsim, targetNll: expect.closeTo(adaptedNll, 5) });
+      expect(Math.abs(adaptedNll - baseNll)).toBeGreaterThan(1e-3);
       expect(task.target).toBe(base.target);
     }
     // The adapted column really ran with the adapter.
@@ -69,6 +78,9 @@ describe('evaluateRepository', () => {
     expect(first.adapted.editSimilarity).toBeCloseTo(mean(first.tasks.map((task) => task.adapted.editSimilarity)), 12);
     expect(first.editSimilarityDifference.mean).toBeCloseTo(first.adapted.editSimilarity - first.base.editSimilarity, 12);
     expect(first.editSimilarityDifference.n).toBe(TASK_LIMIT);
+    expect(first.base.targetNll).toBeCloseTo(mean(first.tasks.map((task) => task.base.targetNll!)), 12);
+    expect(first.targetNllDifference!.mean).toBeCloseTo(first.adapted.targetNll! - first.base.targetNll!, 12);
+    expect(first.targetNllDifference!.n).toBe(TASK_LIMIT);
     expect(first.base.seconds).toBeGreaterThan(0);
     expect(first.adapted.seconds).toBeGreaterThan(0);
   }, 60_000);

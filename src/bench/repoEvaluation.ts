@@ -1,9 +1,10 @@
-// "How much does it help here?": one repository's own test assertions at one commit, base model vs adapted model, with the benchmark's prompts, decoding and scoring.
+// "How much does it help here?": one repository's own test assertions at one commit, base model vs adapted model, with the benchmark's prompts, decoding and scoring (exact match, edit similarity, the target's likelihood).
 import type { ProgressCallback } from '../util/progress.ts';
 import type { PreparedLora } from '../model/lora.ts';
+import { PromptCache } from '../model/promptCache.ts';
 import { type AssertionKind, mineRepoTasks, type SnapshotFile } from '../parse/mineTasks.ts';
 import { DEFAULT_EVALUATION_TASKS, MAX_EVALUATION_TASKS } from './evaluationLimits.ts';
-import { completePrompt, taskPromptIds, type BenchRuntime } from './methods.ts';
+import { completePrompt, scoreTarget, targetIds, taskPromptIds, type BenchRuntime } from './methods.ts';
 import { pairedBootstrap, scoreCompletion, stripComments, type PairedDifference } from './metrics.ts';
 
 /** NO_ADAPTER: the caller holds no adapter for the commit (the app's worker checks it before mining). */
@@ -22,6 +23,8 @@ export interface ScoredAnswer {
   prediction: string;
   em: boolean;
   editSimilarity: number;
+  /** Mean negative log-likelihood of the target's tokens after the prompt, nats a token (null: no target tokens). */
+  targetNll: number | null;
 }
 
 export interface EvaluatedTask {
@@ -41,6 +44,8 @@ export interface ModelScores {
   exactMatch: number;
   /** Mean difflib ratio over the tasks, 0..1. */
   editSimilarity: number;
+  /** Mean target NLL over the tasks that have target tokens (nats a token; lower is better), null when none has. */
+  targetNll: number | null;
   /** Seconds spent generating this model's completions. */
   seconds: number;
 }
@@ -60,6 +65,11 @@ export interface RepoEvaluation {
   /** Paired bootstrap (seeded) of adapted minus base over the same tasks: with 20 tasks the interval is wide. */
   exactMatchDifference: PairedDifference;
   editSimilarityDifference: PairedDifference;
+  /**
+   * Adapted minus base in target NLL over the tasks with target tokens (null when none has): how much likelier the
+   * adapter makes the right continuation, which a few tasks' exact match rarely shows.
+   */
+  targetNllDifference: PairedDifference | null;
   maxNewTokens: number;
   contextTokens: number;
   seconds: number;
@@ -88,8 +98,8 @@ function mean(values: readonly number[]): number {
 /**
  * Mines the repository's assertion tasks at `commit` (static prompts, the paper's caps, the repository cap lowered to
  * `taskLimit`, no minimum size) and has the base model and the adapted model complete each one, greedily, as the
- * benchmark's `base` and `code2lora-*` methods do; scores both with the benchmark's lenient exact match and edit
- * similarity. Deterministic: the same files, runtime, adapter and seed give the same result. Errors:
+ * benchmark's `base` and `code2lora-*` methods do; scores both with the benchmark's lenient exact match, edit
+ * similarity and target likelihood. Deterministic: the same files, runtime, adapter and seed give the same result. Errors:
  * RepoEvaluationError (no test files, no tasks, a bad limit); the signal's reason (an AbortError) when it aborts.
  *
  * @example const evaluation = await evaluateRepository({ repo, commit, files, runtime, adapter: prepared, taskLimit: 20 });
@@ -109,37 +119,52 @@ export async function evaluateRepository(options: EvaluateRepositoryOptions): Pr
   }
   onProgress?.({ stage: 'evaluate', done: 0, total: mined.tasks.length, unit: 'tasks' });
   const seconds = { base: 0, adapted: 0 };
+  // One cache per model: scoring a target leaves its prompt there, so the decode that follows runs one token of it.
+  const caches = {
+    base: new PromptCache(runtime.model.config.numLayers, runtime.contextTokens),
+    adapted: new PromptCache(runtime.model.config.numLayers, runtime.contextTokens),
+  };
   const answer = async (which: 'base' | 'adapted', ids: number[], target: string): Promise<ScoredAnswer> => {
     const began = performance.now();
-    const raw = await completePrompt(runtime, ids, { target, lora: which === 'adapted' ? adapter : null, signal });
+    const lora = which === 'adapted' ? adapter : null;
+    const likelihood = await scoreTarget(runtime.model, ids, targetIds(runtime, target), { lora, promptCache: caches[which] });
+    const raw = await completePrompt(runtime, ids, { target, lora, signal, promptCache: caches[which] });
     seconds[which] += (performance.now() - began) / 1000;
     const score = scoreCompletion(raw, target);
-    return { prediction: score.prediction, em: score.em, editSimilarity: score.editsim };
+    return { prediction: score.prediction, em: score.em, editSimilarity: score.editsim, targetNll: likelihood?.nll ?? null };
   };
   const tasks: EvaluatedTask[] = [];
-  for (const task of mined.tasks) {
-    signal?.throwIfAborted();
-    const ids = taskPromptIds(runtime, task.prompt);
-    const base = await answer('base', ids, task.target);
-    const adapted = await answer('adapted', ids, task.target);
-    tasks.push({
-      file: task.file, line: task.line, kind: task.kind, functionName: task.functionName,
-      target: stripComments(task.target), promptTokens: ids.length, base, adapted,
-    });
-    onProgress?.({ stage: 'evaluate', done: tasks.length, total: mined.tasks.length, unit: 'tasks' });
+  try {
+    for (const task of mined.tasks) {
+      signal?.throwIfAborted();
+      const ids = taskPromptIds(runtime, task.prompt);
+      const base = await answer('base', ids, task.target);
+      const adapted = await answer('adapted', ids, task.target);
+      tasks.push({
+        file: task.file, line: task.line, kind: task.kind, functionName: task.functionName,
+        target: stripComments(task.target), promptTokens: ids.length, base, adapted,
+      });
+      onProgress?.({ stage: 'evaluate', done: tasks.length, total: mined.tasks.length, unit: 'tasks' });
+    }
+  } finally {
+    caches.base.clear();
+    caches.adapted.clear();
   }
+  const scored = tasks.filter((task) => task.base.targetNll !== null && task.adapted.targetNll !== null);
   const scoresOf = (which: 'base' | 'adapted'): ModelScores => ({
     exactMatch: mean(tasks.map((task) => Number(task[which].em))),
     editSimilarity: mean(tasks.map((task) => task[which].editSimilarity)),
+    targetNll: scored.length > 0 ? mean(scored.map((task) => task[which].targetNll!)) : null,
     seconds: seconds[which],
   });
-  const paired = (metric: (answer: ScoredAnswer) => number) => pairedBootstrap(
-    tasks.map((task) => metric(task.adapted)), tasks.map((task) => metric(task.base)), { seed },
+  const paired = (metric: (answer: ScoredAnswer) => number, over = tasks) => pairedBootstrap(
+    over.map((task) => metric(task.adapted)), over.map((task) => metric(task.base)), { seed },
   );
   return {
     repo, commit, seed, taskLimit, testFiles: mined.testFiles, targetsFound: mined.found, tasks,
     base: scoresOf('base'), adapted: scoresOf('adapted'),
     exactMatchDifference: paired((a) => Number(a.em)), editSimilarityDifference: paired((a) => a.editSimilarity),
+    targetNllDifference: scored.length > 0 ? paired((a) => a.targetNll!, scored) : null,
     maxNewTokens: runtime.maxNewTokens, contextTokens: runtime.contextTokens, seconds: (performance.now() - started) / 1000,
   };
 }

@@ -1,4 +1,4 @@
-// The result of "How much does it help here?": tasks, exact match and edit similarity of the base and the adapted model, their difference with a bootstrap interval, and each task's predictions.
+// The result of "How much does it help here?": tasks, exact match, edit similarity and target likelihood of the base and the adapted model, their difference with a bootstrap interval, and each task's predictions.
 import type { PairedDifference } from '../../bench/metrics.ts';
 import type { AppRepoEvaluation } from '../workers/evaluateRepo.ts';
 
@@ -64,6 +64,16 @@ export function EvaluationTable({ evaluation, modeLabel, outdated, hypernetworkT
             <td data-value={adapted.editSimilarity}>{adapted.editSimilarity.toFixed(3)}</td>
             <td data-value={evaluation.editSimilarityDifference.mean}>{difference(evaluation.editSimilarityDifference, 1, 3, '')}</td>
           </tr>
+          {evaluation.targetNllDifference && (
+            <tr data-testid="evaluation-likelihood">
+              <th scope="row" title="Mean negative log-likelihood of each target's tokens after its prompt, in nats a token: lower is better. It shows how much likelier the adapter makes the right answer, even where the greedy completion does not change.">
+                Target NLL <small className="muted">(lower is better)</small>
+              </th>
+              <td data-value={base.targetNll!}>{base.targetNll!.toFixed(3)}</td>
+              <td data-value={adapted.targetNll!}>{adapted.targetNll!.toFixed(3)}</td>
+              <td data-value={evaluation.targetNllDifference.mean}>{difference(evaluation.targetNllDifference, 1, 3, '')}</td>
+            </tr>
+          )}
           <tr data-testid="evaluation-seconds">
             <th scope="row">Seconds per task</th>
             <td>{(base.seconds / tasks.length).toFixed(2)}</td>
@@ -75,7 +85,8 @@ export function EvaluationTable({ evaluation, modeLabel, outdated, hypernetworkT
       <p className="muted">
         Greedy decoding, at most {evaluation.maxNewTokens} new tokens, prompts cut to {evaluation.contextTokens.toLocaleString()} tokens;
         tasks sampled from the test files with seed {evaluation.seed} (at most {evaluation.taskLimit}); {evaluation.seconds.toFixed(1)} s in all.
-        {' '}With this few tasks the interval is wide: a difference inside it may be chance.
+        {' '}With this few tasks the interval is wide: a difference inside it may be chance. The target NLL is the finer
+        measure: it moves with every task, where exact match moves only when the greedy answer flips.
         {!hypernetworkTrained && <strong> The hypernetwork is untrained: this adapter carries no knowledge of the repository.</strong>}
       </p>
       <details>
