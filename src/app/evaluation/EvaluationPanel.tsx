@@ -83,7 +83,7 @@ export function EvaluationPanel({ commit, adapter, disabled, progress, taskLimit
       <h2 id="evaluation-title">How much does it help here?</h2>
       <p className="muted">
         Mines this repository&apos;s test assertions at the selected commit and has the base model and the adapted model complete each one,
-        scored as the benchmark scores them (lenient exact match, edit similarity). Held out: the adapter is made from the repository&apos;s
+        scored as the benchmark scores them (lenient exact match, edit similarity, and how likely each model makes the target). Held out: the adapter is made from the repository&apos;s
         non-test files, and the tasks come from its test files.
       </p>
       <form
