@@ -228,8 +228,9 @@ describe('task set builder and evaluator', () => {
     expect(after.trim().split('\n')).toHaveLength(12);
 
     const results = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')) as {
-      tasks: TaskRecord[]; summary: Record<string, unknown>[]; format: string;
+      tasks: TaskRecord[]; summary: Record<string, unknown>[]; format: string; repo_knowledge: unknown[];
     };
+    expect(Array.isArray(results.repo_knowledge)).toBe(true); // the report's knowledge table, as data
     expect(results.format).toBe('code2lora-bench-results');
     expect(results.tasks).toHaveLength(12);
     for (const record of results.tasks) {
