@@ -98,8 +98,10 @@ function main(): void {
   }
   const counts = Object.fromEntries(repos.map((repo) => [repo, scored.filter((task) => task.repo === repo).length]));
   console.log(`\ntasks per repository: ${JSON.stringify(counts)}`);
-  const likelihood = likelihoodSection(scored, methods);
+  const likelihood = likelihoodSection(scored, methods, 'every method\'s completion scored');
   const repoKnowledge = repoKnowledgeSection(scored, methods, em);
+  const knowledgeLikelihood = repoKnowledge && likelihoodSection(scored.filter((task) => task.repoNames?.length), methods, 'that need repository knowledge');
+  if (knowledgeLikelihood) repoKnowledge!.likelihood = knowledgeLikelihood;
   if (values.json) {
     writeFileSync(values.json, JSON.stringify({
       tasks: scored.length, counts, methods: summary, differences, ...(likelihood ? { likelihood } : {}), ...(repoKnowledge ? { repoKnowledge } : {}),
@@ -109,16 +111,19 @@ function main(): void {
 
 /**
  * The targets' mean NLL (nats a token; evaluate.py's target_nll) per method, and paired differences (tasks,
- * repositories), on the scored tasks whose target every method's completion scored; null where none did.
+ * repositories), on those of `tasks` whose target every method's completion scored; null where none did. `which`
+ * says which tasks in the printed heading.
  */
-function likelihoodSection(scored: readonly BenchTask[], methods: readonly { name: string; nll: Map<string, number> }[]): Record<string, unknown> | null {
-  const measured = scored.filter((task) => methods.every((method) => method.nll.has(task.id)));
+function likelihoodSection(
+  tasks: readonly BenchTask[], methods: readonly { name: string; nll: Map<string, number> }[], which: string,
+): Record<string, unknown> | null {
+  const measured = tasks.filter((task) => methods.every((method) => method.nll.has(task.id)));
   if (measured.length === 0) return null;
   const clusters = measured.map((task) => task.repo);
   const values = new Map(methods.map((m) => [m.name, measured.map((task) => m.nll.get(task.id)!)]));
   const nats = (x: number) => x.toFixed(4);
   const natsInterval = ({ mean, ci }: { mean: number; ci: readonly [number, number] }) => `${nats(mean)} [${nats(ci[0])}, ${nats(ci[1])}]`;
-  console.log(`\nlikelihood of the target on the ${measured.length} tasks every method's completion scored (nats a token, lower is better)\n`);
+  console.log(`\nlikelihood of the target on the ${measured.length} tasks ${which} (nats a token, lower is better; evaluate.py's target_nll)\n`);
   console.log('| method | target NLL [95% CI] |\n|---|---|');
   const perMethod: Record<string, unknown> = {};
   for (const { name } of methods) {

@@ -1,5 +1,5 @@
 // cli/score-completions.ts: two task sets pooled (completion files joined by +), the split filter, the repository-level
-// interval, the tasks that need repository knowledge, and refusals of overlapping sets, unknown splits and malformed
+// interval, the targets' likelihood, the tasks that need repository knowledge, and refusals of overlapping sets, unknown splits and malformed
 // completion files.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -87,8 +87,14 @@ describe('bench:score', () => {
     // half exactly right; "guesses" never writes it.
     const needing = Array.from({ length: 6 }, (_, i) => ({ ...task('k', i), target: `Helper.make(${i})`, repoNames: ['Helper'] }));
     const tasks = write('k.tasks.jsonl', [...needing, task('k', 10)]);
-    const knows = write('knows.jsonl', [...needing.map((t, i) => ({ id: t.id, text: i % 2 ? 'Helper.make(99)' : t.target })), { id: task('k', 10).id, text: '10' }]);
-    const guesses = write('guesses.jsonl', [...needing.map((t) => ({ id: t.id, text: 'make(0)' })), { id: task('k', 10).id, text: '10' }]);
+    // Their targets' likelihood too: "knows" makes the six 0.4 nats a token likelier; the seventh task alike for both.
+    const knows = write('knows.jsonl', [
+      ...needing.map((t, i) => ({ id: t.id, text: i % 2 ? 'Helper.make(99)' : t.target, target_nll: 1 + i / 10 })),
+      { id: task('k', 10).id, text: '10', target_nll: 0.5 },
+    ]);
+    const guesses = write('guesses.jsonl', [
+      ...needing.map((t, i) => ({ id: t.id, text: 'make(0)', target_nll: 1.4 + i / 10 })), { id: task('k', 10).id, text: '10', target_nll: 0.5 },
+    ]);
     const out = join(root, 'knowledge.json');
     const result = score('--tasks', tasks, '--completions', `knows=${knows},guesses=${guesses}`, '--json', out);
     expect(result.status, result.stderr).toBe(0);
@@ -100,6 +106,9 @@ describe('bench:score', () => {
     expect(repoKnowledge.methods.guesses.nameRecall.mean).toBe(0);
     expect(repoKnowledge.differences['knows - guesses'].nameRecall.mean).toBe(1);
     expect(repoKnowledge.differences['knows - guesses'].em.mean).toBe(0.5);
+    expect(repoKnowledge.likelihood.tasks).toBe(6);
+    expect(repoKnowledge.likelihood.differences['knows - guesses'].mean).toBeCloseTo(-0.4, 9);
+    expect(result.stdout).toContain('likelihood of the target on the 6 tasks that need repository knowledge');
     // Without marked tasks there is no such section.
     expect(score('--tasks', tasksA, '--completions', `good=${goodA}`).stdout).not.toContain('need repository knowledge');
   });
