@@ -272,8 +272,8 @@ def evo_states(batch: list[dict]) -> torch.Tensor:
     names = sorted({t["repo"] for t in batch})
     files, mask = repo_files(names)
     # Histories padded to the longest: zero embeddings, has_diff False (a padded commit never moves the state).
-    embedded = pad_sequence([diffs[name]["embeddings"] for name in names], batch_first=True).float()
-    has_diff = pad_sequence([diffs[name]["has_diff"] for name in names], batch_first=True)
+    embedded = pad_sequence([diffs[name]["embeddings"] for name in names], batch_first=True).float().to(device)
+    has_diff = pad_sequence([diffs[name]["has_diff"] for name in names], batch_first=True).to(device)
     rows = torch.tensor([names.index(t["repo"]) for t in batch], device=device)
     ends = torch.tensor([t["commit_index"] for t in batch], device=device)
     return trainable.states_at(trainable.repo_state(files, mask), embedded, has_diff, rows, ends, bptt_commits)
