@@ -185,6 +185,19 @@ export async function scoreTarget(
   }
 }
 
+/**
+ * What every method does with a task's prompt: scores the target, then completes the prompt greedily, both under
+ * `lora` and through `promptCache`, in that order: the score leaves the prompt cached, so the decode runs one token of it.
+ */
+export async function scoreAndComplete(
+  runtime: BenchRuntime, promptIds: number[], target: string,
+  { lora, promptCache, signal }: { lora: PreparedLora | null; promptCache: PromptCache; signal?: AbortSignal },
+): Promise<{ prediction: string; likelihood: TargetLikelihood | null }> {
+  const likelihood = await scoreTarget(runtime.model, promptIds, targetIds(runtime, target), { lora, promptCache });
+  const prediction = await completePrompt(runtime, promptIds, { target, lora, signal, promptCache });
+  return { prediction, likelihood };
+}
+
 /** The last `limit` ids: a prompt too long for the context loses its start, as the authors truncate. */
 function keepLast(ids: number[], limit: number): number[] {
   return ids.length > limit ? ids.slice(ids.length - limit) : ids;
@@ -224,8 +237,7 @@ function preparedMethod(
       const { ids, extraPromptTokens } = prompt(task);
       if (adapter && !lora) lora = prepareLora(adapter, runtime.model.config);
       promptCache ??= new PromptCache(runtime.model.config.numLayers, runtime.contextTokens);
-      const likelihood = await scoreTarget(runtime.model, ids, targetIds(runtime, task.target), { lora, promptCache });
-      const prediction = await completePrompt(runtime, ids, { target: task.target, lora, signal, promptCache });
+      const { prediction, likelihood } = await scoreAndComplete(runtime, ids, task.target, { lora, promptCache, signal });
       return { prediction, promptTokens: ids.length, extraPromptTokens, likelihood };
     },
     dispose: () => {

@@ -4,7 +4,7 @@ import type { PreparedLora } from '../model/lora.ts';
 import { PromptCache } from '../model/promptCache.ts';
 import { type AssertionKind, mineRepoTasks, type SnapshotFile } from '../parse/mineTasks.ts';
 import { DEFAULT_EVALUATION_TASKS, MAX_EVALUATION_TASKS } from './evaluationLimits.ts';
-import { completePrompt, scoreTarget, targetIds, taskPromptIds, type BenchRuntime } from './methods.ts';
+import { scoreAndComplete, taskPromptIds, type BenchRuntime } from './methods.ts';
 import { pairedBootstrap, scoreCompletion, stripComments, type PairedDifference } from './metrics.ts';
 
 /** NO_ADAPTER: the caller holds no adapter for the commit (the app's worker checks it before mining). */
@@ -119,7 +119,7 @@ export async function evaluateRepository(options: EvaluateRepositoryOptions): Pr
   }
   onProgress?.({ stage: 'evaluate', done: 0, total: mined.tasks.length, unit: 'tasks' });
   const seconds = { base: 0, adapted: 0 };
-  // One cache per model: scoring a target leaves its prompt there, so the decode that follows runs one token of it.
+  // One prompt cache per model, so that each task's decode reuses the prompt its score just ran.
   const caches = {
     base: new PromptCache(runtime.model.config.numLayers, runtime.contextTokens),
     adapted: new PromptCache(runtime.model.config.numLayers, runtime.contextTokens),
@@ -127,8 +127,7 @@ export async function evaluateRepository(options: EvaluateRepositoryOptions): Pr
   const answer = async (which: 'base' | 'adapted', ids: number[], target: string): Promise<ScoredAnswer> => {
     const began = performance.now();
     const lora = which === 'adapted' ? adapter : null;
-    const likelihood = await scoreTarget(runtime.model, ids, targetIds(runtime, target), { lora, promptCache: caches[which] });
-    const raw = await completePrompt(runtime, ids, { target, lora, signal, promptCache: caches[which] });
+    const { prediction: raw, likelihood } = await scoreAndComplete(runtime, ids, target, { lora, promptCache: caches[which], signal });
     seconds[which] += (performance.now() - began) / 1000;
     const score = scoreCompletion(raw, target);
     return { prediction: score.prediction, em: score.em, editSimilarity: score.editsim, targetNll: likelihood?.nll ?? null };
