@@ -1,7 +1,7 @@
 // Benchmark sanity: the paper's metrics on hand-checked cases (and against Python's difflib), builder determinism,
 // resumability after an abort, and the results.json schema. Quality is not asserted: the model here is random.
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -264,6 +264,36 @@ describe('task set builder and evaluator', () => {
     expect(report).toMatch(/## Likelihood of the target[\s\S]*\| rag \| \d+\.\d{3} \[/);
     expect(report).not.toContain('Hypernetwork:'); // base and rag make no adapter: the report says nothing of one
     expect(readFileSync(join(outDir, 'em_by_method.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
+  }, 120_000);
+
+  it('a rerun scores the targets of records made before the measure, keeping their completions, and only once', async () => {
+    const outDir = join(scratch, 'rescore');
+    const common = {
+      outDir, specs, methods: ['base', 'code2lora-static'], benchModel: tinyRandomModel(0),
+      hypernetwork: untrainedHypernetwork(tinyRandomModel(0).model.config), parser,
+      seed: 0, history: 12, heldOut: 'all' as const, limit: 4, maxNewTokens: 8, command: 'test',
+    };
+    const { records: measured } = await runBenchmarkCommand(common);
+    const partialPath = join(outDir, 'results.partial.jsonl');
+    // As a run made before targets were scored wrote them: no likelihood, and a decode time to keep.
+    const earlier = measured.map(({ target_nll: _nll, target_tokens: _tokens, ...record }) => ({ ...record, seconds: 1234 }));
+    writeFileSync(partialPath, earlier.map((record) => JSON.stringify(record)).join('\n') + '\n');
+
+    const { records } = await runBenchmarkCommand(common);
+    expect(records).toHaveLength(measured.length);
+    const key = (record: TaskRecord) => `${record.task_id}|${record.method}`;
+    const rescored = new Map(records.map((record) => [key(record), record]));
+    for (const record of measured) {
+      const again = rescored.get(key(record))!;
+      expect(again.seconds).toBe(1234); // the earlier record, completed: not decoded again
+      expect(again.prediction).toBe(record.prediction);
+      expect(again.target_tokens).toBe(record.target_tokens);
+      expect(again.target_nll).toBeCloseTo(record.target_nll!, 5);
+    }
+    const lines = readFileSync(partialPath, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(2 * measured.length); // each rescored record appended after the one it completes
+    await runBenchmarkCommand(common);
+    expect(readFileSync(partialPath, 'utf8').trim().split('\n')).toHaveLength(2 * measured.length);
   }, 120_000);
 
   it("rag puts retrieved chunks before the task's own prompt, cut exactly as base cuts it, and counts only what it adds", async () => {

@@ -141,4 +141,37 @@ describe('likelihood in the summaries and the report', () => {
     expect(report).toMatch(/\| code2lora-static \| shared-lora \| cr_test \| 20 \| \+0\.0 .* \| -0\.100 \[-0\.100, -0\.100\], p <0\.001 \(n 20\) \|/);
     expect(report).not.toMatch(/\| shuffled-adapter \| 1\./); // no likelihood row for a method that did not measure it
   });
+
+  it('compares on the tasks that need repository knowledge apart: against base and in the claims', () => {
+    // Tasks 0-9 need a name of the repository: Static makes them likelier than the shared LoRA (1.0 against 1.2);
+    // on tasks 10-19 it is worse (1.3), so over all tasks the gap is a quarter of that on the knowledge tasks.
+    const needs = (i: number) => i < 10;
+    const withNames = (list: TaskRecord[]) => list.map((r, i) => (needs(i) ? { ...r, repo_names: ['Name'], name_recall: r.em ? 1 : 0 } : r));
+    const methods = ['base', 'shared-lora', 'code2lora-static'];
+    const summary = summarizeRun({
+      prepares: [],
+      records: [
+        ...withNames(records('base', () => false, () => 2)),
+        ...withNames(records('shared-lora', (i) => i % 2 === 0, () => 1.2)),
+        ...withNames(records('code2lora-static', (i) => i % 2 === 0, (i) => (needs(i) ? 1.0 : 1.3))),
+      ],
+    }, { methodOrder: methods });
+    const knowledge = summary.repoKnowledge.find((k) => k.method === 'code2lora-static')!;
+    expect(knowledge).toMatchObject({ n: 10, nll_n: 10 });
+    expect(knowledge.target_nll).toBeCloseTo(1.0, 6);
+    expect(knowledge.target_nll_diff!.mean).toBeCloseTo(-1.0, 6); // against base on the same ten tasks
+    expect(summary.repoKnowledge.find((k) => k.method === 'base')!.target_nll_diff).toBeUndefined();
+    expect(summary.repoKnowledgePaired.map((p) => `${p.method}-${p.baseline}`)).toEqual(['code2lora-static-shared-lora']);
+    const [claim] = summary.repoKnowledgePaired;
+    expect(claim).toMatchObject({ n: 10, nll_n: 10, em_diff: 0 });
+    expect(claim.target_nll_diff).toBeCloseTo(-0.2, 6);
+    expect(summary.paired.find((p) => p.method === 'code2lora-static' && p.baseline === 'shared-lora')!.target_nll_diff).toBeCloseTo(-0.05, 6);
+
+    const report = renderReport(summary, {
+      command: 'test', wallSeconds: 1, computeSeconds: 1, model: 'tiny', taskSet: 'tiny', methods, notes: [], skipped: [],
+    }, []);
+    const section = report.slice(report.indexOf('## Tasks that need repository knowledge'));
+    expect(section).toMatch(/\| code2lora-static \| cr_test \| 10 \| .* \| 1\.000 \[1\.000, 1\.000\] \| -1\.000 \[-1\.000, -1\.000\] \|/);
+    expect(section).toMatch(/\| code2lora-static \| shared-lora \| cr_test \| 10 \| .* \| -0\.200 \[-0\.200, -0\.200\], p <0\.001 \(n 10\) \|/);
+  });
 });

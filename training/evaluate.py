@@ -197,11 +197,13 @@ def target_fields(score) -> dict:
 
 
 def batches(requests: list[dict], batch_size: int, batch_tokens: int):
-    """Consecutive runs of length-sorted requests: at most batch_size of them and batch_tokens padded prompt tokens."""
+    """Consecutive runs of length-sorted requests: at most batch_size of them and batch_tokens padded tokens in the
+    prefill, whose width is the longest prompt plus the longest target (prompts end at one column, targets follow)."""
     batch = []
     for request in requests:
-        longest = max([len(request["prompt_ids"])] + [len(r["prompt_ids"]) for r in batch])
-        if batch and (len(batch) == batch_size or longest * (len(batch) + 1) > batch_tokens):
+        grown = batch + [request]
+        width = max(len(r["prompt_ids"]) for r in grown) + max(len(r.get("target_ids") or ()) for r in grown)
+        if batch and (len(batch) == batch_size or width * len(grown) > batch_tokens):
             yield batch
             batch = []
         batch.append(request)
@@ -235,7 +237,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--max_new_tokens", type=int, default=64)
     parser.add_argument("--batch_size", type=int, default=8)
-    parser.add_argument("--batch_tokens", type=int, default=8192, help="cap on batch size x longest prompt")
+    parser.add_argument("--batch_tokens", type=int, default=8192, help="cap on batch size x (longest prompt + longest target)")
     parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
     parser.add_argument("--threads", type=int, default=0, help="0: torch's default")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda where a GPU is lent (a near-tie may decode otherwise)")

@@ -266,7 +266,7 @@ export async function runBenchmarkCommand(options: BenchmarkOptions): Promise<Be
       task_set: taskSet.manifest ? { seed: taskSet.manifest.seed, repos: taskSet.manifest.repos.map(({ name, source, head }) => ({ name, source, head })), counts: taskSet.manifest.counts } : null,
       tools: toolVersions(), skipped: run.skipped, prepare: run.prepares,
       tasks: run.records, summary: summary.summary, paired: summary.paired, per_repo: summary.perRepo, evo_timeline: summary.evoTimeline,
-      repo_knowledge: summary.repoKnowledge,
+      repo_knowledge: summary.repoKnowledge, repo_knowledge_paired: summary.repoKnowledgePaired,
     };
     const resultsPath = join(outDir, 'results.json');
     await writeFile(resultsPath, JSON.stringify(results, null, 1) + '\n');

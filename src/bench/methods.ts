@@ -93,8 +93,10 @@ export interface PreparedMethod {
   prompt: (task: BenchTask) => MethodPrompt;
   /** The adapter this method decodes with for this repository; null: the base model. */
   adapter: LoraAdapter | null;
-  /** Greedy completion in the TypeScript runtime (the default engine). */
+  /** Greedy completion in the TypeScript runtime (the default engine), with the target's likelihood. */
   predict: (task: BenchTask, signal?: AbortSignal) => Promise<MethodPrediction>;
+  /** The target's likelihood alone, as `predict` measures it: for a completion made before the measure existed. */
+  scoreOnly: (task: BenchTask) => Promise<TargetLikelihood | null>;
   dispose: () => void;
 }
 
@@ -222,7 +224,7 @@ function plainPrompt(runtime: BenchRuntime): PreparedMethod['prompt'] {
 
 /**
  * A prepared method from its prompt builder and adapter. The adapter is moved to the TypeScript runtime's device
- * only when `predict` first runs (the torch engine never calls it); `disposeAdapter` also frees the adapter itself
+ * only when `predict` or `scoreOnly` first runs (the torch engine calls neither); `disposeAdapter` also frees the adapter itself
  * (one made for this repository, not one shared by all).
  */
 function preparedMethod(
@@ -230,16 +232,20 @@ function preparedMethod(
 ): PreparedMethod {
   let lora: PreparedLora | null = null;
   let promptCache: PromptCache | null = null;
+  const prepareRuntime = () => {
+    if (adapter && !lora) lora = prepareLora(adapter, runtime.model.config);
+    promptCache ??= new PromptCache(runtime.model.config.numLayers, runtime.contextTokens);
+    return { lora, promptCache };
+  };
   return {
     prompt,
     adapter,
     predict: async (task, signal) => {
       const { ids, extraPromptTokens } = prompt(task);
-      if (adapter && !lora) lora = prepareLora(adapter, runtime.model.config);
-      promptCache ??= new PromptCache(runtime.model.config.numLayers, runtime.contextTokens);
-      const { prediction, likelihood } = await scoreAndComplete(runtime, ids, task.target, { lora, promptCache, signal });
+      const { prediction, likelihood } = await scoreAndComplete(runtime, ids, task.target, { ...prepareRuntime(), signal });
       return { prediction, promptTokens: ids.length, extraPromptTokens, likelihood };
     },
+    scoreOnly: (task) => scoreTarget(runtime.model, prompt(task).ids, targetIds(runtime, task.target), prepareRuntime()),
     dispose: () => {
       promptCache?.clear();
       if (lora) disposePreparedLora(lora);

@@ -183,23 +183,28 @@ export function renderReport(summary: BenchSummary, context: ReportContext, plot
     return row.some((text) => text !== '–') ? [[method, ...row]] : [];
   });
   const pValue = (p: number) => (p < 0.001 ? '<0.001' : fixed(p, 3));
-  const pairedRows = summary.paired.map((p: PairedSummary) => [
+  const pairedRowsOf = (paired: readonly PairedSummary[]) => paired.map((p) => [
     p.method, p.baseline, p.split, String(p.n), `${p.em_diff >= 0 ? '+' : ''}${fixed(p.em_diff)} ${ci(p.em_diff_ci)}`, pValue(p.p),
     `${p.editsim_diff >= 0 ? '+' : ''}${fixed(p.editsim_diff, 3)}`,
     p.target_nll_diff !== undefined
       ? `${p.target_nll_diff >= 0 ? '+' : ''}${fixed(p.target_nll_diff, 3)} ${ci(p.target_nll_diff_ci!, 3)}, p ${pValue(p.target_nll_p!)} (n ${p.nll_n})`
       : '–',
   ]);
+  const pairedRows = pairedRowsOf(summary.paired);
+  const pairedHeader = ['method', 'against', 'split', 'n', 'ΔEM (pp) [95% CI]', 'p', 'ΔEditSim', 'ΔNLL [95% CI], p (n)'];
   const repos = [...new Set(summary.perRepo.map((r) => r.repo))];
   const repoCell = new Map(summary.perRepo.map((r: RepoSummary) => [`${r.method}\u0000${r.repo}`, r]));
   const repoRows = repos.map((repo) => [repo, ...methods.map((method) => {
     const r = repoCell.get(`${method}\u0000${repo}`);
     return r ? `${fixed(r.em)} (n ${r.n})` : '–';
   })]);
-  const signed = (d: { mean: number; ci: [number, number] } | undefined) => (d ? `${d.mean >= 0 ? '+' : ''}${fixed(d.mean)} ${ci(d.ci)}` : '–');
+  const signed = (d: { mean: number; ci: [number, number] } | undefined, digits = 1) =>
+    (d ? `${d.mean >= 0 ? '+' : ''}${fixed(d.mean, digits)} ${ci(d.ci, digits)}` : '–');
   const knowledgeRows = summary.repoKnowledge.map((k: RepoKnowledgeSummary) => [
     k.method, k.split, String(k.n), `${fixed(k.em)} ${ci(k.em_ci)}`, signed(k.em_diff), `${fixed(k.name_recall)} ${ci(k.name_recall_ci)}`, signed(k.name_recall_diff),
+    k.target_nll !== undefined ? `${fixed(k.target_nll, 3)} ${ci(k.target_nll_ci!, 3)}` : '–', signed(k.target_nll_diff, 3),
   ]);
+  const knowledgePairedRows = pairedRowsOf(summary.repoKnowledgePaired);
   const sections = [
     '# RepoPeftBench-TS report',
     '',
@@ -234,9 +239,7 @@ export function renderReport(summary: BenchSummary, context: ReportContext, plot
     'another repository\'s adapter; Evo against Static re-run per commit and the shared LoRA). ΔNLL below zero: the',
     'method makes the targets likelier than the one it is compared with.',
     '',
-    pairedRows.length > 0
-      ? table(['method', 'against', 'split', 'n', 'ΔEM (pp) [95% CI]', 'p', 'ΔEditSim', 'ΔNLL [95% CI], p (n)'], pairedRows)
-      : 'No two methods scored the same tasks.',
+    pairedRows.length > 0 ? table(pairedHeader, pairedRows) : 'No two methods scored the same tasks.',
     '',
     '## EM (%) per repository',
     '',
@@ -246,13 +249,20 @@ export function renderReport(summary: BenchSummary, context: ReportContext, plot
     '',
     'Static tasks whose target uses a name that the repository\'s non-test code defines and the prompt never mentions:',
     'no prompt supplies it, only knowledge of the repository can. Name recall: the share of those names the scored',
-    'prediction writes. Differences are against base on the same tasks (paired bootstrap).',
+    'prediction writes. Target NLL as above. Differences are against base on the same tasks (paired bootstrap).',
     '',
     knowledgeRows.length > 0
-      ? table(['method', 'split', 'n', 'EM % [95% CI]', 'ΔEM (pp) [95% CI]', 'name recall % [95% CI]', 'Δ recall (pp) [95% CI]'], knowledgeRows)
+      ? table(['method', 'split', 'n', 'EM % [95% CI]', 'ΔEM (pp) [95% CI]', 'name recall % [95% CI]', 'Δ recall (pp) [95% CI]',
+        'NLL [95% CI]', 'ΔNLL [95% CI]'], knowledgeRows)
       : 'None scored: no task needs a name from outside its prompt, or the task set was mined before tasks were marked.',
     '',
   ];
+  if (knowledgePairedRows.length > 0) {
+    sections.push(
+      'The claims\' comparisons on these tasks alone, where an adapter made from the repository (rather than another',
+      'one\'s, or one LoRA for all) should show first:', '', table(pairedHeader, knowledgePairedRows), '',
+    );
+  }
   if (context.skipped.length > 0) {
     sections.push('## Not run', '', ...context.skipped.map((s) => `- ${s.method} on ${s.repo} (${s.tasks} tasks): ${s.reason}`), '');
   }

@@ -1,7 +1,9 @@
 // Node only: runs methods over a task set, appending each finished (task, method) record so a rerun resumes; summaries.
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { bootstrapMean, pairedBootstrap, scoreCompletion } from './metrics.ts';
-import { type BenchMethod, type MethodPrediction, MethodUnavailableError, type PreparedMethod, type RepoContext } from './methods.ts';
+import {
+  type BenchMethod, type MethodPrediction, MethodUnavailableError, type PreparedMethod, type RepoContext, type TargetLikelihood,
+} from './methods.ts';
 import { nameRecall } from './repoKnowledge.ts';
 import type { BenchSplit, BenchTask, TaskMode } from './taskSet.ts';
 import { groupBy } from '../util/groupBy.ts';
@@ -131,6 +133,11 @@ export function scoredRecord(task: BenchTask, method: string, predicted: MethodP
   };
 }
 
+/** An earlier record with its target's likelihood added (its completion and decode time as they were). */
+function withLikelihood(record: TaskRecord, likelihood: TargetLikelihood | null): TaskRecord {
+  return likelihood ? { ...record, target_nll: likelihood.nll, target_tokens: likelihood.tokens } : record;
+}
+
 /**
  * Reads an append-only JSONL file, dropping a last line cut short by a crash (and truncating the file there, so the
  * next append starts on a fresh line).
@@ -147,32 +154,41 @@ export function readJsonlResumable<T>(path: string): T[] {
 
 /**
  * What a rerun starts from: the preparation costs already recorded, the planned (task, method) pairs and the refused
- * ones, and the records of earlier runs that are still wanted (each pair once), with their keys in `done`.
+ * ones, and the records of earlier runs that are still wanted, the last one of each pair (a rescored record is appended
+ * after the one it completes). Those with a likelihood or nothing to score (keys in `done`) are `kept`; those made
+ * before the target was scored are `unscored`: the pair is run again, and only its target scored where the engine can.
  */
 export function resumeRun(tasks: readonly BenchTask[], methods: readonly BenchMethod[], partialPath: string, preparePath: string) {
-  const records = readJsonlResumable<TaskRecord>(partialPath);
   const prepares = readJsonlResumable<PrepareRecord>(preparePath);
   const { wanted, refused } = plannedPairs(tasks, methods);
+  const latest = new Map<string, TaskRecord>();
+  for (const record of readJsonlResumable<TaskRecord>(partialPath)) {
+    const key = recordKey(record.task_id, record.method);
+    if (wanted.has(key)) latest.set(key, record);
+  }
   const done = new Set<string>();
   const kept: TaskRecord[] = [];
-  for (const record of records) {
-    const key = recordKey(record.task_id, record.method);
-    if (wanted.has(key) && !done.has(key)) {
+  const unscored = new Map<string, TaskRecord>();
+  for (const [key, record] of latest) {
+    if (record.target_nll === undefined && record.target !== '') {
+      unscored.set(key, record);
+    } else {
       done.add(key);
       kept.push(record);
     }
   }
-  return { prepares, wanted, refused, done, kept };
+  return { prepares, wanted, refused, done, kept, unscored };
 }
 
 /**
  * Runs every method on every task, grouped by repository and commit so each method prepares once per group.
  * Each finished record is appended to `partialPath` before the next task starts; an abort (Ctrl-C) rejects with
- * the signal's reason and loses only the task in flight. A rerun with the same file skips what is done.
+ * the signal's reason and loses only the task in flight. A rerun with the same file skips what is done, and scores
+ * the targets of records made before the benchmark scored them without decoding them again.
  */
 export async function runBenchmark(options: RunBenchmarkOptions): Promise<BenchRun> {
   const { tasks, methods, loadContext, partialPath, preparePath, signal, onProgress, onNote } = options;
-  const { prepares, wanted, refused, done, kept } = resumeRun(tasks, methods, partialPath, preparePath);
+  const { prepares, wanted, refused, done, kept, unscored } = resumeRun(tasks, methods, partialPath, preparePath);
   const resumed = kept.length;
   const total = wanted.size;
   const skipped: BenchRun['skipped'] = [...refused];
@@ -212,10 +228,11 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<BenchR
       try {
         for (const task of todo) {
           report(method.name, repo);
+          const earlier = unscored.get(recordKey(task.id, method.name));
           const taskStarted = performance.now();
-          const predicted = await prepared.predict(task, signal);
-          const seconds = (performance.now() - taskStarted) / 1000;
-          const record = scoredRecord(task, method.name, predicted, seconds);
+          const record = earlier
+            ? withLikelihood(earlier, await prepared.scoreOnly(task))
+            : scoredRecord(task, method.name, await prepared.predict(task, signal), (performance.now() - taskStarted) / 1000);
           appendFileSync(partialPath, JSON.stringify(record) + '\n');
           done.add(recordKey(task.id, method.name));
           kept.push(record);
@@ -305,9 +322,14 @@ export interface RepoKnowledgeSummary {
   /** Percent of the needed names the scored predictions wrote, averaged over tasks. */
   name_recall: number;
   name_recall_ci: [number, number];
-  /** Against the baseline on the same tasks, percentage points; absent for the baseline itself or without it. */
+  /** Mean target NLL (nats a token) and its CI over the `nll_n` records that measured it; absent where none did. */
+  target_nll?: number;
+  target_nll_ci?: [number, number];
+  nll_n?: number;
+  /** Against the baseline on the same tasks, percentage points (NLL: nats a token); absent for the baseline itself or without it. */
   em_diff?: { mean: number; ci: [number, number]; p: number };
   name_recall_diff?: { mean: number; ci: [number, number]; p: number };
+  target_nll_diff?: { mean: number; ci: [number, number]; p: number };
 }
 
 export interface BenchSummary {
@@ -316,6 +338,8 @@ export interface BenchSummary {
   perRepo: RepoSummary[];
   evoTimeline: TimelinePoint[];
   repoKnowledge: RepoKnowledgeSummary[];
+  /** CLAIM_COMPARISONS on the tasks that need repository knowledge: where an adapter's specificity should show first. */
+  repoKnowledgePaired: PairedSummary[];
 }
 
 /** SplitSummary's likelihood fields, over the records of `group` that measured it (none: no fields). */
@@ -358,34 +382,40 @@ export function summarizeRun(
   }
   summary.sort((a, b) => rank(a.method) - rank(b.method) || a.split.localeCompare(b.split));
 
-  const byMethod = groupBy(records, (r) => r.method);
-  const byTaskOf = (method: string) => new Map((byMethod.get(method) ?? []).map((r) => [r.task_id, r]));
-  const baselineByTask = byTaskOf(baseline);
+  const baselineByTask = new Map(records.filter((r) => r.method === baseline).map((r) => [r.task_id, r]));
   /** Each record of `group` with `against`'s record of the same task, where it scored it. */
   const withBaseline = (group: readonly TaskRecord[], against = baselineByTask) =>
     group.flatMap((r) => (against.has(r.task_id) ? [[r, against.get(r.task_id)!] as const] : []));
-  const paired: PairedSummary[] = [];
-  const comparisons = [...order.filter((method) => method !== baseline).map((method) => [method, baseline] as const), ...CLAIM_COMPARISONS];
-  for (const [method, against] of comparisons) {
-    if (!byMethod.has(method) || !byMethod.has(against)) continue;
-    const againstByTask = byTaskOf(against);
-    for (const [split, group] of groupBy(byMethod.get(method)!, (r) => r.split)) {
-      const pairs = withBaseline(group, againstByTask);
-      if (pairs.length === 0) continue;
-      const em = pairedBootstrap(pairs.map(([r]) => Number(r.em)), pairs.map(([, b]) => Number(b.em)), { seed });
-      const measured = pairs.filter(([r, b]) => r.target_nll !== undefined && b.target_nll !== undefined);
-      const nll = measured.length > 0
-        ? pairedBootstrap(measured.map(([r]) => r.target_nll!), measured.map(([, b]) => b.target_nll!), { seed })
-        : null;
-      paired.push({
-        method, baseline: against, split, n: pairs.length, em_diff: em.mean * 100, em_diff_ci: percent(em.ci), p: em.p,
-        editsim_diff: average(pairs.map(([r, b]) => r.editsim - b.editsim)),
-        ...(nll ? { target_nll_diff: nll.mean, target_nll_diff_ci: nll.ci, target_nll_p: nll.p, nll_n: measured.length } : {}),
-      });
+  /** The paired NLL difference (with its n) over the pairs whose both records measured it; null: none did. */
+  const nllDifference = (pairs: readonly (readonly [TaskRecord, TaskRecord])[]) => {
+    const measured = pairs.filter(([r, b]) => r.target_nll !== undefined && b.target_nll !== undefined);
+    return measured.length > 0 ? pairedBootstrap(measured.map(([r]) => r.target_nll!), measured.map(([, b]) => b.target_nll!), { seed }) : null;
+  };
+  /** Each comparison's paired differences per split, over the records of `among` (both sides' records of a task). */
+  const pairedOn = (among: readonly TaskRecord[], comparisons: readonly (readonly [string, string])[]): PairedSummary[] => {
+    const amongByMethod = groupBy(among, (r) => r.method);
+    const result: PairedSummary[] = [];
+    for (const [method, against] of comparisons) {
+      if (!amongByMethod.has(method) || !amongByMethod.has(against)) continue;
+      const againstByTask = new Map(amongByMethod.get(against)!.map((r) => [r.task_id, r]));
+      for (const [split, group] of groupBy(amongByMethod.get(method)!, (r) => r.split)) {
+        const pairs = withBaseline(group, againstByTask);
+        if (pairs.length === 0) continue;
+        const em = pairedBootstrap(pairs.map(([r]) => Number(r.em)), pairs.map(([, b]) => Number(b.em)), { seed });
+        const nll = nllDifference(pairs);
+        result.push({
+          method, baseline: against, split, n: pairs.length, em_diff: em.mean * 100, em_diff_ci: percent(em.ci), p: em.p,
+          editsim_diff: average(pairs.map(([r, b]) => r.editsim - b.editsim)),
+          ...(nll ? { target_nll_diff: nll.mean, target_nll_diff_ci: nll.ci, target_nll_p: nll.p, nll_n: nll.n } : {}),
+        });
+      }
     }
-  }
-  paired.sort((a, b) => (a.baseline === baseline ? 0 : 1) - (b.baseline === baseline ? 0 : 1) || rank(a.method) - rank(b.method)
-    || rank(a.baseline) - rank(b.baseline) || a.split.localeCompare(b.split));
+    return result;
+  };
+  const paired = pairedOn(records, [...order.filter((method) => method !== baseline).map((method) => [method, baseline] as const), ...CLAIM_COMPARISONS]);
+  const byMethods = (a: PairedSummary, b: PairedSummary) => (a.baseline === baseline ? 0 : 1) - (b.baseline === baseline ? 0 : 1)
+    || rank(a.method) - rank(b.method) || rank(a.baseline) - rank(b.baseline) || a.split.localeCompare(b.split);
+  paired.sort(byMethods);
 
   const perRepo: RepoSummary[] = [];
   for (const [key, group] of groupBy(records, (r) => `${r.method}\u0000${r.repo}`)) {
@@ -412,6 +442,7 @@ export function summarizeRun(
     const recall = bootstrapMean(group.map((r) => r.name_recall!), { seed });
     const entry: RepoKnowledgeSummary = {
       method, split, n: group.length, em: em.mean * 100, em_ci: percent(em.ci), name_recall: recall.mean * 100, name_recall_ci: percent(recall.ci),
+      ...likelihoodSummary(group, seed),
     };
     // The baseline's record of a task that needs the repository needs it too: it carries name_recall.
     const pairs = method === baseline ? [] : withBaseline(group);
@@ -422,9 +453,12 @@ export function summarizeRun(
       };
       entry.em_diff = difference((r) => Number(r.em));
       entry.name_recall_diff = difference((r) => r.name_recall!);
+      const nll = nllDifference(pairs);
+      if (nll) entry.target_nll_diff = { mean: nll.mean, ci: nll.ci, p: nll.p };
     }
     repoKnowledge.push(entry);
   }
   repoKnowledge.sort((a, b) => rank(a.method) - rank(b.method) || a.split.localeCompare(b.split));
-  return { summary, paired, perRepo, evoTimeline, repoKnowledge };
+  const repoKnowledgePaired = pairedOn(needing, CLAIM_COMPARISONS).sort(byMethods);
+  return { summary, paired, perRepo, evoTimeline, repoKnowledge, repoKnowledgePaired };
 }

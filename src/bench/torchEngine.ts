@@ -1,6 +1,6 @@
 // Node only: the benchmark's torch engine: the TypeScript engine's prompts and adapters, decoded in batches by training/evaluate.py.
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -167,7 +167,8 @@ export interface TorchRunOptions extends RunBenchmarkOptions {
  * runBenchmark with the torch engine. Method by method: every (repository, commit) group is prepared as in the
  * TypeScript engine (RAG index, adapter: written as a PEFT directory), every task's prompt ids become a request,
  * then training/evaluate.py decodes them all in one call and each completion is scored and appended to the partial
- * file. A task's `seconds` is its share of its batch's decode time.
+ * file. A task's `seconds` is its share of its batch's decode time. A record made before targets were scored is
+ * requested again: evaluate.py finds its completion in the work directory and only scores the target.
  */
 export async function runTorchBenchmark(options: TorchRunOptions): Promise<BenchRun> {
   const { tasks, methods, loadContext, partialPath, preparePath, signal, onProgress, onNote, engine, tokenizer, workDirectory } = options;
@@ -220,7 +221,7 @@ export async function runTorchBenchmark(options: TorchRunOptions): Promise<Bench
         if (prepared.adapter) {
           adapterDirectory = adapterDirectories.get(prepared.adapter) ?? null;
           if (!adapterDirectory) {
-            adapterDirectory = join(workDirectory, 'adapters', method.name, safeName(`${repo}@${commit.slice(0, 12)}`));
+            adapterDirectory = join(workDirectory, 'adapters', safeName(method.name), safeName(`${repo}@${commit.slice(0, 12)}`));
             await writePeftDirectory(prepared.adapter, adapterDirectory);
             adapterDirectories.set(prepared.adapter, adapterDirectory);
           }
@@ -277,6 +278,9 @@ export async function runTorchBenchmark(options: TorchRunOptions): Promise<Bench
     if (textMismatches > 0) {
       onNote?.(`${method.name}: ${textMismatches} completions decode differently with tokenizers (Python) than with our tokenizer; scored with ours`);
     }
+    // Every record of the method is in the partial file: its adapters (one per repository and commit for Static re-run
+    // per commit and Evo, ~20 MB each on SmolLM2) have served. A rerun that needs them writes them again.
+    rmSync(join(workDirectory, 'adapters', safeName(method.name)), { recursive: true, force: true });
     report(method.name, '');
   }
   report('', '');

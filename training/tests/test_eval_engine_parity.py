@@ -88,6 +88,17 @@ def test_first_line_rule_matches_metrics_ts():
     assert not evaluate.first_line_final("<|fim_middle|>\n")
 
 
+def test_batches_cap_the_prefill_with_its_targets():
+    # Prompts end at one column and targets follow: the prefill is (longest prompt + longest target) wide.
+    requests = [{"prompt_ids": [0] * n, "target_ids": [0] * t} for n, t in ((10, 2), (12, 30), (14, 1), (16, 1))]
+    assert [len(b) for b in evaluate.batches(requests, 8, 100)] == [2, 2]  # 2 x (12 + 30) fits; 3 x (14 + 30) does not
+    for batch in evaluate.batches(requests, 8, 100):
+        assert len(batch) * (max(len(r["prompt_ids"]) for r in batch) + max(len(r["target_ids"]) for r in batch)) <= 100
+    # Without targets (a decode-only request file) only the prompts count, as before.
+    assert [len(b) for b in evaluate.batches([{"prompt_ids": r["prompt_ids"]} for r in requests], 8, 100)] == [4]
+    assert [len(b) for b in evaluate.batches(requests, 3, 10_000)] == [3, 1]
+
+
 def test_batched_decoding_equals_full_passes(c2l, tmp_path):
     model, tokenizer = c2l
     requests = [{"id": f"p{i}-{one_line}", "prompt_ids": tokenizer.encode(prompt).ids, "adapter": None, "one_line": one_line}
@@ -294,8 +305,21 @@ def test_bench_engines_agree_on_synthetic_tasks(tmp_path):
     print(f"shared-lora changed {len(changed['ts'])} of 60 predictions")
     assert len(changed["ts"]) >= 10
     assert changed["ts"] ^ changed["torch"] <= {key[0] for key, *_ in differences}
-    adapters = sorted((tmp_path / "torch/torch/adapters/code2lora-static").iterdir())
-    assert len(adapters) >= 2 and all((a / "adapter_config.json").exists() for a in adapters)
+    # One adapter a repository, written for evaluate.py and removed once its completions were read.
+    requests = [json.loads(line) for line in (tmp_path / "torch/torch/code2lora-static.requests.jsonl").read_text().splitlines()]
+    adapters = {request["adapter"] for request in requests}
+    assert len(adapters) == 2 and not any(Path(adapter).exists() for adapter in adapters)
+    # Records made before targets were scored: a rerun requests them again, evaluate.py finds their completions
+    # (0 to decode) and the records get the same likelihoods.
+    partial = tmp_path / "torch/results.partial.jsonl"
+    records = [json.loads(line) for line in partial.read_text().splitlines()]
+    partial.write_text("".join(json.dumps({k: v for k, v in r.items() if not k.startswith("target_")}) + "\n"
+                               for r in records))
+    log = run_bench("--tasks", str(tmp_path / "ts/tasks.jsonl"), "--out", str(tmp_path / "torch"), "--engine", "torch", *common)
+    assert log.count(" 0 to decode") == len(methods), log[-2000:]
+    again = {(r["task_id"], r["method"]): r for r in json.loads((tmp_path / "torch/results.json").read_text())["tasks"]}
+    assert {key: (r["prediction"], r["target_nll"]) for key, r in again.items()} == \
+        {key: (r["prediction"], r["target_nll"]) for key, r in ours.items()}
 
 
 def test_bench_engines_agree_on_smollm2(tmp_path):
