@@ -1,6 +1,7 @@
 // The BPE model: turns one pre-tokenized piece into vocab ids by applying merges in rank order, with a per-piece cache.
 
 import { BYTE_TO_CHAR, pushUtf8Bytes, toByteLevelChars } from './byteLevel.ts';
+import { BinaryHeap } from '../util/binaryHeap.ts';
 
 /** Pieces longer than this (in bytes) use the heap-based merge, which avoids the quadratic rescans of the simple loop. */
 const LONG_WORD_BYTES = 48;
@@ -96,7 +97,7 @@ export class BpeModel {
       prev[i] = i - 1;
     }
     // Heap keys pack (rank, position) into one float64: rank < 2^22, position < 2^31, so the key stays exact.
-    const heap = new MinHeap();
+    const heap = new BinaryHeap<number>((a, b) => a < b);
     const pushPair = (pos: number) => {
       const right = next[pos];
       if (right < 0) return;
@@ -121,45 +122,5 @@ export class BpeModel {
     const out: number[] = [];
     for (let i = 0; i >= 0; i = next[i]) out.push(symbol[i]);
     return out;
-  }
-}
-
-/** A binary min-heap of numbers. */
-class MinHeap {
-  private readonly items: number[] = [];
-
-  get size(): number {
-    return this.items.length;
-  }
-
-  push(value: number): void {
-    const items = this.items;
-    let i = items.push(value) - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (items[parent] <= value) break;
-      items[i] = items[parent];
-      i = parent;
-    }
-    items[i] = value;
-  }
-
-  pop(): number {
-    const items = this.items;
-    const top = items[0];
-    const last = items.pop()!;
-    if (items.length > 0) {
-      let i = 0;
-      for (;;) {
-        const left = 2 * i + 1;
-        if (left >= items.length) break;
-        const child = left + 1 < items.length && items[left + 1] < items[left] ? left + 1 : left;
-        if (items[child] >= last) break;
-        items[i] = items[child];
-        i = child;
-      }
-      items[i] = last;
-    }
-    return top;
   }
 }

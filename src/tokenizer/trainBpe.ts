@@ -10,6 +10,7 @@ import { BpeTokenizer } from './bpeTokenizer.ts';
 import { compileOnigurumaPattern } from './onigurumaRegex.ts';
 import { buildPreTokenizer } from './preTokenize.ts';
 import type { PreTokenizerStep } from './tokenizerConfig.ts';
+import { BinaryHeap } from '../util/binaryHeap.ts';
 
 export interface TrainBpeOptions {
   texts: Iterable<string>;
@@ -75,7 +76,7 @@ export function trainBpeTokenizer({ texts, vocabSize, specialTokens = [], patter
       }
     }
   };
-  const heap = new CandidateHeap();
+  const heap = new BinaryHeap(candidateBefore);
   const pushCurrent = (keys: Iterable<number>) => {
     for (const key of keys) {
       const count = pairCounts.get(key) ?? 0;
@@ -153,46 +154,6 @@ function tokenizerJson(idToToken: string[], merges: Array<[string, string]>, spe
   };
 }
 
-/** Max-heap of merge candidates: highest count first, then the smallest (a, b). */
-class CandidateHeap {
-  private readonly items: Candidate[] = [];
-
-  get size(): number {
-    return this.items.length;
-  }
-
-  private static before(x: Candidate, y: Candidate): boolean {
-    return x.count !== y.count ? x.count > y.count : x.a !== y.a ? x.a < y.a : x.b < y.b;
-  }
-
-  push(item: Candidate): void {
-    const items = this.items;
-    let i = items.push(item) - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!CandidateHeap.before(item, items[parent])) break;
-      items[i] = items[parent];
-      i = parent;
-    }
-    items[i] = item;
-  }
-
-  pop(): Candidate {
-    const items = this.items;
-    const top = items[0];
-    const last = items.pop()!;
-    if (items.length > 0) {
-      let i = 0;
-      for (;;) {
-        const left = 2 * i + 1;
-        if (left >= items.length) break;
-        const child = left + 1 < items.length && CandidateHeap.before(items[left + 1], items[left]) ? left + 1 : left;
-        if (!CandidateHeap.before(items[child], last)) break;
-        items[i] = items[child];
-        i = child;
-      }
-      items[i] = last;
-    }
-    return top;
-  }
-}
+/** Merge candidates, highest count first, then the smallest (a, b). */
+const candidateBefore = (x: Candidate, y: Candidate): boolean =>
+  x.count !== y.count ? x.count > y.count : x.a !== y.a ? x.a < y.a : x.b < y.b;
