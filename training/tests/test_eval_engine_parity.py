@@ -184,6 +184,23 @@ def test_targets_scored_in_the_decode_pass(c2l, tmp_path):
     assert "1 decoded to score" in log and again["p0"]["target_tokens"] == 1
 
 
+def test_bench_likelihood_measures_both_ways_on_the_same_completions(c2l, tmp_path):
+    """`npm run bench:likelihood`: decodes with and without the targets in alternated rounds and checks the completions."""
+    npx = shutil.which("npx") or pytest.skip("npx is not on PATH")
+    _, tokenizer = c2l
+    requests = [{"id": f"t{i}", "prompt_ids": tokenizer.encode(prompt).ids, "adapter": None, "one_line": True,
+                 "target_ids": tokenizer.encode(" 3\n").ids} for i, prompt in enumerate(PROMPTS)]
+    path = tmp_path / "base.requests.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in requests))
+    result = subprocess.run([npx, "tsx", "cli/bench-likelihood.ts", "--requests", str(path), "--model", str(C2L_BASE),
+                             "--n", "4", "--rounds", "2"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    out = result.stdout
+    assert out.startswith("4 requests from ")
+    assert len([line for line in out.splitlines() if line.startswith("round ")]) == 4
+    assert "ratio " in out and "completions: identical in all 4 decodes" in out
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU here (the device machine runs it)")
 def test_cuda_decoding_equals_cpu(c2l, tmp_path):
     _, tokenizer = c2l
