@@ -15,14 +15,14 @@ import { EvoTimeline } from '../src/code2lora/evoTimeline.ts';
 import { initHypernetworkWeights, repoState } from '../src/code2lora/hypernetwork.ts';
 import { embedDiff, encodeRepository } from '../src/code2lora/repoEncoder.ts';
 import { isTestPath } from '../src/git/pathFilters.ts';
-import { createMethod, type RepoContext } from '../src/bench/methods.ts';
+import { createMethod, MethodUnavailableError, type RepoContext } from '../src/bench/methods.ts';
 import { openRepository } from '../src/bench/repoSources.ts';
 import {
   bootstrapMean, editSimilarity, isFirstLineFinal, normalizeForMatch, pairedBootstrap, postprocessPrediction, pySplit, pyStrip,
   scoreCompletion,
 } from '../src/bench/metrics.ts';
 import { Bm25Index } from '../src/bench/retrieval.ts';
-import type { TaskRecord } from '../src/bench/run.ts';
+import { runBenchmark, type TaskRecord } from '../src/bench/run.ts';
 import { taskSetToJsonl, type BenchTask } from '../src/bench/taskSet.ts';
 import { initBackend } from '../src/model/backend.ts';
 import { loadPythonParser, type PythonParser } from '../src/parse/pythonParser.ts';
@@ -295,6 +295,27 @@ describe('task set builder and evaluator', () => {
     await runBenchmarkCommand(common);
     expect(readFileSync(partialPath, 'utf8').trim().split('\n')).toHaveLength(2 * measured.length);
   }, 120_000);
+
+  it('keeps the earlier records of a method that cannot run now, unscored, and skips only the tasks it never did', async () => {
+    const partialPath = join(scratch, 'unavailable.partial.jsonl');
+    const task = (i: number) => ({ id: `t${i}`, repo: 'r', commit: 'c', file: 'tests/test_x.py', line: i, target: 'x' }) as BenchTask;
+    const earlier = (i: number): TaskRecord => ({
+      task_id: `t${i}`, repo: 'r', commit: 'c', file: 'tests/test_x.py', line: i, kind: 'assert_compare', mode: 'static',
+      method: 'shared-lora', split: 'cr_test', target: 'x', prediction: 'x', prediction_clean: 'x', em: true, editsim: 1,
+      prompt_tokens: 3, extra_prompt_tokens: 0, seconds: 1,
+    });
+    writeFileSync(partialPath, JSON.stringify(earlier(0)) + '\n');
+    const notes: string[] = [];
+    const run = await runBenchmark({
+      tasks: [task(0), task(1)],
+      methods: [{ name: 'shared-lora', prepare: async () => { throw new MethodUnavailableError('NO_WEIGHTS', 'no --shared-lora'); } }],
+      loadContext: async () => ({ repo: 'r', commit: 'c', donor: null, files: [] }),
+      partialPath, preparePath: join(scratch, 'unavailable.prepare.jsonl'), onNote: (note) => notes.push(note),
+    });
+    expect(run.records).toEqual([earlier(0)]);
+    expect(run.skipped).toEqual([{ method: 'shared-lora', repo: 'r', commit: 'c', tasks: 1, reason: 'no --shared-lora' }]);
+    expect(notes.join('\n')).toMatch(/1 earlier records kept, their targets unscored: no --shared-lora/);
+  });
 
   it("rag puts retrieved chunks before the task's own prompt, cut exactly as base cuts it, and counts only what it adds", async () => {
     const benchModel = tinyRandomModel(0);

@@ -181,6 +181,21 @@ export function resumeRun(tasks: readonly BenchTask[], methods: readonly BenchMe
 }
 
 /**
+ * Where a method cannot run on `tasks` now (MethodUnavailableError), its earlier records of them stay as they were,
+ * unscored, rather than be lost; returns the tasks with no record, which the run counts as skipped.
+ */
+export function keepUnscored(resume: Pick<ReturnType<typeof resumeRun>, 'done' | 'kept' | 'unscored'>, tasks: readonly BenchTask[], method: string): BenchTask[] {
+  return tasks.filter((task) => {
+    const key = recordKey(task.id, method);
+    const earlier = resume.unscored.get(key);
+    if (!earlier) return true;
+    resume.done.add(key);
+    resume.kept.push(earlier);
+    return false;
+  });
+}
+
+/**
  * Runs every method on every task, grouped by repository and commit so each method prepares once per group.
  * Each finished record is appended to `partialPath` before the next task starts; an abort (Ctrl-C) rejects with
  * the signal's reason and loses only the task in flight. A rerun with the same file skips what is done, and scores
@@ -188,7 +203,8 @@ export function resumeRun(tasks: readonly BenchTask[], methods: readonly BenchMe
  */
 export async function runBenchmark(options: RunBenchmarkOptions): Promise<BenchRun> {
   const { tasks, methods, loadContext, partialPath, preparePath, signal, onProgress, onNote } = options;
-  const { prepares, wanted, refused, done, kept, unscored } = resumeRun(tasks, methods, partialPath, preparePath);
+  const resume = resumeRun(tasks, methods, partialPath, preparePath);
+  const { prepares, wanted, refused, done, kept, unscored } = resume;
   const resumed = kept.length;
   const total = wanted.size;
   const skipped: BenchRun['skipped'] = [...refused];
@@ -216,9 +232,13 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<BenchR
         prepared = await method.prepare(context, signal);
       } catch (error) {
         if (!(error instanceof MethodUnavailableError)) throw error;
-        skipped.push({ method: method.name, repo, commit, tasks: todo.length, reason: error.message });
-        skippedCount += todo.length;
-        onNote?.(`skipped ${method.name} on ${repo} (${todo.length} tasks): ${error.message}`);
+        const unrun = keepUnscored(resume, todo, method.name);
+        if (unrun.length < todo.length) onNote?.(`${method.name} on ${repo}: ${todo.length - unrun.length} earlier records kept, their targets unscored: ${error.message}`);
+        if (unrun.length > 0) {
+          skipped.push({ method: method.name, repo, commit, tasks: unrun.length, reason: error.message });
+          skippedCount += unrun.length;
+          onNote?.(`skipped ${method.name} on ${repo} (${unrun.length} tasks): ${error.message}`);
+        }
         report(method.name, repo);
         continue;
       }

@@ -8,7 +8,7 @@ import type { TextTokenizer } from '../model/generate.ts';
 import { exportPeftAdapter, type LoraAdapter } from '../model/lora.ts';
 import { MethodUnavailableError, type PreparedMethod, type RepoContext, targetIds } from './methods.ts';
 import {
-  type BenchRun, groupByRepoCommit, type PrepareRecord, recordKey, resumeRun, type RunBenchmarkOptions, scoredRecord,
+  type BenchRun, groupByRepoCommit, keepUnscored, type PrepareRecord, recordKey, resumeRun, type RunBenchmarkOptions, scoredRecord,
 } from './run.ts';
 import type { BenchTask } from './taskSet.ts';
 
@@ -174,7 +174,8 @@ export async function runTorchBenchmark(options: TorchRunOptions): Promise<Bench
   const { tasks, methods, loadContext, partialPath, preparePath, signal, onProgress, onNote, engine, tokenizer, workDirectory } = options;
   const python = pythonOf(engine);
   mkdirSync(workDirectory, { recursive: true });
-  const { prepares, wanted, refused, done, kept } = resumeRun(tasks, methods, partialPath, preparePath);
+  const resume = resumeRun(tasks, methods, partialPath, preparePath);
+  const { prepares, wanted, refused, done, kept } = resume;
   const resumed = kept.length;
   const skipped: BenchRun['skipped'] = [...refused];
   const started = performance.now();
@@ -211,9 +212,13 @@ export async function runTorchBenchmark(options: TorchRunOptions): Promise<Bench
         prepared = await method.prepare(await contextOf(repo, commit), signal);
       } catch (error) {
         if (!(error instanceof MethodUnavailableError)) throw error;
-        skipped.push({ method: method.name, repo, commit, tasks: todo.length, reason: error.message });
-        skippedCount += todo.length;
-        onNote?.(`skipped ${method.name} on ${repo} (${todo.length} tasks): ${error.message}`);
+        const unrun = keepUnscored(resume, todo, method.name);
+        if (unrun.length < todo.length) onNote?.(`${method.name} on ${repo}: ${todo.length - unrun.length} earlier records kept, their targets unscored: ${error.message}`);
+        if (unrun.length > 0) {
+          skipped.push({ method: method.name, repo, commit, tasks: unrun.length, reason: error.message });
+          skippedCount += unrun.length;
+          onNote?.(`skipped ${method.name} on ${repo} (${unrun.length} tasks): ${error.message}`);
+        }
         continue;
       }
       try {
