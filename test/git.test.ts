@@ -356,6 +356,24 @@ describe('clone failures', () => {
     expect(fs.existsSync(dir)).toBe(false);
   });
 
+  it('stops with TOO_LARGE when an object would inflate past packLimits, in a first clone and in a re-clone\'s fetch', async () => {
+    // 3 MiB of zeros deflate to a few kilobytes: far under maxBytes, which counts what arrives.
+    const limits = { maxObjectBytes: 1024 * 1024, maxInflatedBytes: 64 * 1024 * 1024 };
+    await runGit(['clone', '--quiet', '--bare', join(served, `${main.name}.git`), join(served, 'inflating.git')]);
+    const kept = freshDir();
+    const before = await cloneRepository({ fs, http, dir: kept, url: urlOf('inflating'), packLimits: limits });
+    await pushCommit('inflating', 'add a file that inflates', { 'zeros.py': Buffer.alloc(3 * 1024 * 1024) });
+
+    const again = await expectGitError(cloneRepository({ fs, http, dir: kept, url: urlOf('inflating'), packLimits: limits }), 'TOO_LARGE', 'git.cloneRepository');
+    expect(again.message).toMatch(/an object of more than 1\.0 MiB \(3\.0 MiB or more\)/);
+    expect((await listCommits({ fs, dir: kept, limit: 1 }))[0].sha).toBe(before.head); // the clone as it was
+    const dir = freshDir();
+    const { bytes } = await cloneRepository({ fs, http, dir: freshDir(), url: urlOf('inflating') }); // default limits: fine
+    expect(bytes).toBeLessThan(200 * 1024);
+    await expectGitError(cloneRepository({ fs, http, dir, url: urlOf('inflating'), packLimits: limits }), 'TOO_LARGE', 'git.cloneRepository');
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+
   it('reports a repository without commits as EMPTY_REPOSITORY', async () => {
     await runGit(['init', '--quiet', '--bare', '--initial-branch=main', join(served, 'empty.git')]);
     const dir = freshDir();

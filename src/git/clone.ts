@@ -4,6 +4,7 @@ import type { HttpClient } from 'isomorphic-git';
 import { GitError, rethrowAsGitError } from './errors.ts';
 import { guardHttp, throwIfCancelled } from './guardedHttp.ts';
 import { flush, type GitFs, makeDirectories, pathExists, removeDirectory } from './fsUtil.ts';
+import { DEFAULT_PACK_LIMITS, guardPackWrites, type PackLimits } from './packGuard.ts';
 import { asStorageFull } from './storageFull.ts';
 import type { Progress, ProgressCallback } from '../util/progress.ts';
 
@@ -41,6 +42,7 @@ export async function cloneRepository({
   corsProxy,
   depth = DEFAULT_HISTORY_DEPTH,
   maxBytes = DEFAULT_MAX_CLONE_BYTES,
+  packLimits = DEFAULT_PACK_LIMITS,
   onProgress,
   signal,
 }: {
@@ -52,6 +54,8 @@ export async function cloneRepository({
   corsProxy?: string;
   depth?: number;
   maxBytes?: number;
+  /** What the received objects may inflate to (packGuard.ts): `maxBytes` counts only what arrives compressed. */
+  packLimits?: PackLimits;
   /** Stage `clone`: objects counted in isomorphic-git's phase (`detail`: "Receiving objects", ...), `bytes` received. */
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
@@ -77,11 +81,12 @@ export async function cloneRepository({
     }
     report({ stage: 'clone', done: event.loaded, total: event.total || undefined, unit: 'objects', detail: event.phase, bytes: latest.bytes });
   };
+  const checkedFs = guardPackWrites(fs, packLimits, signal);
   try {
     report(latest);
     if (await isCompleteCloneOf(fs, dir, url)) {
       const fetched = await git.fetch({
-        fs, http: guarded, dir, url, corsProxy, depth, singleBranch: true, ref: branch, tags: false, onProgress: reportProgress,
+        fs: checkedFs, http: guarded, dir, url, corsProxy, depth, singleBranch: true, ref: branch, tags: false, onProgress: reportProgress,
       });
       if (guarded.streamError) throw guarded.streamError;
       if (!fetched.fetchHead) throw new GitError('EMPTY_REPOSITORY', 'The repository has no commits');
@@ -95,7 +100,7 @@ export async function cloneRepository({
     await removeDirectory(fs, dir);
     await makeDirectories(fs, dir);
     await git.clone({
-      fs, http: guarded, dir, url, corsProxy, depth, ref: branch, singleBranch: true, noCheckout: true, noTags: true,
+      fs: checkedFs, http: guarded, dir, url, corsProxy, depth, ref: branch, singleBranch: true, noCheckout: true, noTags: true,
       onProgress: reportProgress,
     });
     if (guarded.streamError) throw guarded.streamError;
