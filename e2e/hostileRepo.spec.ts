@@ -1,5 +1,6 @@
 // Hostile repository content in the UI: file names, file contents, a commit message and an author holding HTML and script
-// are shown as text, raise no dialog and run nothing; the page stays usable. A missing repository's error is an alert.
+// are shown as text, raise no dialog and run nothing; the page stays usable. A missing repository's error is an alert,
+// and so is a decompression bomb's.
 import { expect, test } from '@playwright/test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,6 +38,10 @@ test.beforeAll(async () => {
       file(TEST_NAME, 'from pkg.core import scale\n\n\ndef test_scale():\n    assert scale(2) == 4\n'),
       file('README.md', `# <img src=x onerror=alert(8)>\n\n${SCRIPT_CONTENT}\n`),
     ] },
+  ] });
+  // 101 MiB of zeros: a pack of about 100 KB, one object past the 100 MiB a clone's objects may inflate to.
+  await writeHostileRepo({ dir: join(root, 'inflating.git'), commits: [
+    { message: 'one file that inflates', entries: [file('pkg/core.py', 'x = 1\n'), file('pkg/zeros.py', Buffer.alloc(101 * 1024 * 1024))] },
   ] });
   server = await startGitHttpServer({ root });
 });
@@ -119,4 +124,16 @@ test('a missing repository (HTTP 404): its error is in an element with role "ale
   await expect(alert).toContainText('clone failed (NOT_FOUND)');
   await expect(alert).toContainText('Repository not found (HTTP 404)');
   await expect(page.getByTestId('commits')).toHaveCount(0);
+});
+
+test('a pack of a few hundred kilobytes whose object inflates past 100 MiB: TOO_LARGE in an alert, nothing kept', async ({ page }) => {
+  test.setTimeout(60_000);
+  await page.getByLabel('Repository URL').fill(`${server.url}/inflating.git`);
+  await page.getByRole('button', { name: /Clone/ }).click();
+  const alert = page.getByRole('alert');
+  await expect(alert).toContainText('clone failed (TOO_LARGE)', { timeout: STAGE_TIMEOUT });
+  await expect(alert).toContainText('The repository holds an object of more than 100.0 MiB (101.0 MiB or more)');
+  await expect(page.getByTestId('commits')).toHaveCount(0);
+  // Still usable: the next repository loads.
+  await loadRepository(page, `${server.url}/hostile.git`, shas[1], STAGE_TIMEOUT);
 });
