@@ -140,6 +140,8 @@ describe('likelihood in the summaries and the report', () => {
     expect(report).toMatch(/\| code2lora-static \| 1\.195 \[[\d.]+, [\d.]+\] \(n 20\) \|/);
     expect(report).toMatch(/\| code2lora-static \| shared-lora \| cr_test \| 20 \| \+0\.0 .* \| -0\.100 \[-0\.100, -0\.100\], p <0\.001 \(n 20\) \|/);
     expect(report).not.toMatch(/\| shuffled-adapter \| 1\./); // no likelihood row for a method that did not measure it
+    // Per repository, beside EM: repository a's ten tasks, shared LoRA then Static, and the shuffled adapter without it.
+    expect(report).toMatch(/\n\| a \| [^|]+ · NLL 2\.090 \| 50\.0 \(n 10\) · NLL 1\.290 \| 50\.0 \(n 10\) · NLL 1\.190 \| \d+\.\d \(n 10\) \|\n/);
   });
 
   it('compares on the tasks that need repository knowledge apart: against base and in the claims', () => {

@@ -196,7 +196,7 @@ export function renderReport(summary: BenchSummary, context: ReportContext, plot
   const repoCell = new Map(summary.perRepo.map((r: RepoSummary) => [`${r.method}\u0000${r.repo}`, r]));
   const repoRows = repos.map((repo) => [repo, ...methods.map((method) => {
     const r = repoCell.get(`${method}\u0000${repo}`);
-    return r ? `${fixed(r.em)} (n ${r.n})` : '–';
+    return r ? `${fixed(r.em)} (n ${r.n})${r.target_nll !== undefined ? ` · NLL ${fixed(r.target_nll, 3)}` : ''}` : '–';
   })]);
   const signed = (d: { mean: number; ci: [number, number] } | undefined, digits = 1) =>
     (d ? `${d.mean >= 0 ? '+' : ''}${fixed(d.mean, digits)} ${ci(d.ci, digits)}` : '–');
@@ -241,7 +241,7 @@ export function renderReport(summary: BenchSummary, context: ReportContext, plot
     '',
     pairedRows.length > 0 ? table(pairedHeader, pairedRows) : 'No two methods scored the same tasks.',
     '',
-    '## EM (%) per repository',
+    '## EM (%) per repository, with the target NLL where measured',
     '',
     table(['repository', ...methods], repoRows),
     '',

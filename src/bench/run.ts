@@ -320,6 +320,10 @@ export interface RepoSummary {
   n: number;
   em: number;
   em_ci: [number, number];
+  /** Mean target NLL over the `nll_n` records that measured it; absent where none did. */
+  target_nll?: number;
+  target_nll_ci?: [number, number];
+  nll_n?: number;
 }
 
 export interface TimelinePoint {
@@ -441,7 +445,7 @@ export function summarizeRun(
   for (const [key, group] of groupBy(records, (r) => `${r.method}\u0000${r.repo}`)) {
     const [method, repo] = key.split('\u0000');
     const em = bootstrapMean(group.map((r) => Number(r.em)), { seed });
-    perRepo.push({ method, repo, n: group.length, em: em.mean * 100, em_ci: percent(em.ci) });
+    perRepo.push({ method, repo, n: group.length, em: em.mean * 100, em_ci: percent(em.ci), ...likelihoodSummary(group, seed) });
   }
   perRepo.sort((a, b) => a.repo.localeCompare(b.repo) || rank(a.method) - rank(b.method));
 
