@@ -91,7 +91,10 @@ def test_time_budget_sizes_the_schedule_at_the_end_of_warmup(token_dir, tmp_path
     schedule = next(r for r in records if r.get("event") == "schedule")
     assert schedule["step"] == 10 and 10 < schedule["max_iters"] < 100000
     assert records[-1]["event"] == "done" and records[-1]["step"] == schedule["max_iters"]
-    assert records[-1]["wall_time_s"] < 3 * 60 * 0.05
+    # The steps planned after warmup fit in 92% of the budget at the measured speed (the log rounds it to 1 ms). How
+    # long they then take depends on the machine's load, which a test must not assert.
+    planned = schedule["max_iters"] - schedule["step"]
+    assert planned * (schedule["seconds_per_step"] - 0.0005) <= 0.92 * 60 * 0.05
 
 
 def test_resume_from_checkpoint_gives_identical_losses(token_dir, tmp_path):
