@@ -181,11 +181,15 @@ export function resumeRun(tasks: readonly BenchTask[], methods: readonly BenchMe
 }
 
 /**
- * Where a method cannot run on `tasks` now (MethodUnavailableError), its earlier records of them stay as they were,
- * unscored, rather than be lost; returns the tasks with no record, which the run counts as skipped.
+ * A method that cannot run on a group's `tasks` now (MethodUnavailableError): its earlier records of them stay as they
+ * were, unscored, rather than be lost; the tasks it never did go to `skipped` with the reason. Returns how many.
  */
-export function keepUnscored(resume: Pick<ReturnType<typeof resumeRun>, 'done' | 'kept' | 'unscored'>, tasks: readonly BenchTask[], method: string): BenchTask[] {
-  return tasks.filter((task) => {
+export function skipUnavailable(
+  resume: Pick<ReturnType<typeof resumeRun>, 'done' | 'kept' | 'unscored'>, skipped: BenchRun['skipped'],
+  { method, repo, commit, tasks, reason }: { method: string; repo: string; commit: string; tasks: readonly BenchTask[]; reason: string },
+  onNote?: (message: string) => void,
+): number {
+  const unrun = tasks.filter((task) => {
     const key = recordKey(task.id, method);
     const earlier = resume.unscored.get(key);
     if (!earlier) return true;
@@ -193,6 +197,12 @@ export function keepUnscored(resume: Pick<ReturnType<typeof resumeRun>, 'done' |
     resume.kept.push(earlier);
     return false;
   });
+  if (unrun.length < tasks.length) onNote?.(`${method} on ${repo}: ${tasks.length - unrun.length} earlier records kept, their targets unscored: ${reason}`);
+  if (unrun.length > 0) {
+    skipped.push({ method, repo, commit, tasks: unrun.length, reason });
+    onNote?.(`skipped ${method} on ${repo} (${unrun.length} tasks): ${reason}`);
+  }
+  return unrun.length;
 }
 
 /**
@@ -232,13 +242,7 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<BenchR
         prepared = await method.prepare(context, signal);
       } catch (error) {
         if (!(error instanceof MethodUnavailableError)) throw error;
-        const unrun = keepUnscored(resume, todo, method.name);
-        if (unrun.length < todo.length) onNote?.(`${method.name} on ${repo}: ${todo.length - unrun.length} earlier records kept, their targets unscored: ${error.message}`);
-        if (unrun.length > 0) {
-          skipped.push({ method: method.name, repo, commit, tasks: unrun.length, reason: error.message });
-          skippedCount += unrun.length;
-          onNote?.(`skipped ${method.name} on ${repo} (${unrun.length} tasks): ${error.message}`);
-        }
+        skippedCount += skipUnavailable(resume, skipped, { method: method.name, repo, commit, tasks: todo, reason: error.message }, onNote);
         report(method.name, repo);
         continue;
       }

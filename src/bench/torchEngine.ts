@@ -8,7 +8,7 @@ import type { TextTokenizer } from '../model/generate.ts';
 import { exportPeftAdapter, type LoraAdapter } from '../model/lora.ts';
 import { MethodUnavailableError, type PreparedMethod, type RepoContext, targetIds } from './methods.ts';
 import {
-  type BenchRun, groupByRepoCommit, keepUnscored, type PrepareRecord, recordKey, resumeRun, type RunBenchmarkOptions, scoredRecord,
+  type BenchRun, groupByRepoCommit, type PrepareRecord, recordKey, resumeRun, type RunBenchmarkOptions, scoredRecord, skipUnavailable,
 } from './run.ts';
 import type { BenchTask } from './taskSet.ts';
 
@@ -212,13 +212,7 @@ export async function runTorchBenchmark(options: TorchRunOptions): Promise<Bench
         prepared = await method.prepare(await contextOf(repo, commit), signal);
       } catch (error) {
         if (!(error instanceof MethodUnavailableError)) throw error;
-        const unrun = keepUnscored(resume, todo, method.name);
-        if (unrun.length < todo.length) onNote?.(`${method.name} on ${repo}: ${todo.length - unrun.length} earlier records kept, their targets unscored: ${error.message}`);
-        if (unrun.length > 0) {
-          skipped.push({ method: method.name, repo, commit, tasks: unrun.length, reason: error.message });
-          skippedCount += unrun.length;
-          onNote?.(`skipped ${method.name} on ${repo} (${unrun.length} tasks): ${error.message}`);
-        }
+        skippedCount += skipUnavailable(resume, skipped, { method: method.name, repo, commit, tasks: todo, reason: error.message }, onNote);
         continue;
       }
       try {
