@@ -292,8 +292,8 @@ def main() -> int:
 
 
 def run_batches(requests: list[dict], batch_work, decoder: Decoder, out, args: argparse.Namespace, what: str) -> None:
-    """batch_work on every batch of `requests`, base model first, then one adapter after another, shortest prompts first
-    within each; each batch's records appended to `out` and flushed, with progress on stderr."""
+    """batch_work on every batch of `requests`, base model first, then one adapter after another, shortest prompts (then
+    targets) first within each; each batch's records appended to `out` and flushed, with progress on stderr."""
     groups: dict = {}
     for request in requests:
         groups.setdefault(request.get("adapter"), []).append(request)
@@ -301,7 +301,9 @@ def run_batches(requests: list[dict], batch_work, decoder: Decoder, out, args: a
     finished, started, cpu_started, last_report = 0, time.time(), time.process_time(), 0.0
     for adapter in order:
         decoder.use_adapter(adapter)
-        group = sorted(groups[adapter], key=lambda r: len(r["prompt_ids"]))
+        # Prompts of one length (most are cut to the budget) then by target length: a batch's prefill is as wide as its
+        # longest prompt plus its longest target, so similar rows waste the least padding.
+        group = sorted(groups[adapter], key=lambda r: (len(r["prompt_ids"]), len(r.get("target_ids") or ())))
         for batch in batches(group, args.batch_size, args.batch_tokens):
             for record in batch_work(batch):
                 out.write(json.dumps(record) + "\n")
