@@ -44,7 +44,7 @@ function damaged(message: string): never {
  * a pack it cannot walk (a bad header, a broken zlib stream, data cut short); rejects with `signal`'s reason when it
  * aborts. Returns what it counted.
  *
- * @example await checkPackfile(pack) // { objects: 3186, inflatedBytes: 7406338 }
+ * @example await checkPackfile(pack) // pallets/itsdangerous, full history: { objects: 3186, inflatedBytes: 7448890 }
  */
 export async function checkPackfile(
   pack: Uint8Array, limits: PackLimits = DEFAULT_PACK_LIMITS, signal?: AbortSignal,
