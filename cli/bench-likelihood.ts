@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultBenchModelSpec } from '../src/bench/benchModel.ts';
-import { type DecodeCompletion, pythonOf, runPython, torchModelDirectory } from '../src/bench/torchEngine.ts';
+import { pythonOf, readCompletions, runPython, torchModelDirectory } from '../src/bench/torchEngine.ts';
 import { integerOption, UsageError } from './benchArgs.ts';
 
 const USAGE = 'usage: npm run bench:likelihood -- --requests OUT/torch/METHOD.requests.jsonl [--model DIR|FILE.gguf (default: the app\'s default model)]\n'
@@ -51,16 +51,6 @@ function readRequests(path: string, n: number): Request[] {
   }
   if (requests.length === 0) throw new UsageError(`${path} has no request with target_ids (made before the benchmark scored targets?)`);
   return requests;
-}
-
-function completionIds(path: string): Map<string, string> {
-  const ids = new Map<string, string>();
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
-    const completion = JSON.parse(line) as DecodeCompletion;
-    ids.set(completion.id, completion.completion_ids.join(','));
-  }
-  return ids;
 }
 
 const mean = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
@@ -119,10 +109,11 @@ async function main(): Promise<void> {
       }
     }
 
-    const reference = completionIds(outputs.without[0]);
+    const idsOf = (completion: { completion_ids: number[] }) => completion.completion_ids.join(',');
+    const reference = readCompletions(outputs.without[0]);
     let differing = 0;
     for (const out of [...outputs.with, ...outputs.without.slice(1)]) {
-      for (const [id, ids] of completionIds(out)) if (reference.get(id) !== ids) differing++;
+      for (const [id, completion] of readCompletions(out)) if (!reference.has(id) || idsOf(reference.get(id)!) !== idsOf(completion)) differing++;
     }
     const ratio = mean(seconds.with) / mean(seconds.without);
     console.log(`\nmean decode: ${mean(seconds.with).toFixed(1)} s with targets scored, ${mean(seconds.without).toFixed(1)} s without: ratio ${ratio.toFixed(3)}`);

@@ -140,6 +140,17 @@ export interface DecodeCompletion {
   target_tokens?: number;
 }
 
+/** evaluate.py's output file, by request id (a later line for an id replaces an earlier one, as evaluate.py appends a rescored one). */
+export function readCompletions(path: string): Map<string, DecodeCompletion> {
+  const completions = new Map<string, DecodeCompletion>();
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    const completion = JSON.parse(line) as DecodeCompletion;
+    completions.set(completion.id, completion);
+  }
+  return completions;
+}
+
 /**
  * The raw prediction the TypeScript engine returns for the same tokens: the ids decoded by our tokenizer, and, when
  * generation stopped at a complete first line, without a trailing partial UTF-8 character (the text generate() had
@@ -254,13 +265,7 @@ export async function runTorchBenchmark(options: TorchRunOptions): Promise<Bench
       '--dtype', engine.dtype ?? 'float32', '--eos_ids', options.eosTokenIds.join(','),
     ], { signal, onLine: (line) => onNote?.(`  ${line}`) });
 
-    const completions = new Map<string, DecodeCompletion>();
-    for (const line of readFileSync(completionsPath, 'utf8').split('\n')) {
-      if (line.trim()) {
-        const completion = JSON.parse(line) as DecodeCompletion;
-        completions.set(completion.id, completion);
-      }
-    }
+    const completions = readCompletions(completionsPath);
     let textMismatches = 0;
     for (const request of requests) {
       const completion = completions.get(request.id);
